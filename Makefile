@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with Python 3.11:  `make demo`  and  `make test`.
+# Both create or update .venv from the pinned requirements first.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip==25.3
+	$(BIN)/python -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements/nodeps.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/lingshu demo
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: venv
+	$(BIN)/python bench/eval_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,96 @@
+"""Atomic writes and append-only JSONL, so that a kill at any moment loses nothing.
+
+``atomic_write_*`` write to a temporary file in the same directory, fsync, then rename:
+readers see either the old or the new file, never half of one. ``JsonlAppender`` writes
+one complete line per record and fsyncs; ``read_jsonl`` ignores a torn last line (the
+only thing a kill -9 can leave behind), which the next append then replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """Yield records; a torn (unterminated, unparsable) last line from a kill is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break  # torn tail of a killed writer
+            line = raw.strip()
+            if line:
+                yield json.loads(line)
+
+
+class JsonlAppender:
+    """Append complete JSON lines, fsynced; truncates a torn tail left by a kill first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _truncate_torn_tail(self.path)
+        self._fh = self.path.open("ab")
+
+    def write_many(self, records: Iterable[dict]) -> None:
+        payload = b"".join(
+            json.dumps(r, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+            for r in records
+        )
+        if payload:
+            self._fh.write(payload)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def write(self, record: dict) -> None:
+        self.write_many([record])
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1  # 0 when no complete line exists
+        fh.truncate(cut)

@@ -1,0 +1,92 @@
+"""What a benchmark is: a data layout, a split, a ``Sample`` per row, and a version.
+
+A benchmark module subclasses ``Benchmark``, fills the class attributes (they feed
+``lingshu benchmarks info``) and implements ``load``. ``load`` reads
+``data_dir / <name>`` in the layout the public release ships (and, where one exists, a
+Hugging Face export: parquet files or ``save_to_disk``) and returns the samples of the
+paper's split. Bump ``version`` whenever the samples or their fields change: it is part of
+every cache key, so stale cached answers are never reused.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from lingshu.core.errors import DataError
+from lingshu.core.registry import Registry
+from lingshu.eval.types import Sample
+
+log = logging.getLogger(__name__)
+
+
+class Benchmark(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    modality: ClassVar[Literal["text", "multimodal"]]
+    source: ClassVar[str]  # where the public release comes from
+    license: ClassVar[str]
+    split: ClassVar[str]  # which split the paper evaluates, in words
+    splits: ClassVar[tuple[str, ...]] = ("test",)  # accepted --split values; first = paper's
+    expected_count: ClassVar[int | None] = None  # the paper's sample count, when known
+    layout: ClassVar[str]  # the expected files under DIR/<name>/, as shown to users
+
+    @abstractmethod
+    def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
+        """Return the samples of ``split`` (default: the paper's, ``splits[0]``) from
+        ``data_dir / self.name``. Sample ids must be unique and stable across releases
+        (prefer the dataset's own ids) because caches and resume key on them."""
+
+    def resolve_split(self, split: str | None) -> str:
+        if split is None:
+            return self.splits[0]
+        if split not in self.splits:
+            raise DataError(
+                f"{self.name}: unknown split {split!r}; expected one of {list(self.splits)}"
+            )
+        return split
+
+    # ---- helpers shared by all benchmarks -------------------------------------------
+
+    def root(self, data_dir: Path) -> Path:
+        """``data_dir/<name>``, or a clear error saying what to put there."""
+        root = Path(data_dir) / self.name
+        if not root.is_dir():
+            raise DataError(
+                f"{root}: benchmark directory not found; expected {self.layout.strip()} "
+                f"(see `lingshu benchmarks info {self.name}`)"
+            )
+        return root
+
+    def check_count(self, samples: list[Sample], split: str | None = None) -> list[Sample]:
+        """Warn when the split size differs from the paper's (partial copies, wrong split)."""
+        if not samples:
+            raise DataError(
+                f"{self.name}: no samples found for the requested split; expected "
+                f"{self.layout.strip()}"
+            )
+        if (
+            self.expected_count is not None
+            and (split is None or split == self.splits[0])
+            and len(samples) != self.expected_count
+        ):
+            log.warning(
+                "%s: loaded %d samples, the paper's %s has %d; results are not comparable "
+                "with published numbers",
+                self.name,
+                len(samples),
+                self.split,
+                self.expected_count,
+            )
+        return samples
+
+
+BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
+
+
+def get_benchmark(name: str) -> Benchmark:
+    import lingshu.eval.benchmarks  # noqa: F401  (registers every module)
+
+    return BENCHMARKS.get(name)()

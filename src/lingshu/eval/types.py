@@ -1,0 +1,109 @@
+"""The shapes that flow through an evaluation.
+
+benchmark -> ``Sample`` -> profile -> ``Request`` (chat messages) -> backend -> ``Response``
+-> scorer -> ``Verdict``. Everything here is plain data, JSON-serialisable, so per-sample
+records, caches and merged shards all carry the same fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Task = Literal["mcq", "vqa"]
+"""``mcq``: choose one of ``options`` (gold is a letter). ``vqa``: free-form answer text."""
+
+AnswerType = Literal["closed", "open"]
+"""As the benchmark labels it (VQA-RAD/SLAKE/PathVQA ``answer_type``); never guessed from gold."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item, independent of any prompt format.
+
+    ``images`` are absolute paths to files on disk (loaders resolve them, and may extract
+    embedded image bytes from Hugging Face exports into a cache folder). ``categories`` are
+    the breakdown keys the benchmark provides (e.g. ``{"answer_type": "closed",
+    "modality": "CT", "organ": "chest"}``); metrics are reported per key and value.
+    """
+
+    id: str
+    benchmark: str
+    task: Task
+    question: str
+    answer: str
+    options: dict[str, str] = field(default_factory=dict)  # letter -> option text, in order
+    images: tuple[str, ...] = ()
+    context: str | None = None  # e.g. PubMedQA abstract
+    answer_type: AnswerType | None = None
+    categories: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["images"] = list(self.images)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sample:
+        d = dict(d)
+        d["images"] = tuple(d.get("images", ()))
+        return cls(**d)
+
+
+Message = dict[str, Any]
+"""A chat message: ``{"role": "user", "content": [{"type": "image", "image": "/abs/path.png"},
+{"type": "text", "text": "..."}]}``. Image parts carry a local path; backends turn them into
+pixels (hf) or data URIs (openai)."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding settings. Greedy by default (temperature 0) so runs are reproducible."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str  # the sample id
+    messages: list[Message]
+
+
+@dataclass
+class Response:
+    """A backend's answer. ``error`` set means the request failed finally (after retries):
+    it is recorded as an error and never scored as a wrong answer."""
+
+    text: str = ""
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The score of one response.
+
+    ``extracted`` is what the parser read from the response (a letter, "yes"/"no", or the
+    answer text); ``invalid`` means nothing could be parsed (counted wrong, reported as the
+    invalid rate). ``scores`` holds continuous metrics for open answers (exact_match,
+    precision, recall, f1, bleu1..4, rouge_l) keyed by name.
+    """
+
+    correct: bool
+    extracted: str | None
+    invalid: bool = False
+    scores: dict[str, float] = field(default_factory=dict)
+    method: str = ""  # how the verdict was reached, e.g. "mcq-letter", "yesno", "open-recall"
