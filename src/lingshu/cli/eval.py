@@ -1,0 +1,244 @@
+"""``lingshu eval``: run benchmarks, compare runs, merge shards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from lingshu.core.errors import UserError
+
+app = typer.Typer(
+    help=(
+        "Evaluate a model on medical benchmarks, compare runs, merge shards.\n\n"
+        "Example: `lingshu eval run -b mmlu-med -b pubmedqa --data-dir ~/medbench "
+        "--backend hf --model lingshu-medical-mllm/Lingshu-7B`"
+    ),
+    no_args_is_help=True,
+)
+
+
+def _parse_backend_opts(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise UserError(f"--backend-opt {p!r}: expected KEY=VALUE, e.g. --backend-opt batch_size=16")
+        k, v = p.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, booleans, lists as YAML scalars
+        except yaml.YAMLError:
+            out[k.strip()] = v
+    return out
+
+
+def _parse_splits(values: list[str]) -> str | dict[str, str]:
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    out: dict[str, str] = {}
+    for v in values:
+        if "=" not in v:
+            raise UserError(f"--split {v!r}: with several --split options each must be BENCHMARK=SPLIT")
+        b, s = v.split("=", 1)
+        out[b.strip()] = s.strip()
+    return out
+
+
+def _validation_line(e: ValidationError, where: str) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+    return f"{where}: field {loc!r}: {err['msg']}"
+
+
+def build_config(**kw: Any) -> Any:
+    from lingshu.eval.config import EvalConfig, Shard
+    from lingshu.eval.types import GenerationParams
+
+    base: dict[str, Any] = {}
+    if kw["config"] is not None:
+        path = Path(kw["config"])
+        if not path.is_file():
+            raise UserError(f"--config {path}: file not found")
+        try:
+            base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(base, dict):
+            raise UserError(f"{path}: expected a mapping of EvalConfig fields at the top level")
+    backend_options = dict(base.get("backend_options") or {})
+    for key in ("model", "batch_size", "dtype", "device", "min_pixels", "max_pixels", "base_url", "api_key", "concurrency", "timeout_s", "max_retries"):
+        if kw.get(key) is not None:
+            backend_options[key] = kw[key]
+    backend_options.update(_parse_backend_opts(kw["backend_opt"] or []))
+    gen = dict(base.get("generation") or {})
+    for key in ("max_new_tokens", "temperature", "top_p", "seed"):
+        if kw.get(key) is not None:
+            gen[key] = kw[key]
+    if kw.get("stop"):
+        gen["stop"] = tuple(kw["stop"])
+    merged = {**base, "backend_options": backend_options, "generation": GenerationParams(**gen)}
+    if kw.get("split"):
+        merged["split"] = _parse_splits(kw["split"])
+    for key in ("benchmarks", "data_dir", "limit", "profile", "backend", "chunk_size", "cache_path"):
+        if kw.get(key):
+            merged[key] = kw[key]
+    if kw.get("shard"):
+        merged["shard"] = Shard.parse(kw["shard"])
+    if kw.get("no_cache"):
+        merged["use_cache"] = False
+    if kw.get("fail_fast"):
+        merged["fail_fast"] = True
+    if not merged.get("benchmarks"):
+        raise UserError("no benchmark given: pass -b NAME (see `lingshu benchmarks list`)")
+    if not merged.get("data_dir"):
+        raise UserError("no data directory given: pass --data-dir DIR (one sub-folder per benchmark)")
+    try:
+        return EvalConfig(**merged)
+    except ValidationError as e:
+        raise UserError(_validation_line(e, "eval config")) from None
+    except TypeError as e:
+        raise UserError(f"eval config: {e}") from None
+
+
+def default_run_dir(cfg: Any) -> Path:
+    """Deterministic, so that rerunning the same command resumes the same run."""
+    model = str(cfg.backend_options.get("model") or cfg.backend).rstrip("/").split("/")[-1]
+    shard = f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard else ""
+    return Path("runs") / f"{model}-{cfg.profile}{shard}-{cfg.identity_hash()[:8]}"
+
+
+@app.command("run")
+def run(
+    benchmarks: list[str] = typer.Option(None, "--benchmark", "-b", help="Benchmark name; repeat for several (`lingshu benchmarks list`)."),
+    data_dir: Path = typer.Option(None, "--data-dir", "-d", help="Folder with one sub-folder per benchmark, in the release layout (`lingshu benchmarks info NAME`)."),
+    backend: str = typer.Option(None, "--backend", help="hf (transformers), openai (any OpenAI-compatible endpoint), vllm (offline engine, GPU), dummy (pipeline tests). Default hf."),
+    model: str = typer.Option(None, "--model", "-m", help="Local checkpoint folder, hub id, or alias (smollm2-135m-instruct); for openai the served model name."),
+    profile: str = typer.Option(None, "--profile", help="strict (default: never guesses, reports invalid answers) or medevalkit (reproduces MedEvalKit's prompts and scoring)."),
+    split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
+    limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
+    shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
+    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/<model>-<profile>-<config hash>, so rerunning resumes)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Requests per forward pass (hf, vllm)."),
+    dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16 (hf)."),
+    device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N (hf)."),
+    min_pixels: int = typer.Option(None, "--min-pixels", help="Smallest image area after resizing (Qwen2.5-VL)."),
+    max_pixels: int = typer.Option(None, "--max-pixels", help="Largest image area after resizing (Qwen2.5-VL)."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (openai)."),
+    api_key: str = typer.Option(None, "--api-key", help="API key (openai); default from LINGSHU_API_KEY or OPENAI_API_KEY."),
+    concurrency: int = typer.Option(None, "--concurrency", help="Requests in flight at once (openai)."),
+    timeout_s: float = typer.Option(None, "--timeout", help="Seconds per request before retrying (openai)."),
+    max_retries: int = typer.Option(None, "--max-retries", help="Retries per request on timeouts, 429 and 5xx (openai)."),
+    backend_opt: list[str] = typer.Option(None, "--backend-opt", help="Any other backend option as KEY=VALUE (repeatable)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Tokens to generate per answer (default 256)."),
+    temperature: float = typer.Option(None, "--temperature", help="0 = greedy (default)."),
+    top_p: float = typer.Option(None, "--top-p"),
+    seed: int = typer.Option(None, "--seed", help="Sampling seed (only matters when temperature > 0)."),
+    stop: list[str] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="Requests handed to the backend at once; results are saved after each chunk."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
+    cache_path: Path = typer.Option(None, "--cache", help="Response cache file (default $LINGSHU_CACHE/responses.sqlite or ~/.cache/lingshu/)."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed sample instead of recording it and going on."),
+    resume: Path = typer.Option(None, "--resume", help="Resume the run in this directory with its saved config."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a different configuration."),
+    config: Path = typer.Option(None, "--config", help="YAML file of EvalConfig fields; command-line options override it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Evaluate a model on one or more benchmarks.
+
+    Answers are saved per sample as they arrive; kill the run at any moment and run the
+    same command again (or `--resume RUN_DIR`) to continue without losing or repeating a
+    sample. Answers are cached (SQLite), so an identical rerun costs nothing.
+    """
+    from lingshu.eval import rundir
+    from lingshu.eval.report import print_summary
+    from lingshu.eval.runner import run_eval
+
+    if resume is not None:
+        cfg = rundir.load_config(resume)
+        updates: dict[str, Any] = {}
+        if no_cache:
+            updates["use_cache"] = False
+        if cache_path:
+            updates["cache_path"] = cache_path
+        if fail_fast:
+            updates["fail_fast"] = True
+        cfg = cfg.model_copy(update=updates)
+        out = Path(resume)
+    else:
+        cfg = build_config(**locals())
+        out = output_dir or default_run_dir(cfg)
+    console = Console(stderr=False)
+    console.print(f"run directory: {out}")
+    result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
+    print_summary(cfg, result.metrics, console)
+    console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
+
+
+@app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="First run directory."),
+    run_b: Path = typer.Argument(..., help="Second run directory."),
+    show: int = typer.Option(10, "--show", help="Disagreeing samples to print per benchmark."),
+    json_out: Path = typer.Option(None, "--json", help="Write the full comparison (all disagreements) as JSON."),
+) -> None:
+    """Per-benchmark accuracy differences (B - A, paired bootstrap CI) and the samples on
+    which the two runs disagree."""
+    from lingshu.core.io import atomic_write_json
+    from lingshu.eval.compare import compare_runs
+    from lingshu.eval.report import pct
+
+    diffs = compare_runs(run_a, run_b)
+    console = Console()
+    table = Table(title=f"A = {run_a}   B = {run_b}")
+    for col in ("benchmark", "n common", "A %", "B %", "B - A [95% CI]", "disagree"):
+        table.add_column(col, justify="left" if col == "benchmark" else "right")
+    for d in diffs:
+        ci = "-" if d.diff is None else f"{100 * d.diff:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]"
+        table.add_row(d.benchmark, str(d.n_common), pct(d.acc_a), pct(d.acc_b), ci, str(len(d.disagreements)))
+    console.print(table)
+    for d in diffs:
+        for item in d.disagreements[:show]:
+            a, b = item["a"], item["b"]
+            console.print(
+                f"[bold]{d.benchmark}[/] {item['sample_id']} gold={item['gold']!r}: "
+                f"A={a['extracted']!r} ({'ok' if a['correct'] else 'wrong'})  "
+                f"B={b['extracted']!r} ({'ok' if b['correct'] else 'wrong'})",
+                markup=True,
+                highlight=False,
+            )
+    if json_out is not None:
+        atomic_write_json(json_out, [d.__dict__ for d in diffs])
+        console.print(f"comparison written to {json_out}")
+
+
+@app.command("merge")
+def merge(
+    shard_dirs: list[Path] = typer.Argument(..., help="Run directories of all shards (--shard 0/n ... n-1/n)."),
+    output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Where to write the merged run."),
+) -> None:
+    """Merge shard runs into one run directory with the metrics of a single run."""
+    from lingshu.eval import rundir
+    from lingshu.eval.merge import merge_runs
+    from lingshu.eval.report import print_summary
+
+    metrics = merge_runs(shard_dirs, output_dir)
+    print_summary(rundir.load_config(output_dir), metrics)
+    print(f"merged run: {output_dir}")
+
+
+@app.command("show")
+def show(run_dir: Path = typer.Argument(..., help="A run directory."), as_json: bool = typer.Option(False, "--json", help="Print metrics.json.")) -> None:
+    """Print the results table of a finished run."""
+    from lingshu.eval import rundir
+    from lingshu.eval.report import print_summary
+
+    metrics = rundir.load_metrics(run_dir)
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print_summary(rundir.load_config(run_dir), metrics)

@@ -1,0 +1,89 @@
+"""The typed configuration of an evaluation run (unknown keys are errors).
+
+The CLI builds an ``EvalConfig`` from its options (or ``--config FILE.yaml``); the resolved
+config is saved as ``config.json`` in the run directory and is what ``--resume`` and
+``merge`` compare.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lingshu.core.errors import UserError
+from lingshu.core.hashing import sha256_obj
+from lingshu.eval.types import GenerationParams
+
+
+class Shard(BaseModel):
+    """Shard ``index`` of ``count`` (0-based): samples ``index, index+count, ...``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            i, n = (int(p) for p in text.split("/"))
+        except ValueError:
+            raise UserError(f"--shard {text!r}: expected 'i/n' with integers, e.g. 0/4") from None
+        if n < 1 or not 0 <= i < n:
+            raise UserError(f"--shard {text!r}: need 0 <= i < n (shards are 0-based), e.g. 0/{max(n, 1)}")
+        return cls(index=i, count=n)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+class EvalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    benchmarks: list[str] = Field(min_length=1, description="benchmark names, see `lingshu benchmarks list`")
+    data_dir: Path = Field(description="folder holding one sub-folder per benchmark")
+    split: str | dict[str, str] | None = Field(
+        None,
+        description="split for every benchmark, or {benchmark: split} (default: the paper's)",
+    )
+    limit: int | None = Field(None, ge=1, description="first N samples of each benchmark")
+    shard: Shard | None = None
+    profile: str = "strict"
+    backend: str = "hf"
+    backend_options: dict[str, Any] = Field(default_factory=dict)
+    generation: GenerationParams = Field(default_factory=GenerationParams)
+    chunk_size: int | None = Field(
+        None, ge=1, description="requests handed to the backend at once (default: its batch size x 4)"
+    )
+    use_cache: bool = True
+    cache_path: Path | None = None
+    fail_fast: bool = False
+    bootstrap_resamples: int = Field(1000, ge=100)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a benchmark is listed twice")
+        return v
+
+    def split_for(self, benchmark: str) -> str | None:
+        if isinstance(self.split, dict):
+            return self.split.get(benchmark)
+        return self.split
+
+    # Fields that do not change any result: a run may be resumed with other values.
+    _NON_SEMANTIC = ("use_cache", "cache_path", "fail_fast", "chunk_size")
+
+    def identity(self, include_shard: bool = True) -> dict[str, Any]:
+        d = self.model_dump(mode="json")
+        for k in self._NON_SEMANTIC:
+            d.pop(k, None)
+        d["data_dir"] = str(Path(self.data_dir).resolve())
+        if not include_shard:
+            d.pop("shard", None)
+        return d
+
+    def identity_hash(self, include_shard: bool = True) -> str:
+        return sha256_obj(self.identity(include_shard))

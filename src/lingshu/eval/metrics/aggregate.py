@@ -1,0 +1,122 @@
+"""Metrics of a run, computed from its per-sample records alone.
+
+Because nothing else goes in, a resumed run, a merged set of shards and an uninterrupted
+run give identical metrics for identical records. Records with a backend ``error`` are
+excluded from accuracy and counted separately: a failed call is never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from lingshu.eval.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_mean
+
+# Continuous scores of open answers that are averaged and reported (see scoring).
+OPEN_SCORE_KEYS = (
+    "exact_match",
+    "precision",
+    "recall",
+    "f1",
+    "bleu1",
+    "bleu2",
+    "bleu3",
+    "bleu4",
+    "rouge_l",
+)
+
+
+def latest_records(records: Iterable[dict]) -> list[dict]:
+    """One record per (benchmark, sample_id): the last written wins (a retried error is
+    superseded by its later answer), ordered by (benchmark, index)."""
+    last: dict[tuple[str, str], dict] = {}
+    for r in records:
+        last[(r["benchmark"], r["sample_id"])] = r
+    return sorted(last.values(), key=lambda r: (r["benchmark"], r["index"]))
+
+
+def _accuracy_block(recs: list[dict], label: str, n_resamples: int, seed: int) -> dict[str, Any]:
+    scored = [r for r in recs if r.get("error") is None]
+    est = bootstrap_mean(
+        [1.0 if r["correct"] else 0.0 for r in scored],
+        label=label,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    n_invalid = sum(1 for r in scored if r.get("invalid"))
+    return {
+        "n": len(recs),
+        "n_scored": len(scored),
+        "n_errors": len(recs) - len(scored),
+        "n_invalid": n_invalid,
+        "invalid_rate": (n_invalid / len(scored)) if scored else None,
+        "accuracy": est.mean if scored else None,
+        "ci_low": est.low if scored else None,
+        "ci_high": est.high if scored else None,
+    }
+
+
+def summarize_benchmark(
+    benchmark: str,
+    recs: list[dict],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Overall accuracy with CI, invalid rate, errors, per-category breakdowns and the
+    mean open-answer scores (with CIs) of one benchmark's records."""
+    out = _accuracy_block(recs, benchmark, n_resamples, seed)
+    breakdowns: dict[str, dict[str, Any]] = {}
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in recs:
+        if r.get("answer_type"):
+            groups["answer_type"][r["answer_type"]].append(r)
+        for key, value in (r.get("categories") or {}).items():
+            if value is not None and value != "":
+                groups[key][str(value)].append(r)
+    for key in sorted(groups):
+        breakdowns[key] = {
+            value: _accuracy_block(sub, f"{benchmark}/{key}={value}", n_resamples, seed)
+            for value, sub in sorted(groups[key].items())
+        }
+    out["breakdowns"] = breakdowns
+    scored_open = [r for r in recs if r.get("error") is None and r.get("scores")]
+    if scored_open:
+        out["open_scores"] = {
+            k: bootstrap_mean(
+                [float(r["scores"][k]) for r in scored_open if k in r["scores"]],
+                label=f"{benchmark}/score={k}",
+                n_resamples=n_resamples,
+                seed=seed,
+            ).to_dict()
+            for k in OPEN_SCORE_KEYS
+            if any(k in r["scores"] for r in scored_open)
+        }
+    out["tokens"] = {
+        "prompt": sum(int((r.get("usage") or {}).get("prompt_tokens", 0)) for r in recs),
+        "completion": sum(int((r.get("usage") or {}).get("completion_tokens", 0)) for r in recs),
+    }
+    return out
+
+
+def summarize(
+    records: Iterable[dict],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """``{"benchmarks": {name: summary}, "macro_accuracy": mean of benchmark accuracies}``."""
+    by_bench: dict[str, list[dict]] = defaultdict(list)
+    for r in latest_records(records):
+        by_bench[r["benchmark"]].append(r)
+    benches = {
+        name: summarize_benchmark(name, recs, n_resamples=n_resamples, seed=seed)
+        for name, recs in sorted(by_bench.items())
+    }
+    accs = [b["accuracy"] for b in benches.values() if b["accuracy"] is not None]
+    return {
+        "benchmarks": benches,
+        "macro_accuracy": (sum(accs) / len(accs)) if accs else None,
+        "bootstrap": {"resamples": n_resamples, "seed": seed, "level": 0.95},
+    }

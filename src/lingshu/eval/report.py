@@ -1,0 +1,109 @@
+"""Human-readable results: the terminal table, ``summary.md``, comparison with the paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lingshu.core.io import atomic_write_text
+from lingshu.eval import rundir
+from lingshu.eval.config import EvalConfig
+from lingshu.eval.published import paper_row, published_accuracy
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f}"
+
+
+def acc_ci(b: dict[str, Any]) -> str:
+    if b.get("accuracy") is None:
+        return "-"
+    return f"{pct(b['accuracy'])} [{pct(b['ci_low'])}, {pct(b['ci_high'])}]"
+
+
+def _closed_open(b: dict[str, Any], kind: str) -> str:
+    sub = b.get("breakdowns", {}).get("answer_type", {}).get(kind)
+    return pct(sub["accuracy"]) if sub and sub.get("accuracy") is not None else "-"
+
+
+def summary_rows(cfg: EvalConfig, metrics: dict[str, Any]) -> list[list[str]]:
+    model = cfg.backend_options.get("model")
+    rows = []
+    for name, b in metrics["benchmarks"].items():
+        pub = published_accuracy(model, name)
+        rows.append(
+            [
+                name,
+                str(b["n"]),
+                acc_ci(b),
+                pct(b["invalid_rate"]),
+                str(b["n_errors"]),
+                _closed_open(b, "closed"),
+                _closed_open(b, "open"),
+                "-" if pub is None else f"{pub:.1f}",
+            ]
+        )
+    return rows
+
+
+HEADERS = ["benchmark", "n", "accuracy % [95% CI]", "invalid %", "errors", "closed %", "open %", "paper %"]
+
+
+def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    row = paper_row(cfg.backend_options.get("model"))
+    table = Table(title=f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}")
+    for h in HEADERS:
+        table.add_column(h, justify="left" if h == "benchmark" else "right")
+    for r in summary_rows(cfg, metrics):
+        table.add_row(*r)
+    console.print(table)
+    if metrics.get("macro_accuracy") is not None:
+        console.print(f"macro accuracy: {pct(metrics['macro_accuracy'])}%")
+    if row:
+        console.print(f"'paper %' = published accuracy of {row} (Lingshu paper).")
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
+    parts = [
+        "# Evaluation summary",
+        "",
+        f"- profile: `{cfg.profile}`; backend: `{cfg.backend}`; model: `{cfg.backend_options.get('model', '-')}`",
+        f"- split: `{cfg.split or 'paper default'}`; limit: `{cfg.limit}`; shard: `{cfg.shard or '-'}`",
+        f"- confidence intervals: percentile bootstrap, {metrics['bootstrap']['resamples']} resamples, seed {metrics['bootstrap']['seed']}",
+        "- invalid = the answer could not be parsed (counted wrong); errors = failed requests (excluded from accuracy)",
+        "",
+        _md_table(HEADERS, summary_rows(cfg, metrics)),
+        "",
+    ]
+    if metrics.get("macro_accuracy") is not None:
+        parts += [f"Macro accuracy: **{pct(metrics['macro_accuracy'])}%**", ""]
+    for name, b in metrics["benchmarks"].items():
+        if b.get("open_scores"):
+            parts += [f"## {name}: open-answer scores", ""]
+            rows = [
+                [k, f"{pct(v['mean'])} [{pct(v['ci_low'])}, {pct(v['ci_high'])}]", str(v["n"])]
+                for k, v in b["open_scores"].items()
+            ]
+            parts += [_md_table(["metric", "mean % [95% CI]", "n"], rows), ""]
+        for key, groups in b.get("breakdowns", {}).items():
+            parts += [f"## {name}: by {key}", ""]
+            rows = [
+                [value, str(g["n"]), acc_ci(g), pct(g["invalid_rate"]), str(g["n_errors"])]
+                for value, g in groups.items()
+            ]
+            parts += [_md_table([key, "n", "accuracy % [95% CI]", "invalid %", "errors"], rows), ""]
+    return "\n".join(parts)
+
+
+def write_summary(run_dir: Path, cfg: EvalConfig, metrics: dict[str, Any]) -> None:
+    atomic_write_text(Path(run_dir) / rundir.SUMMARY, render_markdown(cfg, metrics))

@@ -1,0 +1,307 @@
+"""The evaluation loop: samples -> prompts -> backend (cached, resumable) -> verdicts.
+
+Every answered sample is appended to ``samples/<benchmark>.jsonl`` (fsynced) the moment
+its batch returns, and successful responses go to the response cache in the same step.
+A run killed at any point therefore resumes by running the same command again: samples
+already recorded are skipped, a torn last line is discarded, and the metrics are computed
+from the records alone, so they equal those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from lingshu.core.errors import UserError
+from lingshu.core.io import JsonlAppender, atomic_write_json, read_jsonl
+from lingshu.eval import manifest as manifest_mod
+from lingshu.eval import rundir
+from lingshu.eval.backends.base import Backend, get_backend
+from lingshu.eval.benchmarks.base import get_benchmark
+from lingshu.eval.cache import ResponseCache, cache_key, default_cache_path
+from lingshu.eval.config import EvalConfig
+from lingshu.eval.metrics.aggregate import summarize
+from lingshu.eval.prompts.base import Profile, get_profile
+from lingshu.eval.types import Request, Response, Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchmarkStats:
+    samples: int = 0
+    resumed: int = 0
+    cache_hits: int = 0
+    generated: int = 0
+    errors: int = 0
+    load_s: float = 0.0
+    generate_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    stats: dict[str, BenchmarkStats] = field(default_factory=dict)
+
+
+def select_samples(samples: list[Sample], cfg: EvalConfig) -> list[tuple[int, Sample]]:
+    """Apply ``limit`` then ``shard``; keep each sample's index in the full list so that
+    merged shards are ordered exactly as a single run."""
+    indexed = list(enumerate(samples))
+    if cfg.limit is not None:
+        indexed = indexed[: cfg.limit]
+    if cfg.shard is not None:
+        indexed = indexed[cfg.shard.index :: cfg.shard.count]
+    return indexed
+
+
+def prepare_run_dir(run_dir: Path, cfg: EvalConfig, overwrite: bool = False) -> None:
+    """Create the run directory, or check that an existing one holds the same run."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / rundir.CONFIG
+    if cfg_path.exists() and not overwrite:
+        old = rundir.load_config(run_dir)
+        if old.identity_hash() != cfg.identity_hash():
+            a, b = old.identity(), cfg.identity()
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            raise UserError(
+                f"{run_dir} holds a run with a different configuration ({', '.join(diff)} "
+                "differ); choose another --output-dir, or pass --overwrite to replace it"
+            )
+        log.info("resuming run in %s", run_dir)
+    elif overwrite and run_dir.exists():
+        for f in (rundir.CONFIG, rundir.METRICS, rundir.SUMMARY, rundir.MANIFEST):
+            (run_dir / f).unlink(missing_ok=True)
+        for f in (run_dir / rundir.SAMPLES_DIR).glob("*.jsonl"):
+            f.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cfg_path, cfg.model_dump(mode="json"))
+
+
+def _make_record(
+    bench: Any,
+    index: int,
+    sample: Sample,
+    messages: list,
+    response: Response,
+    profile: Profile,
+    cached: bool,
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "benchmark": bench.name,
+        "sample_id": sample.id,
+        "index": index,
+        "question": sample.question,
+        "options": sample.options,
+        "images": list(sample.images),
+        "gold": sample.answer,
+        "task": sample.task,
+        "answer_type": sample.answer_type,
+        "categories": sample.categories,
+        "prompt": messages,
+        "response": response.text,
+        "error": response.error,
+        "usage": {
+            "prompt_tokens": response.prompt_tokens,
+            "completion_tokens": response.completion_tokens,
+        },
+        "cached": cached,
+    }
+    if response.error is None:
+        verdict = profile.score(sample, response.text)
+        rec.update(
+            extracted=verdict.extracted,
+            correct=bool(verdict.correct),
+            invalid=bool(verdict.invalid),
+            scores=verdict.scores,
+            method=verdict.method,
+        )
+    else:
+        rec.update(extracted=None, correct=None, invalid=None, scores={}, method="error")
+    return rec
+
+
+class Evaluator:
+    """Runs one ``EvalConfig`` into one run directory."""
+
+    def __init__(
+        self,
+        cfg: EvalConfig,
+        run_dir: Path,
+        *,
+        backend: Backend | None = None,
+        progress: bool = True,
+        overwrite: bool = False,
+        on_record: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.profile = get_profile(cfg.profile)
+        self._backend = backend
+        self.progress = progress
+        self.overwrite = overwrite
+        self.on_record = on_record
+        self.cache = (
+            ResponseCache(cfg.cache_path or default_cache_path()) if cfg.use_cache else None
+        )
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = get_backend(self.cfg.backend, **self.cfg.backend_options)
+        return self._backend
+
+    def run(self) -> RunResult:
+        cfg = self.cfg
+        benches = [get_benchmark(name) for name in cfg.benchmarks]  # unknown names fail first
+        prepare_run_dir(self.run_dir, cfg, overwrite=self.overwrite)
+        started = time.time()
+        stats: dict[str, BenchmarkStats] = {}
+        data_manifest: dict[str, Any] = {}
+        try:
+            for bench in benches:
+                stats[bench.name] = self._run_benchmark(bench)
+                data_manifest[bench.name] = manifest_mod.data_files(Path(cfg.data_dir) / bench.name)
+        finally:
+            if self.cache is not None:
+                self.cache.close()
+        metrics = summarize(
+            rundir.load_records(self.run_dir), n_resamples=cfg.bootstrap_resamples
+        )
+        atomic_write_json(self.run_dir / rundir.METRICS, metrics)
+        atomic_write_json(
+            self.run_dir / rundir.MANIFEST,
+            {
+                "lingshu_run": 1,
+                "packages": manifest_mod.package_versions(),
+                "git_commit": manifest_mod.git_commit(),
+                "hardware": manifest_mod.hardware(),
+                "model": self._fingerprint(),
+                "data": data_manifest,
+                "timings": {
+                    "wall_s": time.time() - started,
+                    "benchmarks": {k: v.to_dict() for k, v in stats.items()},
+                },
+                "tokens": {
+                    "prompt": sum(s.prompt_tokens for s in stats.values()),
+                    "completion": sum(s.completion_tokens for s in stats.values()),
+                },
+            },
+        )
+        from lingshu.eval.report import write_summary
+
+        write_summary(self.run_dir, cfg, metrics)
+        return RunResult(self.run_dir, metrics, stats)
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return self.backend.fingerprint()
+
+    def _run_benchmark(self, bench: Any) -> BenchmarkStats:
+        cfg = self.cfg
+        st = BenchmarkStats()
+        t0 = time.time()
+        selected = select_samples(bench.load(Path(cfg.data_dir), cfg.split_for(bench.name)), cfg)
+        st.load_s = time.time() - t0
+        st.samples = len(selected)
+        path = rundir.samples_path(self.run_dir, bench.name)
+        done = {
+            r["sample_id"] for r in read_jsonl(path) if r.get("error") is None
+        }  # errors are retried
+        todo = [(i, s) for i, s in selected if s.id not in done]
+        st.resumed = len(selected) - len(todo)
+        if not todo:
+            return st
+        fingerprint = self._fingerprint()
+        gen = cfg.generation.to_dict()
+        items = []
+        for i, s in todo:
+            messages = self.profile.build_messages(s)
+            key = cache_key(
+                fingerprint=fingerprint,
+                benchmark=bench.name,
+                benchmark_version=bench.version,
+                profile=self.profile.name,
+                profile_version=self.profile.version,
+                messages=messages,
+                generation=gen,
+                sample_id=s.id,
+            )
+            items.append((i, s, messages, key))
+        bar = tqdm(
+            total=len(selected),
+            initial=st.resumed,
+            desc=bench.name,
+            unit="q",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        with JsonlAppender(path) as out:
+            misses = items
+            if self.cache is not None:
+                hits = self.cache.get_many(k for *_, k in items)
+                records = [
+                    _make_record(bench, i, s, m, hits[k], self.profile, cached=True)
+                    for i, s, m, k in items
+                    if k in hits
+                ]
+                self._emit(out, records, st)
+                st.cache_hits = len(records)
+                bar.update(len(records))
+                misses = [it for it in items if it[3] not in hits]
+            # Longest prompts first inside each chunk is the backend's business (it sorts by
+            # length); chunks keep results flowing to disk so a kill loses at most one chunk.
+            chunk = cfg.chunk_size or max(1, self.backend.preferred_batch_size() * 4)
+            for start in range(0, len(misses), chunk):
+                part = misses[start : start + chunk]
+                t1 = time.time()
+                responses = self.backend.generate(
+                    [Request(id=s.id, messages=m) for _, s, m, _ in part], cfg.generation
+                )
+                st.generate_s += time.time() - t1
+                if len(responses) != len(part):
+                    raise RuntimeError(
+                        f"backend {cfg.backend} returned {len(responses)} responses for "
+                        f"{len(part)} requests"
+                    )
+                if self.cache is not None:
+                    self.cache.put_many((k, r) for (*_, k), r in zip(part, responses, strict=True))
+                records = [
+                    _make_record(bench, i, s, m, r, self.profile, cached=False)
+                    for (i, s, m, _), r in zip(part, responses, strict=True)
+                ]
+                self._emit(out, records, st)
+                st.generated += len(records)
+                bar.update(len(records))
+                failed = [r for r in records if r["error"] is not None]
+                if failed and cfg.fail_fast:
+                    raise UserError(
+                        f"{bench.name}: sample {failed[0]['sample_id']} failed: "
+                        f"{failed[0]['error']} (--fail-fast)"
+                    )
+        bar.close()
+        return st
+
+    def _emit(self, out: JsonlAppender, records: list[dict], st: BenchmarkStats) -> None:
+        out.write_many(records)
+        for r in records:
+            st.errors += r["error"] is not None
+            st.prompt_tokens += r["usage"]["prompt_tokens"]
+            st.completion_tokens += r["usage"]["completion_tokens"]
+            if self.on_record is not None:
+                self.on_record(r)
+
+
+def run_eval(cfg: EvalConfig, run_dir: Path, **kwargs: Any) -> RunResult:
+    return Evaluator(cfg, run_dir, **kwargs).run()
