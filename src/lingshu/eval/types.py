@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Task = Literal["mcq", "vqa"]
-"""``mcq``: choose one of ``options`` (gold is a letter). ``vqa``: free-form answer text."""
+Task = Literal["mcq", "vqa", "report"]
+"""``mcq``: choose one of ``options`` (gold is a letter). ``vqa``: free-form answer text.
+``report``: generate a radiology report for ``images``; ``answer`` is the reference report
+(MedEvalKit's reference form ``"Findings: {findings} Impression: {impression}."``) and the
+sections are kept in ``categories``-independent ``sections`` for section-wise metrics."""
 
 AnswerType = Literal["closed", "open"]
 """As the benchmark labels it (VQA-RAD/SLAKE/PathVQA ``answer_type``); never guessed from gold."""
@@ -37,6 +40,7 @@ class Sample:
     context: str | None = None  # e.g. PubMedQA abstract
     answer_type: AnswerType | None = None
     categories: dict[str, str] = field(default_factory=dict)
+    sections: dict[str, str] = field(default_factory=dict)  # report task: findings, impression
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
