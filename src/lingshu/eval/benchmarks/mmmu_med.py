@@ -49,12 +49,14 @@ class MmmuMed(Benchmark):
     splits = ("validation", "dev")
     expected_count = 150
     layout = """
-DIR/mmmu-med/
-  Basic_Medical_Science/validation-*.parquet          (MMMU/MMMU export, one folder per
-  Clinical_Medicine/validation-*.parquet               subject; dev-*.parquet for --split dev;
-  Diagnostics_and_Laboratory_Medicine/validation-*.parquet   a save_to_disk folder per
-  Pharmacy/validation-*.parquet                        subject also works)
+mmmu-med/
+  Basic_Medical_Science/validation-*.parquet
+  Clinical_Medicine/validation-*.parquet
+  Diagnostics_and_Laboratory_Medicine/validation-*.parquet
+  Pharmacy/validation-*.parquet
   Public_Health/validation-*.parquet
+(the MMMU/MMMU export, one folder per subject; dev-*.parquet for --split dev; a save_to_disk
+folder per subject works too)
 """
 
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:

@@ -48,7 +48,7 @@ class OmniMedVqa(Benchmark):
     # Count of the open-access JSON files of the public release (42 source datasets).
     expected_count = 88996
     layout = """
-DIR/omnimedvqa/
+omnimedvqa/
   QA_information/Open-access/<dataset>.json   (lists of questions, one file per source dataset)
   Images/<dataset>/...                        (paths as in each question's image_path)
 """

@@ -44,7 +44,7 @@ class PathVqa(Benchmark):
     splits = ("test", "validation", "train")
     expected_count = 6719
     layout = """
-DIR/pathvqa/
+pathvqa/
   data/test-*.parquet            (Hugging Face export flaviagiammarino/path-vqa:
   data/validation-*.parquet       columns image, question, answer)
   data/train-*.parquet

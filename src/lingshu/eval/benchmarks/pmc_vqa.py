@@ -43,7 +43,7 @@ class PmcVqa(Benchmark):
     splits = ("test_2", "test_clean")
     expected_count = 2000
     layout = """
-DIR/pmc-vqa/
+pmc-vqa/
   test_2.csv                     (or test2.csv; test_clean.csv for --split test_clean)
   figures/PMC*.jpg               (the extracted image zip; images_2/ or images/ also work)
 """

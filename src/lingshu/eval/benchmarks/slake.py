@@ -52,7 +52,7 @@ class Slake(Benchmark):
     splits = ("test", "test-zh")
     expected_count = 1061
     layout = """
-DIR/slake/
+slake/
   test.json                      (or one test*.json file)
   imgs/xmlab<N>/source.jpg       (imgs.zip of the release, extracted)
 or a Hugging Face export (parquet / save_to_disk) of the same rows with an image column

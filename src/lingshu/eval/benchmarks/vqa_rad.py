@@ -55,7 +55,7 @@ class VqaRad(Benchmark):
     splits = ("test", "train")
     expected_count = 451
     layout = """
-DIR/vqa-rad/
+vqa-rad/
   VQA_RAD Dataset Public.json          (OSF release; any *.json named "VQA_RAD Dataset Public*")
   VQA_RAD Image Folder/synpic*.jpg
 or the Hugging Face export flaviagiammarino/vqa-rad:
