@@ -204,7 +204,8 @@ def test_vqa_rad_hugging_face_parquet(tmp_path: Path) -> None:
     )
     test = VqaRad().load(tmp_path)
     assert [s.id for s in test] == ["hf-test-0", "hf-test-1", "hf-test-2"]
-    assert [s.answer_type for s in test] == ["closed", "open", "closed"]
+    # derived from gold: a breakdown key only, never the prompt-facing answer_type
+    assert [s.answer_type for s in test] == [None, None, None]
     assert [s.categories for s in test] == [
         {"answer_type": t} for t in ("closed", "open", "closed")
     ]
@@ -333,10 +334,10 @@ def test_pathvqa_parquet_splits_and_yes_no_closed(tmp_path: Path) -> None:
         ("image",),
     )
     test = PathVqa().load(tmp_path)
-    assert [(s.id, s.answer, s.answer_type) for s in test] == [
-        ("test-0", "yes", "closed"),
-        ("test-1", "fibrin", "open"),
-        ("test-2", "no", "closed"),
+    assert [(s.id, s.answer, s.categories["answer_type"], s.answer_type) for s in test] == [
+        ("test-0", "yes", "closed", None),
+        ("test-1", "fibrin", "open", None),
+        ("test-2", "no", "closed", None),
     ]
     assert Path(test[2].images[0]).read_bytes() == imgs[2]["bytes"]
     assert [s.id for s in PathVqa().load(tmp_path, "validation")] == ["validation-0"]
@@ -365,7 +366,11 @@ def test_pathvqa_save_to_disk_export(tmp_path: Path) -> None:
     )
     dd.save_to_disk(str(tmp_path / "pathvqa"))
     (sample,) = PathVqa().load(tmp_path)
-    assert (sample.id, sample.question, sample.answer_type) == ("test-0", "is it benign?", "closed")
+    assert (sample.id, sample.question, sample.categories) == (
+        "test-0",
+        "is it benign?",
+        {"answer_type": "closed"},
+    )
     assert Path(sample.images[0]).read_bytes() == img["bytes"]
 
 

@@ -68,6 +68,8 @@ and are refused.
             where = f"{root} (split {split}): row {i}"
             require(row, ("image", "question", "answer"), where)
             answer = text(row["answer"])
+            # Derived from the gold answer (the export has no label), so it is kept as a
+            # breakdown key only and never reaches a prompt: no label leakage in `strict`.
             answer_type = yes_no_answer_type(answer)
             samples.append(
                 Sample(
@@ -77,7 +79,7 @@ and are refused.
                     question=text(row["question"]),
                     answer=answer,
                     images=(hf_image(row["image"], root, where),),
-                    answer_type=answer_type,
+                    answer_type=None,
                     categories={"answer_type": answer_type},
                 )
             )

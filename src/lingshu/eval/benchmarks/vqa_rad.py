@@ -133,6 +133,8 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
             where = f"{root} (Hugging Face export, split {split}): row {i}"
             require(row, ("image", "question", "answer"), where)
             answer = text(row["answer"])
+            # Derived from the gold answer (the export has no label), so it is kept as a
+            # breakdown key only and never reaches a prompt: no label leakage in `strict`.
             answer_type = yes_no_answer_type(answer)
             samples.append(
                 Sample(
@@ -142,7 +144,7 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
                     question=text(row["question"]),
                     answer=answer,
                     images=(hf_image(row["image"], root, where),),
-                    answer_type=answer_type,
+                    answer_type=None,
                     categories={"answer_type": answer_type},
                 )
             )

@@ -70,9 +70,10 @@ def summarize_benchmark(
     breakdowns: dict[str, dict[str, Any]] = {}
     groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
-        if r.get("answer_type"):
+        cats = r.get("categories") or {}
+        if r.get("answer_type") and "answer_type" not in cats:
             groups["answer_type"][r["answer_type"]].append(r)
-        for key, value in (r.get("categories") or {}).items():
+        for key, value in cats.items():
             if value is not None and value != "":
                 groups[key][str(value)].append(r)
     for key in sorted(groups):
