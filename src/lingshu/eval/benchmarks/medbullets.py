@@ -100,9 +100,7 @@ def load_medbullets(root: Path, n_options: int, benchmark: str) -> list[Sample]:
             f"{root}: neither {stem}.csv, {stem}.json nor a Hugging Face export found; "
             f"expected {root}/{stem}.csv from {_SOURCE}"
         )
-    return [
-        _sample(i, row, where, n_options, benchmark) for i, (where, row) in enumerate(rows)
-    ]
+    return [_sample(i, row, where, n_options, benchmark) for i, (where, row) in enumerate(rows)]
 
 
 def _first_file(folders: tuple[Path, ...], name: str) -> Path | None:

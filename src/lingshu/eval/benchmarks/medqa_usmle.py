@@ -58,7 +58,9 @@ default/test/*.parquet, or save_to_disk) with the same columns
         if release is not None:
             rows = ((f"{release}:{n}", r) for n, r in iter_jsonl(release))
         elif (export := find_hf_export(root)) is not None:
-            rows = ((f"{export}: test row {i}", r) for i, r in enumerate(load_hf_rows(export, "test")))
+            rows = (
+                (f"{export}: test row {i}", r) for i, r in enumerate(load_hf_rows(export, "test"))
+            )
         else:
             raise DataError(
                 f"{root}: no {RELEASE_FILE} and no Hugging Face export found; expected the "

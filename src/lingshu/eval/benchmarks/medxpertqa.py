@@ -18,6 +18,7 @@ embed the image bytes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,7 @@ def load_medxpertqa(root: Path, subset: str, split: str, benchmark: str) -> list
                 f"expected {root}/{subset}/{split}.jsonl from {_SOURCE}"
             )
         rows = (
-            (f"{export}: {split} row {i}", r)
-            for i, r in enumerate(load_hf_rows(export, split))
+            (f"{export}: {split} row {i}", r) for i, r in enumerate(load_hf_rows(export, split))
         )
     multimodal = subset == "MM"
     image_dir = _image_dir(root, subset) if multimodal else None
@@ -153,8 +153,7 @@ def _sample(
     gold = str(row["label"]).strip()
     if gold not in options:
         raise DataError(
-            f"{where}: label {row['label']!r} is not one of the option letters "
-            f"{', '.join(options)}"
+            f"{where}: label {row['label']!r} is not one of the option letters {', '.join(options)}"
         )
     images = row.get("images") or []
     if multimodal and not images:
@@ -163,9 +162,7 @@ def _sample(
             "(is this the Text subset's file?)"
         )
     if not multimodal and images:
-        raise DataError(
-            f"{where}: row lists images; this is an MM subset file, not one of Text/"
-        )
+        raise DataError(f"{where}: row lists images; this is an MM subset file, not one of Text/")
     return Sample(
         id=str(row["id"]),
         benchmark=benchmark,
@@ -189,4 +186,13 @@ def _image_path(value: Any, where: str, root: Path, image_dir: Path | None) -> s
                 "unpack the release's images.zip there"
             )
         return str(image_dir / value)
+    from PIL import Image
+
+    if isinstance(value, Image.Image):
+        # ``load_hf_rows`` keeps top-level image columns as bytes, but a *list* of images
+        # (MedXpertQA-MM exports) arrives decoded. Store the pixels losslessly (PNG) so the
+        # model sees exactly what the export holds.
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        value = {"bytes": buffer.getvalue(), "path": "image.png"}
     return materialize_image(value, root, where)

@@ -60,8 +60,9 @@ save_to_disk folder) with columns question, subject, choices, answer
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
         split = self.resolve_split(split)
         root = self.root(data_dir)
+        # A save_to_disk export also has a test/ folder (of .arrow files): look for CSVs.
         csv_dir = next(
-            (d for d in (root / split, root / "data" / split) if d.is_dir()), None
+            (d for d in (root / split, root / "data" / split) if any(d.glob("*.csv"))), None
         )
         if csv_dir is not None:
             samples = self._from_csv(csv_dir, split)

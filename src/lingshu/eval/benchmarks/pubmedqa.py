@@ -114,7 +114,9 @@ test_ground_truth.json beside it for --split test
 def _entries_from_release(path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     data = read_json(path)
     if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object {{pmid: entry}}, got {type(data).__name__}")
+        raise DataError(
+            f"{path}: expected a JSON object {{pmid: entry}}, got {type(data).__name__}"
+        )
     entries = {}
     for pmid, entry in data.items():
         where = f"{path}: pmid {pmid}"
