@@ -40,7 +40,7 @@ def _layout(n: int) -> str:
     return f"""
 medbullets-op{n}/
   medbullets_op{n}.csv    header link,question,{fields},answer_idx,answer,explanation
-                         (answer_idx is the gold letter {letters[0]}-{letters[-1]})
+                        (answer_idx is the gold letter {letters[0]}-{letters[-1]})
   or medbullets_op{n}.json (the release's pandas column-oriented JSON)
   (either may sit in a medbullets/ subfolder, as in the GitHub repository)
 or a Hugging Face export (parquet or save_to_disk) with columns question, answer_idx and
