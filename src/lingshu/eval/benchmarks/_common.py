@@ -152,10 +152,15 @@ def load_hf_rows(root: Path, split: str | None = None) -> list[dict]:
 def _rows(ds: Any) -> list[dict]:
     import datasets
 
-    # Keep images as raw bytes: decoding every image up front is slow and memory hungry.
+    # Keep images as raw bytes: decoding every image up front is slow and memory hungry,
+    # and re-encoding decoded pixels would change the files the model sees.
     for col, feat in ds.features.items():
         if isinstance(feat, datasets.Image):
             ds = ds.cast_column(col, datasets.Image(decode=False))
+        elif isinstance(feat, (datasets.List, datasets.Sequence)) and isinstance(
+            feat.feature, datasets.Image
+        ):
+            ds = ds.cast_column(col, datasets.List(datasets.Image(decode=False)))
     return [dict(r) for r in ds]
 
 

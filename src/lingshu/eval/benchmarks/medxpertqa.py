@@ -18,7 +18,6 @@ embed the image bytes.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,13 +185,4 @@ def _image_path(value: Any, where: str, root: Path, image_dir: Path | None) -> s
                 "unpack the release's images.zip there"
             )
         return str(image_dir / value)
-    from PIL import Image
-
-    if isinstance(value, Image.Image):
-        # ``load_hf_rows`` keeps top-level image columns as bytes, but a *list* of images
-        # (MedXpertQA-MM exports) arrives decoded. Store the pixels losslessly (PNG) so the
-        # model sees exactly what the export holds.
-        buffer = io.BytesIO()
-        value.save(buffer, format="PNG")
-        value = {"bytes": buffer.getvalue(), "path": "image.png"}
     return materialize_image(value, root, where)
