@@ -1,0 +1,113 @@
+"""Strict verdicts: a response and a sample's gold in, a ``Verdict`` out, never a guess.
+
+- ``mcq_verdict``: the letter from ``extract_choice``; correct iff it equals the gold
+  letter; invalid when no unique letter is asserted (method ``mcq-letter``).
+- ``vqa_verdict``, decided by the gold answer's *kind* (the prompt never sees the gold):
+  - gold yes / no (是 / 否): ``extract_yes_no`` with the question (method ``yesno``);
+  - ``answer_type == "closed"``: normalised exact match of the declared answer, or of its
+    first line, with the gold ("The left lung." == "left lung"; "2" == "two"; method
+    ``closed-exact``);
+  - otherwise (open): correct iff the normalised gold occurs as a whole-token phrase in the
+    normalised declared answer ("In the right upper lobe" contains "right upper lobe";
+    method ``open-recall``). This is lenient by design and blind to negation ("no
+    pneumonia" contains "pneumonia"); the continuous scores and, later, an LLM judge
+    refine it.
+  Every vqa verdict also carries ``open_answer_scores`` of the declared answer in
+  ``scores`` (exact_match, precision, recall, f1, bleu1..4, rouge_l). An empty response is
+  invalid, with all scores 0.
+- ``verdict``: dispatch on ``sample.task``; a report sample is not scored here (report
+  metrics are computed over the whole set), its verdict is marked ``report-unscored``.
+"""
+
+from __future__ import annotations
+
+from lingshu.eval.metrics.text import (
+    exact_match,
+    rouge_l,
+    sentence_bleu,
+    token_prf,
+)
+from lingshu.eval.scoring.extract import (
+    extract_choice,
+    extract_short_answer,
+    extract_yes_no,
+    unwrap_reasoning,
+)
+from lingshu.eval.scoring.normalize import answer_tokens, normalize_answer
+from lingshu.eval.types import Sample, Verdict
+
+_GOLD_YES_NO = {"yes": "yes", "no": "no", "是": "yes", "否": "no"}
+
+
+def gold_yes_no(answer: str) -> str | None:
+    """"yes" / "no" when the gold answer is one (any case, punctuation ignored)."""
+    return _GOLD_YES_NO.get(normalize_answer(answer))
+
+
+def mcq_verdict(sample: Sample, response: str) -> Verdict:
+    got = extract_choice(response, sample.options)
+    return Verdict(
+        correct=got.value is not None and got.value == sample.answer.strip().upper(),
+        extracted=got.value,
+        invalid=got.invalid,
+        method="mcq-letter",
+    )
+
+
+def vqa_verdict(sample: Sample, response: str) -> Verdict:
+    scores = open_answer_scores(unwrap_reasoning(response), sample.answer)
+    yes_no = gold_yes_no(sample.answer)
+    if yes_no is not None:
+        got = extract_yes_no(response, sample.question)
+        return Verdict(
+            correct=got.value == yes_no,
+            extracted=got.value,
+            invalid=got.invalid,
+            scores=scores,
+            method="yesno",
+        )
+    closed = sample.answer_type == "closed"
+    method = "closed-exact" if closed else "open-recall"
+    short = extract_short_answer(response)
+    if short.value is None:
+        return Verdict(correct=False, extracted=None, invalid=True, scores=scores, method=method)
+    if closed:
+        gold = normalize_answer(sample.answer)
+        first_line = short.value.strip().splitlines()[0]
+        correct = bool(gold) and gold in (normalize_answer(short.value), normalize_answer(first_line))
+    else:
+        correct = contains_phrase(short.value, sample.answer)
+    return Verdict(correct=correct, extracted=short.value, scores=scores, method=method)
+
+
+def open_answer_scores(prediction: str, gold: str) -> dict[str, float]:
+    """Every open-answer metric of ``prediction`` against ``gold`` on ``answer_tokens``,
+    keyed as ``lingshu.eval.metrics.text.OPEN_SCORE_KEYS``."""
+    pred, ref = answer_tokens(prediction), answer_tokens(gold)
+    precision, recall, f1 = token_prf(pred, ref)
+    scores = {"exact_match": exact_match(pred, ref), "precision": precision, "recall": recall}
+    scores["f1"] = f1
+    for n in range(1, 5):
+        scores[f"bleu{n}"] = sentence_bleu(pred, ref, n)
+    scores["rouge_l"] = rouge_l(pred, ref)
+    return scores
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether ``phrase``'s tokens occur contiguously in ``text``'s tokens (both normalised
+    by ``answer_tokens``); an empty phrase is never contained."""
+    needle, hay = answer_tokens(phrase), answer_tokens(text)
+    if not needle:
+        return False
+    n = len(needle)
+    return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
+
+
+def verdict(sample: Sample, response: str) -> Verdict:
+    """The strict verdict for any sample."""
+    if sample.task == "mcq":
+        return mcq_verdict(sample, response)
+    if sample.task == "vqa":
+        return vqa_verdict(sample, response)
+    return Verdict(correct=False, extracted=response.strip() or None, method="report-unscored")
+
