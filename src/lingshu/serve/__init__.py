@@ -1,0 +1,38 @@
+"""Serving: a generation engine with batching and streaming, and an OpenAI-compatible app.
+
+    from lingshu.models import load_model
+    from lingshu.serve import GenerationEngine, ServerSettings, create_app
+
+    engine = GenerationEngine(load_model("path/to/model"), max_batch_size=8)
+    app = create_app(engine, ServerSettings(served_model_name="my-model"))
+
+``lingshu serve`` and ``lingshu chat`` are the command-line faces of this package.
+"""
+
+from lingshu.serve.app import create_app
+from lingshu.serve.encoding import PromptError
+from lingshu.serve.engine import (
+    EngineBusy,
+    GenerationEngine,
+    GenerationError,
+    GenerationHandle,
+    GenerationResult,
+    SamplingParams,
+    StreamEvent,
+)
+from lingshu.serve.images import ImagePolicy
+from lingshu.serve.settings import ServerSettings
+
+__all__ = [
+    "EngineBusy",
+    "GenerationEngine",
+    "GenerationError",
+    "GenerationHandle",
+    "GenerationResult",
+    "ImagePolicy",
+    "PromptError",
+    "SamplingParams",
+    "ServerSettings",
+    "StreamEvent",
+    "create_app",
+]

@@ -1,0 +1,308 @@
+"""The OpenAI-compatible HTTP app over a :class:`~lingshu.serve.engine.GenerationEngine`.
+
+Routes: ``POST /v1/chat/completions`` (plain or ``stream: true`` server-sent events in
+OpenAI's chunk format, ending with ``data: [DONE]``), ``GET /v1/models``, ``GET /health``;
+with the page enabled, ``GET /`` (the chat page), ``/ui/static/*`` and ``POST /ui/render``
+(any supported image, DICOM included, as a PNG a browser can show).
+
+Request bodies are parsed by hand rather than by FastAPI's automatic validation so that
+every client mistake becomes a 400 in OpenAI's error shape with a message naming the
+field; anything unexpected inside the server becomes a bare 500 whose details go to the
+log only. The engine runs in its own thread; its events reach the event loop through
+``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lingshu.core.hashing import sha256_obj
+from lingshu.serve.encoding import PromptError
+from lingshu.serve.engine import (
+    EngineBusy,
+    GenerationEngine,
+    GenerationHandle,
+    GenerationResult,
+    SamplingParams,
+    StreamEvent,
+)
+from lingshu.serve.errors import ApiError, bad_request, error_body, internal_error
+from lingshu.serve.images import decode_image_url, to_png_data_uri
+from lingshu.serve.messages import to_engine_messages
+from lingshu.serve.schemas import ChatCompletionRequest, RenderRequest, describe_validation_error
+from lingshu.serve.security import GuardMiddleware
+from lingshu.serve.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = resources.files("lingshu.serve") / "static"
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
+"""The page runs only its own script and talks only to this server, so injected markup
+could neither load code nor send data elsewhere."""
+
+
+def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
+    """The ASGI app; run it with uvicorn (``lingshu serve`` does)."""
+    app = FastAPI(title="Lingshu", docs_url=None, redoc_url=None, openapi_url=None)
+    created = int(time.time())
+    fingerprint = "fp_" + sha256_obj(engine.loaded.fingerprint)[:12]
+    _install_error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "auth_required": settings.api_key is not None}
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [_model_card(settings.served_model_name, created)]}
+
+    @app.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str) -> dict[str, Any]:
+        if model_id != settings.served_model_name:
+            raise _unknown_model(model_id, settings)
+        return _model_card(model_id, created)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        req = _parse(ChatCompletionRequest, await _json_body(request))
+        if req.model != settings.served_model_name:
+            raise _unknown_model(req.model, settings)
+        messages = await run_in_threadpool(
+            to_engine_messages, req.messages, settings.images, settings.max_images_per_request
+        )
+        params = SamplingParams(
+            max_tokens=req.requested_max_tokens or settings.default_max_tokens,
+            temperature=settings.default_temperature if req.temperature is None else req.temperature,
+            top_p=1.0 if req.top_p is None else req.top_p,
+            seed=req.seed,
+            stop=req.stop_sequences,
+        )
+        events: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        handle = await _submit(engine, messages, params, lambda ev: loop.call_soon_threadsafe(events.put_nowait, ev))
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        meta = {"id": completion_id, "created": int(time.time()), "model": settings.served_model_name,
+                "system_fingerprint": fingerprint}
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            return StreamingResponse(
+                _sse(events, handle, meta, include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        try:
+            result = await _wait_result(events)
+        finally:
+            handle.cancel()  # no-op when finished; stops work if this request was abandoned
+        return JSONResponse(_completion(meta, result))
+
+    if settings.ui:
+        app.mount("/ui/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+        @app.get("/")
+        async def page() -> FileResponse:
+            return FileResponse(str(STATIC_DIR / "index.html"), media_type="text/html",
+                                headers={"Content-Security-Policy": PAGE_CSP})
+
+        @app.post("/ui/render")
+        async def render(request: Request) -> dict[str, Any]:
+            req = _parse(RenderRequest, await _json_body(request))
+            image = await run_in_threadpool(decode_image_url, req.image, settings.images, "image")
+            png = await run_in_threadpool(to_png_data_uri, image)
+            return {"image": png, "width": image.width, "height": image.height}
+    else:
+
+        @app.get("/")
+        async def root() -> dict[str, Any]:
+            return {
+                "message": "Lingshu OpenAI-compatible server; the chat page is off (start with --ui)",
+                "endpoints": ["POST /v1/chat/completions", "GET /v1/models", "GET /health"],
+            }
+
+    app.add_middleware(
+        GuardMiddleware,
+        api_key=settings.api_key,
+        max_body_bytes=settings.max_body_bytes,
+        allowed_hosts=settings.allowed_hosts,
+    )
+    return app
+
+
+# -- request handling -------------------------------------------------------------------
+
+
+async def _json_body(request: Request) -> Any:
+    ctype = request.headers.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        # Also what stops a foreign web page from posting here without a CORS preflight.
+        raise ApiError(415, "Content-Type must be application/json", code="unsupported_media_type")
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise bad_request("the request body is not UTF-8 text", code="invalid_json") from None
+    except json.JSONDecodeError as e:
+        raise bad_request(
+            f"the request body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})",
+            code="invalid_json",
+        ) from None
+
+
+def _parse(model: type, obj: Any) -> Any:
+    if not isinstance(obj, dict):
+        raise bad_request("the request body must be a JSON object", code="invalid_json")
+    try:
+        return model.model_validate(obj)
+    except ValidationError as e:
+        message, param = describe_validation_error(e)
+        raise bad_request(message, param=param, code="invalid_value") from None
+
+
+def _unknown_model(name: str, settings: ServerSettings) -> ApiError:
+    return ApiError(
+        404,
+        f"model {name!r} does not exist on this server; it serves "
+        f"{settings.served_model_name!r} (see GET /v1/models)",
+        param="model", code="model_not_found",
+    )
+
+
+async def _submit(engine: GenerationEngine, messages: list[dict[str, Any]], params: SamplingParams,
+                  listener: Any) -> GenerationHandle:
+    try:
+        return await run_in_threadpool(engine.submit, messages, params, listener)
+    except PromptError as e:
+        raise bad_request(str(e), param="messages", code="invalid_prompt") from None
+    except EngineBusy as e:
+        raise ApiError(429, f"the server is busy: {e}", type="rate_limit_error",
+                       code="server_busy", headers={"Retry-After": "1"}) from None
+
+
+async def _wait_result(events: asyncio.Queue[StreamEvent]) -> GenerationResult:
+    while True:
+        ev = await events.get()
+        if ev.kind == "done":
+            assert ev.result is not None
+            return ev.result
+        if ev.kind == "error":
+            log.error("generation failed: %s", ev.text)
+            raise internal_error()
+
+
+def _usage(result: GenerationResult) -> dict[str, int]:
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+    }
+
+
+def _finish_reason(result: GenerationResult) -> str:
+    return "length" if result.finish_reason == "length" else "stop"
+
+
+def _completion(meta: dict[str, Any], result: GenerationResult) -> dict[str, Any]:
+    return {
+        **meta,
+        "object": "chat.completion",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": result.text, "refusal": None},
+            "logprobs": None,
+            "finish_reason": _finish_reason(result),
+        }],
+        "usage": _usage(result),
+    }
+
+
+def _chunk(meta: dict[str, Any], delta: dict[str, Any], finish: str | None,
+           include_usage: bool) -> bytes:
+    body: dict[str, Any] = {
+        **meta,
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+    if include_usage:
+        body["usage"] = None  # OpenAI: null on every chunk but the last, extra one
+    return _sse_data(body)
+
+
+def _sse_data(obj: Any) -> bytes:
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode()
+
+
+async def _sse(events: asyncio.Queue[StreamEvent], handle: GenerationHandle,
+               meta: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
+    """OpenAI's stream: a role chunk, content chunks, a finish chunk, optionally a usage
+    chunk (empty ``choices``), then ``data: [DONE]``."""
+    try:
+        yield _chunk(meta, {"role": "assistant", "content": ""}, None, include_usage)
+        while True:
+            ev = await events.get()
+            if ev.kind == "delta":
+                yield _chunk(meta, {"content": ev.text}, None, include_usage)
+            elif ev.kind == "done":
+                assert ev.result is not None
+                yield _chunk(meta, {}, _finish_reason(ev.result), include_usage)
+                if include_usage:
+                    yield _sse_data({**meta, "object": "chat.completion.chunk", "choices": [],
+                                     "usage": _usage(ev.result)})
+                break
+            else:
+                log.error("generation failed mid-stream: %s", ev.text)
+                yield _sse_data(internal_error().body())
+                break
+        yield b"data: [DONE]\n\n"
+    finally:
+        handle.cancel()  # the client went away (or we are done): free the batch row
+
+
+def _model_card(name: str, created: int) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "lingshu"}
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, e: ApiError) -> JSONResponse:
+        return e.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 404:
+            message, code = f"no such endpoint: {request.method} {request.url.path}", "not_found"
+        elif e.status_code == 405:
+            message, code = f"method {request.method} is not allowed on {request.url.path}", "method_not_allowed"
+        else:
+            message, code = str(e.detail), None
+        return JSONResponse(error_body(message, code=code), status_code=e.status_code,
+                            headers=getattr(e, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid request", code="invalid_value"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, e: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return internal_error().response()
