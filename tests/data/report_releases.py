@@ -86,7 +86,9 @@ def mimic_root(tmp_path: Path) -> Path:
                 write_image(folder / f"{dicom}.jpg", 20 + 10 * i)
     # A report that is not UTF-8 (Latin-1 "é").
     (root / "files/p12/p12000003/s50000006.txt").write_bytes(
-        "FINAL REPORT\n FINDINGS:  Caf\xe9 au lait spots.\n IMPRESSION:  Normal.\n".encode("latin-1")
+        "FINAL REPORT\n FINDINGS:  Caf\xe9 au lait spots.\n IMPRESSION:  Normal.\n".encode(
+            "latin-1"
+        )
     )
     return root
 

@@ -82,14 +82,20 @@ def test_keep_missing_findings_convert_dicom_and_copy(chexpert_root, tmp_path):
         chexpert_root, out, keep_missing_findings=True, convert_dicom=True, lateral=False
     )
     assert summary.kept == 5
-    assert summary.dropped == {"no_frontal_view": 1, "image_missing": 1, "no_findings_or_impression": 1}
+    assert summary.dropped == {
+        "no_frontal_view": 1,
+        "image_missing": 1,
+        "no_findings_or_impression": 1,
+    }
     records = {r["study_id"]: r for r in read_jsonl(out / "test.jsonl")}
     assert records["patient64544_study1"]["findings"] == ""
     assert records["patient64544_study1"]["impression"] == "1. STABLE POSTOPERATIVE CHEST."
     assert records["patient64541_study1"]["views"] == ["AP"]  # --no-lateral
     # the DICOM is MONOCHROME1: converted with white and black swapped
     png = out / "images" / records["patient64548_study1"]["images"][0]
-    assert records["patient64548_study1"]["images"] == ["valid/patient64548/study1/view1_frontal.png"]
+    assert records["patient64548_study1"]["images"] == [
+        "valid/patient64548/study1/view1_frontal.png"
+    ]
     assert np.array_equal(np.array(Image.open(png)), [[255, 191], [128, 0]])
     assert json.loads((out / "meta.json").read_text())["image_root"] == "images"
     assert len(BENCHMARKS.get("chexpert-plus")().load(tmp_path)) == 5

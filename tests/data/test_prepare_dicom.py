@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from report_releases import DICOM_PIXELS, write_dicom
 from PIL import Image
+from report_releases import DICOM_PIXELS, write_dicom
 
 from lingshu.core.errors import DataError
 from lingshu.data.prepare import dicom_to_png

@@ -73,7 +73,11 @@ def test_projections_put_the_frontal_image_first(iu_release, tmp_path):
     reports, png = iu_release
     out = tmp_path / "iu-xray"
     summary = prepare_iu_xray(reports, png, out, split="all", projections=PROJECTIONS)
-    assert summary.dropped == {"missing_findings": 1, "no_images": 1, "no_findings_or_impression": 1}
+    assert summary.dropped == {
+        "missing_findings": 1,
+        "no_images": 1,
+        "no_findings_or_impression": 1,
+    }
     records = {r["study_id"]: r for r in read_jsonl(out / "all.jsonl")}
     assert records["CXR105"]["image_ids"] == ["CXR105_IM-0030-3001", "CXR105_IM-0030-4001"]
     assert records["CXR105"]["views"] == ["FRONTAL", "LATERAL"]
@@ -262,9 +266,7 @@ def test_prepare_real_reports_with_generated_images(real, tmp_path):
     for s, n in zip(samples, chosen, strict=True):
         assert s.images == tuple(str(png / f"{i}.png") for i in real[n]["images"])
         assert s.sections == {"findings": real[n]["findings"], "impression": real[n]["impression"]}
-        assert s.answer == (
-            f"Findings: {real[n]['findings']} Impression: {real[n]['impression']}."
-        )
+        assert s.answer == (f"Findings: {real[n]['findings']} Impression: {real[n]['impression']}.")
 
 
 def test_hash_split_of_the_real_reports(real, tmp_path):

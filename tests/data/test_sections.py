@@ -174,7 +174,8 @@ CASES = [
     ),
     (
         "times with colons are not headers",
-        " FINDINGS:  Compared to 10:15 AM, tube withdrawn by 2 cm.\n IMPRESSION:  Tube at 11:40 is ok.",
+        " FINDINGS:  Compared to 10:15 AM, tube withdrawn by 2 cm.\n"
+        " IMPRESSION:  Tube at 11:40 is ok.",
         "Compared to 10:15 AM, tube withdrawn by 2 cm.",
         "Tube at 11:40 is ok.",
     ),
@@ -202,7 +203,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "text", "findings", "impression"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "text", "findings", "impression"), CASES, ids=[c[0] for c in CASES]
+)
 def test_parse_sections(name, text, findings, impression):
     parsed = parse_sections(text)
     assert parsed.findings == findings

@@ -49,18 +49,23 @@ def _print(summary: PrepareSummary) -> None:
 @prepare_app.command("mimic-cxr")
 def mimic_cxr(
     mimic_root: Path = typer.Option(
-        ..., "--mimic-root", help="Folder with mimic-cxr-2.0.0-split.csv(.gz), "
-        "mimic-cxr-2.0.0-metadata.csv(.gz) and files/ (MIMIC-CXR-JPG layout)."
-    ),  # fmt: skip
+        ...,
+        "--mimic-root",
+        help="Folder with mimic-cxr-2.0.0-split.csv(.gz), "
+        "mimic-cxr-2.0.0-metadata.csv(.gz) and files/ (MIMIC-CXR-JPG layout).",
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder, e.g. DATA_DIR/mimic-cxr."),
     reports: Path | None = typer.Option(
-        None, "--reports", help="mimic-cxr-reports.zip or the folder holding files/p10/...txt "
-        "(default: MIMIC_ROOT/mimic-cxr-reports.zip if present, else MIMIC_ROOT)."
-    ),  # fmt: skip
+        None,
+        "--reports",
+        help="mimic-cxr-reports.zip or the folder holding files/p10/...txt "
+        "(default: MIMIC_ROOT/mimic-cxr-reports.zip if present, else MIMIC_ROOT).",
+    ),
     images: Path | None = typer.Option(
-        None, "--images", help="Folder holding files/p10/.../<dicom_id>.jpg or .dcm "
-        "(default: MIMIC_ROOT)."
-    ),  # fmt: skip
+        None,
+        "--images",
+        help="Folder holding files/p10/.../<dicom_id>.jpg or .dcm (default: MIMIC_ROOT).",
+    ),
     split: str = typer.Option("test", "--split", help="test, validate or train."),
     keep_missing_findings: bool = typer.Option(False, "--keep-missing-findings", help=_KEEP_HELP),
     lateral: bool = typer.Option(True, "--lateral/--no-lateral", help=_LATERAL_HELP),
@@ -73,10 +78,16 @@ def mimic_cxr(
 
     _print(
         prepare_mimic_cxr(
-            mimic_root, out, reports=reports, images=images, split=split,
-            keep_missing_findings=keep_missing_findings, lateral=lateral,
-            copy_images=copy_images, convert_dicom=convert_dicom,
-        )  # fmt: skip
+            mimic_root,
+            out,
+            reports=reports,
+            images=images,
+            split=split,
+            keep_missing_findings=keep_missing_findings,
+            lateral=lateral,
+            copy_images=copy_images,
+            convert_dicom=convert_dicom,
+        )
     )
 
 
@@ -90,9 +101,11 @@ def chexpert_plus(
         None, "--csv", help="The CheXpert Plus table (default: ROOT/df_chexpert_plus_*.csv)."
     ),
     images: Path | None = typer.Option(
-        None, "--images", help="Folder the table's path_to_image is relative to (default: "
-        "ROOT; PNG/ and PNG/PNG/ below it are searched too)."
-    ),  # fmt: skip
+        None,
+        "--images",
+        help="Folder the table's path_to_image is relative to (default: "
+        "ROOT; PNG/ and PNG/PNG/ below it are searched too).",
+    ),
     split: str = typer.Option(
         "test", "--split", help="test (= the release's valid split, the paper's test set) or train."
     ),
@@ -107,10 +120,16 @@ def chexpert_plus(
 
     _print(
         prepare_chexpert_plus(
-            root, out, csv_file=csv_file, images=images, split=split,
-            keep_missing_findings=keep_missing_findings, lateral=lateral,
-            copy_images=copy_images, convert_dicom=convert_dicom,
-        )  # fmt: skip
+            root,
+            out,
+            csv_file=csv_file,
+            images=images,
+            split=split,
+            keep_missing_findings=keep_missing_findings,
+            lateral=lateral,
+            copy_images=copy_images,
+            convert_dicom=convert_dicom,
+        )
     )
 
 
@@ -124,18 +143,24 @@ def iu_xray(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder, e.g. DATA_DIR/iu-xray."),
     split: str = typer.Option(
-        "test", "--split", help="test, val, train or all (with --split-file: which part of an "
-        "R2Gen annotation.json; the file name written is always <split>.jsonl)."
-    ),  # fmt: skip
+        "test",
+        "--split",
+        help="test, val, train or all (with --split-file: which part of an "
+        "R2Gen annotation.json; the file name written is always <split>.jsonl).",
+    ),
     split_file: Path | None = typer.Option(
-        None, "--split-file", help="Ids defining the split: ReXRank_IUXray_valid.json gives "
+        None,
+        "--split-file",
+        help="Ids defining the split: ReXRank_IUXray_valid.json gives "
         "MedEvalKit's 296 studies; an R2Gen annotation.json or a text file of ids works too. "
-        "Default: a documented hash split (7:1:2), not comparable with published numbers."
-    ),  # fmt: skip
+        "Default: a documented hash split (7:1:2), not comparable with published numbers.",
+    ),
     projections: Path | None = typer.Option(
-        None, "--projections", help="indiana_projections.csv (uid,filename,projection): order "
-        "images frontal first, then one lateral."
-    ),  # fmt: skip
+        None,
+        "--projections",
+        help="indiana_projections.csv (uid,filename,projection): order "
+        "images frontal first, then one lateral.",
+    ),
     keep_missing_findings: bool = typer.Option(False, "--keep-missing-findings", help=_KEEP_HELP),
     lateral: bool = typer.Option(
         True, "--lateral/--no-lateral", help="With --projections: add one lateral image."
@@ -148,8 +173,14 @@ def iu_xray(
 
     _print(
         prepare_iu_xray(
-            reports, images, out, split=split, split_file=split_file, projections=projections,
-            keep_missing_findings=keep_missing_findings, lateral=lateral,
+            reports,
+            images,
+            out,
+            split=split,
+            split_file=split_file,
+            projections=projections,
+            keep_missing_findings=keep_missing_findings,
+            lateral=lateral,
             copy_images=copy_images,
-        )  # fmt: skip
+        )
     )

@@ -45,7 +45,9 @@ def test_registered_with_metadata(name):
 
 
 def test_reference_is_medevalkits_form():
-    assert reference_report("Clear lungs.", "Normal.") == "Findings: Clear lungs. Impression: Normal.."
+    assert (
+        reference_report("Clear lungs.", "Normal.") == "Findings: Clear lungs. Impression: Normal.."
+    )
     assert reference_report("", "Normal") == "Findings:  Impression: Normal."
 
 
@@ -67,15 +69,22 @@ def test_prepared_layout_by_hand(tmp_path):
         tmp_path / "data" / "mimic-cxr",
         [
             {
-                "study_id": 50000001, "subject_id": "10000001",
-                "images": ["a/front.png", "a/side.png"], "views": ["PA", "LATERAL"],
-                "findings": "Clear  lungs.", "impression": "Normal.",
+                "study_id": 50000001,
+                "subject_id": "10000001",
+                "images": ["a/front.png", "a/side.png"],
+                "views": ["PA", "LATERAL"],
+                "findings": "Clear  lungs.",
+                "impression": "Normal.",
             },
             {
-                "study_id": "50000002", "images": ["a/front.png"], "views": ["AP"],
-                "findings": "Tube ok.", "impression": None, "categories": {"unit": "icu"},
+                "study_id": "50000002",
+                "images": ["a/front.png"],
+                "views": ["AP"],
+                "findings": "Tube ok.",
+                "impression": None,
+                "categories": {"unit": "icu"},
             },
-        ],  # fmt: skip
+        ],
         {"format": "lingshu-report-studies", "dataset": "mimic-cxr", "image_root": str(release)},
     )
     samples = BENCHMARKS.get("mimic-cxr")().load(tmp_path / "data")
@@ -93,7 +102,11 @@ def test_prepared_layout_by_hand(tmp_path):
 def test_prepared_layout_without_meta_reads_images_relative_to_the_folder(tmp_path):
     root = tmp_path / "iu-xray"
     png(root / "images" / "x.png")
-    write_prepared(root, [{"study_id": "CXR1", "images": ["images/x.png"], "findings": "F", "impression": "I"}], None)
+    write_prepared(
+        root,
+        [{"study_id": "CXR1", "images": ["images/x.png"], "findings": "F", "impression": "I"}],
+        None,
+    )
     (sample,) = BENCHMARKS.get("iu-xray")().load(tmp_path)
     assert sample.images == (str(root / "images" / "x.png"),)
     assert "view" not in sample.categories
@@ -163,10 +176,16 @@ def test_rexrank_iu_xray_valid(tmp_path, caplog):
     assert not caplog.records  # the count is only compared on the paper's split
     assert [s.id for s in samples] == ["CXR101", "CXR105"]  # same ids as `prepare iu-xray`
     a, b = samples
-    assert a.images == (str(root / "images/CXR101_IM-0005/0.png"), str(root / "images/CXR101_IM-0005/1.png"))
+    assert a.images == (
+        str(root / "images/CXR101_IM-0005/0.png"),
+        str(root / "images/CXR101_IM-0005/1.png"),
+    )
     assert a.categories == {"view": "FRONTAL+LATERAL"}
     # CXR105: the key (frontal) image 1.png goes first
-    assert b.images == (str(root / "images/CXR105_IM-0030/1.png"), str(root / "images/CXR105_IM-0030/0.png"))
+    assert b.images == (
+        str(root / "images/CXR105_IM-0030/1.png"),
+        str(root / "images/CXR105_IM-0030/0.png"),
+    )
     assert b.categories == {"view": "FRONTAL+LATERAL"}
     assert b.answer == (
         "Findings: Mild cardiomegaly. Small right pleural effusion. No pneumothorax. "
@@ -189,7 +208,8 @@ def test_rexrank_mimic_cxr_with_nan_sections(tmp_path):
     a, b = samples
     assert Path(a.images[0]).name.startswith("0000000b") and a.categories == {"view": "PA+LATERAL"}
     assert a.sections["findings"] == (
-        "The lungs are clear without focal consolidation. No pleural effusion or pneumothorax is seen."
+        "The lungs are clear without focal consolidation. No pleural effusion or pneumothorax "
+        "is seen."
     )
     assert b.sections == {"findings": "Heart size is normal. Lungs are clear.", "impression": ""}
     assert b.answer == "Findings: Heart size is normal. Lungs are clear. Impression: ."
@@ -263,15 +283,20 @@ def test_prepare_then_load_every_benchmark(tmp_path):
         for i in ids:
             png(iu_png / f"CXR{n}_IM-{i}.png")
     prepare_iu_xray(
-        FIXTURES / "iu-xray" / "ecgen-radiology", iu_png, data / "iu-xray",
+        FIXTURES / "iu-xray" / "ecgen-radiology",
+        iu_png,
+        data / "iu-xray",
         split_file=LAYOUTS / "iu-xray-rexrank" / "ReXRank_IUXray_valid.json",
-    )  # fmt: skip
+    )
     loaded = {name: BENCHMARKS.get(name)().load(data) for name in NAMES}
     assert [s.id for s in loaded["mimic-cxr"]] == ["50000001", "50000002", "50000011"]
     assert [s.id for s in loaded["chexpert-plus"]] == [
-        "patient64541_study1", "patient64542_study1", "patient64545_study1",
-        "patient64546_study1", "patient64548_study1",
-    ]  # fmt: skip
+        "patient64541_study1",
+        "patient64542_study1",
+        "patient64545_study1",
+        "patient64546_study1",
+        "patient64548_study1",
+    ]
     assert loaded["chexpert-plus"][0].images == (
         str(chex / "valid/patient64541/study1/view1_frontal.jpg"),
         str(chex / "valid/patient64541/study1/view2_lateral.jpg"),

@@ -49,9 +49,15 @@ from lingshu.data.prepare.sections import clean_text, parse_sections
 DATASET = "chexpert-plus"
 CSV_GLOB = "df_chexpert_plus_*.csv"
 COLUMNS = (
-    "path_to_image", "frontal_lateral", "ap_pa", "deid_patient_id", "split", "report",
-    "section_findings", "section_impression",
-)  # fmt: skip
+    "path_to_image",
+    "frontal_lateral",
+    "ap_pa",
+    "deid_patient_id",
+    "split",
+    "report",
+    "section_findings",
+    "section_impression",
+)
 SPLITS = {"test": "valid", "train": "train"}  # our split name -> the release's split value
 AP_PA_RANK = {"PA": 0, "AP": 1}  # anything else ranks 2
 _STUDY = re.compile(r"(patient\d+)/(study\d+)/")
@@ -108,10 +114,13 @@ def prepare_chexpert_plus(
     for study_id in sorted(studies):
         rows = sorted(studies[study_id], key=lambda r: r.path)
         result = _build_study(
-            study_id, rows, image_root,
-            keep_missing_findings=keep_missing_findings, lateral=lateral,
+            study_id,
+            rows,
+            image_root,
+            keep_missing_findings=keep_missing_findings,
+            lateral=lateral,
             convert_dicom=convert_dicom,
-        )  # fmt: skip
+        )
         if isinstance(result, str):
             drops.add(result, study_id)
             continue

@@ -117,7 +117,9 @@ def open_text(path: Path) -> io.TextIOBase:
     return path.open(encoding="utf-8", newline="")
 
 
-def iter_table(path: Path, required: Iterable[str], what: str) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_table(
+    path: Path, required: Iterable[str], what: str
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line_number, row)`` of a CSV with a header, checking ``required`` columns.
 
     Errors name the file, the line and what was expected: a missing file, missing columns,

@@ -64,8 +64,7 @@ PROJECTION_COLUMNS = ("uid", "filename", "projection")
 _NUMBER = re.compile(r"CXR(\d+)", re.IGNORECASE)
 
 RULES = {
-    "sections": "<AbstractText Label=FINDINGS/IMPRESSION> of each report XML, whitespace "
-    "collapsed",
+    "sections": "<AbstractText Label=FINDINGS/IMPRESSION> of each report XML, whitespace collapsed",
     "images": "every <parentImage> of the report in the report's order (figureId F1, F2, ...); "
     "with --projections: the first Frontal then the first Lateral image",
 }
@@ -155,8 +154,7 @@ def prepare_iu_xray(
         rules={
             **RULES,
             "split": (
-                f"ids listed in {Path(split_file).name} ({split} part for an R2Gen "
-                "annotation.json)"
+                f"ids listed in {Path(split_file).name} ({split} part for an R2Gen annotation.json)"
                 if split_file
                 else "all reports"
                 if split == "all"
@@ -198,7 +196,9 @@ def _iter_xml(path: Path) -> Iterator[tuple[str, bytes]]:
                     if fh is not None:
                         yield f"{path}:{member.name}", fh.read()
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataError(f"{path}: not a readable tar archive ({e}); expected NLMCXR_reports.tgz") from None
+        raise DataError(
+            f"{path}: not a readable tar archive ({e}); expected NLMCXR_reports.tgz"
+        ) from None
 
 
 def _parse_report(name: str, data: bytes) -> IuReport:

@@ -105,10 +105,15 @@ def prepare_mimic_cxr(
     for study_id in sorted(studies, key=int):
         rows = studies[study_id]
         reason_or_study = _build_study(
-            study_id, rows, views, report_source, image_root,
-            keep_missing_findings=keep_missing_findings, lateral=lateral,
+            study_id,
+            rows,
+            views,
+            report_source,
+            image_root,
+            keep_missing_findings=keep_missing_findings,
+            lateral=lateral,
             convert_dicom=convert_dicom,
-        )  # fmt: skip
+        )
         if isinstance(reason_or_study, str):
             drops.add(reason_or_study, study_id)
         else:
@@ -216,7 +221,9 @@ def _build_study(
         return "no_frontal_view"
     study_dir = Path(f"p{subject[:2]}") / f"p{subject}" / f"s{study_id}"
     files = {d: _image_file(image_root, study_dir, d) for d in rows.dicom_ids}
-    usable = {d: f for d, f in files.items() if f is not None and (convert_dicom or not is_dicom(f))}
+    usable = {
+        d: f for d, f in files.items() if f is not None and (convert_dicom or not is_dicom(f))
+    }
     chosen = [d for d in frontal if d in usable][:1]
     if not chosen:
         if any(files[d] is not None for d in frontal):
@@ -283,7 +290,9 @@ class _ReportSource:
             return cls(None, reports)
         if reports.is_dir():
             return cls(reports, None)
-        raise DataError(f"{reports}: --reports not found; expected the reports folder or {REPORTS_ZIP}")
+        raise DataError(
+            f"{reports}: --reports not found; expected the reports folder or {REPORTS_ZIP}"
+        )
 
     def read(self, subject: str, study: str) -> bytes | None:
         rel = f"p{subject[:2]}/p{subject}/s{study}.txt"

@@ -17,10 +17,11 @@ Three layouts load from ``DIR/<name>/`` (the first one present wins):
 
 Every layout gives the same ``Sample``: ``task="report"``, ``answer`` = MedEvalKit's
 reference ``"Findings: {findings} Impression: {impression}."`` (each section with its
-whitespace collapsed to single spaces, an absent one as ""), ``sections = {"findings", "impression"}``, ``images`` frontal first, and
-``categories["view"]`` = the views joined by ``+`` (``PA+LATERAL``) when every image's view is
-known. Sample ids are the same in every layout (MIMIC-CXR study id, CheXpert Plus
-``patientN_studyM``, IU-Xray ``CXR<report number>``), so caches carry over.
+whitespace collapsed to single spaces, an absent one as ""), ``sections = {"findings",
+"impression"}``, ``images`` frontal first, and ``categories["view"]`` = the views joined
+by ``+`` (``PA+LATERAL``) when every image's view is known. Sample ids are the same in every
+layout (MIMIC-CXR study id, CheXpert Plus ``patientN_studyM``, IU-Xray ``CXR<report
+number>``), so caches carry over.
 """
 
 from __future__ import annotations
@@ -106,10 +107,14 @@ def _load_prepared(bench: Benchmark, root: Path, path: Path) -> list[Sample]:
     if meta_path.is_file():
         loaded = read_json(meta_path)
         if not isinstance(loaded, dict):
-            raise DataError(f"{meta_path}: expected a JSON object written by `lingshu data prepare`")
+            raise DataError(
+                f"{meta_path}: expected a JSON object written by `lingshu data prepare`"
+            )
         meta = loaded
         if meta.get("format") not in (None, PREPARED_FORMAT):
-            raise DataError(f"{meta_path}: format {meta.get('format')!r} is not {PREPARED_FORMAT!r}")
+            raise DataError(
+                f"{meta_path}: format {meta.get('format')!r} is not {PREPARED_FORMAT!r}"
+            )
         if meta.get("dataset") not in (None, bench.name):
             raise DataError(
                 f"{meta_path}: prepared for {meta['dataset']!r}, not {bench.name!r}; move it "
@@ -152,12 +157,18 @@ def _load_rexrank(bench: Benchmark, root: Path, path: Path, layout: ReportLayout
         where = f"{path}: {key}"
         if not isinstance(entry, dict) or not isinstance(entry.get("image_path"), list):
             raise DataError(f"{where}: expected an object with an 'image_path' list")
-        findings, impression = _text(entry.get("section_findings")), _text(entry.get("section_impression"))
+        findings, impression = (
+            _text(entry.get("section_findings")),
+            _text(entry.get("section_impression")),
+        )
         if not findings and not impression:
             skipped += 1
             continue
         refs = [str(p) for p in entry["image_path"]]
-        views = [_VIEW_CODES.get(_text(v).lower(), _text(v).upper()) for v in entry.get("frontal_lateral") or []]
+        views = [
+            _VIEW_CODES.get(_text(v).lower(), _text(v).upper())
+            for v in entry.get("frontal_lateral") or []
+        ]
         if len(views) != len(refs):
             views = []
         order = list(range(len(refs)))
@@ -182,10 +193,14 @@ def _load_rexrank(bench: Benchmark, root: Path, path: Path, layout: ReportLayout
     return samples
 
 
-def _load_medevalkit(bench: Benchmark, root: Path, path: Path, layout: ReportLayout) -> list[Sample]:
+def _load_medevalkit(
+    bench: Benchmark, root: Path, path: Path, layout: ReportLayout
+) -> list[Sample]:
     data = read_json(path)
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected MedEvalKit's JSON list of {{image, findings, impression}}")
+        raise DataError(
+            f"{path}: expected MedEvalKit's JSON list of {{image, findings, impression}}"
+        )
     image_dir = root / MEDEVALKIT_IMAGES
     rows: list[tuple[int, str, str, list[str]]] = []
     for i, row in enumerate(data):

@@ -50,7 +50,8 @@ class ChexpertPlus(Benchmark):
     splits = ("test", "train")
     expected_count = None  # depends on the documented drop rules; see meta.json counts
     layout = """
-DIR/chexpert-plus/             written by `lingshu data prepare chexpert-plus --root R --out DIR/chexpert-plus`
+DIR/chexpert-plus/             written by `lingshu data prepare chexpert-plus --root R
+                               --out DIR/chexpert-plus`
   meta.json                    image_root, counts (kept / dropped per reason), rules
   test.jsonl                   one study per line: study_id (patientN_studyM), subject_id,
                                images, views, findings, impression

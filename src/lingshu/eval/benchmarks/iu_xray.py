@@ -50,13 +50,12 @@ class IuXray(Benchmark):
         "build the test set with `lingshu data prepare iu-xray`"
     )
     license = "CC BY-NC-ND 4.0"
-    split = (
-        "MedEvalKit's 296 studies (= ReXrank/R2Gen validation list; pass it with --split-file)"
-    )
+    split = "MedEvalKit's 296 studies (= ReXrank/R2Gen validation list; pass it with --split-file)"
     splits = ("test", "val", "train", "all")
     expected_count = 296  # MedEvalKit / Lingshu's IU-Xray size (BRIEF §4)
     layout = """
-DIR/iu-xray/                   written by `lingshu data prepare iu-xray --reports R --images P --out DIR/iu-xray`
+DIR/iu-xray/                   written by `lingshu data prepare iu-xray --reports R
+                               --images P --out DIR/iu-xray`
   meta.json                    image_root, counts (kept / dropped per reason), rules, split rule
   test.jsonl                   one report per line: study_id (CXR<n>), images, findings, impression
   images/                      (only with --copy-images)

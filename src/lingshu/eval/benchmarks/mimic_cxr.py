@@ -51,7 +51,8 @@ class MimicCxr(Benchmark):
     splits = ("test", "validate", "train")
     expected_count = None  # depends on the documented drop rules; see meta.json counts
     layout = """
-DIR/mimic-cxr/                 written by `lingshu data prepare mimic-cxr --mimic-root M --out DIR/mimic-cxr`
+DIR/mimic-cxr/                 written by `lingshu data prepare mimic-cxr --mimic-root M
+                               --out DIR/mimic-cxr`
   meta.json                    image_root, counts (kept / dropped per reason), rules
   test.jsonl                   one study per line: study_id, subject_id, images, views,
                                findings, impression
