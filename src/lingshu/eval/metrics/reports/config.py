@@ -1,0 +1,87 @@
+"""Where model-based report metrics find their weights (``--weights-config`` YAML).
+
+Example::
+
+    weights:
+      chexbert: /models/chexbert.pth            # CheXbert checkpoint (SembScore)
+      bert_tokenizer: /models/bert-base-uncased # tokenizer CheXbert was trained with
+      bertscore: /models/distilroberta-base     # BERTScore model (RadCliQ-v1)
+      radgraph: /models/radgraph                # RadGraph model folder (radgraph package)
+      ratescore: /models/RaTE-NER-Deberta       # RaTEScore NER model
+      ratescore_embedder: /models/BioLORD-2023-C
+      green: /models/GREEN-radllama2-7b         # GREEN judge model
+      meteor_jar: /opt/meteor-1.5.jar           # default: the jar inside pycocoevalcap
+    device: cpu
+    batch_size: 16
+
+A value may be a local path or a Hugging Face hub id; hub ids load only when the machine is
+online (or the model is in the local hub cache). Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lingshu.core.errors import UserError
+
+# The ids the reference implementations download when nothing is configured.
+DEFAULT_WEIGHTS: dict[str, str] = {
+    "bert_tokenizer": "bert-base-uncased",
+    "bertscore": "distilroberta-base",
+    "ratescore": "Angelakeke/RaTE-NER-Deberta",
+    "ratescore_embedder": "FremyCompany/BioLORD-2023-C",
+    "green": "StanfordAIMI/GREEN-radllama2-7b",
+}
+WEIGHT_KEYS = ("chexbert", "bert_tokenizer", "bertscore", "radgraph", "ratescore",
+               "ratescore_embedder", "green", "meteor_jar")  # fmt: skip
+
+
+class ReportMetricsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[str, str] = Field(default_factory=dict, description="weights name -> path or hub id")
+    device: str = Field("cpu", description="torch device for model-based metrics")
+    batch_size: int = Field(16, ge=1, description="reports per forward pass")
+
+    def model_post_init(self, _: Any) -> None:
+        unknown = sorted(set(self.weights) - set(WEIGHT_KEYS))
+        if unknown:
+            raise UserError(f"weights: unknown key(s) {unknown}; expected some of {list(WEIGHT_KEYS)}")
+
+    def weight(self, key: str) -> str | None:
+        """The configured location, else the usual hub id, else None."""
+        return self.weights.get(key) or DEFAULT_WEIGHTS.get(key)
+
+    @classmethod
+    def coerce(cls, config: Any) -> ReportMetricsConfig:
+        if config is None:
+            return cls()
+        if isinstance(config, cls):
+            return config
+        if isinstance(config, (str, Path)):
+            return load_config(Path(config))
+        try:
+            return cls.model_validate(config)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise UserError(f"report metrics config: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
+
+
+def load_config(path: Path) -> ReportMetricsConfig:
+    if not path.is_file():
+        raise UserError(f"--weights-config {path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping with 'weights', 'device', 'batch_size'")
+    try:
+        return ReportMetricsConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise UserError(f"{path}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
