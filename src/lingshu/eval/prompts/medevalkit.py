@@ -116,10 +116,9 @@ class MedEvalKitProfile(Profile):
         return template.format(question=sample.question)
 
     def _wording(self, sample: Sample) -> PromptSet:
-        lang = next(
-            (sample.categories[k] for k in ("lang", "q_lang", "language") if k in sample.categories),
-            "zh" if has_cjk(sample.question) else "en",
-        )
+        keys = ("lang", "q_lang", "language")
+        labels = [sample.categories[k] for k in keys if k in sample.categories]
+        lang = labels[0] if labels else ("zh" if has_cjk(sample.question) else "en")
         if lang == "zh":
             return MEDEVALKIT_ZH_REASONING if self.reasoning else MEDEVALKIT_ZH
         return MEDEVALKIT_EN_REASONING if self.reasoning else MEDEVALKIT_EN
@@ -224,7 +223,9 @@ def _tokens(text: str) -> list[str]:
 # ---- multiple choice ---------------------------------------------------------------------------
 
 
-def judge_multi_choice(choices: Sequence[str], answer: str, response: str) -> tuple[bool, str, bool]:
+def judge_multi_choice(
+    choices: Sequence[str], answer: str, response: str
+) -> tuple[bool, str, bool]:
     """MedEvalKit's multiple-choice judgement: ``(correct, chosen letter, guessed)``.
 
     ``choices`` are the option lines as shown in the prompt ("A. Pneumonia"); ``answer`` is

@@ -110,7 +110,10 @@ MEDEVALKIT_EN_REASONING = PromptSet(
         "{question}\nAnswer the question using a single word or phrase and put the answer in "
         'one "\\boxed{{}}".'
     ),
-    open='{question}\nPlease answer the question concisely and put the answer in one "\\boxed{{}}".',
+    open=(
+        '{question}\nPlease answer the question concisely and put the answer in one '
+        '"\\boxed{{}}".'
+    ),
 )
 
 MEDEVALKIT_ZH = PromptSet(
@@ -161,13 +164,17 @@ class MmmuTemplates:
     open: str  # {question}
 
     def render_mcq(self, question: str, options: Mapping[str, str]) -> str:
-        block = "".join(self.option_line.format(letter=k, text=v) + "\n" for k, v in options.items())
+        lines = (self.option_line.format(letter=k, text=v) + "\n" for k, v in options.items())
+        block = "".join(lines)
         return self.mcq.format(question=question, options=block)
 
 
 MEDEVALKIT_MMMU = MmmuTemplates(
     version="medevalkit-mmmu-1",
-    mcq="\n{question}\n\n{options}\n\n        Answer with the option's letter from the given choices directly.",
+    mcq=(
+        "\n{question}\n\n{options}\n\n        "
+        "Answer with the option's letter from the given choices directly."
+    ),
     option_line="({letter}) {text}",
     open="\n{question}\n\n        Answer the question using a single word or phrase.",
 )

@@ -135,7 +135,9 @@ _MULTI = re.compile(
     r"[(\[]?([A-Z])[)\]]?\s*(?:,|/|&|、|\band\b|\bor\b|和|或)\s*(?:option\s+)?[(\[]?([A-Z])[)\]]?"
     r"(?![A-Za-z])"
 )
-_LETTER_DELIM = re.compile(r"(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])\s*[.:)\]]|([A-Z])\s+[-–])\s*")
+_LETTER_DELIM = re.compile(
+    r"(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])\s*[.:)\]]|([A-Z])\s+[-–])\s*"
+)
 _LETTER_SPACE = re.compile(r"([A-Z])\s+(.+)", re.DOTALL)
 _LETTER_BOUNDARY = re.compile(r"[(\[]?([A-Z])[)\]]?(?=[\s,;]|$)")
 
@@ -148,7 +150,7 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 _CORRECT_CLAIM = re.compile(
-    r"(?:\b(?:option|choice)\s+)?[(\[]?\b([A-Z])\b[)\]]?\s+is\s+(?:the\s+)?"
+    r"(?:\b(?:option|choice)\s+)?[(\[]?\b([A-Z])\b[)\]]?\s+is\s+(?:also\s+)?(?:the\s+)?"
     r"(?:correct|right|best)\b|选项\s*([A-Z])\s*(?:是)?(?:正确|对)"
 )
 
@@ -235,9 +237,10 @@ def _parse_segment(
     """Read a letter from a short piece of text that is, as a whole, an answer.
 
     ``whole``: the segment is the entire (single-line) response, so a letter with a
-    delimiter followed by any text ("B. Because ...") counts. Elsewhere (first / last line of a longer response)
-    the text after the delimiter must be that option's own text, so that a list of options
-    the model walks through ("A. Pneumonia - unlikely") is not read as an answer.
+    delimiter followed by any text ("B. Because ...") counts. Elsewhere (first / last line
+    of a longer response) the text after the delimiter must be that option's own text, so
+    that a list of options the model walks through ("A. Pneumonia - unlikely") is not read
+    as an answer.
     ``after_lead_in``: the segment follows "The answer is"; an upper-case letter followed by
     a space or comma counts ("B because ...").
     Returns an ``Extraction``, ``AMBIGUOUS``, or ``None`` when the segment says nothing.
@@ -384,8 +387,10 @@ def _statement_votes(text: str, content: frozenset[str]) -> set[str]:
 
 
 def extract_short_answer(response: str) -> Extraction:
-    """The declared answer text of a free-form response (reasoning unwrapped, Markdown and
-    surrounding quotes removed), or invalid when nothing is left."""
+    """The declared answer text of a free-form response, or invalid when nothing is left.
+
+    Reasoning is unwrapped and the text ``clean``-ed (Markdown emphasis and surrounding
+    quotes removed, full-width forms and CJK punctuation folded: "肝脏。" reads "肝脏.")."""
     text = clean(unwrap_reasoning(response)).strip().strip(_LEADING)
     if not answer_tokens(text):
         return EMPTY

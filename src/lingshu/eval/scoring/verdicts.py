@@ -74,7 +74,8 @@ def vqa_verdict(sample: Sample, response: str) -> Verdict:
     if closed:
         gold = normalize_answer(sample.answer)
         first_line = short.value.strip().splitlines()[0]
-        correct = bool(gold) and gold in (normalize_answer(short.value), normalize_answer(first_line))
+        readings = (normalize_answer(short.value), normalize_answer(first_line))
+        correct = bool(gold) and gold in readings
     else:
         correct = contains_phrase(short.value, sample.answer)
     return Verdict(correct=correct, extracted=short.value, scores=scores, method=method)
