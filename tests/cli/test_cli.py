@@ -9,7 +9,7 @@ def run(*args):
 ALL = [
     "vqa-rad", "slake", "pathvqa", "pmc-vqa", "omnimedvqa", "mmmu-med", "medxpertqa-mm",
     "mmlu-med", "pubmedqa", "medmcqa", "medqa-usmle", "medbullets-op4", "medbullets-op5",
-    "medxpertqa-text", "supergpqa-med",
+    "medxpertqa-text", "supergpqa-med", "iu-xray", "mimic-cxr", "chexpert-plus",
 ]
 
 

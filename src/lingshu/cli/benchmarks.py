@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 
 import typer
@@ -32,7 +33,7 @@ def info(name: str = typer.Argument(..., help="A benchmark name from `lingshu be
     from lingshu.eval.benchmarks import BENCHMARKS
 
     b = BENCHMARKS.get(name)
-    doc = textwrap.dedent(b.__doc__ or "").strip()
+    doc = inspect.getdoc(b) or ""
     print(f"{b.name} (version {b.version}, {b.modality})")
     if doc:
         print(f"\n{doc}\n")

@@ -11,6 +11,7 @@ import typer
 
 from lingshu import __version__
 from lingshu.cli import benchmarks as benchmarks_cli
+from lingshu.cli import data as data_cli
 from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
 from lingshu.core.errors import UserError
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(benchmarks_cli.app, name="benchmarks")
+app.add_typer(data_cli.app, name="data")
 app.command("demo")(demo_cli.demo)
 
 

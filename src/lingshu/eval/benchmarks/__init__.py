@@ -1,10 +1,13 @@
 """Benchmarks, one module each, registered by name in ``BENCHMARKS``."""
 
 from lingshu.eval.benchmarks import (  # noqa: F401  (importing registers)
+    chexpert_plus,
+    iu_xray,
     medbullets,
     medmcqa,
     medqa_usmle,
     medxpertqa,
+    mimic_cxr,
     mmlu_med,
     mmmu_med,
     omnimedvqa,

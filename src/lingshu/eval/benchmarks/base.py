@@ -50,13 +50,17 @@ class Benchmark(ABC):
 
     # ---- helpers shared by all benchmarks -------------------------------------------
 
+    def layout_hint(self) -> str:
+        """For one-line errors: where the multi-line expected layout can be read."""
+        return f"the layout shown by `lingshu benchmarks info {self.name}`"
+
     def root(self, data_dir: Path) -> Path:
         """``data_dir/<name>``, or a clear error saying what to put there."""
         root = Path(data_dir) / self.name
         if not root.is_dir():
             raise DataError(
-                f"{root}: benchmark directory not found; expected {self.layout.strip()} "
-                f"(see `lingshu benchmarks info {self.name}`)"
+                f"{root}: benchmark directory not found; put the {self.name} release files "
+                f"there (layout and source: `lingshu benchmarks info {self.name}`)"
             )
         return root
 
@@ -64,8 +68,8 @@ class Benchmark(ABC):
         """Warn when the split size differs from the paper's (partial copies, wrong split)."""
         if not samples:
             raise DataError(
-                f"{self.name}: no samples found for the requested split; expected "
-                f"{self.layout.strip()}"
+                f"{self.name}: no samples found for the requested split; check the files "
+                f"against `lingshu benchmarks info {self.name}`"
             )
         if (
             self.expected_count is not None

@@ -66,7 +66,7 @@ folder per subject works too)
         if missing:
             raise DataError(
                 f"{root}: missing subject folder(s) {', '.join(missing)}; expected "
-                f"{self.layout.strip()}"
+                f"{self.layout_hint()}"
             )
         samples: list[Sample] = []
         for subject in SUBJECTS:

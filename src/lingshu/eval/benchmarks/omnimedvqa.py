@@ -59,7 +59,7 @@ omnimedvqa/
         qa_dir = require_dir(root / QA_DIR, "question (QA_information/Open-access)")
         files = sorted(qa_dir.glob("*.json"))
         if not files:
-            raise DataError(f"{qa_dir}: no *.json question files; expected {self.layout.strip()}")
+            raise DataError(f"{qa_dir}: no *.json question files; expected {self.layout_hint()}")
         samples: list[Sample] = []
         for path in files:
             samples.extend(self._load_file(root, path))

@@ -62,7 +62,7 @@ and are refused.
                 "download the Hugging Face export flaviagiammarino/path-vqa (parquet) into "
                 f"{root}/ instead (`lingshu benchmarks info {self.name}`)",
             )
-            raise DataError(f"{root}: no Hugging Face export found; expected {self.layout.strip()}")
+            raise DataError(f"{root}: no Hugging Face export found; expected {self.layout_hint()}")
         samples: list[Sample] = []
         for i, row in enumerate(rows):
             where = f"{root} (split {split}): row {i}"

@@ -54,7 +54,7 @@ pmc-vqa/
         path = next((root / n for n in CSV_NAMES[split] if (root / n).is_file()), None)
         if path is None:
             raise DataError(
-                f"{root}: no {' or '.join(CSV_NAMES[split])} found; expected {self.layout.strip()}"
+                f"{root}: no {' or '.join(CSV_NAMES[split])} found; expected {self.layout_hint()}"
             )
         image_dirs = [root / d for d in IMAGE_DIRS[split] if (root / d).is_dir()]
         if not image_dirs:

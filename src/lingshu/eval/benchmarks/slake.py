@@ -70,7 +70,7 @@ or a Hugging Face export (parquet / save_to_disk) of the same rows with an image
             if rows is None:
                 raise DataError(
                     f"{root}: no test.json and no Hugging Face export found; expected "
-                    f"{self.layout.strip()}"
+                    f"{self.layout_hint()}"
                 )
             samples = self._load_rows(root, rows, lang, f"{root} (Hugging Face export)")
         if not samples:

@@ -76,7 +76,7 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
             if rows is None:
                 raise DataError(
                     f"{root}: no '{JSON_PREFIX}.json' and no Hugging Face export found; "
-                    f"expected {self.layout.strip()}"
+                    f"expected {self.layout_hint()}"
                 )
             samples = self._load_hf(root, rows, split)
         check_unique_ids(samples, str(root))
