@@ -4,7 +4,7 @@ RaTEScore, GREEN), with bootstrap confidence intervals.
 
 >>> s = score_reports(["no acute disease ."], ["no acute cardiopulmonary disease ."], ["rouge_l"])
 >>> round(s.corpus["rouge_l"], 4)
-0.7559
+0.8356
 """
 
 from __future__ import annotations
