@@ -150,6 +150,7 @@ class Evaluator:
         self.run_dir = Path(run_dir)
         self.profile = get_profile(cfg.profile)
         self._backend = backend
+        self._fp: dict[str, Any] | None = None
         self.progress = progress
         self.overwrite = overwrite
         self.on_record = on_record
@@ -165,7 +166,10 @@ class Evaluator:
 
     def run(self) -> RunResult:
         cfg = self.cfg
-        benches = [get_benchmark(name) for name in cfg.benchmarks]  # unknown names fail first
+        # Unknown benchmark, profile or backend options fail before any data is read.
+        # Building a backend is cheap (weights load on the first generate).
+        benches = [get_benchmark(name) for name in cfg.benchmarks]
+        backend = self.backend
         prepare_run_dir(self.run_dir, cfg, overwrite=self.overwrite)
         started = time.time()
         stats: dict[str, BenchmarkStats] = {}
@@ -177,6 +181,7 @@ class Evaluator:
         finally:
             if self.cache is not None:
                 self.cache.close()
+            backend.close()
         metrics = summarize(
             rundir.load_records(self.run_dir), n_resamples=cfg.bootstrap_resamples
         )
@@ -206,7 +211,9 @@ class Evaluator:
         return RunResult(self.run_dir, metrics, stats)
 
     def _fingerprint(self) -> dict[str, Any]:
-        return self.backend.fingerprint()
+        if self._fp is None:
+            self._fp = self.backend.fingerprint()
+        return self._fp
 
     def _run_benchmark(self, bench: Any) -> BenchmarkStats:
         cfg = self.cfg
