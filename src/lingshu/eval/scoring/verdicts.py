@@ -9,9 +9,10 @@
     ``closed-exact``);
   - otherwise (open): correct iff the normalised gold occurs as a whole-token phrase in the
     normalised declared answer ("In the right upper lobe" contains "right upper lobe";
-    method ``open-recall``). This is lenient by design and blind to negation ("no
-    pneumonia" contains "pneumonia"); the continuous scores and, later, an LLM judge
-    refine it.
+    method ``open-recall``), and that occurrence is not negated within its clause ("No
+    pneumonia", "without pneumonia" and "pneumonia is not seen" do not affirm "pneumonia";
+    a gold answer that itself negates, "no fracture", is matched as written). Lenient by
+    design otherwise; the continuous scores and an LLM judge refine it.
   Every vqa verdict also carries ``open_answer_scores`` of the declared answer in
   ``scores`` (exact_match, precision, recall, f1, bleu1..4, rouge_l). An empty response is
   invalid, with all scores 0.
@@ -20,6 +21,8 @@
 """
 
 from __future__ import annotations
+
+import re
 
 from lingshu.eval.metrics.text import (
     exact_match,
@@ -77,7 +80,7 @@ def vqa_verdict(sample: Sample, response: str) -> Verdict:
         readings = (normalize_answer(short.value), normalize_answer(first_line))
         correct = bool(gold) and gold in readings
     else:
-        correct = contains_phrase(short.value, sample.answer)
+        correct = affirms_phrase(short.value, sample.answer)
     return Verdict(correct=correct, extracted=short.value, scores=scores, method=method)
 
 
@@ -102,6 +105,35 @@ def contains_phrase(text: str, phrase: str) -> bool:
         return False
     n = len(needle)
     return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
+
+
+# Negation cues for open answers, as tokens after ``answer_tokens`` ("isn't" -> "isn t").
+_NEGATORS = frozenset(
+    {"no", "not", "none", "never", "neither", "nor", "without", "absent", "absence",
+     "negative", "t", "cannot", "unremarkable"}
+)  # fmt: skip
+_CLAUSE_BREAK = re.compile(r"[.;:!?。；\n]|,|\b(?:but|however|although|though|whereas|while)\b", re.I)
+
+
+def affirms_phrase(text: str, phrase: str) -> bool:
+    """Whether some clause of ``text`` contains ``phrase`` and no negation cue.
+
+    A clause is a stretch between punctuation or contrastive conjunctions ("no effusion,
+    but pneumonia" affirms "pneumonia"). When the phrase itself contains a negator (gold
+    "no fracture"), plain containment decides.
+    """
+    needle = answer_tokens(phrase)
+    if not needle:
+        return False
+    if _NEGATORS & set(needle):
+        return contains_phrase(text, phrase)
+    for clause in _CLAUSE_BREAK.split(text):
+        toks = answer_tokens(clause)
+        n = len(needle)
+        hit = any(toks[i : i + n] == needle for i in range(len(toks) - n + 1))
+        if hit and not (_NEGATORS & set(toks)):
+            return True
+    return False
 
 
 def verdict(sample: Sample, response: str) -> Verdict:
