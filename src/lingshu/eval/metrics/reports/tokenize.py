@@ -331,6 +331,18 @@ _NEWLINE_RE = re.compile(NEWLINE)
 # Fast path: a plain ASCII word or integer followed by a space, newline or end of text
 # cannot be extended by any rule, so it is a token on its own.
 _FAST = re.compile(r"[A-Za-z]+(?=[ \n]|$)|[0-9]+(?=[ \n][^0-9]|\n|$)")
+# Faster still: a run of plain ASCII words each followed by spaces is that many tokens.
+_FAST_RUN = re.compile(r"(?:[A-Za-z]+ +)+")
+# A word before sentence punctuation and a space is a token unless it is an abbreviation
+# (which may keep the period); the punctuation mark before a space is a token too.
+_FAST_WORD_PUNCT = re.compile(r"[A-Za-z]+(?=[.,;:](?:[ \n]|$))")
+_FAST_PUNCT = re.compile(r"[,;:](?= )|\.(?= [^.]|\n|$)")
+_ABBREV_ANY = re.compile(rf"(?:{ABBREV1}|{ABBREV2}|{ABBREV3}|{ABBREV4}\.|{ACRONYM}|(?i:pt[ey]|co)\.)")
+
+
+@lru_cache(maxsize=65536)
+def _plain_word(word: str) -> bool:
+    return word.lower() not in _ASSIMILATIONS and _ABBREV_ANY.fullmatch(word + ".") is None
 
 
 @lru_cache(maxsize=8192)
@@ -340,20 +352,29 @@ def _rules_for(ch: str) -> tuple[_Rule, ...]:
     return tuple(r for r in _COMPILED if _can_start(r.parsed, ch, 0)[0])
 
 
+_CLASS_CACHE: dict[int, tuple[Any, re.Pattern[str]]] = {}
+_CATEGORY_TEXT = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+                  "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}  # fmt: skip
+
+
 def _in_class(items: list, ch: str, ignorecase: bool) -> bool:
+    """Whether ``ch`` is in a parsed character class (rebuilt as a regex, cached)."""
+    hit = _CLASS_CACHE.get(id(items))
+    if hit is None or hit[0] is not items:
+        parts, negate = [], ""
+        for op, av in items:
+            if op is _c.NEGATE:
+                negate = "^"
+            elif op is _c.LITERAL:
+                parts.append(re.escape(chr(av)))
+            elif op is _c.RANGE:
+                parts.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+            elif op is _c.CATEGORY:
+                parts.append(_CATEGORY_TEXT[str(av)])
+        hit = (items, re.compile(f"[{negate}{''.join(parts)}]"))
+        _CLASS_CACHE[id(items)] = hit
     chars = {ch, ch.lower(), ch.upper()} if ignorecase else {ch}
-    negate = False
-    hit = False
-    for op, av in items:
-        if op is _c.NEGATE:
-            negate = True
-        elif op is _c.LITERAL:
-            hit |= chr(av) in chars
-        elif op is _c.RANGE:
-            hit |= any(av[0] <= ord(c) <= av[1] for c in chars)
-        elif op is _c.CATEGORY:
-            hit |= any(_CATEGORY[av].match(c) is not None for c in chars)
-    return hit != negate
+    return any(hit[1].match(c) for c in chars)
 
 
 def _can_start(seq: Any, ch: str, flags: int) -> tuple[bool, bool]:
@@ -394,8 +415,26 @@ def _scan(text: str) -> list[str]:
     """Tokens of ``text`` in order, with ``_NL`` for each line break (as -preserveLines)."""
     out: list[str] = []
     pos, n = 0, len(text)
-    fast, skip, nl = _FAST.match, _SKIP.match, _NEWLINE_RE.match
+    fast, skip, nl, run = _FAST.match, _SKIP.match, _NEWLINE_RE.match, _FAST_RUN.match
+    word_punct, punct = _FAST_WORD_PUNCT.match, _FAST_PUNCT.match
     while pos < n:
+        m = word_punct(text, pos)
+        if m and _plain_word(m.group()):
+            out.append(m.group())
+            pos = m.end()
+            continue
+        m = punct(text, pos)
+        if m:
+            out.append(m.group())
+            pos = m.end()
+            continue
+        m = run(text, pos)
+        if m:
+            words = m.group().split()
+            if not any(w.lower() in _ASSIMILATIONS for w in words):
+                out.extend(words)
+                pos = m.end()
+                continue
         m = skip(text, pos)
         if m:
             pos = m.end()
