@@ -23,7 +23,7 @@ def run_ours(preds: list[str], refs: list[str]) -> tuple[dict[str, float], dict[
     times: dict[str, float] = {}
     out: dict[str, float] = {}
     t0 = time.perf_counter()
-    from lingshu.eval.metrics.reports.base import ReportContext  # noqa: I001
+    from lingshu.eval.metrics.reports.base import ReportContext
     from lingshu.eval.metrics.reports.config import ReportMetricsConfig
     from lingshu.eval.metrics.reports.lexical import BleuMetric, CiderDMetric, MeteorMetric, RougeLMetric
 

@@ -146,7 +146,6 @@ SMILEY = r"[<>]?[:;=][\-o*']?[()DPdpO\\{@|\[\]]"
 LDOTS = r"\.\.\.+|(?:\.[ \u00A0]){2,4}\.|[\u0085\u2026]"
 
 _ASSIMILATIONS = frozenset({"cannot", "gonna", "gotta", "wanna", "lemme", "gimme"})
-_BRACKETS = {"(": "-LRB-", ")": "-RRB-", "[": "-LSB-", "]": "-RSB-", "{": "-LCB-", "}": "-RCB-"}
 _CURRENCY = {"\u00a2": "cents", "\u00a3": "#", "\u0080": "$", "\u20ac": "$"}
 _FRAC2 = {"\u00bc": "1/4", "\u00bd": "1/2", "\u00be": "3/4", "\u2153": "1/3", "\u2154": "2/3",
           "\u2155": "1/5", "\u2156": "2/5", "\u2157": "3/5", "\u2158": "4/5", "\u2159": "1/6",
@@ -307,25 +306,16 @@ _RULES: list[tuple[str, str | None, Action]] = [
 
 
 class _Rule:
-    __slots__ = ("regex", "action", "has_ctx", "parsed")
+    __slots__ = ("regex", "action", "parsed")
 
     def __init__(self, token: str, ctx: str | None, action: Action) -> None:
         pat = f"(?P<t>{token})" + (f"(?:{ctx})" if ctx else "")
         self.regex = re.compile(pat)
         self.parsed = _parser.parse(pat)
         self.action = action
-        self.has_ctx = ctx is not None
 
 
 _COMPILED = [_Rule(t, c, a) for t, c, a in _RULES]
-_CATEGORY = {
-    _c.CATEGORY_DIGIT: re.compile(r"\d"),
-    _c.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
-    _c.CATEGORY_SPACE: re.compile(r"\s"),
-    _c.CATEGORY_NOT_SPACE: re.compile(r"\S"),
-    _c.CATEGORY_WORD: re.compile(r"\w"),
-    _c.CATEGORY_NOT_WORD: re.compile(r"\W"),
-}
 _SKIP = re.compile(r"(?:[ \t\u00A0\u2000-\u200A\u3000\u200B\u200E\u200F\uFEFF\x00\x7f])+")
 _NEWLINE_RE = re.compile(NEWLINE)
 # Fast path: a plain ASCII word or integer followed by a space, newline or end of text
