@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from lingshu.cli.reports import score_reports as score_reports_cmd
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -87,6 +88,10 @@ def build_config(**kw: Any) -> Any:
     for key in ("benchmarks", "data_dir", "limit", "profile", "backend", "chunk_size", "cache_path"):
         if kw.get(key):
             merged[key] = kw[key]
+    if kw.get("report_metrics"):
+        merged["report_metrics"] = [m.strip() for m in kw["report_metrics"].split(",") if m.strip()]
+    if kw.get("report_weights"):
+        merged["report_weights"] = kw["report_weights"]
     if kw.get("shard"):
         merged["shard"] = Shard.parse(kw["shard"])
     if kw.get("no_cache"):
@@ -143,6 +148,8 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     cache_path: Path = typer.Option(None, "--cache", help="Response cache file (default $LINGSHU_CACHE/responses.sqlite or ~/.cache/lingshu/)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed sample instead of recording it and going on."),
+    report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: bleu,rouge_l,meteor,cider,bertscore,semb_score,radgraph,radcliq_v1,ratescore,green)."),
+    report_weights: Path = typer.Option(None, "--report-weights", help="YAML mapping weights names to local paths for model-based report metrics (docs/report-metrics.md)."),
     resume: Path = typer.Option(None, "--resume", help="Resume the run in this directory with its saved config."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a different configuration."),
     config: Path = typer.Option(None, "--config", help="YAML file of EvalConfig fields; command-line options override it."),
@@ -177,6 +184,9 @@ def run(
     result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
     print_summary(cfg, result.metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
+
+
+app.command("score-reports")(score_reports_cmd)
 
 
 @app.command("compare")

@@ -60,6 +60,20 @@ class EvalConfig(BaseModel):
     cache_path: Path | None = None
     fail_fast: bool = False
     bootstrap_resamples: int = Field(1000, ge=100)
+    report_metrics: list[str] | None = Field(
+        None, description="report-generation metrics (default: all; see docs/report-metrics.md)"
+    )
+    report_weights: Path | None = Field(
+        None, description="YAML with local weights for model-based report metrics"
+    )
+
+    def summarize_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``metrics.aggregate.summarize`` for this run."""
+        return {
+            "n_resamples": self.bootstrap_resamples,
+            "report_metrics": self.report_metrics,
+            "report_config": self.report_weights,
+        }
 
     @field_validator("benchmarks")
     @classmethod

@@ -65,7 +65,7 @@ def merge_runs(shard_dirs: list[Path], out_dir: Path) -> dict:
         recs.sort(key=lambda r: r["index"])
         text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in recs)
         atomic_write_text(rundir.samples_path(out_dir, bench), text)
-    metrics = summarize(records, n_resamples=base.bootstrap_resamples)
+    metrics = summarize(records, **base.summarize_options())
     atomic_write_json(out_dir / rundir.METRICS, metrics)
     manifests = []
     for d in shard_dirs:

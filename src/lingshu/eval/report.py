@@ -52,6 +52,21 @@ def summary_rows(cfg: EvalConfig, metrics: dict[str, Any]) -> list[list[str]]:
 HEADERS = ["benchmark", "n", "accuracy % [95% CI]", "invalid %", "errors", "closed %", "open %", "paper %"]
 
 
+def report_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """One row per (report benchmark, metric): value x100 with its 95% CI, as the paper."""
+    rows = []
+    for name, b in metrics["benchmarks"].items():
+        for key, v in (b.get("report_metrics") or {}).items():
+            ci = f" [{pct(v['ci_low'])}, {pct(v['ci_high'])}]" if "ci_low" in v else ""
+            rows.append([name, key, f"{pct(v['value'])}{ci}", str(b["n_scored"])])
+        for key, reason in (b.get("unavailable") or {}).items():
+            rows.append([name, key, f"unavailable: {reason}", "-"])
+    return rows
+
+
+REPORT_HEADERS = ["benchmark", "metric", "x100 [95% CI]", "n"]
+
+
 def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     row = paper_row(cfg.backend_options.get("model"))
@@ -61,6 +76,14 @@ def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | N
     for r in summary_rows(cfg, metrics):
         table.add_row(*r)
     console.print(table)
+    rrows = report_rows(metrics)
+    if rrows:
+        rtable = Table(title="Report generation")
+        for h in REPORT_HEADERS:
+            rtable.add_column(h)
+        for r in rrows:
+            rtable.add_row(*r)
+        console.print(rtable)
     if metrics.get("macro_accuracy") is not None:
         console.print(f"macro accuracy: {pct(metrics['macro_accuracy'])}%")
     if row:
@@ -85,6 +108,9 @@ def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
         _md_table(HEADERS, summary_rows(cfg, metrics)),
         "",
     ]
+    rrows = report_rows(metrics)
+    if rrows:
+        parts += ["## Report generation", "", _md_table(REPORT_HEADERS, rrows), ""]
     if metrics.get("macro_accuracy") is not None:
         parts += [f"Macro accuracy: **{pct(metrics['macro_accuracy'])}%**", ""]
     for name, b in metrics["benchmarks"].items():

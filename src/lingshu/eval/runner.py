@@ -182,9 +182,7 @@ class Evaluator:
             if self.cache is not None:
                 self.cache.close()
             backend.close()
-        metrics = summarize(
-            rundir.load_records(self.run_dir), n_resamples=cfg.bootstrap_resamples
-        )
+        metrics = summarize(rundir.load_records(self.run_dir), **cfg.summarize_options())
         atomic_write_json(self.run_dir / rundir.METRICS, metrics)
         atomic_write_json(
             self.run_dir / rundir.MANIFEST,

@@ -238,7 +238,12 @@ def _generation_config(lm: LoadedModel, params: GenerationParams) -> Any:
     if params.stop:
         common["stop_strings"] = list(params.stop)
     if params.temperature == 0:
-        return GenerationConfig(do_sample=False, **common)
+        # Neutral values for the sampling knobs: unset, they would be inherited from the
+        # checkpoint and make transformers warn on every call that greedy ignores them.
+        return GenerationConfig(
+            do_sample=False, temperature=1.0, top_p=1.0, top_k=50, typical_p=1.0,
+            epsilon_cutoff=0.0, eta_cutoff=0.0, **common,
+        )
     return GenerationConfig(
         do_sample=True,
         temperature=params.temperature,

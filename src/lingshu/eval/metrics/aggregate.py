@@ -12,19 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from lingshu.eval.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_mean
+from lingshu.eval.metrics.text import OPEN_SCORE_KEYS
 
-# Continuous scores of open answers that are averaged and reported (see scoring).
-OPEN_SCORE_KEYS = (
-    "exact_match",
-    "precision",
-    "recall",
-    "f1",
-    "bleu1",
-    "bleu2",
-    "bleu3",
-    "bleu4",
-    "rouge_l",
-)
 
 
 def latest_records(records: Iterable[dict]) -> list[dict]:
@@ -57,15 +46,68 @@ def _accuracy_block(recs: list[dict], label: str, n_resamples: int, seed: int) -
     }
 
 
+def summarize_reports(
+    benchmark: str,
+    recs: list[dict],
+    *,
+    metrics: list[str] | None,
+    config: Any,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Report-generation metrics (corpus values with bootstrap CIs) over the answered
+    studies; metrics whose weights or tools are missing are listed as unavailable."""
+    from lingshu.eval.metrics.reports import bootstrap_report_ci, score_reports
+
+    scored = [r for r in recs if r.get("error") is None]
+    out: dict[str, Any] = {
+        "n": len(recs),
+        "n_scored": len(scored),
+        "n_errors": len(recs) - len(scored),
+        "n_invalid": sum(1 for r in scored if not (r.get("response") or "").strip()),
+        "accuracy": None,
+        "ci_low": None,
+        "ci_high": None,
+    }
+    out["invalid_rate"] = out["n_invalid"] / len(scored) if scored else None
+    scores = score_reports(
+        [r["response"] for r in scored], [r["gold"] for r in scored], metrics, config
+    )
+    cis = bootstrap_report_ci(scores, n_resamples=n_resamples, seed=seed, label=benchmark)
+    out["report_metrics"] = {
+        k: {"value": v, **({"ci_low": cis[k].low, "ci_high": cis[k].high} if k in cis else {})}
+        for k, v in sorted(scores.corpus.items())
+    }
+    out["unavailable"] = dict(scores.unavailable)
+    out["breakdowns"] = {}
+    out["tokens"] = _tokens(recs)
+    return out
+
+
+def _tokens(recs: list[dict]) -> dict[str, int]:
+    return {
+        "prompt": sum(int((r.get("usage") or {}).get("prompt_tokens", 0)) for r in recs),
+        "completion": sum(int((r.get("usage") or {}).get("completion_tokens", 0)) for r in recs),
+    }
+
+
 def summarize_benchmark(
     benchmark: str,
     recs: list[dict],
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    report_metrics: list[str] | None = None,
+    report_config: Any = None,
 ) -> dict[str, Any]:
     """Overall accuracy with CI, invalid rate, errors, per-category breakdowns and the
-    mean open-answer scores (with CIs) of one benchmark's records."""
+    mean open-answer scores (with CIs) of one benchmark's records; report-generation
+    benchmarks get their report metrics instead of accuracy."""
+    if recs and all(r.get("task") == "report" for r in recs):
+        return summarize_reports(
+            benchmark, recs, metrics=report_metrics, config=report_config,
+            n_resamples=n_resamples, seed=seed,
+        )  # fmt: skip
     out = _accuracy_block(recs, benchmark, n_resamples, seed)
     breakdowns: dict[str, dict[str, Any]] = {}
     groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -94,10 +136,7 @@ def summarize_benchmark(
             for k in OPEN_SCORE_KEYS
             if any(k in r["scores"] for r in scored_open)
         }
-    out["tokens"] = {
-        "prompt": sum(int((r.get("usage") or {}).get("prompt_tokens", 0)) for r in recs),
-        "completion": sum(int((r.get("usage") or {}).get("completion_tokens", 0)) for r in recs),
-    }
+    out["tokens"] = _tokens(recs)
     return out
 
 
@@ -106,13 +145,18 @@ def summarize(
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    report_metrics: list[str] | None = None,
+    report_config: Any = None,
 ) -> dict[str, Any]:
     """``{"benchmarks": {name: summary}, "macro_accuracy": mean of benchmark accuracies}``."""
     by_bench: dict[str, list[dict]] = defaultdict(list)
     for r in latest_records(records):
         by_bench[r["benchmark"]].append(r)
     benches = {
-        name: summarize_benchmark(name, recs, n_resamples=n_resamples, seed=seed)
+        name: summarize_benchmark(
+            name, recs, n_resamples=n_resamples, seed=seed,
+            report_metrics=report_metrics, report_config=report_config,
+        )  # fmt: skip
         for name, recs in sorted(by_bench.items())
     }
     accs = [b["accuracy"] for b in benches.values() if b["accuracy"] is not None]
