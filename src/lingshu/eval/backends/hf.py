@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from lingshu.core.errors import SampleError
+from lingshu.core.errors import SampleError, UserError
 from lingshu.eval.backends import _messages
 from lingshu.eval.backends.base import Backend, BackendConfig, register_backend
 from lingshu.eval.types import GenerationParams, Request, Response
@@ -162,6 +162,8 @@ class HFBackend(Backend):
     ) -> list[Response]:
         try:
             return self._run_batch(batch, params)
+        except UserError:
+            raise
         except Exception as e:  # noqa: BLE001 - one bad request must not sink the batch
             if len(batch) == 1:
                 return [Response(error=f"{type(e).__name__}: {_first_line(e)}")]

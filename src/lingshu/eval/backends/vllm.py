@@ -142,8 +142,11 @@ class VLLMBackend(Backend):
     def _chat(self, conversations: list[Any], sampling: Any, params: GenerationParams) -> list[Response]:
         """One engine call; if it fails as a whole, retry one conversation at a time so that
         only the conversations at fault carry an error."""
+        engine = self.engine  # a failure to start the engine is not any request's fault
         try:
-            outputs = self.engine.chat(conversations, sampling_params=sampling, use_tqdm=False)
+            outputs = engine.chat(conversations, sampling_params=sampling, use_tqdm=False)
+        except UserError:
+            raise
         except Exception as e:  # noqa: BLE001 - isolate the request at fault
             if len(conversations) == 1:
                 return [Response(error=f"{type(e).__name__}: {str(e).strip()[:300]}")]
