@@ -82,25 +82,29 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        req = _parse(ChatCompletionRequest, await _json_body(request))
-        if req.model != settings.served_model_name:
-            raise _unknown_model(req.model, settings)
-        messages = await run_in_threadpool(
-            to_engine_messages, req.messages, settings.images, settings.max_images_per_request
-        )
-        params = SamplingParams(
-            max_tokens=req.requested_max_tokens or settings.default_max_tokens,
-            temperature=settings.default_temperature if req.temperature is None else req.temperature,
-            top_p=1.0 if req.top_p is None else req.top_p,
-            seed=req.seed,
-            stop=req.stop_sequences,
-        )
         events: asyncio.Queue[StreamEvent] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        handle = await _submit(engine, messages, params, lambda ev: loop.call_soon_threadsafe(events.put_nowait, ev))
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        meta = {"id": completion_id, "created": int(time.time()), "model": settings.served_model_name,
-                "system_fingerprint": fingerprint}
+
+        def listener(ev: StreamEvent) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, ev)
+
+        with engine.arriving():  # a batch about to start waits for this request to be queued
+            req = _parse(ChatCompletionRequest, await _json_body(request))
+            if req.model != settings.served_model_name:
+                raise _unknown_model(req.model, settings)
+            messages = await run_in_threadpool(
+                to_engine_messages, req.messages, settings.images, settings.max_images_per_request
+            )
+            params = SamplingParams(
+                max_tokens=req.requested_max_tokens or settings.default_max_tokens,
+                temperature=settings.default_temperature if req.temperature is None else req.temperature,
+                top_p=1.0 if req.top_p is None else req.top_p,
+                seed=req.seed,
+                stop=req.stop_sequences,
+            )
+            handle = await _submit(engine, messages, params, listener)
+        meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()),
+                "model": settings.served_model_name, "system_fingerprint": fingerprint}
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
             return StreamingResponse(

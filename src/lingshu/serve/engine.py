@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -180,8 +181,10 @@ class GenerationEngine:
 
     ``max_batch_size``: requests per ``generate`` call. ``batch_wait_s``: how long the
     worker waits after the first queued request for others to join its batch (a few
-    milliseconds lets clients that send together be served together). ``max_queue``:
-    queued requests beyond this are refused with :class:`EngineBusy`.
+    milliseconds lets clients that send together be served together); while requests are
+    known to be on their way (see :meth:`arriving`; :meth:`submit` counts its own encoding)
+    it waits for them up to ``arrival_wait_s``. ``max_queue``: queued requests beyond this
+    are refused with :class:`EngineBusy`.
     """
 
     def __init__(
@@ -189,7 +192,8 @@ class GenerationEngine:
         loaded: LoadedModel,
         *,
         max_batch_size: int = 8,
-        batch_wait_s: float = 0.01,
+        batch_wait_s: float = 0.005,
+        arrival_wait_s: float = 0.1,
         max_queue: int = 256,
         default_max_tokens: int = 512,
     ) -> None:
@@ -200,6 +204,7 @@ class GenerationEngine:
         self.encoder = PromptEncoder(loaded)
         self.max_batch_size = max_batch_size
         self.batch_wait_s = batch_wait_s
+        self.arrival_wait_s = max(arrival_wait_s, batch_wait_s)
         self.max_queue = max_queue
         self.default_max_tokens = default_max_tokens
         self.stats = EngineStats()
@@ -207,6 +212,7 @@ class GenerationEngine:
         self.eos_token_ids = _eos_ids(self.model, loaded.tokenizer)
         self.pad_token_id = _pad_id(self.model, loaded.tokenizer, self.eos_token_ids)
         self._pending: deque[_Job] = deque()
+        self._arriving = 0
         self._cond = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._run, name="lingshu-generation", daemon=True)
@@ -223,7 +229,27 @@ class GenerationEngine:
         """Encode ``messages`` here (raising :class:`PromptError` for a bad request) and
         queue them. ``params.max_tokens`` is capped to what the context leaves."""
         params = params or SamplingParams(max_tokens=self.default_max_tokens)
-        prompt = self.encoder.encode(messages)
+        with self.arriving():
+            prompt = self.encoder.encode(messages)
+            return self._enqueue(prompt, params, listener)
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Mark a request as on its way (being parsed, its images decoded, encoded).
+
+        A server wraps each request's preparation in this, so that a batch about to start
+        waits a moment for requests that arrived together but are not queued yet.
+        """
+        with self._cond:
+            self._arriving += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._arriving -= 1
+                self._cond.notify_all()
+
+    def _enqueue(self, prompt: EncodedPrompt, params: SamplingParams, listener: Listener | None) -> GenerationHandle:
         room = self.context_length - prompt.n_tokens
         if room < 1:
             raise PromptError(
@@ -290,10 +316,11 @@ class GenerationEngine:
                     return None
                 self._cond.wait()
             first = self._pending[0]
-            if first.key is not None and self.batch_wait_s > 0:
-                deadline = time.monotonic() + self.batch_wait_s
+            if first.key is not None and self.max_batch_size > 1:
+                start = time.monotonic()
                 while len(self._pending) < self.max_batch_size and not self._closed:
-                    left = deadline - time.monotonic()
+                    wait = self.arrival_wait_s if self._arriving else self.batch_wait_s
+                    left = start + wait - time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
