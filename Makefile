@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench clean browser
 
 venv: $(STAMP)
 
@@ -20,7 +20,13 @@ $(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyp
 demo: venv
 	$(BIN)/lingshu demo
 
-test: venv
+# The web page is tested in Debian's chromium, driven by Playwright (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install -y chromium' for the browser test"; fi; }
+
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 test-fast: venv
