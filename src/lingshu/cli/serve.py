@@ -7,6 +7,7 @@ Run as ``python -m lingshu.cli.serve`` it works without the main command too.
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -57,7 +58,12 @@ def serve(
     from lingshu.serve.security import LOOPBACK_HOSTS, is_loopback
     from lingshu.serve.settings import ServerSettings
 
-    loaded = load(model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
+    sock = bind_socket(host, port)
+    try:
+        loaded = load(model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
+    except BaseException:
+        sock.close()
+        raise
     name = served_model_name or default_served_name(model)
     loopback = is_loopback(host)
     settings = ServerSettings(
@@ -73,16 +79,34 @@ def serve(
     if not loopback and not api_key:
         print(f"warning: serving on {host} without an API key: anyone who can reach this "
               "port can use the model; set LINGSHU_API_KEY", file=sys.stderr)
+    port = sock.getsockname()[1]  # the real one when --port 0 asked the system to choose
     engine = GenerationEngine(loaded, max_batch_size=batch_size)
     app = create_app(engine, settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {name!r} at http://{shown}:{port}/v1 "
           f"({'API key required' if api_key else 'no API key'})"
           + (f"; chat page at http://{shown}:{port}/" if ui else ""), file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server.run(sockets=[sock])
     finally:
         engine.close()
+        sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the model loads: a busy port fails at once, in one
+    line, rather than after minutes of loading as a log record."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def load(model: str, *, device: str, dtype: str, min_pixels: int | None, max_pixels: int | None):  # noqa: ANN201
