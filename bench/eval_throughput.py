@@ -10,9 +10,9 @@ in one process:
 
 It prints samples/s for both and their ratio, and checks that the greedy answers are
 identical (exit status 1 if not). Model loading is excluded from both timings; both
-paths get one warm-up call first.
+paths get one warm-up call first, then run alternately on the same chunks of questions.
 
-    python bench/eval_throughput.py                 # 200 questions, batch 16
+    python bench/eval_throughput.py                 # 200 questions, batch 16, 32 new tokens
     python bench/eval_throughput.py --n 64 --batch-size 8 --max-new-tokens 32
 """
 
@@ -67,7 +67,8 @@ def load_prompts(n: int) -> list[str]:
                 continue
             row = json.loads(line)
             options = "\n".join(
-                f"{letter}. {row[key]}" for letter, key in zip("ABCD", ("opa", "opb", "opc", "opd"))
+                f"{letter}. {row[key]}"
+                for letter, key in zip("ABCD", ("opa", "opb", "opc", "opd"), strict=True)
             )
             prompts.append(PROMPT.format(question=row["question"], options=options))
     return prompts
@@ -82,25 +83,22 @@ def build_requests(prompts: list[str]) -> list[Any]:
     ]
 
 
-def time_backend(backend: Any, requests: list[Any], params: Any) -> tuple[list[str], Timing]:
-    """Our path: every request handed to the backend at once; it sorts and batches."""
-    backend.generate(requests[:2], params)  # warm-up
-    t0 = time.perf_counter()
+def backend_answers(backend: Any, requests: list[Any], params: Any) -> list[str]:
+    """Our path: the backend sorts the chunk by length and decodes it in batches."""
     responses = backend.generate(requests, params)
-    seconds = time.perf_counter() - t0
     errors = [r.error for r in responses if r.error]
     if errors:
         sys.exit(f"the hf backend reported errors: {errors[:3]}")
-    return [r.text for r in responses], Timing("hf backend (batched)", seconds, len(requests))
+    return [r.text for r in responses]
 
 
-def time_sequential(loaded: Any, prompts: list[str], max_new_tokens: int) -> tuple[list[str], Timing]:
+def sequential_answers(loaded: Any, prompts: list[str], max_new_tokens: int) -> list[str]:
     """MedEvalKit's HF path: one ``generate`` call per sample, greedy."""
     import torch
 
     model, tokenizer = loaded.model, loaded.tokenizer
-
-    def answer(prompt: str) -> str:
+    texts = []
+    for prompt in prompts:
         inputs = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}],
             add_generation_prompt=True,
@@ -109,20 +107,54 @@ def time_sequential(loaded: Any, prompts: list[str], max_new_tokens: int) -> tup
         ).to(model.device)
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        texts.append(
+            tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
+    return texts
 
-    answer(prompts[0])  # warm-up
-    t0 = time.perf_counter()
-    texts = [answer(p) for p in prompts]
-    seconds = time.perf_counter() - t0
-    return texts, Timing("one-at-a-time generate loop", seconds, len(prompts))
+
+def compare_paths(
+    backend: Any, prompts: list[str], params: Any, chunk: int
+) -> tuple[list[str], list[str], Timing, Timing]:
+    """Time both paths on the same chunks, alternating chunk by chunk.
+
+    Alternating keeps the comparison fair on a machine whose load drifts (a shared CI
+    runner): both paths see the same conditions. Chunks are what the runner hands the
+    backend (``batch_size x 4`` by default), so the backend sorts within a chunk, as in
+    a real run.
+    """
+    requests = build_requests(prompts)
+    loaded = backend.loaded
+    backend_answers(backend, requests[:2], params)  # warm-up, both paths
+    sequential_answers(loaded, prompts[:1], params.max_new_tokens)
+    ours: list[str] = []
+    reference: list[str] = []
+    t_ours = t_ref = 0.0
+    for start in range(0, len(prompts), chunk):
+        t0 = time.perf_counter()
+        ours += backend_answers(backend, requests[start : start + chunk], params)
+        t1 = time.perf_counter()
+        reference += sequential_answers(
+            loaded, prompts[start : start + chunk], params.max_new_tokens
+        )
+        t2 = time.perf_counter()
+        t_ours += t1 - t0
+        t_ref += t2 - t1
+    return (
+        ours,
+        reference,
+        Timing("hf backend (batched)", t_ours, len(prompts)),
+        Timing("one-at-a-time generate loop", t_ref, len(prompts)),
+    )
 
 
 def report(timings: list[Timing], baseline: Timing) -> None:
     for t in timings:
         ratio = t.per_second / baseline.per_second
-        print(f"{t.label:32s} {t.samples:4d} samples  {t.seconds:8.2f} s  "
-              f"{t.per_second:7.2f} samples/s  x{ratio:.2f}")
+        print(
+            f"{t.label:32s} {t.samples:4d} samples  {t.seconds:8.2f} s  "
+            f"{t.per_second:7.2f} samples/s  x{ratio:.2f}"
+        )
 
 
 def compare_answers(ours: list[str], reference: list[str]) -> int:
@@ -136,35 +168,55 @@ def compare_answers(ours: list[str], reference: list[str]) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200, help="questions (default 200)")
-    parser.add_argument("--batch-size", type=int, default=16,
-                        help="hf backend batch size (default 16, best on 2 CPU cores)")
-    parser.add_argument("--max-new-tokens", type=int, default=32,
-                        help="tokens generated per answer (default 32)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=16,
+        help="hf backend batch size (default 16, best on 2 CPU cores)",
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=32, help="tokens generated per answer (default 32)"
+    )
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="requests per backend call (default: batch size x 4, as the runner)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: all cores)"
+    )
     return parser.parse_args(argv)
+
+
+def build_backend(batch_size: int) -> Any:
+    """The hf backend on SmolLM2-135M-Instruct (converted once into the model cache)."""
+    from lingshu.eval.backends.hf import HFBackend, HFConfig
+    from lingshu.models import ensure_smollm2_dir
+
+    return HFBackend(HFConfig(model=str(ensure_smollm2_dir()), batch_size=batch_size, device="cpu"))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from lingshu.eval.backends.hf import HFBackend, HFConfig
     from lingshu.eval.types import GenerationParams
-    from lingshu.models import ensure_smollm2_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)
     prompts = load_prompts(args.n)
-    model_dir = ensure_smollm2_dir()
     params = GenerationParams(max_new_tokens=args.max_new_tokens, temperature=0.0)
-    backend = HFBackend(HFConfig(model=str(model_dir), batch_size=args.batch_size, device="cpu"))
-    loaded = backend.loaded  # load once; both paths share the weights
-    print(f"SmolLM2-135M-Instruct ({model_dir}), {len(prompts)} MedMCQA questions, "
-          f"max_new_tokens={args.max_new_tokens}, batch_size={args.batch_size}, "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, dtype={loaded.dtype}")
+    backend = build_backend(args.batch_size)
+    loaded = backend.loaded  # loaded once, outside the timings; both paths share the weights
+    chunk = args.chunk or args.batch_size * 4
+    print(
+        f"SmolLM2-135M-Instruct ({loaded.path}), {len(prompts)} MedMCQA questions, "
+        f"max_new_tokens={args.max_new_tokens}, batch_size={args.batch_size}, chunk={chunk}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, dtype={loaded.dtype}"
+    )
 
-    ours, batched = time_backend(backend, build_requests(prompts), params)
-    reference, sequential = time_sequential(loaded, prompts, args.max_new_tokens)
+    ours, reference, batched, sequential = compare_paths(backend, prompts, params, chunk)
     report([sequential, batched], baseline=sequential)
     print(f"speed-up: {batched.per_second / sequential.per_second:.2f}x")
     return 1 if compare_answers(ours, reference) else 0

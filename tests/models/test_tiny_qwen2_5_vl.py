@@ -26,7 +26,9 @@ def loaded(tiny_vl_dir):
 def _inputs(processor, size=(100, 80), text="What organ is this?"):
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
     prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image = Image.fromarray(
+        np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    )
     return processor(text=[prompt], images=[image], return_tensors="pt")
 
 

@@ -121,7 +121,8 @@ def _safetensors_samples(fh: Any, size: int) -> list[bytes]:
     parts = [header_bytes]
     data_start = 8 + header_len
     spans = sorted(
-        tuple(v["data_offsets"]) for k, v in header.items()
+        tuple(v["data_offsets"])
+        for k, v in header.items()
         if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v
     )
     for begin, end in spans:

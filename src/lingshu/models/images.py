@@ -159,23 +159,36 @@ def _read_with_pil(path: Path) -> Image.Image:
 
 
 register_reader(
-    ImageReader("PNG", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"), _read_with_pil,
-                "image/png")
+    ImageReader(
+        "PNG", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"), _read_with_pil, "image/png"
+    )
 )
 register_reader(
-    ImageReader("JPEG", (".jpg", ".jpeg", ".jpe", ".jfif"), lambda h: h.startswith(b"\xff\xd8\xff"),
-                _read_with_pil, "image/jpeg")
+    ImageReader(
+        "JPEG",
+        (".jpg", ".jpeg", ".jpe", ".jfif"),
+        lambda h: h.startswith(b"\xff\xd8\xff"),
+        _read_with_pil,
+        "image/jpeg",
+    )
 )
 register_reader(ImageReader("BMP", (".bmp", ".dib"), lambda h: h.startswith(b"BM"), _read_with_pil))
 register_reader(
-    ImageReader("TIFF", (".tif", ".tiff"), lambda h: h[:4] in (b"II*\x00", b"MM\x00*"),
-                _read_with_pil)
+    ImageReader(
+        "TIFF", (".tif", ".tiff"), lambda h: h[:4] in (b"II*\x00", b"MM\x00*"), _read_with_pil
+    )
 )
 register_reader(
-    ImageReader("GIF", (".gif",), lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _read_with_pil,
-                "image/gif")
+    ImageReader(
+        "GIF", (".gif",), lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _read_with_pil, "image/gif"
+    )
 )
 register_reader(
-    ImageReader("WebP", (".webp",), lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP",
-                _read_with_pil, "image/webp")
+    ImageReader(
+        "WebP",
+        (".webp",),
+        lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP",
+        _read_with_pil,
+        "image/webp",
+    )
 )

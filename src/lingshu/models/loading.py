@@ -42,7 +42,9 @@ ModelKind = Literal["qwen2_5_vl", "image_text_to_text", "causal_lm"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 Device = Annotated[str, AfterValidator(_check_device)]
 AttnImplementation = Literal["auto", "sdpa", "eager", "flash_attention_2"]
-ModelSource = Annotated[str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)]
+ModelSource = Annotated[
+    str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)
+]
 """A model directory (``str`` or ``Path``), hub id or alias, stored as ``str``."""
 
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -66,7 +68,8 @@ class LoadOptions(BaseModel):
         None, ge=1, description="Qwen2.5-VL: largest image area after resizing (pixels)"
     )
     attn_implementation: AttnImplementation = Field(
-        "auto", description="auto = flash_attention_2 on CUDA when flash-attn is installed, else sdpa"
+        "auto",
+        description="auto = flash_attention_2 on CUDA when flash-attn is installed, else sdpa",
     )
 
     @model_validator(mode="after")
@@ -254,7 +257,9 @@ def _model_class_and_processor(kind: ModelKind, model_dir: Path, options: LoadOp
             return AutoModelForCausalLM, AutoTokenizer.from_pretrained(model_dir)
         processor = AutoProcessor.from_pretrained(model_dir)
     except (OSError, ValueError) as e:
-        raise UserError(f"{model_dir}: cannot load the tokenizer/processor ({_first_line(e)})") from None
+        raise UserError(
+            f"{model_dir}: cannot load the tokenizer/processor ({_first_line(e)})"
+        ) from None
     if options.min_pixels or options.max_pixels:
         _set_pixel_limits(processor, model_dir, options)
     if kind == "qwen2_5_vl":

@@ -69,12 +69,24 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_qwen2_5_tokenizer()
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
-           ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>",
-            "<|endoftext|>", "<|im_end|>")}
+    ids = {
+        t: tokenizer.convert_tokens_to_ids(t)
+        for t in (
+            "<|image_pad|>",
+            "<|video_pad|>",
+            "<|vision_start|>",
+            "<|vision_end|>",
+            "<|endoftext|>",
+            "<|im_end|>",
+        )
+    }
     config = Qwen2_5_VLConfig(
-        text_config=dict(TINY_TEXT, bos_token_id=ids["<|endoftext|>"],
-                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]),
+        text_config=dict(
+            TINY_TEXT,
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
         vision_config=dict(TINY_VISION),
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -92,8 +104,11 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     )
     model.save_pretrained(out)
 
-    patch = dict(patch_size=TINY_VISION["patch_size"], temporal_patch_size=2,
-                 merge_size=TINY_VISION["spatial_merge_size"])
+    patch = dict(
+        patch_size=TINY_VISION["patch_size"],
+        temporal_patch_size=2,
+        merge_size=TINY_VISION["spatial_merge_size"],
+    )
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(
             min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, **patch

@@ -34,10 +34,18 @@ def tiny_text_dir(tiny_vl_dir, tmp_path_factory) -> Path:
         return out
     tokenizer = AutoTokenizer.from_pretrained(tiny_vl_dir)
     config = LlamaConfig(
-        vocab_size=151_936, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        initializer_range=0.2, tie_word_embeddings=True,
-        bos_token_id=151643, eos_token_id=151645, pad_token_id=151643,
+        vocab_size=151_936,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        initializer_range=0.2,
+        tie_word_embeddings=True,
+        bos_token_id=151643,
+        eos_token_id=151645,
+        pad_token_id=151643,
     )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out)

@@ -26,17 +26,54 @@ def test_all_four_backends_are_registered():
     ("name", "options", "message"),
     [
         ("hf", {}, "backend 'hf': option 'model' is required (local Hugging Face model directory"),
-        ("hf", {"model": "m", "batch_sise": 4},
-         "backend 'hf': unknown option 'batch_sise'; valid options: model, batch_size,"),
-        ("hf", {"model": "m", "batch_size": "many"}, "backend 'hf': option 'batch_size' = 'many': Input should be a valid integer"),
-        ("hf", {"model": "m", "batch_size": 0}, "backend 'hf': option 'batch_size' = 0: Input should be greater than or equal to 1"),
-        ("hf", {"model": "m", "dtype": "fp8"}, "backend 'hf': option 'dtype' = 'fp8': Input should be 'auto', 'float32', 'bfloat16' or 'float16'"),
-        ("hf", {"model": "m", "device": "tpu"}, "backend 'hf': option 'device' = 'tpu': expected auto, cpu, cuda or cuda:N, got 'tpu'"),
-        ("hf", {"model": "m", "min_pixels": 10, "max_pixels": 5}, "backend 'hf': min_pixels 10 exceeds max_pixels 5"),
+        (
+            "hf",
+            {"model": "m", "batch_sise": 4},
+            "backend 'hf': unknown option 'batch_sise'; valid options: model, batch_size,",
+        ),
+        (
+            "hf",
+            {"model": "m", "batch_size": "many"},
+            "backend 'hf': option 'batch_size' = 'many': Input should be a valid integer",
+        ),
+        (
+            "hf",
+            {"model": "m", "batch_size": 0},
+            "backend 'hf': option 'batch_size' = 0: Input should be greater than or equal to 1",
+        ),
+        (
+            "hf",
+            {"model": "m", "dtype": "fp8"},
+            "backend 'hf': option 'dtype' = 'fp8': Input should be 'auto', 'float32', "
+            "'bfloat16' or 'float16'",
+        ),
+        (
+            "hf",
+            {"model": "m", "device": "tpu"},
+            "backend 'hf': option 'device' = 'tpu': expected auto, cpu, cuda or cuda:N, got 'tpu'",
+        ),
+        (
+            "hf",
+            {"model": "m", "min_pixels": 10, "max_pixels": 5},
+            "backend 'hf': min_pixels 10 exceeds max_pixels 5",
+        ),
         ("openai", {"model": "m", "concurrency": 0}, "backend 'openai': option 'concurrency' = 0:"),
-        ("openai", {"model": "m", "max_tokens_field": "tokens"}, "backend 'openai': option 'max_tokens_field' = 'tokens':"),
-        ("dummy", {"latency": 1}, "backend 'dummy': unknown option 'latency'; valid options: latency_s, fail_every, batch_size"),
-        ("vllm", {"model": "m", "gpu_memory_utilization": 1.5}, "backend 'vllm': option 'gpu_memory_utilization' = 1.5:"),
+        (
+            "openai",
+            {"model": "m", "max_tokens_field": "tokens"},
+            "backend 'openai': option 'max_tokens_field' = 'tokens':",
+        ),
+        (
+            "dummy",
+            {"latency": 1},
+            "backend 'dummy': unknown option 'latency'; valid options: latency_s, fail_every, "
+            "batch_size",
+        ),
+        (
+            "vllm",
+            {"model": "m", "gpu_memory_utilization": 1.5},
+            "backend 'vllm': option 'gpu_memory_utilization' = 1.5:",
+        ),
         ("nope", {}, "unknown backend 'nope'; expected one of: dummy, hf, openai, vllm"),
     ],
 )

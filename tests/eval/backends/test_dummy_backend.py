@@ -10,13 +10,18 @@ from lingshu.eval.backends import get_backend
 from lingshu.eval.backends.dummy import WORDS, dummy_answer, dummy_fails
 from lingshu.eval.types import GenerationParams, Request
 
-MCQ = "Question: Which organ?\nOptions: \nA. Liver\nB. Lung\nC. Heart\nD. Kidney\nAnswer with the option's letter."
+MCQ = (
+    "Question: Which organ?\nOptions: \nA. Liver\nB. Lung\nC. Heart\nD. Kidney\n"
+    "Answer with the option's letter."
+)
 YESNO = "Is there a fracture?\nPlease output 'yes' or 'no'(no extra output)."
 OPEN = "What modality is this image?"
 
 
 def _msgs(text, image=None):
-    content = ([{"type": "image", "image": image}] if image else []) + [{"type": "text", "text": text}]
+    content = ([{"type": "image", "image": image}] if image else []) + [
+        {"type": "text", "text": text}
+    ]
     return [{"role": "user", "content": content}]
 
 
@@ -53,7 +58,9 @@ def test_answers_are_independent_of_order_and_batching():
 
 
 def test_image_path_is_part_of_the_hashed_request():
-    assert {dummy_answer(_msgs(OPEN, f"/img/{i}.png")) for i in range(30)} != {dummy_answer(_msgs(OPEN))}
+    assert {dummy_answer(_msgs(OPEN, f"/img/{i}.png")) for i in range(30)} != {
+        dummy_answer(_msgs(OPEN))
+    }
 
 
 def test_fail_every_is_chosen_by_id_hash():
@@ -63,15 +70,18 @@ def test_fail_every_is_chosen_by_id_hash():
     responses = b.generate([Request(id=i, messages=_msgs(OPEN)) for i in ids], GenerationParams())
     failed = {i for i, r in zip(ids, responses, strict=True) if r.error}
     assert failed == expected and 60 < len(failed) < 140
-    assert all(r.error == "dummy failure (fail_every=3)" and r.text == "" for r in responses if r.error)
+    assert all(
+        r.error == "dummy failure (fail_every=3)" and r.text == "" for r in responses if r.error
+    )
     assert not any(dummy_fails(i, 0) for i in ids)
 
 
 def test_latency_sleeps_once_per_call_and_tokens_are_counted():
     b = get_backend("dummy", latency_s=0.2)
     t0 = time.perf_counter()
-    responses = b.generate([Request(id=str(i), messages=_msgs("one two three")) for i in range(5)],
-                           GenerationParams())
+    responses = b.generate(
+        [Request(id=str(i), messages=_msgs("one two three")) for i in range(5)], GenerationParams()
+    )
     assert 0.2 <= time.perf_counter() - t0 < 0.6
     assert all((r.prompt_tokens, r.completion_tokens) == (3, 1) for r in responses)
 

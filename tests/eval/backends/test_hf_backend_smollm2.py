@@ -18,10 +18,16 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
 MEDMCQA = REPO / "data" / "benchmarks" / "medmcqa" / "dev.json"
 FALLBACK = [
-    ("Which vitamin deficiency causes scurvy?", ["Vitamin A", "Vitamin B12", "Vitamin C", "Vitamin D"]),
+    (
+        "Which vitamin deficiency causes scurvy?",
+        ["Vitamin A", "Vitamin B12", "Vitamin C", "Vitamin D"],
+    ),
     ("The largest organ of the human body is", ["Liver", "Skin", "Brain", "Lung"]),
     ("Insulin is secreted by", ["Alpha cells", "Beta cells", "Delta cells", "Acinar cells"]),
-    ("Normal adult resting heart rate (beats per minute) is", ["20-40", "60-100", "120-160", "180-220"]),
+    (
+        "Normal adult resting heart rate (beats per minute) is",
+        ["20-40", "60-100", "120-160", "180-220"],
+    ),
     ("Which bone is in the thigh?", ["Humerus", "Tibia", "Femur", "Radius"]),
     ("Haemoglobin carries", ["Oxygen", "Insulin", "Bile", "Urea"]),
 ]
@@ -35,7 +41,8 @@ def _questions(n: int = 6) -> list[str]:
     else:
         items = FALLBACK[:n]
     return [
-        f"\nQuestion: {q}\nOptions: \n" + "\n".join(f"{L}. {o}" for L, o in zip("ABCD", opts))
+        f"\nQuestion: {q}\nOptions: \n"
+        + "\n".join(f"{L}. {o}" for L, o in zip("ABCD", opts, strict=True))
         + "\nAnswer with the option's letter from the given choices directly."
         for q, opts in items
     ]
@@ -48,8 +55,10 @@ def backend(smollm2_dir):
 
 @pytest.fixture(scope="module")
 def requests_():
-    return [Request(id=str(i), messages=[{"role": "user", "content": [{"type": "text", "text": q}]}])
-            for i, q in enumerate(_questions())]
+    return [
+        Request(id=str(i), messages=[{"role": "user", "content": [{"type": "text", "text": q}]}])
+        for i, q in enumerate(_questions())
+    ]
 
 
 def test_batched_greedy_equals_unbatched_and_answers_are_not_empty(backend, requests_):
@@ -67,12 +76,16 @@ def test_equals_a_plain_generate_loop(backend, requests_):
     for r in requests_[:3]:
         text = r.messages[0]["content"][0]["text"]
         inputs = lm.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True,
-            return_tensors="pt", return_dict=True,
+            [{"role": "user", "content": text}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
         )
         with torch.inference_mode():
             out = lm.model.generate(**inputs, max_new_tokens=PARAMS.max_new_tokens, do_sample=False)
-        expected.append(lm.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+        expected.append(
+            lm.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
     assert [r.text for r in backend.generate(requests_[:3], PARAMS)] == expected
 
 

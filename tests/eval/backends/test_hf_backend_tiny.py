@@ -58,7 +58,9 @@ def vl(tiny_vl_dir) -> HFBackend:
 
 
 def _image_request(rid: str, images: list[Path], text: str) -> Request:
-    content = [{"type": "image", "image": str(p)} for p in images] + [{"type": "text", "text": text}]
+    content = [{"type": "image", "image": str(p)} for p in images] + [
+        {"type": "text", "text": text}
+    ]
     return Request(id=rid, messages=[{"role": "user", "content": content}])
 
 
@@ -66,13 +68,21 @@ def _text_request(rid: str, text: str) -> Request:
     return Request(id=rid, messages=[{"role": "user", "content": [{"type": "text", "text": text}]}])
 
 
-QUESTIONS = ["What organ is shown?", "Is there a nodule in the left lung?", "Which modality is this?",
-             "Describe the abnormality.", "Where is the lesion located in this image?"]
+QUESTIONS = [
+    "What organ is shown?",
+    "Is there a nodule in the left lung?",
+    "Which modality is this?",
+    "Describe the abnormality.",
+    "Where is the lesion located in this image?",
+]
 
 
 @pytest.fixture(scope="module")
 def mixed_requests(image_files) -> list[Request]:
-    reqs = [_image_request(f"img{i}", [p], QUESTIONS[i % len(QUESTIONS)]) for i, p in enumerate(image_files)]
+    reqs = [
+        _image_request(f"img{i}", [p], QUESTIONS[i % len(QUESTIONS)])
+        for i, p in enumerate(image_files)
+    ]
     reqs.append(_image_request("two", image_files[:2], "Compare the two images."))
     reqs.append(_text_request("text", "A question without an image?"))
     return reqs
@@ -81,15 +91,22 @@ def mixed_requests(image_files) -> list[Request]:
 def _manual_greedy(lm, request: Request, n: int) -> str:
     """Greedy decoding written out: full forward pass, argmax, append; no generate()."""
     paths = [p["image"] for p in request.messages[0]["content"] if p["type"] == "image"]
-    prompt = lm.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
-    enc = lm.processor(text=[prompt], images=[load_image(p) for p in paths] or None, return_tensors="pt")
+    prompt = lm.processor.apply_chat_template(
+        request.messages, tokenize=False, add_generation_prompt=True
+    )
+    enc = lm.processor(
+        text=[prompt], images=[load_image(p) for p in paths] or None, return_tensors="pt"
+    )
     ids, types, new = enc["input_ids"], enc["mm_token_type_ids"], []
     extra = {k: v for k, v in enc.items() if k in ("pixel_values", "image_grid_thw")}
     with torch.inference_mode():
         for _ in range(n):
             logits = lm.model(
-                input_ids=ids, attention_mask=torch.ones_like(ids), mm_token_type_ids=types,
-                use_cache=False, **extra,
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                mm_token_type_ids=types,
+                use_cache=False,
+                **extra,
             ).logits
             token = int(logits[0, -1].argmax())
             new.append(token)
@@ -126,7 +143,9 @@ def test_greedy_equals_a_hand_written_argmax_loop(vl, mixed_requests):
         assert vl.generate([request], GREEDY)[0].text == _manual_greedy(vl.loaded, request, 5)
 
 
-def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(tiny_vl_dir, tmp_path, mixed_requests):
+def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(
+    tiny_vl_dir, tmp_path, mixed_requests
+):
     """Checkpoints ship sampling defaults (Qwen2.5-VL: do_sample, top_k, repetition_penalty);
     greedy runs must not inherit them."""
     copy = Path(shutil.copytree(tiny_vl_dir, tmp_path / "with-defaults"))
@@ -139,18 +158,28 @@ def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(tiny_vl_dir, tmp_p
     assert backend.generate([request], GREEDY)[0].text == expected
     # The test can fail: the checkpoint's own defaults really change this output.
     lm = backend.loaded
-    prompt = lm.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
-    enc = lm.processor(text=[prompt], images=[load_image(request.messages[0]["content"][0]["image"])],
-                       return_tensors="pt")
+    prompt = lm.processor.apply_chat_template(
+        request.messages, tokenize=False, add_generation_prompt=True
+    )
+    enc = lm.processor(
+        text=[prompt],
+        images=[load_image(request.messages[0]["content"][0]["image"])],
+        return_tensors="pt",
+    )
     torch.manual_seed(0)
     out = lm.model.generate(**enc, max_new_tokens=5)
-    assert lm.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True) != expected
+    assert (
+        lm.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        != expected
+    )
 
 
 def test_prompt_token_counts_match_the_processor(vl, image_files):
     request = _image_request("r", [image_files[0]], "What organ is shown?")
     lm = vl.loaded
-    prompt = lm.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+    prompt = lm.processor.apply_chat_template(
+        request.messages, tokenize=False, add_generation_prompt=True
+    )
     enc = lm.processor(text=[prompt], images=[load_image(image_files[0])], return_tensors="pt")
     response = vl.generate([request], GREEDY)[0]
     assert response.prompt_tokens == enc["input_ids"].shape[1]
@@ -162,7 +191,9 @@ def test_max_pixels_option_shrinks_the_image(tiny_vl_dir, image_files):
     -> 12 tokens. With max_pixels 3136 the area 8000 is scaled by sqrt(8000/3136) = 1.597
     and floored to multiples of 28: 28x56 -> 2x4 patches -> 2 tokens."""
     request = _image_request("r", [image_files[0]], "What organ is shown?")
-    default = HFBackend(HFConfig(model=str(tiny_vl_dir), device="cpu")).generate([request], GREEDY)[0]
+    default = HFBackend(HFConfig(model=str(tiny_vl_dir), device="cpu")).generate([request], GREEDY)[
+        0
+    ]
     small = HFBackend(HFConfig(model=str(tiny_vl_dir), device="cpu", max_pixels=3136)).generate(
         [request], GREEDY
     )[0]
@@ -182,7 +213,9 @@ def test_sampling_is_reproducible_for_a_seed(vl, mixed_requests):
     hot = GenerationParams(max_new_tokens=6, temperature=1.0, seed=7)
     a = vl.generate(mixed_requests[:3], hot)
     b = vl.generate(mixed_requests[:3], hot)
-    other = vl.generate(mixed_requests[:3], GenerationParams(max_new_tokens=6, temperature=1.0, seed=8))
+    other = vl.generate(
+        mixed_requests[:3], GenerationParams(max_new_tokens=6, temperature=1.0, seed=8)
+    )
     assert [r.text for r in a] == [r.text for r in b]
     assert [r.text for r in a] != [r.text for r in other]
 
@@ -228,7 +261,10 @@ def test_fingerprint_needs_no_model_load(tiny_vl_dir):
     backend = get_backend("hf", model=str(tiny_vl_dir), device="cpu")
     fp = backend.fingerprint()
     assert backend._loaded is None
-    assert fp == {"backend": "hf", **model_fingerprint_for(str(tiny_vl_dir), LoadOptions(device="cpu"))}
+    assert fp == {
+        "backend": "hf",
+        **model_fingerprint_for(str(tiny_vl_dir), LoadOptions(device="cpu")),
+    }
     assert backend.preferred_batch_size() == 8
 
 

@@ -72,7 +72,9 @@ class ChatServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def count(self, key: str) -> int:
         with self.lock:
@@ -109,7 +111,11 @@ class ChatServer:
         else:
             answer = f"answer to: {text} STOP trailing"
         usage = {"prompt_tokens": len(text.split()), "completion_tokens": 7, "total_tokens": 0}
-        return 200, {"choices": [{"message": {"role": "assistant", "content": answer}}], "usage": usage}, {}
+        return (
+            200,
+            {"choices": [{"message": {"role": "assistant", "content": answer}}], "usage": usage},
+            {},
+        )
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -124,27 +130,49 @@ def server():
 
 
 def _backend(server: ChatServer, **kw) -> OpenAIBackend:
-    options = dict(model="test-model", base_url=server.url, backoff_s=0.01, backoff_max_s=0.05,
-                   max_retries=3, timeout_s=5.0)
+    options = dict(
+        model="test-model",
+        base_url=server.url,
+        backoff_s=0.01,
+        backoff_max_s=0.05,
+        max_retries=3,
+        timeout_s=5.0,
+    )
     options.update(kw)
     return get_backend("openai", **options)
 
 
 def _req(rid: str, text: str, images: tuple[Path, ...] = ()) -> Request:
-    content = [{"type": "image", "image": str(p)} for p in images] + [{"type": "text", "text": text}]
+    content = [{"type": "image", "image": str(p)} for p in images] + [
+        {"type": "text", "text": text}
+    ]
     return Request(id=rid, messages=[{"role": "user", "content": content}])
 
 
 def test_answers_in_order_with_usage_and_payload(server):
     with _backend(server) as b:
         responses = b.generate([_req(str(i), f"echo question {i}") for i in range(5)], PARAMS)
-    assert [r.text for r in responses] == [f"answer to: echo question {i} STOP trailing" for i in range(5)]
-    assert all(r.error is None and r.prompt_tokens == 3 and r.completion_tokens == 7 for r in responses)
+    assert [r.text for r in responses] == [
+        f"answer to: echo question {i} STOP trailing" for i in range(5)
+    ]
+    assert all(
+        r.error is None and r.prompt_tokens == 3 and r.completion_tokens == 7 for r in responses
+    )
     body = server.payloads[0]
     assert body["model"] == "test-model"
-    assert (body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == (16, 0.0, 1.0, 3)
+    assert (body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == (
+        16,
+        0.0,
+        1.0,
+        3,
+    )
     assert "stop" not in body
-    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": body["messages"][0]["content"][0]["text"]}]}]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": body["messages"][0]["content"][0]["text"]}],
+        }
+    ]
 
 
 def test_stop_strings_are_sent_and_applied(server):
@@ -199,8 +227,9 @@ def test_connection_refused_is_an_error_not_a_crash():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
-    b = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{port}/v1",
-                    max_retries=1, backoff_s=0.01)
+    b = get_backend(
+        "openai", model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff_s=0.01
+    )
     response = b.generate([_req("c", "echo")], PARAMS)[0]
     b.close()
     assert response.error.startswith("connection error: ConnectError")
@@ -225,11 +254,13 @@ def test_images_travel_as_data_uris_with_the_right_mime(server, tmp_path):
     png_of_bmp = server.payloads[0]["messages"][0]["content"][2]["image_url"]["url"]
     bmp_bytes = base64.b64decode(png_of_bmp.split(",", 1)[1])
     assert np.array_equal(np.asarray(Image.open(__import__("io").BytesIO(bmp_bytes))), pixels)
-    assert response.text == " ".join([
-        f"data:image/png;base64|{sha(png.read_bytes())}",
-        f"data:image/jpeg;base64|{sha(jpg.read_bytes())}",
-        f"data:image/png;base64|{sha(bmp_bytes)}",
-    ])
+    assert response.text == " ".join(
+        [
+            f"data:image/png;base64|{sha(png.read_bytes())}",
+            f"data:image/jpeg;base64|{sha(jpg.read_bytes())}",
+            f"data:image/png;base64|{sha(bmp_bytes)}",
+        ]
+    )
 
 
 def test_unreadable_image_fails_only_that_request(server, tmp_path):
@@ -269,15 +300,24 @@ def test_max_completion_tokens_field_and_extra_body(server):
     with _backend(server, max_tokens_field="max_completion_tokens", extra_body={"top_k": 1}) as b:
         b.generate([_req("x", "echo x")], PARAMS)
         fp = b.fingerprint()
-    assert server.payloads[0]["max_completion_tokens"] == 16 and "max_tokens" not in server.payloads[0]
+    assert (
+        server.payloads[0]["max_completion_tokens"] == 16 and "max_tokens" not in server.payloads[0]
+    )
     assert server.payloads[0]["top_k"] == 1
-    assert fp == {"backend": "openai", "base_url": server.url, "model": "test-model", "extra_body": {"top_k": 1}}
+    assert fp == {
+        "backend": "openai",
+        "base_url": server.url,
+        "model": "test-model",
+        "extra_body": {"top_k": 1},
+    }
 
 
 def test_backoff_is_exponential_jittered_and_capped():
     b = OpenAIBackend(OpenAIConfig(model="m", backoff_s=1.0, backoff_max_s=4.0))
     try:
-        for attempt, (lo, hi) in enumerate([(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (2.0, 4.0), (2.0, 4.0)]):
+        for attempt, (lo, hi) in enumerate(
+            [(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (2.0, 4.0), (2.0, 4.0)]
+        ):
             assert lo <= b._delay(attempt, None) <= hi
         assert b._delay(0, retry_after=100.0) == 4.0  # Retry-After honoured up to the cap
         assert 0.5 <= b._delay(0, retry_after=0.0) <= 1.0

@@ -61,7 +61,11 @@ class FakeVLLM:
                     if fake.fail_on and fake.fail_on in text:
                         raise ValueError(f"prompt rejected: {text}\ndetails")
                     n = len(fake.chats)
-                    outs.append(_Output(list(range(len(text))), [_Completion(f"reply {n} END tail", [1, 2, 3])]))
+                    outs.append(
+                        _Output(
+                            list(range(len(text))), [_Completion(f"reply {n} END tail", [1, 2, 3])]
+                        )
+                    )
                 return outs
 
         mod.LLM, mod.SamplingParams = LLM, SamplingParams
@@ -76,26 +80,44 @@ def fake_vllm(monkeypatch) -> FakeVLLM:
 
 
 def _req(rid, text, images=()):
-    content = [{"type": "image", "image": str(p)} for p in images] + [{"type": "text", "text": text}]
+    content = [{"type": "image", "image": str(p)} for p in images] + [
+        {"type": "text", "text": text}
+    ]
     return Request(id=rid, messages=[{"role": "user", "content": content}])
 
 
 def test_missing_vllm_is_a_user_error_with_the_install_hint(monkeypatch, tiny_vl_dir):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    with pytest.raises(UserError, match=r"vllm is not installed: pip install 'lingshu\[vllm\]' \(GPU only\)"):
+    with pytest.raises(
+        UserError, match=r"vllm is not installed: pip install 'lingshu\[vllm\]' \(GPU only\)"
+    ):
         get_backend("vllm", model=str(tiny_vl_dir))
 
 
 def test_engine_arguments_for_a_vision_language_model(fake_vllm, tiny_vl_dir):
-    b = get_backend("vllm", model=str(tiny_vl_dir), min_pixels=3136, max_pixels=50176,
-                    max_images_per_prompt=3, tensor_parallel_size=2, max_model_len=4096)
+    b = get_backend(
+        "vllm",
+        model=str(tiny_vl_dir),
+        min_pixels=3136,
+        max_pixels=50176,
+        max_images_per_prompt=3,
+        tensor_parallel_size=2,
+        max_model_len=4096,
+    )
     b.generate([_req("a", "hello")], GenerationParams())
-    assert fake_vllm.engines == [dict(
-        model=str(tiny_vl_dir), dtype="bfloat16", tensor_parallel_size=2,
-        gpu_memory_utilization=0.9, seed=0, enforce_eager=False, max_model_len=4096,
-        limit_mm_per_prompt={"image": 3},
-        mm_processor_kwargs={"min_pixels": 3136, "max_pixels": 50176},
-    )]
+    assert fake_vllm.engines == [
+        dict(
+            model=str(tiny_vl_dir),
+            dtype="bfloat16",
+            tensor_parallel_size=2,
+            gpu_memory_utilization=0.9,
+            seed=0,
+            enforce_eager=False,
+            max_model_len=4096,
+            limit_mm_per_prompt={"image": 3},
+            mm_processor_kwargs={"min_pixels": 3136, "max_pixels": 50176},
+        )
+    ]
     b.generate([_req("b", "again")], GenerationParams())
     assert len(fake_vllm.engines) == 1  # one engine for the backend's lifetime
 
@@ -132,7 +154,9 @@ def test_batch_goes_to_one_chat_call_with_sampling_params(fake_vllm, tiny_vl_dir
 def test_greedy_is_temperature_zero_and_no_stop_is_none(fake_vllm, tiny_vl_dir):
     b = get_backend("vllm", model=str(tiny_vl_dir))
     b.generate([_req("a", "x")], GenerationParams(max_new_tokens=4))
-    assert fake_vllm.chats[0][1].kwargs == dict(temperature=0.0, top_p=1.0, max_tokens=4, seed=0, stop=None)
+    assert fake_vllm.chats[0][1].kwargs == dict(
+        temperature=0.0, top_p=1.0, max_tokens=4, seed=0, stop=None
+    )
 
 
 def test_bad_image_and_rejected_prompt_fail_only_their_request(fake_vllm, tiny_vl_dir, tmp_path):
@@ -140,7 +164,12 @@ def test_bad_image_and_rejected_prompt_fail_only_their_request(fake_vllm, tiny_v
     fake_vllm.fail_on = "poison"
     b = get_backend("vllm", model=str(tiny_vl_dir))
     responses = b.generate(
-        [_req("a", "fine"), _req("b", "with image", (missing,)), _req("c", "poison pill"), _req("d", "ok")],
+        [
+            _req("a", "fine"),
+            _req("b", "with image", (missing,)),
+            _req("c", "poison pill"),
+            _req("d", "ok"),
+        ],
         GenerationParams(),
     )
     assert responses[1].error == f"{missing}: image file not found"

@@ -42,7 +42,9 @@ def image_paths(messages: Iterable[Message]) -> list[str]:
 
 def prompt_text(messages: Iterable[Message]) -> str:
     """All text parts, joined by newlines (for heuristics such as the dummy backend)."""
-    return "\n".join(p.get("text", "") for m in messages for p in parts(m) if p.get("type") == "text")
+    return "\n".join(
+        p.get("text", "") for m in messages for p in parts(m) if p.get("type") == "text"
+    )
 
 
 def text_only(messages: list[Message]) -> list[dict[str, str]]:
@@ -70,7 +72,11 @@ def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
         for p in parts(m):
             if p.get("type") == "image":
                 path = image_path(p)
-                url = path if path.startswith(("data:", "http://", "https://")) else image_to_data_uri(path)
+                url = (
+                    path
+                    if path.startswith(("data:", "http://", "https://"))
+                    else image_to_data_uri(path)
+                )
                 content.append({"type": "image_url", "image_url": {"url": url}})
             elif p.get("type") == "text":
                 content.append({"type": "text", "text": p.get("text", "")})

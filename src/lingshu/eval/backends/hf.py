@@ -49,12 +49,18 @@ class HFConfig(BackendConfig):
     )
     batch_size: int = Field(8, ge=1, description="requests decoded together")
     max_batch_tokens: int | None = Field(
-        None, ge=1, description="cap on batch rows x longest prompt (tokens); bounds memory for long prompts"
+        None,
+        ge=1,
+        description="cap on batch rows x longest prompt (tokens); bounds memory for long prompts",
     )
     dtype: DType = Field("auto", description="auto = bfloat16 on CUDA, float32 on CPU")
     device: Device = Field("auto", description="auto, cpu, cuda or cuda:N")
-    min_pixels: int | None = Field(None, ge=1, description="Qwen2.5-VL: smallest image area (pixels)")
-    max_pixels: int | None = Field(None, ge=1, description="Qwen2.5-VL: largest image area (pixels)")
+    min_pixels: int | None = Field(
+        None, ge=1, description="Qwen2.5-VL: smallest image area (pixels)"
+    )
+    max_pixels: int | None = Field(
+        None, ge=1, description="Qwen2.5-VL: largest image area (pixels)"
+    )
     attn_implementation: AttnImplementation = Field(
         "auto", description="auto = flash_attention_2 on CUDA when installed, else sdpa"
     )
@@ -115,7 +121,12 @@ class HFBackend(Backend):
         return self.config.batch_size
 
     def close(self) -> None:
+        on_gpu = self._loaded is not None and self._loaded.device.startswith("cuda")
         self._loaded = None
+        if on_gpu:
+            import torch
+
+            torch.cuda.empty_cache()
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Response]:
         responses: list[Response | None] = [None] * len(requests)
@@ -139,13 +150,15 @@ class HFBackend(Backend):
         lm = self.loaded
         if lm.kind == "causal_lm":
             messages = _messages.text_only(request.messages)
-            if lm.tokenizer.chat_template is None:  # a base model: the bare text
-                text = "\n".join(m["content"] for m in messages)
-            else:
+            templated = lm.tokenizer.chat_template is not None
+            if templated:
                 text = lm.tokenizer.apply_chat_template(
                     messages, tokenize=False, add_generation_prompt=True
                 )
-            return _Prepared(index, text, [], len(lm.tokenizer(text).input_ids))
+            else:  # a base model: the bare text
+                text = "\n".join(m["content"] for m in messages)
+            length = len(lm.tokenizer(text, add_special_tokens=not templated).input_ids)
+            return _Prepared(index, text, [], length)
         images = [load_image(path) for path in _messages.image_paths(request.messages)]
         text = lm.processor.apply_chat_template(
             request.messages, tokenize=False, add_generation_prompt=True
@@ -177,8 +190,9 @@ class HFBackend(Backend):
         prompt_len = inputs["input_ids"].shape[1]
         gen_config = _generation_config(lm, params)
         extra = {"tokenizer": lm.tokenizer} if params.stop else {}
-        torch.manual_seed(params.seed)
-        with torch.inference_mode():
+        devices = list(range(torch.cuda.device_count()))
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(params.seed)  # sampling is reproducible; global RNG untouched
             output = lm.model.generate(**inputs, generation_config=gen_config, **extra)
         new_tokens = output[:, prompt_len:].tolist()
         prompt_counts = inputs["attention_mask"].sum(dim=1).tolist()
@@ -188,9 +202,7 @@ class HFBackend(Backend):
             n = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
             text = lm.tokenizer.decode(row[:n], skip_special_tokens=True)
             text, _ = _messages.cut_at_stop(text, params.stop)
-            responses.append(
-                Response(text=text, prompt_tokens=int(n_prompt), completion_tokens=n)
-            )
+            responses.append(Response(text=text, prompt_tokens=int(n_prompt), completion_tokens=n))
         return responses
 
     def _encode(self, batch: list[_Prepared]) -> Any:
@@ -243,8 +255,14 @@ def _generation_config(lm: LoadedModel, params: GenerationParams) -> Any:
         # Neutral values for the sampling knobs: unset, they would be inherited from the
         # checkpoint and make transformers warn on every call that greedy ignores them.
         return GenerationConfig(
-            do_sample=False, temperature=1.0, top_p=1.0, top_k=50, typical_p=1.0,
-            epsilon_cutoff=0.0, eta_cutoff=0.0, **common,
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=50,
+            typical_p=1.0,
+            epsilon_cutoff=0.0,
+            eta_cutoff=0.0,
+            **common,
         )
     return GenerationConfig(
         do_sample=True,
@@ -268,7 +286,9 @@ def _batches(
     current: list[_Prepared] = []
     for item in items:
         longest = max([item.length] + [p.length for p in current])
-        too_many_tokens = max_batch_tokens is not None and longest * (len(current) + 1) > max_batch_tokens
+        too_many_tokens = (
+            max_batch_tokens is not None and longest * (len(current) + 1) > max_batch_tokens
+        )
         if current and (len(current) >= batch_size or too_many_tokens):
             batches.append(current)
             current = []

@@ -111,6 +111,8 @@ class OpenAIBackend(Backend):
                 if attempt + 1 == attempts:
                     return Response(error=f"{f.reason} (gave up after {attempts} attempts)")
                 time.sleep(self._delay(attempt, f.retry_after))
+            except Exception as e:  # noqa: BLE001 - an odd reply must not end a long run
+                return Response(error=f"unexpected reply: {type(e).__name__}: {e}")
         raise AssertionError("unreachable")
 
     def _payload(self, request: Request, params: GenerationParams) -> dict[str, Any]:
@@ -165,7 +167,9 @@ def _parse_completion(reply: httpx.Response, params: GenerationParams) -> Respon
     if isinstance(content, list):  # some servers return content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     if content is None:
-        reason = message.get("refusal") or f"finish_reason={data['choices'][0].get('finish_reason')}"
+        reason = (
+            message.get("refusal") or f"finish_reason={data['choices'][0].get('finish_reason')}"
+        )
         raise _Failure(f"no content in completion ({reason})", retryable=False)
     text, _ = _messages.cut_at_stop(content, params.stop)
     usage = data.get("usage") or {}

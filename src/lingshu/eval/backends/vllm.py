@@ -32,10 +32,18 @@ class VLLMConfig(BackendConfig):
     batch_size: int = Field(256, ge=1, description="conversations handed to the engine at once")
     dtype: DType = Field("auto", description="auto = bfloat16 (as the hf backend on GPU)")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model over")
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="fraction of GPU memory vLLM may use")
-    max_model_len: int | None = Field(None, ge=1, description="context length cap (saves KV-cache memory)")
-    min_pixels: int | None = Field(None, ge=1, description="Qwen2.5-VL: smallest image area (pixels)")
-    max_pixels: int | None = Field(None, ge=1, description="Qwen2.5-VL: largest image area (pixels)")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="fraction of GPU memory vLLM may use"
+    )
+    max_model_len: int | None = Field(
+        None, ge=1, description="context length cap (saves KV-cache memory)"
+    )
+    min_pixels: int | None = Field(
+        None, ge=1, description="Qwen2.5-VL: smallest image area (pixels)"
+    )
+    max_pixels: int | None = Field(
+        None, ge=1, description="Qwen2.5-VL: largest image area (pixels)"
+    )
     max_images_per_prompt: int = Field(8, ge=1, description="vLLM's limit_mm_per_prompt for images")
     seed: int = Field(0, description="engine seed")
     enforce_eager: bool = Field(False, description="disable CUDA graphs (less memory, slower)")
@@ -106,7 +114,9 @@ class VLLMBackend(Backend):
             kwargs["max_model_len"] = c.max_model_len
         if detect_kind(self.model_dir) != "causal_lm":
             kwargs["limit_mm_per_prompt"] = {"image": c.max_images_per_prompt}
-            pixels = {k: v for k, v in (("min_pixels", c.min_pixels), ("max_pixels", c.max_pixels)) if v}
+            pixels = {
+                k: v for k, v in (("min_pixels", c.min_pixels), ("max_pixels", c.max_pixels)) if v
+            }
             if pixels:
                 kwargs["mm_processor_kwargs"] = pixels
         elif c.min_pixels or c.max_pixels:
@@ -135,11 +145,15 @@ class VLLMBackend(Backend):
                 responses[i] = Response(error=str(e))
         if todo:
             sampling = self.sampling_params(params)
-            for (i, _), response in zip(todo, self._chat([c for _, c in todo], sampling, params), strict=True):
+            for (i, _), response in zip(
+                todo, self._chat([c for _, c in todo], sampling, params), strict=True
+            ):
                 responses[i] = response
         return [r if r is not None else Response(error="internal: no response") for r in responses]
 
-    def _chat(self, conversations: list[Any], sampling: Any, params: GenerationParams) -> list[Response]:
+    def _chat(
+        self, conversations: list[Any], sampling: Any, params: GenerationParams
+    ) -> list[Response]:
         """One engine call; if it fails as a whole, retry one conversation at a time so that
         only the conversations at fault carry an error."""
         engine = self.engine  # a failure to start the engine is not any request's fault
