@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ def pick_model(explicit: str | None) -> tuple[str, str]:
         return str(nano), f"Lingshu-Nano ({nano})"
     build = subprocess.run(
         [sys.executable, "-m", "lingshu.cli.main", "models", "build-nano", "--out", str(nano)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if build.returncode == 0 and (nano / "config.json").is_file():
         return str(nano), f"Lingshu-Nano (built now into {nano})"
@@ -133,7 +134,9 @@ def medical_images(side: int) -> list[tuple[str, str]]:
     for name in ("CT_small.dcm", "MR_small.dcm"):
         arr = dcmread(get_testdata_file(name, download=False)).pixel_array.astype(np.float64)
         arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1.0) * 255.0
-        images.append((f"{name} (pydicom)", Image.fromarray(arr.round().astype(np.uint8)).convert("RGB")))
+        images.append(
+            (f"{name} (pydicom)", Image.fromarray(arr.round().astype(np.uint8)).convert("RGB"))
+        )
     out = []
     for name, im in images:
         buf = io.BytesIO()
@@ -148,15 +151,22 @@ def build_requests(n: int, model: str, max_tokens: int, side: int) -> list[dict[
     for i in range(n):
         _, uri = images[i % len(images)]
         question = QUESTIONS[(i // len(images)) % len(QUESTIONS)]
-        bodies.append({
-            "model": model,
-            "messages": [{"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": uri}},
-                {"type": "text", "text": question},
-            ]}],
-            "max_tokens": max_tokens,
-            "temperature": 0,
-        })
+        bodies.append(
+            {
+                "model": model,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": uri}},
+                            {"type": "text", "text": question},
+                        ],
+                    }
+                ],
+                "max_tokens": max_tokens,
+                "temperature": 0,
+            }
+        )
     return bodies
 
 
@@ -171,8 +181,19 @@ def free_port() -> int:
 
 def start_server(model_dir: str, port: int, batch_size: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("w")
-    cmd = [sys.executable, "-m", "lingshu.cli.serve", "--model", model_dir, "--port", str(port),
-           "--served-model-name", "bench", "--batch-size", str(batch_size)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lingshu.cli.serve",
+        "--model",
+        model_dir,
+        "--port",
+        str(port),
+        "--served-model-name",
+        "bench",
+        "--batch-size",
+        str(batch_size),
+    ]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -194,14 +215,21 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: flo
 # -- the load -----------------------------------------------------------------------------
 
 
-def send(client: httpx.Client, url: str, body: dict[str, Any]) -> tuple[float, int, str | None, int]:
+def send(
+    client: httpx.Client, url: str, body: dict[str, Any]
+) -> tuple[float, int, str | None, int]:
     t0 = time.perf_counter()
     resp = client.post(f"{url}/v1/chat/completions", json=body)
     elapsed = time.perf_counter() - t0
     if resp.status_code != 200:
         return elapsed, resp.status_code, None, 0
     data = resp.json()
-    return elapsed, 200, data["choices"][0]["message"]["content"], data["usage"]["completion_tokens"]
+    return (
+        elapsed,
+        200,
+        data["choices"][0]["message"]["content"],
+        data["usage"]["completion_tokens"],
+    )
 
 
 def run_phase(label: str, url: str, bodies: list[dict[str, Any]], clients: int) -> Phase:
@@ -234,7 +262,9 @@ def main() -> int:
     parser.add_argument("--requests-per-client", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16, help="the server's --batch-size")
-    parser.add_argument("--image-side", type=int, default=224, help="images are resized to this square")
+    parser.add_argument(
+        "--image-side", type=int, default=224, help="images are resized to this square"
+    )
     parser.add_argument("--json-out", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -250,7 +280,9 @@ def main() -> int:
         with httpx.Client(timeout=600) as client:  # warm-up: first-call costs out of both timings
             send(client, url, bodies[0])
         sequential = run_phase("sequential (1 client)", url, bodies, clients=1)
-        concurrent = run_phase(f"concurrent ({args.clients} clients)", url, bodies, clients=args.clients)
+        concurrent = run_phase(
+            f"concurrent ({args.clients} clients)", url, bodies, clients=args.clients
+        )
     finally:
         proc.terminate()
         try:
@@ -275,13 +307,17 @@ def main() -> int:
         "server_log": str(log_path),
     }
     print(f"model: {model_desc}")
-    print(f"{n} requests with images, max_tokens {args.max_tokens}, greedy; "
-          f"server --batch-size {args.batch_size}; {os.cpu_count()} CPU cores")
+    print(
+        f"{n} requests with images, max_tokens {args.max_tokens}, greedy; "
+        f"server --batch-size {args.batch_size}; {os.cpu_count()} CPU cores"
+    )
     print(f"{'':24} {'req/s':>8} {'tok/s':>8} {'p50 s':>8} {'p99 s':>8} {'5xx':>5}")
     for phase in (sequential, concurrent):
         s = phase.summary()
-        print(f"{phase.label:24} {s['requests_per_s']:8.2f} {s['completion_tokens_per_s']:8.1f} "
-              f"{s['p50_latency_s']:8.2f} {s['p99_latency_s']:8.2f} {s['http_5xx']:5d}")
+        print(
+            f"{phase.label:24} {s['requests_per_s']:8.2f} {s['completion_tokens_per_s']:8.1f} "
+            f"{s['p50_latency_s']:8.2f} {s['p99_latency_s']:8.2f} {s['http_5xx']:5d}"
+        )
     print(f"throughput ratio concurrent/sequential: {speedup:.2f}x (target >= 2x)")
     print(f"answers differing between the two runs: {mismatches}")
     if args.json_out:

@@ -34,18 +34,27 @@ def reference(tiny):
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny).eval()
 
     def answer(messages, max_new_tokens):
-        images = [Image.open(p["image"]).convert("RGB") for m in messages if isinstance(m["content"], list)
-                  for p in m["content"] if p["type"] == "image"]
+        images = [
+            Image.open(p["image"]).convert("RGB")
+            for m in messages
+            if isinstance(m["content"], list)
+            for p in m["content"]
+            if p["type"] == "image"
+        ]
         templated = [
-            {"role": m["role"], "content": m["content"] if isinstance(m["content"], str) else
-             [{"type": "image"} if p["type"] == "image" else p for p in m["content"]]}
+            {
+                "role": m["role"],
+                "content": m["content"]
+                if isinstance(m["content"], str)
+                else [{"type": "image"} if p["type"] == "image" else p for p in m["content"]],
+            }
             for m in messages
         ]
         text = proc.apply_chat_template(templated, add_generation_prompt=True, tokenize=False)
         enc = proc(text=[text], images=images or None, return_tensors="pt")
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-        new = out[0, enc["input_ids"].shape[1]:].tolist()
+        new = out[0, enc["input_ids"].shape[1] :].tolist()
         return proc.tokenizer.decode(new, skip_special_tokens=True).rstrip("\ufffd")
 
     return answer
@@ -69,11 +78,31 @@ def xray(tmp_path):
 
 def test_one_shot_answer_is_streamed_to_stdout(app, tiny, xray, reference):
     result = CliRunner().invoke(
-        app, ["chat", "--model", str(tiny), "--image", str(xray), "--max-tokens", "10", "What is shown?"]
+        app,
+        [
+            "chat",
+            "--model",
+            str(tiny),
+            "--image",
+            str(xray),
+            "--max-tokens",
+            "10",
+            "What is shown?",
+        ],
     )
     assert result.exit_code == 0, result.output
-    expected = reference([{"role": "user", "content": [{"type": "image", "image": str(xray)},
-                                                       {"type": "text", "text": "What is shown?"}]}], 10)
+    expected = reference(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": str(xray)},
+                    {"type": "text", "text": "What is shown?"},
+                ],
+            }
+        ],
+        10,
+    )
     assert expected.strip()
     assert result.stdout == expected + "\n"
     assert "loading" in result.stderr
@@ -94,8 +123,9 @@ def test_interactive_session(app, tiny, xray, reference, tmp_path):
         "/quit",
         "never asked",
     ]
-    result = CliRunner().invoke(app, ["chat", "--model", str(tiny), "--max-tokens", "8"],
-                                input="\n".join(lines) + "\n")
+    result = CliRunner().invoke(
+        app, ["chat", "--model", str(tiny), "--max-tokens", "8"], input="\n".join(lines) + "\n"
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "/save FILE" in out and "/reset" in out  # the help text
@@ -108,9 +138,13 @@ def test_interactive_session(app, tiny, xray, reference, tmp_path):
     msgs = conv["messages"]
     assert conv["model"] == str(tiny)
     assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant"]
-    assert msgs[0]["content"] == [{"type": "image", "image": str(xray.resolve())},
-                                  {"type": "text", "text": "What is shown?"}]
-    assert msgs[2]["content"] == [{"type": "text", "text": "Anything else?"}]  # image went with turn 1 only
+    assert msgs[0]["content"] == [
+        {"type": "image", "image": str(xray.resolve())},
+        {"type": "text", "text": "What is shown?"},
+    ]
+    assert msgs[2]["content"] == [
+        {"type": "text", "text": "Anything else?"}
+    ]  # image went with turn 1 only
     # Turn 1 is answered alone; turn 2 with the history before it.
     first = reference(msgs[:1], 8)
     second = reference(msgs[:3], 8)
@@ -123,8 +157,11 @@ def test_interactive_session(app, tiny, xray, reference, tmp_path):
 
 def test_system_prompt_is_saved_and_used(app, tiny, reference, tmp_path):
     saved = tmp_path / "s.json"
-    result = CliRunner().invoke(app, ["chat", "--model", str(tiny), "--max-tokens", "6", "--system", "Be brief."],
-                                input=f"Hello\n/save {saved}\n")
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--model", str(tiny), "--max-tokens", "6", "--system", "Be brief."],
+        input=f"Hello\n/save {saved}\n",
+    )
     assert result.exit_code == 0, result.output  # end of input leaves like /quit
     msgs = json.loads(saved.read_text())["messages"]
     assert msgs[0] == {"role": "system", "content": "Be brief."}

@@ -68,7 +68,11 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
 def chat_body(question: str, images: list[str] = (), **kw) -> dict:
     content = [{"type": "image_url", "image_url": {"url": u}} for u in images]
     content.append({"type": "text", "text": question})
-    body = {"model": "tiny", "messages": [{"role": "user", "content": content}],
-            "max_tokens": 12, "temperature": 0}
+    body = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": 12,
+        "temperature": 0,
+    }
     body.update(kw)
     return body

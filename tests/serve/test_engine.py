@@ -35,7 +35,7 @@ def reference_generate(loaded, messages, max_new_tokens):
     enc = proc(text=[text], images=images or None, return_tensors="pt")
     with torch.inference_mode():
         out = loaded.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-    new = out[0, enc["input_ids"].shape[1]:].tolist()
+    new = out[0, enc["input_ids"].shape[1] :].tolist()
     eos = {151645, 151643}
     completion = []
     for t in new:
@@ -98,7 +98,9 @@ def test_batched_answers_equal_alone_answers(tiny_loaded, references):
 def test_rows_stop_on_their_own_max_tokens(tiny_loaded, references):
     limits = [3, 10, 1, 7, 5]
     with GenerationEngine(tiny_loaded, max_batch_size=8, batch_wait_s=0.5) as eng:
-        handles = [eng.submit(c, SamplingParams(max_tokens=n)) for c, n in zip(CONVERSATIONS, limits)]
+        handles = [
+            eng.submit(c, SamplingParams(max_tokens=n)) for c, n in zip(CONVERSATIONS, limits)
+        ]
         results = [h.result(timeout=120) for h in handles]
     for conv, n, r in zip(CONVERSATIONS, limits, results):
         text, _, n_completion = reference_generate(tiny_loaded, conv, n)
@@ -115,7 +117,7 @@ def test_stream_pieces_add_up_to_the_result(engine, references):
 
 def test_stop_sequence_cuts_the_answer(engine, references):
     full = references[3][0]
-    stop = full[len(full) // 2: len(full) // 2 + 2]  # two characters from the middle
+    stop = full[len(full) // 2 : len(full) // 2 + 2]  # two characters from the middle
     assert stop.strip()
     expected = full[: full.find(stop)]
     handle = engine.submit(CONVERSATIONS[3], SamplingParams(max_tokens=10, stop=(stop,)))
@@ -142,7 +144,10 @@ def test_seeded_requests_are_not_batched_with_others():
     }
     assert len(keys) == 3
     assert SamplingParams(temperature=0.7, seed=1).batch_key() is None
-    assert SamplingParams(temperature=0.0).batch_key() == SamplingParams(top_p=0.0, temperature=1).batch_key()
+    assert (
+        SamplingParams(temperature=0.0).batch_key()
+        == SamplingParams(top_p=0.0, temperature=1).batch_key()
+    )
 
 
 def test_cancel_stops_a_running_request(engine):
@@ -182,19 +187,35 @@ def test_text_only_model(tmp_path):
     tok = build_qwen2_5_tokenizer()
     tok.save_pretrained(tmp_path)
     torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=151936, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                      eos_token_id=151645, pad_token_id=151643, initializer_range=0.2)
+    cfg = Qwen2Config(
+        vocab_size=151936,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        eos_token_id=151645,
+        pad_token_id=151643,
+        initializer_range=0.2,
+    )
     Qwen2ForCausalLM(cfg).save_pretrained(tmp_path)
     loaded = load_model(str(tmp_path), LoadOptions(device="cpu"))
     assert loaded.kind == "causal_lm"
-    convs = [[{"role": "user", "content": [{"type": "text", "text": q}]}] for q in ("Hi", "What is a CT scan?")]
+    convs = [
+        [{"role": "user", "content": [{"type": "text", "text": q}]}]
+        for q in ("Hi", "What is a CT scan?")
+    ]
     expected = []
     for conv in convs:
-        ids = tok.apply_chat_template([{"role": "user", "content": conv[0]["content"][0]["text"]}],
-                                      add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids = tok.apply_chat_template(
+            [{"role": "user", "content": conv[0]["content"][0]["text"]}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
         out = loaded.model.generate(**ids, max_new_tokens=6, do_sample=False, pad_token_id=151643)
-        text = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         expected.append(text.rstrip("\ufffd"))  # the engine drops a character torn by max_tokens
     with GenerationEngine(loaded, max_batch_size=4, batch_wait_s=0.5) as eng:
         handles = [eng.submit(c, SamplingParams(max_tokens=6)) for c in convs]

@@ -33,10 +33,17 @@ def png_header_only(width: int, height: int) -> bytes:
     the shape of a decompression bomb."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_png_pixels_are_exact():
@@ -50,7 +57,9 @@ def test_jpeg_decodes_as_pil_does():
     buf = io.BytesIO()
     random_image(6, 64, 48).save(buf, format="JPEG", quality=90)
     out = decode_image_url(data_uri(buf.getvalue(), "image/jpeg"), POLICY, "img")
-    assert np.array_equal(np.asarray(out), np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+    assert np.array_equal(
+        np.asarray(out), np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    )
 
 
 def test_sixteen_bit_grayscale_is_rescaled_min_to_max():
@@ -66,7 +75,7 @@ def test_sixteen_bit_grayscale_is_rescaled_min_to_max():
 def test_whitespace_in_base64_is_tolerated():
     uri = data_uri(png_bytes(random_image(1, 8, 8)))
     head, payload = uri.split(",", 1)
-    wrapped = head + "," + "\n".join(payload[i:i + 60] for i in range(0, len(payload), 60))
+    wrapped = head + "," + "\n".join(payload[i : i + 60] for i in range(0, len(payload), 60))
     assert decode_image_url(wrapped, POLICY, "img").size == (8, 8)
 
 
@@ -180,7 +189,10 @@ def test_remote_images_when_allowed(image_host):
     out = decode_image_url(f"{base}/ok.png", policy, "img")
     assert np.array_equal(np.asarray(out), np.asarray(random_image(4, 30, 20)))
     missing = refused(f"{base}/missing.png", policy)
-    assert (missing.status, missing.code) == (400, "image_fetch_failed") and "HTTP 404" in missing.message
+    assert (missing.status, missing.code) == (
+        400,
+        "image_fetch_failed",
+    ) and "HTTP 404" in missing.message
     big = refused(f"{base}/big.png", policy)
     assert (big.status, big.code) == (413, "image_too_large")
     down = refused("http://127.0.0.1:9/x.png", policy)  # nothing listens on port 9

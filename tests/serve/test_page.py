@@ -15,15 +15,23 @@ from serve_helpers import chat_body, random_image
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is absent; install it with `apt-get install -y chromium`"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is absent; install it with `apt-get install -y chromium`",
+    ),
 ]
 
 # Records every text the answer bubble shows, so the test can tell streaming (many growing
@@ -57,7 +65,7 @@ def ui_server(make_server):
 
 def region(shot: np.ndarray, box: dict) -> np.ndarray:
     x0, y0 = int(box["x"]), int(box["y"])
-    return shot[y0:y0 + int(box["height"]), x0:x0 + int(box["width"])]
+    return shot[y0 : y0 + int(box["height"]), x0 : x0 + int(box["width"])]
 
 
 def set_max_tokens(page, n: int) -> None:
@@ -70,7 +78,9 @@ def ask_and_wait(page, question: str) -> str:
     page.evaluate(WATCH_ANSWER)
     page.fill("#question", question)
     page.click("#send")
-    page.wait_for_function("() => document.getElementById('status').dataset.state === 'done'", timeout=90_000)
+    page.wait_for_function(
+        "() => document.getElementById('status').dataset.state === 'done'", timeout=90_000
+    )
     return page.inner_text(".msg.assistant:last-child .text")
 
 
@@ -93,8 +103,11 @@ def test_upload_ask_stream_and_see(browser, ui_server, tmp_path):
         uri = "data:image/png;base64," + base64.b64encode(png_path.read_bytes()).decode()
         import httpx
 
-        api = httpx.post(f"{ui_server.url}/v1/chat/completions", timeout=60,
-                         json=chat_body("What does the image show?", [uri], max_tokens=24)).json()
+        api = httpx.post(
+            f"{ui_server.url}/v1/chat/completions",
+            timeout=60,
+            json=chat_body("What does the image show?", [uri], max_tokens=24),
+        ).json()
         expected = api["choices"][0]["message"]["content"]
         assert answer.strip() and answer == expected
         texts = page.evaluate("window.__answerTexts")
@@ -134,8 +147,12 @@ def test_dicom_is_rendered_by_the_server(browser, ui_server):
     try:
         page.goto(ui_server.url + "/")
         page.set_input_files("#image-input", path)
-        page.wait_for_function("() => document.getElementById('preview').naturalWidth > 0", timeout=30_000)
-        assert page.evaluate("document.getElementById('preview').src").startswith("data:image/png;base64,")
+        page.wait_for_function(
+            "() => document.getElementById('preview').naturalWidth > 0", timeout=30_000
+        )
+        assert page.evaluate("document.getElementById('preview').src").startswith(
+            "data:image/png;base64,"
+        )
         assert "128 × 128" in page.inner_text("#preview-caption")
         # What the browser shows is exactly what the model layer decodes from the file.
         shown = page.evaluate("document.getElementById('preview').src").split(",", 1)[1]
@@ -146,8 +163,15 @@ def test_dicom_is_rendered_by_the_server(browser, ui_server):
         from lingshu.serve.engine import SamplingParams
 
         expected = ui_server.engine.generate(
-            [{"role": "user", "content": [{"type": "image", "image": load_image(path)},
-                                          {"type": "text", "text": "Which organ is shown?"}]}],
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "image": load_image(path)},
+                        {"type": "text", "text": "Which organ is shown?"},
+                    ],
+                }
+            ],
             SamplingParams(max_tokens=8),
         )
         assert answer == expected.text

@@ -17,13 +17,15 @@ IMG_B = data_uri(png_bytes(random_image(12, 60, 100)))
 
 
 def post(server, body, headers=None, timeout=120):
-    return httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=headers, timeout=timeout)
+    return httpx.post(
+        f"{server.url}/v1/chat/completions", json=body, headers=headers, timeout=timeout
+    )
 
 
 def sse_events(response_text: str) -> list[str]:
     events = [e for e in response_text.split("\n\n") if e.strip()]
     assert all(e.startswith("data: ") for e in events), events
-    return [e[len("data: "):] for e in events]
+    return [e[len("data: ") :] for e in events]
 
 
 def assert_openai_error(resp, status, code=None):
@@ -32,7 +34,7 @@ def assert_openai_error(resp, status, code=None):
     assert set(body) == {"error"}
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert body["error"]["message"]
-    for leak in ("Traceback", "File \"", "/tmp", "site-packages", "lingshu/"):
+    for leak in ("Traceback", 'File "', "/tmp", "site-packages", "lingshu/"):
         assert leak not in body["error"]["message"]
     if code is not None:
         assert body["error"]["code"] == code, body
@@ -65,8 +67,15 @@ def test_completion_matches_the_engine_and_counts_usage(server):
     from lingshu.serve.engine import SamplingParams
 
     expected = server.engine.generate(
-        [{"role": "user", "content": [{"type": "image", "image": random_image(11, 90, 70)},
-                                      {"type": "text", "text": "What does the image show?"}]}],
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": random_image(11, 90, 70)},
+                    {"type": "text", "text": "What does the image show?"},
+                ],
+            }
+        ],
         SamplingParams(max_tokens=10),
     )
     assert choice["message"]["content"] == expected.text
@@ -99,7 +108,10 @@ def test_stream_is_openai_sse_and_adds_up(server):
     assert len(content) > 1  # streamed in pieces, not at the end
     assert "".join(content) == plain["choices"][0]["message"]["content"]
     finish = chunks[-2]
-    assert finish["choices"][0]["delta"] == {} and finish["choices"][0]["finish_reason"] == plain["choices"][0]["finish_reason"]
+    assert (
+        finish["choices"][0]["delta"] == {}
+        and finish["choices"][0]["finish_reason"] == plain["choices"][0]["finish_reason"]
+    )
     usage = chunks[-1]
     assert usage["choices"] == [] and usage["usage"] == plain["usage"]
     assert all(c["usage"] is None for c in chunks[:-1])
@@ -113,13 +125,20 @@ def test_stream_without_usage_has_no_usage_field(server):
 
 
 def test_stop_and_max_completion_tokens(server):
-    full = post(server, chat_body("Tell me about the lungs.", max_tokens=12)).json()["choices"][0]["message"]["content"]
-    stop = full[len(full) // 2: len(full) // 2 + 2]
+    full = post(server, chat_body("Tell me about the lungs.", max_tokens=12)).json()["choices"][0][
+        "message"
+    ]["content"]
+    stop = full[len(full) // 2 : len(full) // 2 + 2]
     cut = post(server, chat_body("Tell me about the lungs.", max_tokens=12, stop=[stop])).json()
     assert cut["choices"][0]["message"]["content"] == full[: full.find(stop)]
     assert cut["choices"][0]["finish_reason"] == "stop"
-    short = post(server, chat_body("Tell me about the lungs.", max_tokens=12, max_completion_tokens=3)).json()
-    assert short["usage"]["completion_tokens"] == 3 and short["choices"][0]["finish_reason"] == "length"
+    short = post(
+        server, chat_body("Tell me about the lungs.", max_tokens=12, max_completion_tokens=3)
+    ).json()
+    assert (
+        short["usage"]["completion_tokens"] == 3
+        and short["choices"][0]["finish_reason"] == "length"
+    )
 
 
 def test_seed_makes_sampling_reproducible(server):
@@ -130,14 +149,23 @@ def test_seed_makes_sampling_reproducible(server):
 
 def test_multi_turn_and_system_messages(server):
     body = {
-        "model": "tiny", "max_tokens": 6, "temperature": 0,
+        "model": "tiny",
+        "max_tokens": 6,
+        "temperature": 0,
         "messages": [
             {"role": "developer", "content": "Answer briefly."},
-            {"role": "user", "content": [{"type": "image_url", "image_url": IMG_A}, {"type": "text", "text": "What is it?"}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": IMG_A},
+                    {"type": "text", "text": "What is it?"},
+                ],
+            },
             {"role": "assistant", "content": "A chest X-ray."},
             {"role": "user", "content": "Any effusion?"},
         ],
-        "user": "someone", "metadata": {"tolerated": True},  # unknown fields are tolerated
+        "user": "someone",
+        "metadata": {"tolerated": True},  # unknown fields are tolerated
     }
     resp = post(server, body)
     assert resp.status_code == 200, resp.text
@@ -147,8 +175,11 @@ def test_multi_turn_and_system_messages(server):
 def test_concurrent_clients_get_their_own_answers(server):
     """8 clients at once, each answer equal to the same request sent alone."""
     bodies = [
-        chat_body(f"Question {i}: what do you see?", [IMG_A if i % 2 else IMG_B] if i % 3 else [],
-                  max_tokens=6 + i)
+        chat_body(
+            f"Question {i}: what do you see?",
+            [IMG_A if i % 2 else IMG_B] if i % 3 else [],
+            max_tokens=6 + i,
+        )
         for i in range(8)
     ]
     alone = [post(server, b).json()["choices"][0]["message"]["content"] for b in bodies]
@@ -162,8 +193,14 @@ def test_concurrent_clients_get_their_own_answers(server):
 
 
 def test_concurrent_streams_do_not_mix(server):
-    bodies = [chat_body(f"Stream {i}", [IMG_A] if i % 2 else [], max_tokens=8, stream=True) for i in range(6)]
-    alone = [post(server, dict(b, stream=False)).json()["choices"][0]["message"]["content"] for b in bodies]
+    bodies = [
+        chat_body(f"Stream {i}", [IMG_A] if i % 2 else [], max_tokens=8, stream=True)
+        for i in range(6)
+    ]
+    alone = [
+        post(server, dict(b, stream=False)).json()["choices"][0]["message"]["content"]
+        for b in bodies
+    ]
 
     def streamed(b):
         chunks = [json.loads(e) for e in sse_events(post(server, b).text)[:-1]]
@@ -193,19 +230,49 @@ def test_client_disconnect_mid_stream_frees_the_server(server):
 
 
 MALFORMED = [
-    ("not json", "{\"model\": ", 400, "invalid_json"),
+    ("not json", '{"model": ', 400, "invalid_json"),
     ("not an object", "[1, 2]", 400, "invalid_json"),
     ("not utf-8", b"\xff\xfe{}", 400, "invalid_json"),
     ("missing messages", {"model": "tiny"}, 400, "invalid_value"),
     ("missing model", {"messages": [{"role": "user", "content": "hi"}]}, 400, "invalid_value"),
     ("empty messages", {"model": "tiny", "messages": []}, 400, "invalid_value"),
     ("messages not a list", {"model": "tiny", "messages": "hi"}, 400, "invalid_value"),
-    ("bad role", {"model": "tiny", "messages": [{"role": "robot", "content": "hi"}]}, 400, "invalid_value"),
-    ("user without content", {"model": "tiny", "messages": [{"role": "user"}]}, 400, "invalid_value"),
-    ("content a number", {"model": "tiny", "messages": [{"role": "user", "content": 5}]}, 400, "invalid_value"),
-    ("unknown part type", {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, 400, "invalid_value"),
-    ("text part without text", {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text"}]}]}, 400, "invalid_value"),
-    ("image part without url", {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400, "invalid_value"),
+    (
+        "bad role",
+        {"model": "tiny", "messages": [{"role": "robot", "content": "hi"}]},
+        400,
+        "invalid_value",
+    ),
+    (
+        "user without content",
+        {"model": "tiny", "messages": [{"role": "user"}]},
+        400,
+        "invalid_value",
+    ),
+    (
+        "content a number",
+        {"model": "tiny", "messages": [{"role": "user", "content": 5}]},
+        400,
+        "invalid_value",
+    ),
+    (
+        "unknown part type",
+        {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+        400,
+        "invalid_value",
+    ),
+    (
+        "text part without text",
+        {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
+        400,
+        "invalid_value",
+    ),
+    (
+        "image part without url",
+        {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+        400,
+        "invalid_value",
+    ),
     ("max_tokens a string", chat_body("hi", max_tokens="16"), 400, "invalid_value"),
     ("max_tokens zero", chat_body("hi", max_tokens=0), 400, "invalid_value"),
     ("temperature too high", chat_body("hi", temperature=3), 400, "invalid_value"),
@@ -219,44 +286,91 @@ MALFORMED = [
     ("seed a float", chat_body("hi", seed=1.5), 400, "invalid_value"),
     ("unknown model", dict(chat_body("hi"), model="gpt-4o"), 404, "model_not_found"),
     ("bad base64", chat_body("hi", ["data:image/png;base64,%%%%"]), 400, "invalid_base64"),
-    ("undecodable image", chat_body("hi", [data_uri(b"this is not an image at all")]), 400, "invalid_image"),
-    ("truncated image", chat_body("hi", [data_uri(png_bytes(random_image(1))[:200])]), 400, "invalid_image"),
-    ("not an image mime", chat_body("hi", ["data:text/html;base64,PGgxPg=="]), 400, "invalid_image"),
+    (
+        "undecodable image",
+        chat_body("hi", [data_uri(b"this is not an image at all")]),
+        400,
+        "invalid_image",
+    ),
+    (
+        "truncated image",
+        chat_body("hi", [data_uri(png_bytes(random_image(1))[:200])]),
+        400,
+        "invalid_image",
+    ),
+    (
+        "not an image mime",
+        chat_body("hi", ["data:text/html;base64,PGgxPg=="]),
+        400,
+        "invalid_image",
+    ),
     ("remote url", chat_body("hi", ["https://example.org/cxr.png"]), 400, "remote_images_disabled"),
     ("file url", chat_body("hi", ["file:///etc/passwd"]), 400, "invalid_image_url"),
     ("local path", chat_body("hi", ["/etc/passwd"]), 400, "invalid_image_url"),
-    ("image in assistant turn", {"model": "tiny", "messages": [
-        {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": IMG_A}}]},
-        {"role": "user", "content": "hi"}]}, 400, None),
+    (
+        "image in assistant turn",
+        {
+            "model": "tiny",
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [{"type": "image_url", "image_url": {"url": IMG_A}}],
+                },
+                {"role": "user", "content": "hi"},
+            ],
+        },
+        400,
+        None,
+    ),
     ("prompt beyond the context", chat_body("word " * 5000), 400, "invalid_prompt"),
 ]
 
 
-@pytest.mark.parametrize(("what", "body", "status", "code"), MALFORMED, ids=[m[0] for m in MALFORMED])
+@pytest.mark.parametrize(
+    ("what", "body", "status", "code"), MALFORMED, ids=[m[0] for m in MALFORMED]
+)
 def test_malformed_requests(server, what, body, status, code):
     if isinstance(body, dict):
         resp = post(server, body)
     else:
         content = body.encode() if isinstance(body, str) else body
-        resp = httpx.post(f"{server.url}/v1/chat/completions", content=content,
-                          headers={"Content-Type": "application/json"}, timeout=30)
+        resp = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            content=content,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
     err = assert_openai_error(resp, status, code)
-    if what.startswith(("max_tokens", "temperature", "top_p", "stream", "seed", "stop", "missing", "bad role")):
+    if what.startswith(
+        ("max_tokens", "temperature", "top_p", "stream", "seed", "stop", "missing", "bad role")
+    ):
         assert err["param"], err  # names the offending field
 
 
 def test_field_errors_name_the_field(server):
     err = assert_openai_error(post(server, chat_body("hi", max_tokens="16")), 400)
     assert err["param"] == "max_tokens" and "max_tokens" in err["message"]
-    err = assert_openai_error(post(server, {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]}), 400)
+    err = assert_openai_error(
+        post(
+            server,
+            {
+                "model": "tiny",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}],
+            },
+        ),
+        400,
+    )
     assert err["param"] == "messages[0].content[0].text"
     err = assert_openai_error(post(server, chat_body("hi", ["data:image/png;base64,%%%%"])), 400)
     assert err["param"] == "messages[0].content[0].image_url"
 
 
 def test_wrong_content_type_route_and_method(server):
-    resp = httpx.post(f"{server.url}/v1/chat/completions", content=json.dumps(chat_body("hi")),
-                      headers={"Content-Type": "text/plain"})
+    resp = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        content=json.dumps(chat_body("hi")),
+        headers={"Content-Type": "text/plain"},
+    )
     assert_openai_error(resp, 415, "unsupported_media_type")
     assert_openai_error(httpx.get(f"{server.url}/v1/nothing-here"), 404, "not_found")
     assert_openai_error(httpx.get(f"{server.url}/v1/chat/completions"), 405, "method_not_allowed")
@@ -265,7 +379,10 @@ def test_wrong_content_type_route_and_method(server):
 def test_foreign_host_header_is_refused(server):
     resp = httpx.get(f"{server.url}/health", headers={"Host": "attacker.example:80"})
     assert_openai_error(resp, 400, "invalid_host")
-    assert httpx.get(f"{server.url}/health", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+    assert (
+        httpx.get(f"{server.url}/health", headers={"Host": f"localhost:{server.port}"}).status_code
+        == 200
+    )
 
 
 # -- limits and auth --------------------------------------------------------------------
@@ -280,10 +397,14 @@ def test_body_size_limit(make_server):
     def chunked():  # no Content-Length: counted as it arrives
         payload = json.dumps(big).encode()
         for i in range(0, len(payload), 1000):
-            yield payload[i:i + 1000]
+            yield payload[i : i + 1000]
 
-    resp = httpx.post(f"{small.url}/v1/chat/completions", content=chunked(),
-                      headers={"Content-Type": "application/json"}, timeout=30)
+    resp = httpx.post(
+        f"{small.url}/v1/chat/completions",
+        content=chunked(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert_openai_error(resp, 413, "request_too_large")
     assert post(small, chat_body("hi", max_tokens=2)).status_code == 200
 
@@ -305,8 +426,13 @@ def test_too_many_images(make_server):
 def test_api_key(make_server, monkeypatch):
     locked = make_server(api_key="s3cret-key")
     body = chat_body("hi", max_tokens=2)
-    for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"},
-                    {"Authorization": "Basic s3cret-key"}, {"Authorization": "Bearer s3cret-ke"}):
+    for headers in (
+        None,
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "s3cret-key"},
+        {"Authorization": "Basic s3cret-key"},
+        {"Authorization": "Bearer s3cret-ke"},
+    ):
         resp = post(locked, body, headers=headers)
         assert_openai_error(resp, 401, "invalid_api_key")
         assert resp.headers["www-authenticate"] == "Bearer"
@@ -344,7 +470,10 @@ def test_remote_images_when_allowed(make_server):
         url = f"http://127.0.0.1:{httpd.server_address[1]}/cxr.png"
         via_url = post(remote, chat_body("What does the image show?", [url], max_tokens=10)).json()
         inline = post(remote, chat_body("What does the image show?", [IMG_A], max_tokens=10)).json()
-        assert via_url["choices"][0]["message"]["content"] == inline["choices"][0]["message"]["content"]
+        assert (
+            via_url["choices"][0]["message"]["content"]
+            == inline["choices"][0]["message"]["content"]
+        )
         assert via_url["usage"] == inline["usage"]
     finally:
         httpd.shutdown()
@@ -378,9 +507,22 @@ def test_openai_eval_backend_against_the_server(server, tmp_path):
     backend = get_backend("openai", model="tiny", base_url=f"{server.url}/v1", max_retries=0)
     try:
         requests = [
-            Request("a", [{"role": "user", "content": [{"type": "image", "image": str(image)},
-                                                       {"type": "text", "text": "What does the image show?"}]}]),
-            Request("b", [{"role": "user", "content": [{"type": "text", "text": "Is there a fracture?"}]}]),
+            Request(
+                "a",
+                [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "image": str(image)},
+                            {"type": "text", "text": "What does the image show?"},
+                        ],
+                    }
+                ],
+            ),
+            Request(
+                "b",
+                [{"role": "user", "content": [{"type": "text", "text": "Is there a fracture?"}]}],
+            ),
         ]
         responses = backend.generate(requests, GenerationParams(max_new_tokens=10, temperature=0.0))
     finally:

@@ -56,18 +56,30 @@ class Conversation:
 
 
 def chat(
-    question: str | None = typer.Argument(None, help="Ask once and exit; leave out for a conversation."),
+    question: str | None = typer.Argument(
+        None, help="Ask once and exit; leave out for a conversation."
+    ),
     model: str = typer.Option(..., "--model", "-m", help="Model directory, hub id or alias."),
-    image: list[Path] = typer.Option([], "--image", "-i", help="Image for the (first) question; repeat for several."),
+    image: list[Path] = typer.Option(
+        [], "--image", "-i", help="Image for the (first) question; repeat for several."
+    ),
     system: str | None = typer.Option(None, "--system", help="A system prompt."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
-    temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0, help="0 = greedy (reproducible)."),
-    top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (with temperature > 0)."),
+    temperature: float = typer.Option(
+        0.0, "--temperature", min=0.0, max=2.0, help="0 = greedy (reproducible)."
+    ),
+    top_p: float = typer.Option(
+        1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (with temperature > 0)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed for sampling."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    min_pixels: int | None = typer.Option(None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."),
-    max_pixels: int | None = typer.Option(None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."),
+    min_pixels: int | None = typer.Option(
+        None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."
+    ),
+    max_pixels: int | None = typer.Option(
+        None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."
+    ),
 ) -> None:
     """Chat with a model in the terminal; answers stream as they are generated."""
     from lingshu.cli.serve import load

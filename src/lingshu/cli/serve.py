@@ -21,33 +21,57 @@ DEFAULT_MAX_IMAGE_PIXELS = 25_000_000  # 5000 x 5000: above any radiograph we ex
 
 
 def serve(
-    model: str = typer.Option(..., "--model", "-m", help="Model directory, hub id or alias (e.g. smollm2-135m-instruct)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default accepts local clients only."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Model directory, hub id or alias (e.g. smollm2-135m-instruct)."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; the default accepts local clients only."
+    ),
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
     api_key: str | None = typer.Option(
-        None, "--api-key", envvar="LINGSHU_API_KEY", show_envvar=True,
+        None,
+        "--api-key",
+        envvar="LINGSHU_API_KEY",
+        show_envvar=True,
         help="Require 'Authorization: Bearer KEY' on the API. Prefer the environment variable.",
     ),
     ui: bool = typer.Option(False, "--ui", help="Also serve the chat page at /."),
     allow_remote_images: bool = typer.Option(
-        False, "--allow-remote-images",
+        False,
+        "--allow-remote-images",
         help="Fetch http(s) image URLs named in requests (off: data URIs only).",
     ),
-    max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1024, help="Largest request body (413 above)."),
+    max_body_bytes: int = typer.Option(
+        DEFAULT_MAX_BODY_BYTES,
+        "--max-body-bytes",
+        min=1024,
+        help="Largest request body (413 above).",
+    ),
     max_image_pixels: int = typer.Option(
-        DEFAULT_MAX_IMAGE_PIXELS, "--max-image-pixels", min=1,
+        DEFAULT_MAX_IMAGE_PIXELS,
+        "--max-image-pixels",
+        min=1,
         help="Largest image, width x height, checked before decoding (413 above).",
     ),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Requests generated together in one batch."),
+    batch_size: int = typer.Option(
+        8, "--batch-size", min=1, help="Requests generated together in one batch."
+    ),
     served_model_name: str | None = typer.Option(
-        None, "--served-model-name",
+        None,
+        "--served-model-name",
         help="The 'model' name clients send (default: the directory's name, or --model as given).",
     ),
-    default_max_tokens: int = typer.Option(512, "--default-max-tokens", min=1, help="max_tokens when a request gives none."),
+    default_max_tokens: int = typer.Option(
+        512, "--default-max-tokens", min=1, help="max_tokens when a request gives none."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    min_pixels: int | None = typer.Option(None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."),
-    max_pixels: int | None = typer.Option(None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."),
+    min_pixels: int | None = typer.Option(
+        None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."
+    ),
+    max_pixels: int | None = typer.Option(
+        None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."
+    ),
 ) -> None:
     """Serve a model over an OpenAI-compatible HTTP API (chat completions, streaming)."""
     import uvicorn
@@ -60,7 +84,9 @@ def serve(
 
     sock = bind_socket(host, port)
     try:
-        loaded = load(model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
+        loaded = load(
+            model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
+        )
     except BaseException:
         sock.close()
         raise
@@ -71,21 +97,29 @@ def serve(
         api_key=api_key or None,
         ui=ui,
         max_body_bytes=max_body_bytes,
-        images=ImagePolicy(max_pixels=max_image_pixels, max_bytes=max_body_bytes,
-                           allow_remote=allow_remote_images),
+        images=ImagePolicy(
+            max_pixels=max_image_pixels, max_bytes=max_body_bytes, allow_remote=allow_remote_images
+        ),
         allowed_hosts=tuple(sorted(LOOPBACK_HOSTS | {host})) if loopback else None,
         default_max_tokens=default_max_tokens,
     )
     if not loopback and not api_key:
-        print(f"warning: serving on {host} without an API key: anyone who can reach this "
-              "port can use the model; set LINGSHU_API_KEY", file=sys.stderr)
+        print(
+            f"warning: serving on {host} without an API key: anyone who can reach this "
+            "port can use the model; set LINGSHU_API_KEY",
+            file=sys.stderr,
+        )
     port = sock.getsockname()[1]  # the real one when --port 0 asked the system to choose
     engine = GenerationEngine(loaded, max_batch_size=batch_size)
     app = create_app(engine, settings)
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {name!r} at http://{shown}:{port}/v1 "
-          f"({'API key required' if api_key else 'no API key'})"
-          + (f"; chat page at http://{shown}:{port}/" if ui else ""), file=sys.stderr, flush=True)
+    print(
+        f"serving {name!r} at http://{shown}:{port}/v1 "
+        f"({'API key required' if api_key else 'no API key'})"
+        + (f"; chat page at http://{shown}:{port}/" if ui else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     try:
         server.run(sockets=[sock])
@@ -104,7 +138,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host") from None
+        raise UserError(
+            f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -116,7 +152,9 @@ def load(model: str, *, device: str, dtype: str, min_pixels: int | None, max_pix
     from lingshu.models import LoadOptions, load_model
 
     try:
-        options = LoadOptions(device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
+        options = LoadOptions(
+            device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
+        )
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "options"

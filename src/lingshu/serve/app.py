@@ -97,14 +97,20 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
             )
             params = SamplingParams(
                 max_tokens=req.requested_max_tokens or settings.default_max_tokens,
-                temperature=settings.default_temperature if req.temperature is None else req.temperature,
+                temperature=settings.default_temperature
+                if req.temperature is None
+                else req.temperature,
                 top_p=1.0 if req.top_p is None else req.top_p,
                 seed=req.seed,
                 stop=req.stop_sequences,
             )
             handle = await _submit(engine, messages, params, listener)
-        meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()),
-                "model": settings.served_model_name, "system_fingerprint": fingerprint}
+        meta = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "created": int(time.time()),
+            "model": settings.served_model_name,
+            "system_fingerprint": fingerprint,
+        }
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
             return StreamingResponse(
@@ -123,8 +129,11 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
 
         @app.get("/")
         async def page() -> FileResponse:
-            return FileResponse(str(STATIC_DIR / "index.html"), media_type="text/html",
-                                headers={"Content-Security-Policy": PAGE_CSP})
+            return FileResponse(
+                str(STATIC_DIR / "index.html"),
+                media_type="text/html",
+                headers={"Content-Security-Policy": PAGE_CSP},
+            )
 
         @app.post("/ui/render")
         async def render(request: Request) -> dict[str, Any]:
@@ -137,7 +146,8 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
         @app.get("/")
         async def root() -> dict[str, Any]:
             return {
-                "message": "Lingshu OpenAI-compatible server; the chat page is off (start with --ui)",
+                "message": "Lingshu OpenAI-compatible server; "
+                "the chat page is off (start with --ui)",
                 "endpoints": ["POST /v1/chat/completions", "GET /v1/models", "GET /health"],
             }
 
@@ -185,19 +195,26 @@ def _unknown_model(name: str, settings: ServerSettings) -> ApiError:
         404,
         f"model {name!r} does not exist on this server; it serves "
         f"{settings.served_model_name!r} (see GET /v1/models)",
-        param="model", code="model_not_found",
+        param="model",
+        code="model_not_found",
     )
 
 
-async def _submit(engine: GenerationEngine, messages: list[dict[str, Any]], params: SamplingParams,
-                  listener: Any) -> GenerationHandle:
+async def _submit(
+    engine: GenerationEngine, messages: list[dict[str, Any]], params: SamplingParams, listener: Any
+) -> GenerationHandle:
     try:
         return await run_in_threadpool(engine.submit, messages, params, listener)
     except PromptError as e:
         raise bad_request(str(e), param="messages", code="invalid_prompt") from None
     except EngineBusy as e:
-        raise ApiError(429, f"the server is busy: {e}", type="rate_limit_error",
-                       code="server_busy", headers={"Retry-After": "1"}) from None
+        raise ApiError(
+            429,
+            f"the server is busy: {e}",
+            type="rate_limit_error",
+            code="server_busy",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 async def _wait_result(events: asyncio.Queue[StreamEvent]) -> GenerationResult:
@@ -227,18 +244,21 @@ def _completion(meta: dict[str, Any], result: GenerationResult) -> dict[str, Any
     return {
         **meta,
         "object": "chat.completion",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": result.text, "refusal": None},
-            "logprobs": None,
-            "finish_reason": _finish_reason(result),
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": _finish_reason(result),
+            }
+        ],
         "usage": _usage(result),
     }
 
 
-def _chunk(meta: dict[str, Any], delta: dict[str, Any], finish: str | None,
-           include_usage: bool) -> bytes:
+def _chunk(
+    meta: dict[str, Any], delta: dict[str, Any], finish: str | None, include_usage: bool
+) -> bytes:
     body: dict[str, Any] = {
         **meta,
         "object": "chat.completion.chunk",
@@ -253,8 +273,12 @@ def _sse_data(obj: Any) -> bytes:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode()
 
 
-async def _sse(events: asyncio.Queue[StreamEvent], handle: GenerationHandle,
-               meta: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
+async def _sse(
+    events: asyncio.Queue[StreamEvent],
+    handle: GenerationHandle,
+    meta: dict[str, Any],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     """OpenAI's stream: a role chunk, content chunks, a finish chunk, optionally a usage
     chunk (empty ``choices``), then ``data: [DONE]``."""
     try:
@@ -267,8 +291,14 @@ async def _sse(events: asyncio.Queue[StreamEvent], handle: GenerationHandle,
                 assert ev.result is not None
                 yield _chunk(meta, {}, _finish_reason(ev.result), include_usage)
                 if include_usage:
-                    yield _sse_data({**meta, "object": "chat.completion.chunk", "choices": [],
-                                     "usage": _usage(ev.result)})
+                    yield _sse_data(
+                        {
+                            **meta,
+                            "object": "chat.completion.chunk",
+                            "choices": [],
+                            "usage": _usage(ev.result),
+                        }
+                    )
                 break
             else:
                 log.error("generation failed mid-stream: %s", ev.text)
@@ -296,11 +326,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         if e.status_code == 404:
             message, code = f"no such endpoint: {request.method} {request.url.path}", "not_found"
         elif e.status_code == 405:
-            message, code = f"method {request.method} is not allowed on {request.url.path}", "method_not_allowed"
+            message, code = (
+                f"method {request.method} is not allowed on {request.url.path}",
+                "method_not_allowed",
+            )
         else:
             message, code = str(e.detail), None
-        return JSONResponse(error_body(message, code=code), status_code=e.status_code,
-                            headers=getattr(e, "headers", None))
+        return JSONResponse(
+            error_body(message, code=code),
+            status_code=e.status_code,
+            headers=getattr(e, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -52,7 +52,7 @@ class IncrementalText:
     def _release(self, upto: int) -> str:
         if upto <= self._sent:
             return ""
-        piece = self.text[self._sent:upto]
+        piece = self.text[self._sent : upto]
         self._sent = upto
         return piece
 

@@ -63,7 +63,10 @@ class PromptEncoder:
         with self.lock, _one_torch_thread():
             if not self.accepts_images:
                 enc = self.tokenizer.apply_chat_template(
-                    templated, add_generation_prompt=True, tokenize=True, return_dict=True,
+                    templated,
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=True,
                     return_tensors="pt",
                 )
                 return EncodedPrompt({k: enc[k] for k in ("input_ids", "attention_mask")})

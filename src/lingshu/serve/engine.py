@@ -249,7 +249,9 @@ class GenerationEngine:
                 self._arriving -= 1
                 self._cond.notify_all()
 
-    def _enqueue(self, prompt: EncodedPrompt, params: SamplingParams, listener: Listener | None) -> GenerationHandle:
+    def _enqueue(
+        self, prompt: EncodedPrompt, params: SamplingParams, listener: Listener | None
+    ) -> GenerationHandle:
         room = self.context_length - prompt.n_tokens
         if room < 1:
             raise PromptError(
@@ -258,8 +260,11 @@ class GenerationEngine:
             )
         if params.max_tokens > room:
             params = SamplingParams(
-                max_tokens=room, temperature=params.temperature, top_p=params.top_p,
-                seed=params.seed, stop=params.stop,
+                max_tokens=room,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=params.seed,
+                stop=params.stop,
             )
         handle = GenerationHandle(listener)
         with self._cond:
@@ -271,7 +276,9 @@ class GenerationEngine:
             self._cond.notify()
         return handle
 
-    def generate(self, messages: list[dict[str, Any]], params: SamplingParams | None = None) -> GenerationResult:
+    def generate(
+        self, messages: list[dict[str, Any]], params: SamplingParams | None = None
+    ) -> GenerationResult:
         """Submit and wait: the blocking convenience for scripts and the chat CLI."""
         return self.submit(messages, params).result()
 
@@ -337,7 +344,11 @@ class GenerationEngine:
         live = [job for job in batch if not job.handle.cancelled]
         for job in batch:
             if job.handle.cancelled:
-                job.handle._emit(StreamEvent("done", result=GenerationResult("", "cancelled", job.prompt.n_tokens, 0)))
+                job.handle._emit(
+                    StreamEvent(
+                        "done", result=GenerationResult("", "cancelled", job.prompt.n_tokens, 0)
+                    )
+                )
         return live
 
     def _run_batch(self, batch: list[_Job]) -> None:
@@ -345,7 +356,14 @@ class GenerationEngine:
         self.stats.batches += 1
         self.stats.batch_sizes.append(len(batch))
         self.stats.max_batch_size = max(self.stats.max_batch_size, len(batch))
-        rows = [_Row(job, IncrementalText(self.loaded.tokenizer, job.params.stop, self.encoder.lock), self.eos_token_ids) for job in batch]
+        rows = [
+            _Row(
+                job,
+                IncrementalText(self.loaded.tokenizer, job.params.stop, self.encoder.lock),
+                self.eos_token_ids,
+            )
+            for job in batch
+        ]
         try:
             self._generate(batch, rows)
         except Exception:
@@ -447,11 +465,15 @@ class _RowStopper(StoppingCriteria):
     def __init__(self, rows: list[_Row]) -> None:
         self.rows = rows
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
         last = input_ids[:, -1].tolist()
         for row, token in zip(self.rows, last):
             row.step(int(token))
-        return torch.tensor([row.done for row in self.rows], dtype=torch.bool, device=input_ids.device)
+        return torch.tensor(
+            [row.done for row in self.rows], dtype=torch.bool, device=input_ids.device
+        )
 
 
 def _context_length(model: Any) -> int:
@@ -473,7 +495,10 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
 
 
 def _pad_id(model: Any, tokenizer: Any, eos_ids: list[int]) -> int:
-    for candidate in (tokenizer.pad_token_id, getattr(model.generation_config, "pad_token_id", None)):
+    for candidate in (
+        tokenizer.pad_token_id,
+        getattr(model.generation_config, "pad_token_id", None),
+    ):
         if candidate is not None:
             return int(candidate)
     return eos_ids[0] if eos_ids else 0

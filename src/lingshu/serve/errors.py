@@ -42,7 +42,10 @@ class ApiError(Exception):
 
 
 def error_body(
-    message: str, *, type: str = "invalid_request_error", param: str | None = None,  # noqa: A002
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,  # noqa: A002
     code: str | None = None,
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}

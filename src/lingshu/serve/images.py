@@ -32,7 +32,9 @@ from lingshu.serve.errors import ApiError, bad_request
 log = logging.getLogger(__name__)
 
 PIL_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
-_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.S)
+_DATA_URI = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.S
+)
 _DICOM_MIMES = {"application/dicom", "application/dicom+data"}
 
 
@@ -60,14 +62,16 @@ def decode_image_url(url: str, policy: ImagePolicy, param: str) -> Image.Image:
                 "remote image URLs are disabled on this server; send the image inline as a "
                 "data URI (data:image/png;base64,...) or start the server with "
                 "--allow-remote-images",
-                param=param, code="remote_images_disabled",
+                param=param,
+                code="remote_images_disabled",
             )
         data = _fetch(url, policy, param)
     else:
         raise bad_request(
             "an image URL must be a data URI (data:image/png;base64,...) or an http(s) URL; "
             "the server never reads local files",
-            param=param, code="invalid_image_url",
+            param=param,
+            code="invalid_image_url",
         )
     return decode_image_bytes(data, policy, param)
 
@@ -86,28 +90,34 @@ def _data_uri_bytes(url: str, param: str) -> bytes:
     if m is None:
         raise bad_request(
             "malformed data URI; expected data:<mime type>;base64,<data>",
-            param=param, code="invalid_image_url",
+            param=param,
+            code="invalid_image_url",
         )
     mime = (m.group("mime") or "").lower()
-    if mime and not (mime.startswith("image/") or mime in _DICOM_MIMES or mime == "application/octet-stream"):
+    if mime and not (
+        mime.startswith("image/") or mime in _DICOM_MIMES or mime == "application/octet-stream"
+    ):
         raise bad_request(
             f"data URI of type {mime!r} is not an image; expected image/png, image/jpeg or "
             "application/dicom",
-            param=param, code="invalid_image",
+            param=param,
+            code="invalid_image",
         )
     if ";base64" not in m.group("params").lower():
         raise bad_request(
             "data URIs must be base64-encoded (data:image/png;base64,...)",
-            param=param, code="invalid_image_url",
+            param=param,
+            code="invalid_image_url",
         )
-    payload = re.sub(r"\s+", "", url[m.end():])
+    payload = re.sub(r"\s+", "", url[m.end() :])
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise bad_request(
             "the image's base64 data is invalid (characters outside the base64 alphabet or "
             "wrong padding)",
-            param=param, code="invalid_base64",
+            param=param,
+            code="invalid_base64",
         ) from None
 
 
@@ -116,7 +126,8 @@ def _too_large(width: int, height: int, policy: ImagePolicy, param: str) -> ApiE
         413,
         f"the image is {width} x {height} = {width * height:,} pixels; this server accepts at "
         f"most {policy.max_pixels:,} pixels per image (--max-image-pixels)",
-        param=param, code="image_too_large",
+        param=param,
+        code="image_too_large",
     )
 
 
@@ -137,18 +148,22 @@ def _decode_with_pil(data: bytes, policy: ImagePolicy, param: str) -> Image.Imag
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError(
-            413, "the image declares more pixels than this server decodes",
-            param=param, code="image_too_large",
+            413,
+            "the image declares more pixels than this server decodes",
+            param=param,
+            code="image_too_large",
         ) from None
     except UnidentifiedImageError:
         raise bad_request(
             "the image could not be decoded: not a PNG, JPEG, GIF, WebP, BMP, TIFF or DICOM file",
-            param=param, code="invalid_image",
+            param=param,
+            code="invalid_image",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise bad_request(
             "the image could not be decoded; the file is truncated or corrupt",
-            param=param, code="invalid_image",
+            param=param,
+            code="invalid_image",
         ) from None
     return to_rgb(image)
 
@@ -162,17 +177,22 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
     from lingshu.models.images import load_image, supported_formats
 
     if "DICOM" not in {f.upper() for f in supported_formats()}:
-        raise bad_request("DICOM images are not supported by this server", param=param,
-                          code="invalid_image")
+        raise bad_request(
+            "DICOM images are not supported by this server", param=param, code="invalid_image"
+        )
     try:
         header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
         rows, cols = int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
     except (InvalidDicomError, OSError, ValueError, TypeError, EOFError):
-        raise bad_request("the DICOM file could not be read; it is truncated or corrupt",
-                          param=param, code="invalid_image") from None
+        raise bad_request(
+            "the DICOM file could not be read; it is truncated or corrupt",
+            param=param,
+            code="invalid_image",
+        ) from None
     if rows * cols == 0:
-        raise bad_request("the DICOM file holds no image (no Rows/Columns)", param=param,
-                          code="invalid_image")
+        raise bad_request(
+            "the DICOM file holds no image (no Rows/Columns)", param=param, code="invalid_image"
+        )
     if rows * cols > policy.max_pixels:
         raise _too_large(cols, rows, policy, param)
     fd, tmp = tempfile.mkstemp(prefix="lingshu-upload-", suffix=".dcm")
@@ -181,9 +201,12 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
             fh.write(data)
         return load_image(tmp)
     except SampleError:
-        raise bad_request("the DICOM image could not be decoded; the file is truncated, corrupt "
-                          "or uses an unsupported transfer syntax", param=param,
-                          code="invalid_image") from None
+        raise bad_request(
+            "the DICOM image could not be decoded; the file is truncated, corrupt "
+            "or uses an unsupported transfer syntax",
+            param=param,
+            code="invalid_image",
+        ) from None
     finally:
         os.unlink(tmp)
 
@@ -192,12 +215,14 @@ def _fetch(url: str, policy: ImagePolicy, param: str) -> bytes:
     import httpx
 
     def refuse(why: str) -> ApiError:
-        return bad_request(f"could not fetch the image URL: {why}", param=param,
-                           code="image_fetch_failed")
+        return bad_request(
+            f"could not fetch the image URL: {why}", param=param, code="image_fetch_failed"
+        )
 
     try:
-        with httpx.Client(timeout=policy.remote_timeout_s, follow_redirects=True,
-                          max_redirects=3, trust_env=False) as client:
+        with httpx.Client(
+            timeout=policy.remote_timeout_s, follow_redirects=True, max_redirects=3, trust_env=False
+        ) as client:
             with client.stream("GET", url) as resp:
                 if resp.status_code != 200:
                     raise refuse(f"HTTP {resp.status_code}")
@@ -205,8 +230,12 @@ def _fetch(url: str, policy: ImagePolicy, param: str) -> bytes:
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > policy.max_bytes:
-                        raise ApiError(413, f"the remote image exceeds {policy.max_bytes:,} bytes",
-                                       param=param, code="image_too_large")
+                        raise ApiError(
+                            413,
+                            f"the remote image exceeds {policy.max_bytes:,} bytes",
+                            param=param,
+                            code="image_too_large",
+                        )
                     chunks.append(chunk)
                 return b"".join(chunks)
     except ApiError:

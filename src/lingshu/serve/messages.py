@@ -31,13 +31,18 @@ def to_engine_messages(
                 parts.append({"type": "text", "text": part.text})
                 continue
             if role != "user":
-                raise bad_request(f"{param}: images are accepted in user messages only", param=param)
+                raise bad_request(
+                    f"{param}: images are accepted in user messages only", param=param
+                )
             n_images += 1
             if n_images > max_images:
                 raise bad_request(
                     f"too many images: this server accepts at most {max_images} per request",
-                    param=param, code="too_many_images",
+                    param=param,
+                    code="too_many_images",
                 )
-            parts.append({"type": "image", "image": decode_image_url(part.url, policy, f"{param}.image_url")})
+            parts.append(
+                {"type": "image", "image": decode_image_url(part.url, policy, f"{param}.image_url")}
+            )
         out.append({"role": role, "content": parts})
     return out

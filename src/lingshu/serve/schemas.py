@@ -60,7 +60,9 @@ class ChatMessage(BaseModel):
     @model_validator(mode="after")
     def _content_required(self) -> ChatMessage:
         if self.content is None and self.role != "assistant":
-            raise ValueError(f"a {self.role!r} message needs 'content' (a string or a list of parts)")
+            raise ValueError(
+                f"a {self.role!r} message needs 'content' (a string or a list of parts)"
+            )
         return self
 
 
@@ -96,7 +98,9 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError("only n = 1 is supported; send several requests for several answers")
         for name in ("presence_penalty", "frequency_penalty"):
             if getattr(self, name) not in (None, 0, 0.0):
-                raise ValueError(f"{name} is not supported by this server; leave it out or set it to 0")
+                raise ValueError(
+                    f"{name} is not supported by this server; leave it out or set it to 0"
+                )
         if self.logprobs:
             raise ValueError("logprobs are not supported by this server")
         stops = self.stop_sequences
@@ -136,7 +140,7 @@ def describe_validation_error(e: ValidationError) -> tuple[str, str | None]:
     param = _param_path(err["loc"])
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     if err["type"] == "missing":
         msg = "field required"
     elif err["type"] == "extra_forbidden":

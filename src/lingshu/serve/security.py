@@ -82,12 +82,19 @@ class GuardMiddleware:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         if name.lower() not in self.allowed_hosts:
             raise ApiError(
-                400, "this server answers only requests addressed to its loopback name "
-                "(localhost or 127.0.0.1)", code="invalid_host",
+                400,
+                "this server answers only requests addressed to its loopback name "
+                "(localhost or 127.0.0.1)",
+                code="invalid_host",
             )
 
     def _check_key(self, path: str, headers: dict[str, str]) -> None:
-        if self.api_key is None or path in PUBLIC_PATHS or path == "/" or path.startswith(PUBLIC_PREFIXES):
+        if (
+            self.api_key is None
+            or path in PUBLIC_PATHS
+            or path == "/"
+            or path.startswith(PUBLIC_PREFIXES)
+        ):
             return
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
@@ -95,7 +102,8 @@ class GuardMiddleware:
             raise ApiError(
                 401,
                 "missing or invalid API key; send it as 'Authorization: Bearer <key>'",
-                type="invalid_request_error", code="invalid_api_key",
+                type="invalid_request_error",
+                code="invalid_api_key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
@@ -107,7 +115,9 @@ class GuardMiddleware:
                 if int(declared) > self.max_body_bytes:
                     raise self._too_large()
             except ValueError:
-                raise ApiError(400, "invalid Content-Length header", code="invalid_request") from None
+                raise ApiError(
+                    400, "invalid Content-Length header", code="invalid_request"
+                ) from None
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -126,8 +136,10 @@ class GuardMiddleware:
 
     def _too_large(self) -> ApiError:
         return ApiError(
-            413, f"request body exceeds this server's limit of {self.max_body_bytes:,} bytes "
-            "(--max-body-bytes); send smaller images", code="request_too_large",
+            413,
+            f"request body exceeds this server's limit of {self.max_body_bytes:,} bytes "
+            "(--max-body-bytes); send smaller images",
+            code="request_too_large",
         )
 
 
