@@ -37,3 +37,13 @@ def test_help_at_every_level():
         res = run(*args, "--help")
         assert res.returncode == 0 and "Usage" in res.stdout, args
     assert "--shard" in run("eval", "run", "--help").stdout
+
+
+def test_benchmark_docs_are_generated_from_the_registry():
+    """docs/benchmarks.md must equal `lingshu benchmarks docs` (regenerate it if this fails)."""
+    from pathlib import Path
+
+    from lingshu.cli.benchmarks import render_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+    assert doc.read_text() == render_markdown()
