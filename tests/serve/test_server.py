@@ -141,6 +141,12 @@ def test_stop_and_max_completion_tokens(server):
     )
 
 
+def test_near_zero_temperature_is_greedy(server):
+    greedy = post(server, chat_body("Any abnormality?", max_tokens=6, temperature=0)).json()
+    tiny_t = post(server, chat_body("Any abnormality?", max_tokens=6, temperature=1e-30)).json()
+    assert tiny_t["choices"][0]["message"] == greedy["choices"][0]["message"]
+
+
 def test_seed_makes_sampling_reproducible(server):
     body = chat_body("Any abnormality?", max_tokens=8, temperature=1.0, top_p=0.9, seed=42)
     a, b = (post(server, body).json()["choices"][0]["message"]["content"] for _ in range(2))
@@ -284,6 +290,14 @@ MALFORMED = [
     ("presence penalty", chat_body("hi", presence_penalty=1.0), 400, "invalid_value"),
     ("logprobs", chat_body("hi", logprobs=True), 400, "invalid_value"),
     ("seed a float", chat_body("hi", seed=1.5), 400, "invalid_value"),
+    ("seed beyond 64 bits", chat_body("hi", seed=2**70), 400, "invalid_value"),
+    (
+        "temperature NaN",
+        '{"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+        400,
+        "invalid_value",
+    ),
+    ("JSON nested too deeply", "[" * 200_000 + "]" * 200_000, 400, "invalid_json"),
     ("unknown model", dict(chat_body("hi"), model="gpt-4o"), 404, "model_not_found"),
     ("bad base64", chat_body("hi", ["data:image/png;base64,%%%%"]), 400, "invalid_base64"),
     (
@@ -323,6 +337,12 @@ MALFORMED = [
         None,
     ),
     ("prompt beyond the context", chat_body("word " * 5000), 400, "invalid_prompt"),
+    (
+        "image aspect ratio over 200",  # Qwen2.5-VL's processor refuses these
+        chat_body("hi", [data_uri(png_bytes(random_image(5, 5000, 20)))]),
+        400,
+        "invalid_prompt",
+    ),
 ]
 
 
@@ -552,3 +572,28 @@ def test_server_binds_where_it_is_told(server):
         pytest.skip("this machine has no non-loopback IPv4 address")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://{address}:{server.port}/health", timeout=5)
+
+
+def test_render_endpoint_for_the_page(make_server):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ui = make_server(ui=True, api_key="k")
+    auth = {"Authorization": "Bearer k"}
+    url = f"{ui.url}/ui/render"
+    ok = httpx.post(url, json={"image": IMG_B}, headers=auth).json()
+    assert (ok["width"], ok["height"]) == (60, 100)
+    png = base64.b64decode(ok["image"].split(",", 1)[1])
+    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert np.array_equal(shown, np.asarray(random_image(12, 60, 100)))
+    assert_openai_error(httpx.post(url, json={"image": IMG_B}), 401, "invalid_api_key")
+    assert_openai_error(httpx.post(url, json={}, headers=auth), 400, "invalid_value")
+    assert_openai_error(httpx.post(url, json={"image": "file:///etc/passwd"}, headers=auth), 400,
+                        "invalid_image_url")
+    bad = data_uri(b"garbage bytes")
+    assert_openai_error(httpx.post(url, json={"image": bad}, headers=auth), 400, "invalid_image")
+    page = httpx.get(f"{ui.url}/")  # the page itself is public; it asks for the key
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]

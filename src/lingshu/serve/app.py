@@ -173,6 +173,8 @@ async def _json_body(request: Request) -> Any:
         return json.loads(body)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8 text", code="invalid_json") from None
+    except RecursionError:
+        raise bad_request("the request body is nested too deeply", code="invalid_json") from None
     except json.JSONDecodeError as e:
         raise bad_request(
             f"the request body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})",

@@ -60,22 +60,29 @@ class PromptEncoder:
         templated, images = self._split_images(messages)
         if images and not self.accepts_images:
             raise PromptError("this model reads text only; remove the image parts")
-        with self.lock, _one_torch_thread():
-            if not self.accepts_images:
-                enc = self.tokenizer.apply_chat_template(
-                    templated,
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=True,
-                    return_tensors="pt",
-                )
-                return EncodedPrompt({k: enc[k] for k in ("input_ids", "attention_mask")})
-            text = self.processor.apply_chat_template(
-                templated, add_generation_prompt=True, tokenize=False
+        try:
+            with self.lock, _one_torch_thread():
+                return self._encode(templated, images)
+        except ValueError as e:
+            # What processors refuse is the request's doing: e.g. Qwen2.5-VL rejects images
+            # with an aspect ratio above 200. Their messages name no files or internals.
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise PromptError(f"the model's processor cannot prepare this request: {first}") from None
+
+    def _encode(self, templated: list[dict[str, Any]], images: list[Image.Image]) -> EncodedPrompt:
+        if not self.accepts_images:
+            enc = self.tokenizer.apply_chat_template(
+                templated,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
             )
-            enc = self.processor(
-                text=[text], images=images or None, return_tensors="pt", add_special_tokens=False
-            )
+            return EncodedPrompt({k: enc[k] for k in ("input_ids", "attention_mask")})
+        text = self.processor.apply_chat_template(templated, add_generation_prompt=True, tokenize=False)
+        enc = self.processor(
+            text=[text], images=images or None, return_tensors="pt", add_special_tokens=False
+        )
         return EncodedPrompt(dict(enc))
 
     def _split_images(

@@ -53,6 +53,10 @@ class GenerationError(RuntimeError):
 class SamplingParams:
     """Decoding settings of one request. ``temperature`` 0 (or ``top_p`` 0) means greedy."""
 
+    GREEDY_BELOW = 1e-5
+    """Temperatures under this decode greedily: that is what they approach, and dividing
+    logits by a near-zero temperature can overflow to inf and NaN probabilities."""
+
     max_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
@@ -61,7 +65,7 @@ class SamplingParams:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature <= 0.0 or self.top_p <= 0.0
+        return self.temperature < self.GREEDY_BELOW or self.top_p <= 0.0
 
     def batch_key(self) -> tuple[Any, ...] | None:
         """Requests with equal keys may share a ``generate`` call; ``None``: run alone."""
