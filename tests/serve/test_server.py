@@ -597,3 +597,49 @@ def test_render_endpoint_for_the_page(make_server):
     assert_openai_error(httpx.post(url, json={"image": bad}, headers=auth), 400, "invalid_image")
     page = httpx.get(f"{ui.url}/")  # the page itself is public; it asks for the key
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+
+def test_mutated_requests_never_get_a_5xx(make_server):
+    """Random mutations of a valid request (wrong types, missing keys, odd values): every
+    answer is a 200 or a 4xx in OpenAI's shape, never a 5xx."""
+    import copy
+    import random
+
+    server = make_server(default_max_tokens=2)  # a deleted max_tokens stays quick
+
+    rng = random.Random(1234)
+    base = chat_body("What is shown?", [IMG_A], max_tokens=2, stop=["x"], seed=1,
+                     stream_options={"include_usage": True})
+    odd_values = [None, True, False, 0, -1, 1.5, 2**70, "", "x", "NaN", [], [1], {}, {"a": 1},
+                  "data:image/png;base64,AAAA", "http://127.0.0.1:1/x.png", "\u0000", 1e308]
+
+    def paths(obj, prefix=()):
+        yield prefix
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                yield from paths(v, (*prefix, k))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                yield from paths(v, (*prefix, i))
+
+    all_paths = [p for p in paths(base) if p]
+    statuses = []
+    for _ in range(120):
+        body = copy.deepcopy(base)
+        path = rng.choice(all_paths)
+        parent = body
+        for key in path[:-1]:
+            parent = parent[key]
+        if rng.random() < 0.2 and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            value = rng.choice(odd_values)
+            if path[-1] == "max_tokens" and value == 2**70:
+                value = 3  # valid and huge is merely slow: capped to the context, 4000 tokens
+            parent[path[-1]] = value
+        resp = post(server, body, timeout=120)
+        statuses.append(resp.status_code)
+        assert resp.status_code < 500, (path, resp.text)
+        if resp.status_code != 200:
+            assert_openai_error(resp, resp.status_code)
+    assert 200 in statuses and any(400 <= s < 500 for s in statuses)
