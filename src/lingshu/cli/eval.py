@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 import yaml
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -98,6 +98,9 @@ def build_config(**kw: Any) -> Any:
         merged["use_cache"] = False
     if kw.get("fail_fast"):
         merged["fail_fast"] = True
+    judge = _judge_options(base, kw)
+    if judge is not None:
+        merged["judge"] = judge
     if not merged.get("benchmarks"):
         raise UserError("no benchmark given: pass -b NAME (see `lingshu benchmarks list`)")
     if not merged.get("data_dir"):
@@ -108,6 +111,33 @@ def build_config(**kw: Any) -> Any:
         raise UserError(_validation_line(e, "eval config")) from None
     except TypeError as e:
         raise UserError(f"eval config: {e}") from None
+
+
+_JUDGE_OPTIONS = {
+    "judge": "model",
+    "judge_base_url": "base_url",
+    "judge_api_key": "api_key",
+    "judge_scope": "scope",
+    "judge_concurrency": "concurrency",
+    "judge_timeout": "timeout_s",
+    "judge_max_retries": "max_retries",
+    "judge_max_tokens": "max_tokens",
+}
+
+
+def _judge_options(base: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``judge`` section: the config file's, overridden by ``--judge*`` options."""
+    judge = dict(base.get("judge") or {})
+    given = {field: kw[opt] for opt, field in _JUDGE_OPTIONS.items() if kw.get(opt) is not None}
+    if not judge and set(given) <= {"api_key"}:
+        return None  # no judge asked for (the key may just sit in LINGSHU_JUDGE_API_KEY)
+    judge.update(given)
+    if not judge.get("model"):
+        opts = ", ".join(
+            f"--{o.replace('_', '-')}" for o in _JUDGE_OPTIONS if kw.get(o) is not None and o != "judge_api_key"
+        )
+        raise UserError(f"{opts} given without a judge: add --judge MODEL (see docs/judge.md)")
+    return judge
 
 
 def default_run_dir(cfg: Any) -> Path:
@@ -150,6 +180,14 @@ def run(
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed sample instead of recording it and going on."),
     report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: bleu,rouge_l,meteor,cider,bertscore,semb_score,radgraph,radcliq_v1,ratescore,green)."),
     report_weights: Path = typer.Option(None, "--report-weights", help="YAML mapping weights names to local paths for model-based report metrics (docs/report-metrics.md)."),
+    judge: str = typer.Option(None, "--judge", help="LLM judge for free-form answers: the model name an OpenAI-compatible endpoint serves, e.g. gpt-4.1 (docs/judge.md)."),
+    judge_base_url: str = typer.Option(None, "--judge-base-url", help="The judge's endpoint, e.g. http://127.0.0.1:8001/v1 (default https://api.openai.com/v1)."),
+    judge_api_key: str = typer.Option(None, "--judge-api-key", envvar="LINGSHU_JUDGE_API_KEY", show_envvar=True, help="The judge's API key (never saved). Prefer the environment variable."),
+    judge_scope: str = typer.Option(None, "--judge-scope", help="Which answers the judge decides: open (default for strict) or all-vqa; the medevalkit profiles always judge where MedEvalKit does."),
+    judge_concurrency: int = typer.Option(None, "--judge-concurrency", help="Judge requests in flight at once (default 8)."),
+    judge_timeout: float = typer.Option(None, "--judge-timeout", help="Seconds per judge request before retrying (default 120)."),
+    judge_max_retries: int = typer.Option(None, "--judge-max-retries", help="Retries per judge request on timeouts, 429 and 5xx (default 3)."),
+    judge_max_tokens: int = typer.Option(None, "--judge-max-tokens", help="Longest judge answer in tokens (default 256)."),
     resume: Path = typer.Option(None, "--resume", help="Resume the run in this directory with its saved config."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a different configuration."),
     config: Path = typer.Option(None, "--config", help="YAML file of EvalConfig fields; command-line options override it."),
@@ -160,6 +198,10 @@ def run(
     Answers are saved per sample as they arrive; kill the run at any moment and run the
     same command again (or `--resume RUN_DIR`) to continue without losing or repeating a
     sample. Answers are cached (SQLite), so an identical rerun costs nothing.
+
+    With `--judge MODEL` an LLM judge then decides free-form answers (docs/judge.md); its
+    verdicts are saved per sample and cached too, and a failed judge call is counted as a
+    judge error, never as a wrong answer.
     """
     from lingshu.eval import rundir
     from lingshu.eval.report import print_summary
@@ -174,6 +216,10 @@ def run(
             updates["cache_path"] = cache_path
         if fail_fast:
             updates["fail_fast"] = True
+        if judge_api_key and cfg.judge is not None:
+            updates["judge"] = cfg.judge.model_copy(
+                update={"api_key": SecretStr(judge_api_key), "api_key_set": True}
+            )
         cfg = cfg.model_copy(update=updates)
         out = Path(resume)
     else:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_obj
+from lingshu.eval.judge.config import JudgeConfig, resolve_scope
 from lingshu.eval.types import GenerationParams
 
 
@@ -66,6 +67,18 @@ class EvalConfig(BaseModel):
     report_weights: Path | None = Field(
         None, description="YAML with local weights for model-based report metrics"
     )
+    judge: JudgeConfig | None = Field(
+        None, description="LLM judge for free-form answers (docs/judge.md); None = rules only"
+    )
+
+    @model_validator(mode="after")
+    def _resolve_judge_scope(self) -> EvalConfig:
+        """Fix the judge's scope for the profile, so the saved config says what was judged."""
+        if self.judge is not None:
+            scope = resolve_scope(self.profile, self.judge.scope)
+            if scope != self.judge.scope:
+                self.judge = self.judge.model_copy(update={"scope": scope})
+        return self
 
     def summarize_options(self) -> dict[str, Any]:
         """Keyword arguments of ``metrics.aggregate.summarize`` for this run."""
@@ -95,6 +108,9 @@ class EvalConfig(BaseModel):
         for k in self._NON_SEMANTIC:
             d.pop(k, None)
         d["data_dir"] = str(Path(self.data_dir).resolve())
+        d.pop("judge", None)  # absent without a judge: older runs keep their identity
+        if self.judge is not None:
+            d["judge"] = self.judge.identity()
         if not include_shard:
             d.pop("shard", None)
         return d

@@ -67,6 +67,42 @@ def report_rows(metrics: dict[str, Any]) -> list[list[str]]:
 REPORT_HEADERS = ["benchmark", "metric", "x100 [95% CI]", "n"]
 
 
+def judge_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """One row per benchmark with a judge block: what the judge decided, its errors, both
+    accuracies and their agreement (docs/judge.md)."""
+    rows = []
+    for name, b in metrics["benchmarks"].items():
+        j = b.get("judge")
+        if not j:
+            continue
+        errors = str(j["n_judge_errors"])
+        if j["n_judge_errors"]:
+            errors += (
+                f" ({j['n_judge_errors_request']} failed, "
+                f"{j['n_judge_errors_unparseable']} unparseable)"
+            )
+        kappa = "-" if j["kappa"] is None else f"{j['kappa']:.3f}"
+        rows.append(
+            [
+                name,
+                str(j["n_judged"]),
+                errors,
+                pct(j["accuracy_rule"]),
+                pct(j["accuracy_judge"]),
+                kappa,
+                str(j["n_disagreements"]),
+            ]
+        )
+    return rows
+
+
+JUDGE_HEADERS = ["benchmark", "judged", "judge errors", "rule acc %", "judge acc %", "kappa", "disagree"]
+JUDGE_NOTE = (
+    "judge errors (failed requests, unparseable verdicts) are excluded from accuracy; "
+    "rerun the same command to retry failed requests"
+)
+
+
 def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     row = paper_row(cfg.backend_options.get("model"))
@@ -84,6 +120,16 @@ def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | N
         for r in rrows:
             rtable.add_row(*r)
         console.print(rtable)
+    jrows = judge_rows(metrics)
+    if jrows:
+        jtable = Table(title="LLM judge (accuracy uses its verdicts where it judged)")
+        for h in JUDGE_HEADERS:
+            jtable.add_column(h, justify="left" if h == "benchmark" else "right")
+        for r in jrows:
+            jtable.add_row(*r)
+        console.print(jtable)
+        if any(b.get("judge", {}).get("n_judge_errors") for b in metrics["benchmarks"].values()):
+            console.print(JUDGE_NOTE)
     if metrics.get("macro_accuracy") is not None:
         console.print(f"macro accuracy: {pct(metrics['macro_accuracy'])}%")
     if row:
@@ -111,6 +157,9 @@ def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
     rrows = report_rows(metrics)
     if rrows:
         parts += ["## Report generation", "", _md_table(REPORT_HEADERS, rrows), ""]
+    jrows = judge_rows(metrics)
+    if jrows:
+        parts += _judge_markdown(metrics, jrows)
     if metrics.get("macro_accuracy") is not None:
         parts += [f"Macro accuracy: **{pct(metrics['macro_accuracy'])}%**", ""]
     for name, b in metrics["benchmarks"].items():
@@ -129,6 +178,47 @@ def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
             ]
             parts += [_md_table([key, "n", "accuracy % [95% CI]", "invalid %", "errors"], rows), ""]
     return "\n".join(parts)
+
+
+_SHOWN = 10  # disagreements and errors listed per benchmark in summary.md
+
+
+def _cell(text: Any, limit: int = 120) -> str:
+    s = " ".join(str(text if text is not None else "-").split()).replace("|", "\\|")
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _judge_markdown(metrics: dict[str, Any], rows: list[list[str]]) -> list[str]:
+    parts = [
+        "## LLM judge",
+        "",
+        "- accuracy above uses the judge's verdict wherever it judged; rule acc % is the same "
+        "samples scored by the profile's rules; kappa = Cohen's kappa of rule vs judge over "
+        "the judged samples",
+        f"- {JUDGE_NOTE}",
+        "",
+        _md_table(JUDGE_HEADERS, rows),
+        "",
+    ]
+    for name, b in metrics["benchmarks"].items():
+        j = b.get("judge")
+        if not j:
+            continue
+        if j["disagreements"]:
+            parts += [f"### {name}: rule vs judge disagreements (first {_SHOWN} of {j['n_disagreements']})", ""]
+            table = [
+                [_cell(d["sample_id"], 40), _cell(d["gold"], 40), _cell(d["response"], 60),
+                 "correct" if d["rule_correct"] else "wrong",
+                 "correct" if d["judge_verdict"] else "wrong", _cell(d["rationale"])]
+                for d in j["disagreements"][:_SHOWN]
+            ]  # fmt: skip
+            headers = ["sample", "gold", "response", "rule", "judge", "judge's rationale"]
+            parts += [_md_table(headers, table), ""]
+        if j["errors"]:
+            parts += [f"### {name}: judge errors (first {_SHOWN} of {len(j['errors'])})", ""]
+            table = [[_cell(e["sample_id"], 40), _cell(e["error"], 200)] for e in j["errors"][:_SHOWN]]
+            parts += [_md_table(["sample", "error"], table), ""]
+    return parts
 
 
 def write_summary(run_dir: Path, cfg: EvalConfig, metrics: dict[str, Any]) -> None:

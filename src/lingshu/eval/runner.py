@@ -5,6 +5,11 @@ its batch returns, and successful responses go to the response cache in the same
 A run killed at any point therefore resumes by running the same command again: samples
 already recorded are skipped, a torn last line is discarded, and the metrics are computed
 from the records alone, so they equal those of an uninterrupted run.
+
+With an LLM judge (``cfg.judge``), each benchmark's recorded answers that are in the
+judge's scope are then judged, chunk by chunk, and a newer record carrying the verdict is
+appended per sample (``lingshu.eval.judge.records``); a resumed run judges only what has
+no verdict yet, and the judge cache makes judging again free.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from lingshu.eval.backends.base import Backend, get_backend
 from lingshu.eval.benchmarks.base import get_benchmark
 from lingshu.eval.cache import ResponseCache, cache_key, default_cache_path
 from lingshu.eval.config import EvalConfig
-from lingshu.eval.metrics.aggregate import summarize
+from lingshu.eval.metrics.aggregate import latest_records, summarize
 from lingshu.eval.prompts.base import Profile, get_profile
 from lingshu.eval.types import Request, Response, Sample
 
@@ -44,6 +49,11 @@ class BenchmarkStats:
     generate_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    judge_asked: int = 0  # records handed to the judge in this run
+    judge_cache_hits: int = 0
+    judge_requests: int = 0  # items sent over HTTP
+    judge_errors: int = 0
+    judge_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -145,6 +155,7 @@ class Evaluator:
         progress: bool = True,
         overwrite: bool = False,
         on_record: Callable[[dict], None] | None = None,
+        judge_backend: Backend | None = None,
     ) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -157,6 +168,8 @@ class Evaluator:
         self.cache = (
             ResponseCache(cfg.cache_path or default_cache_path()) if cfg.use_cache else None
         )
+        self._judge: Any = None  # lingshu.eval.judge.Judge, built when something needs judging
+        self._judge_backend = judge_backend  # tests inject a fake; default: the openai backend
 
     @property
     def backend(self) -> Backend:
@@ -177,10 +190,16 @@ class Evaluator:
         try:
             for bench in benches:
                 stats[bench.name] = self._run_benchmark(bench)
+                if cfg.judge is not None:
+                    self._judge_benchmark(bench, stats[bench.name])
                 data_manifest[bench.name] = manifest_mod.data_files(Path(cfg.data_dir) / bench.name)
         finally:
             if self.cache is not None:
                 self.cache.close()
+            if self._judge is not None:
+                self._judge.close()
+                if self._judge.cache is not None:
+                    self._judge.cache.close()
             backend.close()
         metrics = summarize(rundir.load_records(self.run_dir), **cfg.summarize_options())
         atomic_write_json(self.run_dir / rundir.METRICS, metrics)
@@ -201,6 +220,7 @@ class Evaluator:
                     "prompt": sum(s.prompt_tokens for s in stats.values()),
                     "completion": sum(s.completion_tokens for s in stats.values()),
                 },
+                **({"judge": self._judge_manifest(stats)} if cfg.judge is not None else {}),
             },
         )
         from lingshu.eval.report import write_summary
@@ -297,6 +317,73 @@ class Evaluator:
                     )
         bar.close()
         return st
+
+    def _judge_manifest(self, stats: dict[str, BenchmarkStats]) -> dict[str, Any]:
+        """The judge's identity (never its API key) and what it cost in this run."""
+        assert self.cfg.judge is not None
+        return {
+            **self.cfg.judge.identity(),
+            "api_key_set": self.cfg.judge.api_key_set,
+            "asked": sum(s.judge_asked for s in stats.values()),
+            "requests": sum(s.judge_requests for s in stats.values()),
+            "cache_hits": sum(s.judge_cache_hits for s in stats.values()),
+            "errors": sum(s.judge_errors for s in stats.values()),
+        }
+
+    def _get_judge(self) -> Any:
+        if self._judge is None:
+            from lingshu.eval.judge import Judge, JudgeCache
+
+            assert self.cfg.judge is not None
+            cache = (
+                JudgeCache(self.cfg.cache_path or default_cache_path())
+                if self.cfg.use_cache
+                else None
+            )
+            self._judge = Judge(self.cfg.judge, cache=cache, backend=self._judge_backend)
+        return self._judge
+
+    def _judge_benchmark(self, bench: Any, st: BenchmarkStats) -> None:
+        """Judge the recorded answers in scope that have no verdict yet (see module doc)."""
+        from lingshu.eval.judge import judge_item, needs_judgement, with_judgement
+
+        jcfg = self.cfg.judge
+        assert jcfg is not None and jcfg.scope is not None
+        path = rundir.samples_path(self.run_dir, bench.name)
+        todo = [r for r in latest_records(read_jsonl(path)) if needs_judgement(r, jcfg.scope)]
+        if not todo:
+            return
+        judge = self._get_judge()
+        items = [judge_item(self.cfg.profile, r) for r in todo]
+        chunk = max(1, jcfg.concurrency * 4)
+        bar = tqdm(
+            total=len(todo),
+            desc=f"{bench.name} judge",
+            unit="q",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        t0, requests0 = time.time(), judge.n_requests
+        with JsonlAppender(path) as out:
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                results = judge.judge_many(items[start : start + chunk])
+                out.write_many(
+                    [with_judgement(r, res, jcfg) for r, res in zip(part, results, strict=True)]
+                )
+                st.judge_asked += len(part)
+                st.judge_cache_hits += sum(res.cached for res in results)
+                st.judge_errors += sum(res.error is not None for res in results)
+                bar.update(len(part))
+        bar.close()
+        st.judge_requests += judge.n_requests - requests0
+        st.judge_s += time.time() - t0
+        if st.judge_errors:
+            log.warning(
+                "%s: %d judge errors (excluded from accuracy; rerun to retry failed requests)",
+                bench.name,
+                st.judge_errors,
+            )
 
     def _emit(self, out: JsonlAppender, records: list[dict], st: BenchmarkStats) -> None:
         out.write_many(records)

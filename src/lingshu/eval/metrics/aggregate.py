@@ -3,6 +3,9 @@
 Because nothing else goes in, a resumed run, a merged set of shards and an uninterrupted
 run give identical metrics for identical records. Records with a backend ``error`` are
 excluded from accuracy and counted separately: a failed call is never a wrong answer.
+Likewise a judged record whose judge failed (``judge.verdict`` None) is excluded and
+counted as ``n_judge_errors``; where the judge decided, ``correct`` is its verdict, and the
+benchmark gets a ``judge`` block comparing it with the rule-based verdicts.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from lingshu.eval.judge.agreement import judge_failed, rule_judge_agreement, rule_verdict
 from lingshu.eval.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_mean
 from lingshu.eval.metrics.text import OPEN_SCORE_KEYS
 
@@ -26,7 +30,8 @@ def latest_records(records: Iterable[dict]) -> list[dict]:
 
 
 def _accuracy_block(recs: list[dict], label: str, n_resamples: int, seed: int) -> dict[str, Any]:
-    scored = [r for r in recs if r.get("error") is None]
+    answered = [r for r in recs if r.get("error") is None]
+    scored = [r for r in answered if not judge_failed(r)]
     est = bootstrap_mean(
         [1.0 if r["correct"] else 0.0 for r in scored],
         label=label,
@@ -37,7 +42,8 @@ def _accuracy_block(recs: list[dict], label: str, n_resamples: int, seed: int) -
     return {
         "n": len(recs),
         "n_scored": len(scored),
-        "n_errors": len(recs) - len(scored),
+        "n_errors": len(recs) - len(answered),
+        "n_judge_errors": len(answered) - len(scored),
         "n_invalid": n_invalid,
         "invalid_rate": (n_invalid / len(scored)) if scored else None,
         "accuracy": est.mean if scored else None,
@@ -137,7 +143,47 @@ def summarize_benchmark(
             if any(k in r["scores"] for r in scored_open)
         }
     out["tokens"] = _tokens(recs)
+    if any("judge" in r for r in recs):
+        out["judge"] = summarize_judge(recs)
     return out
+
+
+def summarize_judge(recs: list[dict]) -> dict[str, Any]:
+    """The judge's side of one benchmark: how many samples it decided and failed on, the
+    accuracy with rule-based verdicts against the accuracy with the judge's (both over the
+    samples that count for accuracy), Cohen's kappa between the two over the judged
+    samples, and every disagreement."""
+    answered = [r for r in recs if r.get("error") is None]
+    judged = [r for r in answered if "judge" in r]
+    failed = [r for r in judged if judge_failed(r)]
+    scored = [r for r in answered if not judge_failed(r)]
+    agreement = rule_judge_agreement(judged)
+    unparseable = sum(1 for r in failed if (r["judge"] or {}).get("raw") is not None)
+    models = sorted({f"{r['judge'].get('model')} ({r['judge'].get('prompt_version')})" for r in judged})
+    return {
+        "judges": models,
+        "n_in_scope": len(judged),
+        "n_judged": len(judged) - len(failed),
+        "n_judge_errors": len(failed),
+        "n_judge_errors_request": len(failed) - unparseable,
+        "n_judge_errors_unparseable": unparseable,
+        "n_cached": sum(1 for r in judged if (r["judge"] or {}).get("cached")),
+        "accuracy_rule": _mean([rule_verdict(r) for r in scored]),
+        "accuracy_judge": _mean([r.get("correct") for r in scored]),
+        "kappa": agreement.kappa,
+        "observed_agreement": agreement.observed,
+        "expected_agreement": agreement.expected,
+        "n_disagreements": len(agreement.disagreements),
+        "disagreements": agreement.disagreements,
+        "errors": [
+            {"sample_id": r["sample_id"], "index": r.get("index"), "error": r["judge"].get("error")}
+            for r in failed
+        ],
+    }
+
+
+def _mean(values: list[Any]) -> float | None:
+    return sum(1.0 for v in values if v) / len(values) if values else None
 
 
 def summarize(
