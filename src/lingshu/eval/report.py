@@ -29,6 +29,12 @@ def _closed_open(b: dict[str, Any], kind: str) -> str:
     return pct(sub["accuracy"]) if sub and sub.get("accuracy") is not None else "-"
 
 
+def errors_cell(b: dict[str, Any]) -> str:
+    """Failed model requests, plus judge errors when there are any (both excluded)."""
+    judge = b.get("n_judge_errors") or 0
+    return f"{b['n_errors']} (+{judge} judge)" if judge else str(b["n_errors"])
+
+
 def summary_rows(cfg: EvalConfig, metrics: dict[str, Any]) -> list[list[str]]:
     model = cfg.backend_options.get("model")
     rows = []
@@ -40,7 +46,7 @@ def summary_rows(cfg: EvalConfig, metrics: dict[str, Any]) -> list[list[str]]:
                 str(b["n"]),
                 acc_ci(b),
                 pct(b["invalid_rate"]),
-                str(b["n_errors"]),
+                errors_cell(b),
                 _closed_open(b, "closed"),
                 _closed_open(b, "open"),
                 "-" if pub is None else f"{pub:.1f}",
@@ -97,6 +103,7 @@ def judge_rows(metrics: dict[str, Any]) -> list[list[str]]:
 
 
 JUDGE_HEADERS = ["benchmark", "judged", "judge errors", "rule acc %", "judge acc %", "kappa", "disagree"]
+JUDGE_ERRORS_NOTE = "; +N judge = judge errors (excluded from accuracy)"
 JUDGE_NOTE = (
     "judge errors (failed requests, unparseable verdicts) are excluded from accuracy; "
     "rerun the same command to retry failed requests"
@@ -149,7 +156,8 @@ def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
         f"- profile: `{cfg.profile}`; backend: `{cfg.backend}`; model: `{cfg.backend_options.get('model', '-')}`",
         f"- split: `{cfg.split or 'paper default'}`; limit: `{cfg.limit}`; shard: `{cfg.shard or '-'}`",
         f"- confidence intervals: percentile bootstrap, {metrics['bootstrap']['resamples']} resamples, seed {metrics['bootstrap']['seed']}",
-        "- invalid = the answer could not be parsed (counted wrong); errors = failed requests (excluded from accuracy)",
+        "- invalid = the answer could not be parsed (counted wrong); errors = failed requests (excluded from accuracy)"
+        + (JUDGE_ERRORS_NOTE if any(b.get("judge") for b in metrics["benchmarks"].values()) else ""),
         "",
         _md_table(HEADERS, summary_rows(cfg, metrics)),
         "",
@@ -173,7 +181,7 @@ def render_markdown(cfg: EvalConfig, metrics: dict[str, Any]) -> str:
         for key, groups in b.get("breakdowns", {}).items():
             parts += [f"## {name}: by {key}", ""]
             rows = [
-                [value, str(g["n"]), acc_ci(g), pct(g["invalid_rate"]), str(g["n_errors"])]
+                [value, str(g["n"]), acc_ci(g), pct(g["invalid_rate"]), errors_cell(g)]
                 for value, g in groups.items()
             ]
             parts += [_md_table([key, "n", "accuracy % [95% CI]", "invalid %", "errors"], rows), ""]

@@ -104,6 +104,7 @@ def test_medevalkit_run_with_judge(data_dir, tmp_path, stub_judge):
     summary = (run / "summary.md").read_text()
     assert "## LLM judge" in summary and "| slake | 10 | 1 (0 failed, 1 unparseable) | 50.0 | 60.0 | 0.800 | 1 |" in summary
     assert "### slake: rule vs judge disagreements" in summary and "11995" in summary
+    assert "| slake | 12 | 60.0 [" in summary and "| 1 (+1 judge) |" in summary
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["judge"]["requests"] == 11 and manifest["judge"]["scope"] == "medevalkit"
     assert manifest["judge"]["api_key_set"] is False

@@ -80,7 +80,8 @@ class JudgeConfig(BaseModel):
     @classmethod
     def _known_version(cls, v: str) -> str:
         if v not in JUDGE_PROMPTS:
-            raise ValueError(f"unknown judge prompt version {v!r}; known: {', '.join(JUDGE_PROMPTS)}")
+            known = ", ".join(JUDGE_PROMPTS)
+            raise ValueError(f"unknown judge prompt version {v!r}; known: {known}")
         return v
 
     def key(self) -> str | None:

@@ -160,7 +160,9 @@ class Judge:
         ]
         responses = self.backend.generate(requests, self.params())
         if len(responses) != len(requests):
-            raise RuntimeError(f"judge backend returned {len(responses)} answers for {len(requests)} requests")
+            raise RuntimeError(
+                f"judge backend returned {len(responses)} answers for {len(requests)} requests"
+            )
         self.n_requests += len(requests)
         fresh: list[tuple[str, str]] = []
         for key, resp in zip(keys, responses, strict=True):

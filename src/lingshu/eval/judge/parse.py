@@ -119,7 +119,9 @@ def _error(reason: str, text: str) -> Judgement:
 def _clean(text: str | None) -> str | None:
     if not text:
         return None
-    lines = [_RATIONALE_LABEL.sub("", ln).strip().lstrip("-–—:;,. ") for ln in text.splitlines()]
+    lines = [
+        _RATIONALE_LABEL.sub("", line).strip().lstrip("-–—:;,. ") for line in text.splitlines()
+    ]
     out = " ".join(ln for ln in lines if ln)
     return out or None
 
@@ -146,7 +148,8 @@ def _from_json(body: str) -> tuple[bool, str | None] | None:
     if key is None:
         if not whole:
             return None  # braces inside prose: let the other forms read it
-        raise _NoVerdict(f"JSON without a verdict field (expected one of {', '.join(_JSON_VERDICT_KEYS)})")
+        expected = ", ".join(_JSON_VERDICT_KEYS)
+        raise _NoVerdict(f"JSON without a verdict field (expected one of {expected})")
     value = obj[key]
     if isinstance(value, bool):
         verdict = value
