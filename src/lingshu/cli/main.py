@@ -11,9 +11,11 @@ import typer
 
 from lingshu import __version__
 from lingshu.cli import benchmarks as benchmarks_cli
+from lingshu.cli import chat as chat_cli
 from lingshu.cli import data as data_cli
 from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
+from lingshu.cli import serve as serve_cli
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -32,6 +34,8 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(benchmarks_cli.app, name="benchmarks")
 app.add_typer(data_cli.app, name="data")
 app.command("demo")(demo_cli.demo)
+app.command("chat")(chat_cli.chat)
+app.command("serve")(serve_cli.serve)
 
 
 def _version(value: bool) -> None:

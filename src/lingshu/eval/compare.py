@@ -31,7 +31,8 @@ class BenchmarkDiff:
 
 
 def _scored(r: dict) -> bool:
-    return r.get("error") is None
+    """Answered and verdict reached: model errors and judge errors are excluded."""
+    return r.get("error") is None and r.get("correct") is not None
 
 
 def compare_runs(run_a: Path, run_b: Path) -> list[BenchmarkDiff]:
