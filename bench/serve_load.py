@@ -274,6 +274,7 @@ def main() -> int:
     model_dir, model_desc = pick_model(args.model, args.rebuild)
     n = args.clients * args.requests_per_client
     bodies = build_requests(n, "bench", args.max_tokens, args.image_side)
+    load_before = os.getloadavg()[0]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = Path(tempfile.mkdtemp(prefix="lingshu-serve-load-")) / "server.log"
@@ -307,12 +308,16 @@ def main() -> int:
         "concurrent": concurrent.summary(),
         "throughput_ratio": round(speedup, 2),
         "answers_differing": mismatches,
+        # Other processes on the machine slow both phases; the 1-minute load average before
+        # the run says how quiet it was (2 cores: ~0 is quiet, >= 2 is contended).
+        "load_average_before": round(load_before, 2),
         "server_log": str(log_path),
     }
     print(f"model: {model_desc}")
     print(
         f"{n} requests with images, max_tokens {args.max_tokens}, greedy; "
-        f"server --batch-size {args.batch_size}; {os.cpu_count()} CPU cores"
+        f"server --batch-size {args.batch_size}; {os.cpu_count()} CPU cores; "
+        f"load average before the run {load_before:.2f}"
     )
     print(f"{'':24} {'req/s':>8} {'tok/s':>8} {'p50 s':>8} {'p99 s':>8} {'5xx':>5}")
     for phase in (sequential, concurrent):
