@@ -16,6 +16,7 @@ from lingshu.models.images import (
     register_reader,
     supported_formats,
 )
+from lingshu.models.medical_images import load_medical_image, read_dicom, read_nifti
 from lingshu.models.loading import (
     ALIASES,
     LoadedModel,
@@ -56,10 +57,13 @@ __all__ = [
     "find_smollm2_gguf",
     "image_to_data_uri",
     "load_image",
+    "load_medical_image",
     "load_model",
     "model_fingerprint",
     "model_fingerprint_for",
     "models_cache_dir",
+    "read_dicom",
+    "read_nifti",
     "register_reader",
     "resolve_model_dir",
     "supported_formats",
