@@ -16,6 +16,7 @@ from lingshu.models.images import (
     register_reader,
     supported_formats,
 )
+from lingshu.models.nano import NANO_ALIAS, build_nano, ensure_nano_dir, nano_default_dir
 from lingshu.models.medical_images import load_medical_image, read_dicom, read_nifti
 from lingshu.models.loading import (
     ALIASES,
@@ -46,13 +47,16 @@ __all__ = [
     "LoadOptions",
     "LoadedModel",
     "ModelKind",
+    "NANO_ALIAS",
     "QWEN2_5_SPECIAL_TOKENS",
     "QWEN2_5_VL_CHAT_TEMPLATE",
     "SMOLLM2_ALIAS",
+    "build_nano",
     "build_qwen2_5_tokenizer",
     "build_tiny_qwen2_5_vl",
     "content_sha256",
     "detect_kind",
+    "ensure_nano_dir",
     "ensure_smollm2_dir",
     "find_smollm2_gguf",
     "image_to_data_uri",
@@ -62,6 +66,7 @@ __all__ = [
     "model_fingerprint",
     "model_fingerprint_for",
     "models_cache_dir",
+    "nano_default_dir",
     "read_dicom",
     "read_nifti",
     "register_reader",

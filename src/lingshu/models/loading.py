@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from lingshu.core.errors import UserError
 from lingshu.models.fingerprint import model_fingerprint, read_config
+from lingshu.models.nano import NANO_ALIAS, ensure_nano_dir
 from lingshu.models.smollm2 import SMOLLM2_ALIAS, ensure_smollm2_dir
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -48,7 +49,7 @@ ModelSource = Annotated[
 """A model directory (``str`` or ``Path``), hub id or alias, stored as ``str``."""
 
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-ALIASES = {SMOLLM2_ALIAS: ensure_smollm2_dir}
+ALIASES = {SMOLLM2_ALIAS: ensure_smollm2_dir, NANO_ALIAS: ensure_nano_dir}
 """Built-in model names, resolved to a local directory by their function."""
 
 
