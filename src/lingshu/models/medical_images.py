@@ -159,7 +159,7 @@ def _min_max(values: np.ndarray) -> np.ndarray:
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
         return np.zeros_like(values, dtype=np.float64)
-    return (values - lo) * (255.0 / (hi - lo))
+    return (values - lo) / (hi - lo) * 255.0
 
 
 def _is_dicom(header: bytes) -> bool:

@@ -172,37 +172,30 @@ def is_dicom(path: Path) -> bool:
 def dicom_to_png(src: Path, dest: Path) -> None:
     """Write a DICOM image as an 8-bit greyscale PNG, the way a radiologist would see it.
 
-    Steps: the modality LUT (rescale slope/intercept), then the VOI LUT or the window
-    (Window Center/Width) when the file has one, then a linear rescale of the result's
-    minimum..maximum to 0..255; MONOCHROME1 images (where low values are white) are
-    inverted so that air is black as in every JPG/PNG release. Multi-frame files keep their
-    first frame. Raises ``DataError`` naming the file when it cannot be decoded.
+    Decoding is :func:`lingshu.models.medical_images.read_dicom`, the same code that shows
+    DICOM files to models: the modality LUT (rescale slope/intercept), then the VOI LUT or
+    the window (Window Center/Width) mapped onto 0..255 when the file has one, else a
+    linear rescale of the image's minimum..maximum; MONOCHROME1 images (where low values
+    are white) are inverted so that air is black as in every JPG/PNG release. Multi-frame
+    files keep their first frame. Raises ``DataError`` naming the file when it cannot be
+    decoded.
     """
-    import numpy as np
-    import pydicom
-    from PIL import Image
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from lingshu.core.errors import SampleError
+    from lingshu.models.medical_images import read_dicom
 
     try:
-        ds = pydicom.dcmread(src)
-        arr = ds.pixel_array
-    except Exception as e:  # pydicom raises many types for broken or compressed files
-        raise DataError(f"{src}: not a readable DICOM image ({type(e).__name__}: {e})") from None
-    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-        arr = arr[0]
-    if arr.ndim != 2:
-        raise DataError(f"{src}: expected a greyscale image, got pixel array shape {arr.shape}")
-    arr = apply_modality_lut(arr, ds)
-    arr = apply_voi_lut(arr, ds)
-    arr = np.asarray(arr, dtype=np.float64)
-    lo, hi = float(arr.min()), float(arr.max())
-    scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        scaled = 255.0 - scaled
+        image = read_dicom(src, frame=0).convert("L")  # equal R=G=B: conversion is exact
+    except SampleError as e:
+        # read_dicom's message names the file and the cause; keep the wording callers
+        # of this function have always seen in front.
+        detail = str(e).removeprefix(f"{src}: ").removeprefix("not a readable DICOM file ")
+        if not detail.startswith("("):
+            detail = f"({detail})"
+        raise DataError(f"{src}: not a readable DICOM image {detail}") from None
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    Image.fromarray(np.rint(scaled).astype(np.uint8)).save(tmp, format="PNG")
+    image.save(tmp, format="PNG")
     tmp.replace(dest)
 
 
