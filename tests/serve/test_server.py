@@ -643,3 +643,23 @@ def test_mutated_requests_never_get_a_5xx(make_server):
         if resp.status_code != 200:
             assert_openai_error(resp, resp.status_code)
     assert 200 in statuses and any(400 <= s < 500 for s in statuses)
+
+
+def test_dicom_data_uri(server):
+    """A CT slice sent as application/dicom is read by the model layer's DICOM reader."""
+    from pydicom.data import get_testdata_file
+
+    from lingshu.models.images import load_image
+    from lingshu.serve.engine import SamplingParams
+
+    path = get_testdata_file("CT_small.dcm", download=False)
+    uri = data_uri(open(path, "rb").read(), "application/dicom")
+    resp = post(server, chat_body("Which organ is shown?", [uri], max_tokens=8))
+    assert resp.status_code == 200, resp.text
+    expected = server.engine.generate(
+        [{"role": "user", "content": [{"type": "image", "image": load_image(path)},
+                                      {"type": "text", "text": "Which organ is shown?"}]}],
+        SamplingParams(max_tokens=8),
+    )
+    assert resp.json()["choices"][0]["message"]["content"] == expected.text
+    assert resp.json()["usage"]["prompt_tokens"] == expected.prompt_tokens
