@@ -310,11 +310,14 @@ def _read_nifti_default(path: Path) -> Image.Image:
 DICOM_READER = register_reader(
     ImageReader("DICOM", (".dcm", ".dicom"), _is_dicom, _read_dicom_default)
 )
-# A DICOM preamble (bytes 0-127) may legally hold a TIFF header (pydicom's CT_small.dcm
-# does), so the DICOM signature, the more specific one, must be tried before TIFF's.
-# images.py tries readers in registration order and offers no priority, hence this move.
+# A DICOM preamble (bytes 0-127) may hold a TIFF header: PS3.10 allows dual-format
+# DICOM/TIFF files, and pydicom's CT_small.dcm is one. So DICOM's signature must be tried
+# before TIFF's; images.py tries readers in registration order and offers no priority,
+# hence this move (the order of the other formats, also used in messages, is kept).
 _images._READERS.remove(DICOM_READER)
-_images._READERS.insert(0, DICOM_READER)
+_images._READERS.insert(
+    next(i for i, r in enumerate(_images._READERS) if r.name == "TIFF"), DICOM_READER
+)
 NIFTI_READER = register_reader(
     ImageReader("NIfTI", (".nii", ".gz"), _is_nifti, _read_nifti_default)
 )
