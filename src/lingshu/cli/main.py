@@ -15,6 +15,7 @@ from lingshu.cli import chat as chat_cli
 from lingshu.cli import data as data_cli
 from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
+from lingshu.cli import models as models_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.core.errors import UserError
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(benchmarks_cli.app, name="benchmarks")
 app.add_typer(data_cli.app, name="data")
+app.add_typer(models_cli.app, name="models")
 app.command("demo")(demo_cli.demo)
 app.command("chat")(chat_cli.chat)
 app.command("serve")(serve_cli.serve)
