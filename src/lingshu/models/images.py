@@ -48,11 +48,19 @@ class ImageReader:
 _READERS: list[ImageReader] = []
 
 
-def register_reader(reader: ImageReader) -> ImageReader:
-    """Add a format. Names must be unique; later readers do not override earlier ones."""
+def register_reader(reader: ImageReader, *, before: str | None = None) -> ImageReader:
+    """Add a format. Names must be unique. Readers are tried in order; ``before`` puts
+    this one ahead of the named reader (a DICOM file may carry a TIFF header in its
+    128-byte preamble, so DICOM must be recognised before TIFF)."""
     if any(r.name == reader.name for r in _READERS):
         raise ValueError(f"duplicate image reader {reader.name!r}")
-    _READERS.append(reader)
+    if before is None:
+        _READERS.append(reader)
+    else:
+        names = [r.name for r in _READERS]
+        if before not in names:
+            raise ValueError(f"no image reader {before!r} to insert {reader.name!r} before")
+        _READERS.insert(names.index(before), reader)
     return reader
 
 

@@ -46,7 +46,6 @@ import numpy as np
 from PIL import Image
 
 from lingshu.core.errors import SampleError
-from lingshu.models import images as _images
 from lingshu.models.images import ImageReader, register_reader
 
 NIFTI_PERCENTILES = (0.5, 99.5)
@@ -307,16 +306,11 @@ def _read_nifti_default(path: Path) -> Image.Image:
     return read_nifti(path)
 
 
-DICOM_READER = register_reader(
-    ImageReader("DICOM", (".dcm", ".dicom"), _is_dicom, _read_dicom_default)
-)
 # A DICOM preamble (bytes 0-127) may hold a TIFF header: PS3.10 allows dual-format
-# DICOM/TIFF files, and pydicom's CT_small.dcm is one. So DICOM's signature must be tried
-# before TIFF's; images.py tries readers in registration order and offers no priority,
-# hence this move (the order of the other formats, also used in messages, is kept).
-_images._READERS.remove(DICOM_READER)
-_images._READERS.insert(
-    next(i for i, r in enumerate(_images._READERS) if r.name == "TIFF"), DICOM_READER
+# DICOM/TIFF files, and pydicom's CT_small.dcm is one. So DICOM's signature is tried
+# before TIFF's.
+DICOM_READER = register_reader(
+    ImageReader("DICOM", (".dcm", ".dicom"), _is_dicom, _read_dicom_default), before="TIFF"
 )
 NIFTI_READER = register_reader(
     ImageReader("NIfTI", (".nii", ".gz"), _is_nifti, _read_nifti_default)
