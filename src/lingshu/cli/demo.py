@@ -17,17 +17,17 @@ from rich.console import Console
 # Bundled real samples (data/benchmarks/*/PROVENANCE.md): the splits present in the
 # repository and how many questions of each the demo asks.
 DEMO_BENCHMARKS = {
-    "mmlu-med": ("val", 40),
-    "medqa-usmle": ("test", 40),
-    "medmcqa": ("validation", 40),
-    "pubmedqa": ("all", 40),
+    "mmlu-med": ("val", 30),
+    "medqa-usmle": ("test", 30),
+    "medmcqa": ("validation", 30),
+    "pubmedqa": ("all", 20),  # long abstracts: the slowest prompts
 }
 
 
 def demo(
     data_dir: Path = typer.Option(Path("data/benchmarks"), "--data-dir", help="Bundled benchmark samples."),
     output_dir: Path = typer.Option(Path("runs/demo"), "--output-dir", "-o", help="Run directory."),
-    limit: int = typer.Option(40, "--limit", help="Questions per benchmark."),
+    limit: int = typer.Option(None, "--limit", help="Questions per benchmark (default: 30, PubMedQA 20)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Questions per forward pass."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -44,13 +44,13 @@ def demo(
         benchmarks=list(DEMO_BENCHMARKS),
         data_dir=data_dir,
         split={name: split for name, (split, _) in DEMO_BENCHMARKS.items()},
-        limit=limit,
+        limit={name: n for name, (_, n) in DEMO_BENCHMARKS.items()} if limit is None else limit,
         profile="strict",
         backend="hf",
         backend_options={"model": "smollm2-135m-instruct", "batch_size": batch_size},
-        # Multiple-choice answers are a letter or a short sentence: 24 tokens leave room for
-        # "The answer is (B) ..." without paying for rambling.
-        generation=GenerationParams(max_new_tokens=24),
+        # Multiple-choice answers are a letter or a short sentence: 16 tokens leave room for
+        # "The correct answer is (B) ..." without paying for rambling.
+        generation=GenerationParams(max_new_tokens=16),
     )
     console = Console()
     console.print(

@@ -48,7 +48,9 @@ class EvalConfig(BaseModel):
         None,
         description="split for every benchmark, or {benchmark: split} (default: the paper's)",
     )
-    limit: int | None = Field(None, ge=1, description="first N samples of each benchmark")
+    limit: int | dict[str, int] | None = Field(
+        None, description="first N samples of each benchmark, or {benchmark: N}"
+    )
     shard: Shard | None = None
     profile: str = "strict"
     backend: str = "hf"
@@ -94,6 +96,19 @@ class EvalConfig(BaseModel):
         if len(set(v)) != len(v):
             raise ValueError("a benchmark is listed twice")
         return v
+
+    @field_validator("limit")
+    @classmethod
+    def _positive(cls, v: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        values = v.values() if isinstance(v, dict) else [] if v is None else [v]
+        if any(n < 1 for n in values):
+            raise ValueError("limit must be at least 1")
+        return v
+
+    def limit_for(self, benchmark: str) -> int | None:
+        if isinstance(self.limit, dict):
+            return self.limit.get(benchmark)
+        return self.limit
 
     def split_for(self, benchmark: str) -> str | None:
         if isinstance(self.split, dict):

@@ -114,10 +114,14 @@ def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | N
     console = console or Console()
     row = paper_row(cfg.backend_options.get("model"))
     table = Table(title=f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}")
-    for h in HEADERS:
-        table.add_column(h, justify="left" if h == "benchmark" else "right")
-    for r in summary_rows(cfg, metrics):
-        table.add_row(*r)
+    rows = summary_rows(cfg, metrics)
+    # Columns with nothing to show (closed/open on MCQ-only runs, paper numbers for other
+    # models) are left out of the terminal table; summary.md keeps every column.
+    keep = [i for i, h in enumerate(HEADERS) if i < 5 or any(r[i] != "-" for r in rows)]
+    for i in keep:
+        table.add_column(HEADERS[i], justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for r in rows:
+        table.add_row(*(r[i] for i in keep))
     console.print(table)
     rrows = report_rows(metrics)
     if rrows:

@@ -66,12 +66,15 @@ class RunResult:
     stats: dict[str, BenchmarkStats] = field(default_factory=dict)
 
 
-def select_samples(samples: list[Sample], cfg: EvalConfig) -> list[tuple[int, Sample]]:
+def select_samples(
+    samples: list[Sample], cfg: EvalConfig, benchmark: str
+) -> list[tuple[int, Sample]]:
     """Apply ``limit`` then ``shard``; keep each sample's index in the full list so that
     merged shards are ordered exactly as a single run."""
     indexed = list(enumerate(samples))
-    if cfg.limit is not None:
-        indexed = indexed[: cfg.limit]
+    limit = cfg.limit_for(benchmark)
+    if limit is not None:
+        indexed = indexed[:limit]
     if cfg.shard is not None:
         indexed = indexed[cfg.shard.index :: cfg.shard.count]
     return indexed
@@ -237,7 +240,9 @@ class Evaluator:
         cfg = self.cfg
         st = BenchmarkStats()
         t0 = time.time()
-        selected = select_samples(bench.load(Path(cfg.data_dir), cfg.split_for(bench.name)), cfg)
+        selected = select_samples(
+            bench.load(Path(cfg.data_dir), cfg.split_for(bench.name)), cfg, bench.name
+        )
         st.load_s = time.time() - t0
         st.samples = len(selected)
         path = rundir.samples_path(self.run_dir, bench.name)
