@@ -322,3 +322,39 @@ def test_text_model_without_chat_template_gets_the_bare_text(tiny_text_dir, tmp_
     response = backend.generate([_text_request("t", "Hello world")], GREEDY)[0]
     assert backend.loaded.tokenizer.chat_template is None
     assert response.error is None and response.prompt_tokens == 2  # "Hello", " world"
+
+
+# -- other vision-language models (Auto classes) ---------------------------------------------
+
+
+def test_other_vision_language_models_batch_through_the_auto_classes(
+    tiny_llava_dir, image_files, corrupt_png, monkeypatch
+):
+    backend = HFBackend(HFConfig(model=str(tiny_llava_dir), batch_size=4, device="cpu"))
+    requests = [
+        _image_request(f"img{i}", [p], QUESTIONS[i]) for i, p in enumerate(image_files[:3])
+    ] + [
+        _text_request("text", "No image in this one?"),
+        _image_request("bad", [corrupt_png], "Broken?"),
+        _image_request("img3", [image_files[3]], QUESTIONS[3]),
+    ]
+    batches = []
+    real = HFBackend._run_batch
+    monkeypatch.setattr(
+        HFBackend, "_run_batch", lambda self, b, p: batches.append(len(b)) or real(self, b, p)
+    )
+    batched = backend.generate(requests, GREEDY)
+    assert backend.loaded.kind == "image_text_to_text"
+    assert type(backend.loaded.model).__name__ == "LlavaForConditionalGeneration"
+    assert batches == [4, 1]  # mixed image / no-image rows ran as one batch, no fallback
+    assert batched[4].error.startswith(f"{corrupt_png}: ")
+    single = [backend.generate([r], GREEDY)[0] for r in requests]
+    assert [r.text for r in batched] == [r.text for r in single]
+    assert all(r.error is None for i, r in enumerate(batched) if i != 4)
+    # 4 image tokens per image: (28 / 14)^2 patches of the 28x28 crop.
+    lm = backend.loaded
+    prompt = lm.processor.apply_chat_template(
+        requests[0].messages, tokenize=False, add_generation_prompt=True
+    )
+    n_text = len(lm.tokenizer(prompt, add_special_tokens=False).input_ids)
+    assert batched[0].prompt_tokens == n_text - 1 + 4  # "<image>" expands to 4 tokens

@@ -5,6 +5,8 @@ by prompt length (longest first, so an out-of-memory shows up in the first batch
 padding is minimal), cut into batches of ``batch_size`` (and at most ``max_batch_tokens``
 padded prompt tokens), LEFT-padded with an attention mask, and decoded together. Greedy
 results equal one-at-a-time decoding (tests and ``bench/eval_throughput.py`` check it).
+Text-only models go through ``_causal_decode`` (shared prompt prefix computed once,
+finished rows dropped); vision-language models through ``model.generate``.
 
 Decoding follows ``GenerationParams`` exactly: greedy when ``temperature == 0``, else
 sampling seeded with ``seed``. A checkpoint's own sampling defaults (Qwen2.5-VL ships
@@ -89,6 +91,7 @@ class _Prepared:
     text: str
     images: list[Any] = field(default_factory=list)
     length: int = 0
+    token_ids: list[int] | None = None  # text-only models: the prompt, tokenized
 
 
 @register_backend("hf")
@@ -157,8 +160,8 @@ class HFBackend(Backend):
                 )
             else:  # a base model: the bare text
                 text = "\n".join(m["content"] for m in messages)
-            length = len(lm.tokenizer(text, add_special_tokens=not templated).input_ids)
-            return _Prepared(index, text, [], length)
+            ids = lm.tokenizer(text, add_special_tokens=not templated).input_ids
+            return _Prepared(index, text, [], len(ids), ids)
         images = [load_image(path) for path in _messages.image_paths(request.messages)]
         text = lm.processor.apply_chat_template(
             request.messages, tokenize=False, add_generation_prompt=True
@@ -185,18 +188,24 @@ class HFBackend(Backend):
     def _run_batch(self, batch: list[_Prepared], params: GenerationParams) -> list[Response]:
         import torch
 
+        from lingshu.eval.backends._causal_decode import decode_causal  # imports torch
+
         lm = self.loaded
-        inputs = self._encode(batch)
-        prompt_len = inputs["input_ids"].shape[1]
-        gen_config = _generation_config(lm, params)
-        extra = {"tokenizer": lm.tokenizer} if params.stop else {}
-        devices = list(range(torch.cuda.device_count()))
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            torch.manual_seed(params.seed)  # sampling is reproducible; global RNG untouched
-            output = lm.model.generate(**inputs, generation_config=gen_config, **extra)
-        new_tokens = output[:, prompt_len:].tolist()
-        prompt_counts = inputs["attention_mask"].sum(dim=1).tolist()
-        eos = set(gen_config.eos_token_id or [])
+        eos = set(_eos_ids(lm))
+        with torch.inference_mode():
+            if lm.kind == "causal_lm":
+                rows = [p.token_ids or [] for p in batch]
+                new_tokens = decode_causal(
+                    lm.model,
+                    rows,
+                    params,
+                    eos_ids=eos,
+                    pad_id=lm.tokenizer.pad_token_id,
+                    stopped=self._stop_check(params),
+                )
+                prompt_counts = [len(r) for r in rows]
+            else:
+                new_tokens, prompt_counts = self._generate_multimodal(batch, params)
         responses = []
         for row, n_prompt in zip(new_tokens, prompt_counts, strict=True):
             n = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
@@ -205,15 +214,38 @@ class HFBackend(Backend):
             responses.append(Response(text=text, prompt_tokens=int(n_prompt), completion_tokens=n))
         return responses
 
+    def _stop_check(self, params: GenerationParams) -> Any:
+        if not params.stop:
+            return None
+        tokenizer = self.loaded.tokenizer
+
+        def stopped(tokens: list[int]) -> bool:
+            text = tokenizer.decode(tokens, skip_special_tokens=True)
+            return any(s in text for s in params.stop)
+
+        return stopped
+
+    def _generate_multimodal(
+        self, batch: list[_Prepared], params: GenerationParams
+    ) -> tuple[list[list[int]], list[int]]:
+        """``model.generate`` on the processor's left-padded batch (images, mRoPE...)."""
+        import torch
+
+        lm = self.loaded
+        inputs = self._encode(batch)
+        prompt_len = inputs["input_ids"].shape[1]
+        extra = {"tokenizer": lm.tokenizer} if params.stop else {}
+        devices = list(range(torch.cuda.device_count()))
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(params.seed)  # sampling is reproducible; global RNG untouched
+            output = lm.model.generate(
+                **inputs, generation_config=_generation_config(lm, params), **extra
+            )
+        return output[:, prompt_len:].tolist(), inputs["attention_mask"].sum(dim=1).tolist()
+
     def _encode(self, batch: list[_Prepared]) -> Any:
         lm = self.loaded
         texts = [p.text for p in batch]
-        if lm.kind == "causal_lm":
-            templated = lm.tokenizer.chat_template is not None  # the template wrote BOS etc.
-            enc = lm.tokenizer(
-                texts, padding=True, return_tensors="pt", add_special_tokens=not templated
-            )
-            return enc.to(lm.model.device)
         images: Any
         if not any(p.images for p in batch):
             images = None
@@ -227,6 +259,15 @@ class HFBackend(Backend):
         return enc.to(lm.model.device, dtype=lm.model.dtype)
 
 
+def _eos_ids(lm: LoadedModel) -> list[int]:
+    """The checkpoint's end-of-generation ids plus the tokenizer's (chat turn end)."""
+    eos = lm.model.generation_config.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if lm.tokenizer.eos_token_id is not None and lm.tokenizer.eos_token_id not in ids:
+        ids.append(lm.tokenizer.eos_token_id)
+    return ids
+
+
 def _generation_config(lm: LoadedModel, params: GenerationParams) -> Any:
     """A config that decodes exactly as ``params`` says, whatever the checkpoint defaults.
 
@@ -235,14 +276,9 @@ def _generation_config(lm: LoadedModel, params: GenerationParams) -> Any:
     """
     from transformers import GenerationConfig
 
-    base = lm.model.generation_config
-    eos = base.eos_token_id
-    eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
-    if lm.tokenizer.eos_token_id is not None and lm.tokenizer.eos_token_id not in eos_ids:
-        eos_ids.append(lm.tokenizer.eos_token_id)
     common: dict[str, Any] = dict(
         max_new_tokens=params.max_new_tokens,
-        eos_token_id=eos_ids,
+        eos_token_id=_eos_ids(lm),
         pad_token_id=lm.tokenizer.pad_token_id,
         num_beams=1,
         repetition_penalty=1.0,
