@@ -15,6 +15,7 @@ from typing import Any
 
 from lingshu.core.errors import UserError
 from lingshu.eval.metrics.reports import clinical as _clinical  # noqa: F401  (registers)
+from lingshu.eval.metrics.reports import green as _green  # noqa: F401  (registers)
 from lingshu.eval.metrics.reports import lexical as _lexical  # noqa: F401  (registers)
 from lingshu.eval.metrics.reports.base import (
     REPORT_METRICS,

@@ -1,5 +1,5 @@
 """Clinical, model-based report metrics: SembScore (CheXbert), BERTScore, RadGraph-F1,
-RadCliQ-v1, RaTEScore and GREEN.
+RadCliQ-v1 and RaTEScore (GREEN is in ``green``).
 
 Their weights cannot be bundled (licences, size) and no hub is reachable on our machines,
 so each metric loads what ``ReportMetricsConfig.weights`` names (a local path, or the
@@ -9,9 +9,9 @@ saying which weights and how to provide them; the scoring run goes on without it
 - SembScore and BERTScore are computed here with torch/transformers, following the
   CXR-Report-Metric code (CheXbert [CLS] embedding cosine; BERTScore F1 of
   distilroberta-base layer 5 with baseline rescaling).
-- RadGraph, RaTEScore and GREEN run their models through the reference packages
-  (``radgraph``, ``RaTEScore``, ``green_score``) pointed at the configured weights; the
-  RadGraph entity/relation F1 and its combination are computed here.
+- RadGraph and RaTEScore run their models through the reference packages (``radgraph``,
+  ``RaTEScore``) pointed at the configured weights; the RadGraph entity/relation F1 and
+  its combination are computed here.
 - RadCliQ-v1 combines BLEU-2, BERTScore, SembScore and RadGraph (see ``radcliq``).
 """
 
@@ -290,7 +290,7 @@ class RadCliQV1:
         )
 
 
-# ---- RaTEScore and GREEN (reference packages) ----------------------------------------
+# ---- RaTEScore (reference package) ----------------------------------------
 
 
 class RaTEScoreMetric:
@@ -317,32 +317,8 @@ class RaTEScoreMetric:
         return MetricResult({"ratescore": per}, {"ratescore": float(np.mean(per))}, ci_method={"ratescore": "mean"})
 
 
-class GreenMetric:
-    keys = ("green",)
-
-    def compute(self, ctx: ReportContext) -> MetricResult:
-        cfg = _cfg(ctx)
-        try:
-            pkg = importlib.import_module("green_score")
-        except ImportError:
-            raise MetricUnavailable(
-                "GREEN needs the green_score package and a GREEN model: `pip install green-score`, then set "
-                "weights.green: /path/to/GREEN-radllama2-7b (a GPU is advised)"
-            ) from None
-        try:
-            scorer = pkg.GREEN(cfg.weight("green"), output_dir=".")
-            _, _, per, _, _ = scorer(list(ctx.references), list(ctx.predictions))
-            per = [float(x) for x in per]
-        except Exception as e:
-            raise MetricUnavailable(
-                f"GREEN: its model could not run ({type(e).__name__}); set weights.green to a local copy"
-            ) from None
-        return MetricResult({"green": per}, {"green": float(np.nanmean(per))}, ci_method={"green": "mean"})
-
-
 REPORT_METRICS.add("semb_score", SembScore())
 REPORT_METRICS.add("bertscore", BertScore())
 REPORT_METRICS.add("radgraph", RadGraphF1())
 REPORT_METRICS.add("radcliq_v1", RadCliQV1())
 REPORT_METRICS.add("ratescore", RaTEScoreMetric())
-REPORT_METRICS.add("green", GreenMetric())

@@ -13,6 +13,7 @@ Example::
       meteor_jar: /opt/meteor-1.5.jar           # default: the jar inside pycocoevalcap
     device: cpu
     batch_size: 16
+    green_max_new_tokens: 2048                  # GREEN assessment length limit
 
 A value may be a local path or a Hugging Face hub id; hub ids load only when the machine is
 online (or the model is in the local hub cache). Unknown keys are errors.
@@ -46,6 +47,9 @@ class ReportMetricsConfig(BaseModel):
     weights: dict[str, str] = Field(default_factory=dict, description="weights name -> path or hub id")
     device: str = Field("cpu", description="torch device for model-based metrics")
     batch_size: int = Field(16, ge=1, description="reports per forward pass")
+    green_max_new_tokens: int = Field(
+        2048, ge=1, description="GREEN assessment length limit (the reference's 2,048)"
+    )
 
     def model_post_init(self, _: Any) -> None:
         unknown = sorted(set(self.weights) - set(WEIGHT_KEYS))
