@@ -17,6 +17,7 @@ from lingshu.core.errors import UserError
 from lingshu.eval.metrics.reports import clinical as _clinical  # noqa: F401  (registers)
 from lingshu.eval.metrics.reports import green as _green  # noqa: F401  (registers)
 from lingshu.eval.metrics.reports import lexical as _lexical  # noqa: F401  (registers)
+from lingshu.eval.metrics.reports import ratescore as _ratescore  # noqa: F401  (registers)
 from lingshu.eval.metrics.reports.base import (
     REPORT_METRICS,
     MetricResult,

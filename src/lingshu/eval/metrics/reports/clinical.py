@@ -1,5 +1,5 @@
 """Clinical, model-based report metrics: SembScore (CheXbert), BERTScore, RadGraph-F1,
-RadCliQ-v1 and RaTEScore (GREEN is in ``green``).
+RadCliQ-v1 (RaTEScore and GREEN have modules of their own).
 
 Their weights cannot be bundled (licences, size) and no hub is reachable on our machines,
 so each metric loads what ``ReportMetricsConfig.weights`` names (a local path, or the
@@ -9,9 +9,8 @@ saying which weights and how to provide them; the scoring run goes on without it
 - SembScore and BERTScore are computed here with torch/transformers, following the
   CXR-Report-Metric code (CheXbert [CLS] embedding cosine; BERTScore F1 of
   distilroberta-base layer 5 with baseline rescaling).
-- RadGraph and RaTEScore run their models through the reference packages (``radgraph``,
-  ``RaTEScore``) pointed at the configured weights; the RadGraph entity/relation F1 and
-  its combination are computed here.
+- RadGraph runs its model through the reference package (``radgraph``) pointed at the
+  configured weights; the entity/relation F1 and their combination are computed here.
 - RadCliQ-v1 combines BLEU-2, BERTScore, SembScore and RadGraph (see ``radcliq``).
 """
 
@@ -290,35 +289,7 @@ class RadCliQV1:
         )
 
 
-# ---- RaTEScore (reference package) ----------------------------------------
-
-
-class RaTEScoreMetric:
-    keys = ("ratescore",)
-
-    def compute(self, ctx: ReportContext) -> MetricResult:
-        cfg = _cfg(ctx)
-        try:
-            pkg = importlib.import_module("RaTEScore")
-        except ImportError:
-            raise MetricUnavailable(
-                "RaTEScore needs the RaTEScore package and its weights: `pip install RaTEScore`, then set "
-                "weights.ratescore (RaTE-NER-Deberta) and weights.ratescore_embedder (BioLORD-2023-C)"
-            ) from None
-        try:
-            scorer = pkg.RaTEScore(bert_model=cfg.weight("ratescore"), eval_model=cfg.weight("ratescore_embedder"),
-                                   use_gpu=cfg.device != "cpu")
-            per = [float(x) for x in scorer.compute_score(list(ctx.predictions), list(ctx.references))]
-        except Exception as e:
-            raise MetricUnavailable(
-                f"RaTEScore: its models could not be loaded ({type(e).__name__}); set weights.ratescore and "
-                "weights.ratescore_embedder to local copies"
-            ) from None
-        return MetricResult({"ratescore": per}, {"ratescore": float(np.mean(per))}, ci_method={"ratescore": "mean"})
-
-
 REPORT_METRICS.add("semb_score", SembScore())
 REPORT_METRICS.add("bertscore", BertScore())
 REPORT_METRICS.add("radgraph", RadGraphF1())
 REPORT_METRICS.add("radcliq_v1", RadCliQV1())
-REPORT_METRICS.add("ratescore", RaTEScoreMetric())

@@ -13,6 +13,7 @@ Example::
       meteor_jar: /opt/meteor-1.5.jar           # default: the jar inside pycocoevalcap
     device: cpu
     batch_size: 16
+    ratescore_affinity: long                    # RaTEScore type weights: long | short
     green_max_new_tokens: 2048                  # GREEN assessment length limit
 
 A value may be a local path or a Hugging Face hub id; hub ids load only when the machine is
@@ -22,7 +23,7 @@ online (or the model is in the local hub cache). Unknown keys are errors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,6 +48,9 @@ class ReportMetricsConfig(BaseModel):
     weights: dict[str, str] = Field(default_factory=dict, description="weights name -> path or hub id")
     device: str = Field("cpu", description="torch device for model-based metrics")
     batch_size: int = Field(16, ge=1, description="reports per forward pass")
+    ratescore_affinity: Literal["long", "short"] = Field(
+        "long", description="RaTEScore type-pair weights ('long' reports: the reference default)"
+    )
     green_max_new_tokens: int = Field(
         2048, ge=1, description="GREEN assessment length limit (the reference's 2,048)"
     )
