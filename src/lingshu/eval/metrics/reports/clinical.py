@@ -251,7 +251,7 @@ class RadGraphF1:
         except ImportError:
             raise MetricUnavailable(
                 "RadGraph-F1 needs the radgraph package and its weights: `pip install radgraph`, then set "
-                "weights.radgraph: /dir/holding/radgraph.tar.gz (from StanfordAIMI/RRG_scorers)"
+                "weights.radgraph: a folder holding radgraph/ (radgraph.tar.gz from StanfordAIMI/RRG_scorers, extracted)"
             ) from None
         try:
             model = radgraph_pkg.RadGraph(model_type="radgraph", model_cache_dir=cfg.weights.get("radgraph"))
@@ -260,7 +260,7 @@ class RadGraphF1:
         except Exception as e:
             raise MetricUnavailable(
                 f"RadGraph-F1: the radgraph model could not run ({type(e).__name__}); set weights.radgraph "
-                "to the folder holding radgraph.tar.gz"
+                "to a folder holding radgraph/ (the extracted radgraph.tar.gz)"
             ) from None
         rows = [radgraph_f1(gold.get(str(i), {}), pred.get(str(i), {})) for i in range(len(ctx.predictions))]
         per = {k: [row[j] for row in rows] for j, k in enumerate(("radgraph_entity_f1", "radgraph_relation_f1", "radgraph_f1"))}

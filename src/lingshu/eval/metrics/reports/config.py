@@ -6,7 +6,7 @@ Example::
       chexbert: /models/chexbert.pth            # CheXbert checkpoint (SembScore)
       bert_tokenizer: /models/bert-base-uncased # tokenizer CheXbert was trained with
       bertscore: /models/distilroberta-base     # BERTScore model (RadCliQ-v1)
-      radgraph: /models/radgraph                # RadGraph model folder (radgraph package)
+      radgraph: /models/radgraph-cache          # folder holding radgraph/ (radgraph package)
       ratescore: /models/RaTE-NER-Deberta       # RaTEScore NER model
       ratescore_embedder: /models/BioLORD-2023-C
       green: /models/GREEN-radllama2-7b         # GREEN judge model
