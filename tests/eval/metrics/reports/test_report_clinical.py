@@ -96,3 +96,17 @@ def test_unknown_weight_key_is_a_user_error():
 
     with pytest.raises(UserError, match="unknown key"):
         score_reports(["a"], ["a"], ["rouge_l"], {"weights": {"chexpert": "/x"}})
+
+
+def test_radgraph_runs_the_reference_package_up_to_its_weights(tmp_path):
+    """The pinned radgraph package is called as its API expects: with an empty weights
+    folder it looks for ``radgraph/`` there, cannot download offline, and the metric is
+    unavailable in one line naming weights.radgraph, for RadCliQ-v1 too."""
+    import radgraph  # noqa: F401  (pinned in requirements/dev.txt)
+
+    s = score_reports(["no effusion"], ["small effusion"], ["radgraph", "radcliq_v1", "rouge_l"],
+                      {"weights": {"radgraph": str(tmp_path)}})
+    assert "rouge_l" in s.corpus
+    assert "weights.radgraph" in s.unavailable["radgraph"] and "\n" not in s.unavailable["radgraph"]
+    assert (tmp_path / "radgraph").is_dir()  # where the package expects the extracted model
+    assert s.unavailable["radcliq_v1"].startswith("RadCliQ-v1 needs radgraph")
