@@ -294,6 +294,32 @@ def test_text_model_batched_equals_single(text_lm):
     assert len({r.text for r in batched}) > 1
 
 
+def test_text_model_falls_back_to_generate_when_the_lean_decoder_does_not_fit(
+    tiny_text_dir, monkeypatch, caplog
+):
+    """A model the lean decoder cannot drive (simulated: it raises TypeError, as a model
+    without a key/value cache would) is decoded by ``generate``: same greedy answers, one
+    warning, and the lean decoder is not tried again."""
+    from lingshu.eval.backends import _causal_decode
+
+    requests = [_text_request(str(i), q) for i, q in enumerate(QUESTIONS)]
+    lean = HFBackend(HFConfig(model=str(tiny_text_dir), batch_size=4, device="cpu"))
+    expected = [r.text for r in lean.generate(requests, GREEDY)]
+    calls = []
+
+    def unfit(*args, **kwargs):
+        calls.append(1)
+        raise TypeError("forward() got an unexpected keyword argument 'position_ids'")
+
+    monkeypatch.setattr(_causal_decode, "decode_causal", unfit)
+    backend = HFBackend(HFConfig(model=str(tiny_text_dir), batch_size=4, device="cpu"))
+    with caplog.at_level("WARNING"):
+        got = backend.generate(requests, GREEDY)
+    assert [r.text for r in got] == expected and all(r.error is None for r in got)
+    assert len(calls) == 1  # two batches, the lean decoder tried once
+    assert sum("using transformers' generate instead" in m for m in caplog.messages) == 1
+
+
 def test_text_model_uses_the_chat_template(text_lm):
     request = _text_request("q", "Hello?")
     expected = text_lm.loaded.tokenizer.apply_chat_template(

@@ -23,6 +23,7 @@ The model loads on the first ``generate`` call: a fully cached rerun needs only
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ from lingshu.models.loading import (
     load_model,
     model_fingerprint_for,
 )
+
+log = logging.getLogger(__name__)
 
 
 class HFConfig(BackendConfig):
@@ -103,6 +106,9 @@ class HFBackend(Backend):
         self._options = config.load_options()  # validated here, before any weights load
         self._loaded: LoadedModel | None = None
         self._fingerprint: dict[str, Any] | None = None
+        # Text-only models use the lean decoder unless it turns out not to fit the model
+        # (e.g. state-space layers without a key/value cache); then ``generate`` for good.
+        self._lean_decoder = True
 
     @property
     def loaded(self) -> LoadedModel:
@@ -193,19 +199,28 @@ class HFBackend(Backend):
         lm = self.loaded
         eos = set(_eos_ids(lm))
         with torch.inference_mode():
-            if lm.kind == "causal_lm":
+            if lm.kind == "causal_lm" and self._lean_decoder:
                 rows = [p.token_ids or [] for p in batch]
-                new_tokens = decode_causal(
-                    lm.model,
-                    rows,
-                    params,
-                    eos_ids=eos,
-                    pad_id=lm.tokenizer.pad_token_id,
-                    stopped=self._stop_check(params),
-                )
-                prompt_counts = [len(r) for r in rows]
+                try:
+                    new_tokens = decode_causal(
+                        lm.model,
+                        rows,
+                        params,
+                        eos_ids=eos,
+                        pad_id=lm.tokenizer.pad_token_id,
+                        stopped=self._stop_check(params),
+                    )
+                    prompt_counts = [len(r) for r in rows]
+                except (TypeError, AttributeError, NotImplementedError, ValueError) as e:
+                    log.warning(
+                        "%s: the batched text decoder does not fit this model (%s: %s); "
+                        "using transformers' generate instead",
+                        self.config.model, type(e).__name__, str(e).splitlines()[0][:200],
+                    )  # fmt: skip
+                    self._lean_decoder = False
+                    new_tokens, prompt_counts = self._generate(batch, params)
             else:
-                new_tokens, prompt_counts = self._generate_multimodal(batch, params)
+                new_tokens, prompt_counts = self._generate(batch, params)
         responses = []
         for row, n_prompt in zip(new_tokens, prompt_counts, strict=True):
             n = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
@@ -225,10 +240,11 @@ class HFBackend(Backend):
 
         return stopped
 
-    def _generate_multimodal(
+    def _generate(
         self, batch: list[_Prepared], params: GenerationParams
     ) -> tuple[list[list[int]], list[int]]:
-        """``model.generate`` on the processor's left-padded batch (images, mRoPE...)."""
+        """``model.generate`` on a left-padded batch: vision-language models (images,
+        mRoPE...), and text-only models the lean decoder does not fit."""
         import torch
 
         lm = self.loaded
@@ -246,6 +262,12 @@ class HFBackend(Backend):
     def _encode(self, batch: list[_Prepared]) -> Any:
         lm = self.loaded
         texts = [p.text for p in batch]
+        if lm.kind == "causal_lm":
+            templated = lm.tokenizer.chat_template is not None  # the template wrote BOS etc.
+            enc = lm.tokenizer(
+                texts, padding=True, return_tensors="pt", add_special_tokens=not templated
+            )
+            return enc.to(lm.model.device)
         images: Any
         if not any(p.images for p in batch):
             images = None
