@@ -73,6 +73,22 @@ def test_meteor_matches_golden(coco_golden):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="METEOR needs Java")
+def test_meteor_split_over_two_jars_gives_the_same_values(coco_golden, monkeypatch):
+    from lingshu.eval.metrics.reports.meteor import Meteor
+    from lingshu.eval.metrics.reports.tokenize import ptb_tokenize_lines
+
+    hyps = ptb_tokenize_lines(coco_golden["predictions"])
+    refs = [[r] for r in ptb_tokenize_lines(coco_golden["references"])]
+    monkeypatch.setattr(Meteor, "MIN_PER_WORKER", 10)
+    with Meteor(workers=2) as m:
+        corpus, per = m.score(hyps, refs)
+        assert len(m._jars) == 2  # noqa: SLF001 - the split really happened
+    assert corpus == pytest.approx(coco_golden["corpus"]["meteor"], abs=1e-12)
+    assert per == pytest.approx(coco_golden["per_sample"]["meteor"], abs=1e-12)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="the reference tokenizer needs Java")
 def test_live_pycocoevalcap_recompute(coco_golden):
     """Recompute with the reference implementation now (not the stored golden values)."""

@@ -53,14 +53,21 @@ def score_reports(
     scores = ReportScores(per_sample=[{} for _ in predictions], corpus={})
     if not predictions:
         return scores
-    for name, impl in impls.items():
-        try:
-            result = ctx.result(name, impl)
-        except MetricUnavailable as e:
-            scores.unavailable[name] = str(e)
-            log.warning("%s unavailable: %s", name, e)
-            continue
-        _merge(scores, result)
+    try:
+        for impl in impls.values():
+            prepare = getattr(impl, "prepare", None)
+            if prepare is not None:
+                prepare(ctx)
+        for name, impl in impls.items():
+            try:
+                result = ctx.result(name, impl)
+            except MetricUnavailable as e:
+                scores.unavailable[name] = str(e)
+                log.warning("%s unavailable: %s", name, e)
+                continue
+            _merge(scores, result)
+    finally:
+        ctx.close()
     return scores
 
 

@@ -47,6 +47,16 @@ class ReportContext:
         self.references = list(references)
         self.config = config
         self._results: dict[str, MetricResult | MetricUnavailable] = {}
+        # What a metric's ``prepare`` started for its ``compute`` (a running METEOR jar).
+        self.resources: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Release what ``prepare`` started and ``compute`` did not consume."""
+        for resource in self.resources.values():
+            close = getattr(resource, "close", None)
+            if callable(close):
+                close()
+        self.resources.clear()
 
     def result(self, name: str, impl: ReportMetric | None = None) -> MetricResult:
         """The metric's result, computed once per context: RadCliQ-v1 reuses the
@@ -73,7 +83,9 @@ class ReportContext:
 
 
 class ReportMetric(Protocol):
-    """``compute`` returns the metric's scores or raises ``MetricUnavailable``."""
+    """``compute`` returns the metric's scores or raises ``MetricUnavailable``. A metric may
+    also define ``prepare(ctx)``, called for every metric before any computes, to start
+    slow resources early (see ``MeteorMetric``)."""
 
     keys: tuple[str, ...]
 
