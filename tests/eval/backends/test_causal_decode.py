@@ -73,6 +73,26 @@ def test_batch_equals_generate_on_each_prompt_alone(text_model):
     assert got == [_generate_alone(model, r, 6) for r in rows]
 
 
+@pytest.mark.parametrize("prefill_rows", [1, 2, 3])
+def test_groups_prefilled_apart_and_merged_decode_as_each_prompt_alone(text_model, prefill_rows):
+    """Prompts prefilled in groups of different widths, merged into one decoding batch
+    (extra padding inserted after the shared prefix), still give generate's tokens."""
+    _, model, rows = text_model
+    with torch.inference_mode():
+        got = decode_causal(model, rows, GenerationParams(max_new_tokens=6), eos_ids=set(),
+                            pad_id=151643, prefill_rows=prefill_rows)
+    assert got == [_generate_alone(model, r, 6) for r in rows]
+
+
+def test_merging_without_a_shared_prefix(text_model, monkeypatch):
+    _, model, rows = text_model
+    monkeypatch.setattr(_causal_decode, "MIN_SHARED_PREFIX", 10_000)
+    with torch.inference_mode():
+        got = decode_causal(model, rows, GenerationParams(max_new_tokens=6), eos_ids=set(),
+                            pad_id=151643, prefill_rows=2)
+    assert got == [_generate_alone(model, r, 6) for r in rows]
+
+
 def test_sharing_the_prefix_does_not_change_tokens(text_model, monkeypatch):
     _, model, rows = text_model
     shared = _decode(model, rows, 6)

@@ -9,7 +9,10 @@ need (measured on SmolLM2-135M, 2 CPU cores, MedMCQA prompts):
   and values are computed once here and shared by every row (~12% of the CPU time);
 - a batch keeps decoding rows that already emitted EOS until its longest row ends (on
   MCQ prompts with a 32-token budget, answers average 19 tokens); here a finished row
-  leaves the batch and its cache rows are freed (~10%).
+  leaves the batch and its cache rows are freed (~10%);
+- padding a whole batch to its longest prompt wastes prefill compute, while decoding is
+  cheapest with many rows at once: here prompts are prefilled in small groups of similar
+  length and their caches merged into one decoding batch (see ``PREFILL_ROWS``).
 
 Layout: ``[shared prefix | left padding | rest of the prompt]``; the attention mask
 zeroes the padding and positions count real tokens only, so every row sees exactly the
@@ -21,6 +24,7 @@ models keep ``generate``: their positions (mRoPE) and image inputs are model-spe
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,6 +45,25 @@ def common_prefix_length(rows: list[list[int]]) -> int:
     return n
 
 
+COMPACT_FRACTION = 4
+"""Finished rows leave the batch once they are 1/4 of it (each removal copies the cache)."""
+
+PREFILL_ROWS = 16
+"""Prompts encoded together. Prompts are prefilled in groups of similar length (little
+padding) and then decoded as one batch: measured on SmolLM2-135M, 2 CPU cores, 128
+MedMCQA prompts, prefilling in groups of 8-16 took 11.2 s against 13.8 s in groups of 32
+and 33.3 s all 128 at once (padding), while decoding all 128 together took 3.8 s against
+10.8 s in batches of 32."""
+
+
+@dataclass
+class _Prefilled:
+    rows: list[int]  # indices into the caller's rows
+    keys_values: list[tuple[Any, Any]]  # per layer, [rows, heads, shared + width, dim]
+    tail_mask: Any  # [rows, width]: 0 for left padding
+    logits: Any  # [rows, vocab]: the last prompt position's
+
+
 def decode_causal(
     model: Any,
     rows: list[list[int]],
@@ -49,32 +72,76 @@ def decode_causal(
     eos_ids: set[int],
     pad_id: int,
     stopped: Callable[[list[int]], bool] | None = None,
+    prefill_rows: int = PREFILL_ROWS,
 ) -> list[list[int]]:
     """New tokens for each prompt in ``rows`` (token ids, unpadded), EOS included when
     emitted. ``stopped(tokens)`` ends a row early (stop strings)."""
-    device = model.device
-    shared = common_prefix_length(rows) if _can_share_prefix(model) else 0
+    full_attention = _can_share_prefix(model)
+    shared = common_prefix_length(rows) if full_attention else 0
     if shared < MIN_SHARED_PREFIX:
         shared = 0
-    cache = _new_cache(model)
-    if shared:
-        model(
-            input_ids=torch.tensor([rows[0][:shared]], device=device),
-            past_key_values=cache,
-            use_cache=True,
-            **_keep_last(model),
-        )
-        cache.batch_repeat_interleave(len(rows))
-    width = max(len(r) for r in rows) - shared
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long, device=device)
-    tail_mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-    for i, r in enumerate(rows):
-        rest = r[shared:]
-        input_ids[i, width - len(rest) :] = torch.tensor(rest, device=device)
-        tail_mask[i, width - len(rest) :] = 1
+    prefix = _prefix_keys_values(model, rows[0][:shared]) if shared else None
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+    # Groups are merged by inserting padding between prefix and prompt, which a sliding
+    # window would see; such models prefill all rows at once, as ``generate`` does.
+    size = prefill_rows if full_attention else len(rows)
+    parts = [
+        _prefill(model, rows, order[s : s + size], shared, prefix, pad_id)
+        for s in range(0, len(order), size)
+    ]
+    merged = _merge(parts, shared)
+    cache = _new_cache(model, merged.keys_values)
+    device = merged.tail_mask.device
     mask = torch.cat(
-        [torch.ones((len(rows), shared), dtype=torch.long, device=device), tail_mask], dim=1
+        [torch.ones((len(rows), shared), dtype=torch.long, device=device), merged.tail_mask], dim=1
     )
+    next_pos = shared + merged.tail_mask.sum(dim=1)
+    generated = _decode_loop(
+        model, merged.logits, cache, mask, next_pos, params, eos_ids, stopped
+    )
+    out: list[list[int]] = [[] for _ in rows]
+    for tokens, i in zip(generated, merged.rows, strict=True):
+        out[i] = tokens
+    return out
+
+
+def _prefix_keys_values(model: Any, prefix: list[int]) -> list[tuple[Any, Any]]:
+    """Keys and values of the shared prompt prefix, one row."""
+    cache = _new_cache(model)
+    model(
+        input_ids=torch.tensor([prefix], device=model.device),
+        past_key_values=cache,
+        use_cache=True,
+        **_keep_last(model),
+    )
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _prefill(
+    model: Any,
+    rows: list[list[int]],
+    group: list[int],
+    shared: int,
+    prefix: list[tuple[Any, Any]] | None,
+    pad_id: int,
+) -> _Prefilled:
+    """One forward pass over a group of prompts, after the shared prefix: layout
+    ``[shared prefix | left padding | rest of the prompt]``, positions counting real tokens
+    only, so each row sees exactly the tokens and positions it would see alone."""
+    device = model.device
+    n = len(group)
+    seeded = None
+    if prefix is not None:
+        seeded = [(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in prefix]
+    cache = _new_cache(model, seeded)
+    width = max(len(rows[i]) - shared for i in group)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long, device=device)
+    tail_mask = torch.zeros((n, width), dtype=torch.long, device=device)
+    for j, i in enumerate(group):
+        rest = rows[i][shared:]
+        input_ids[j, width - len(rest) :] = torch.tensor(rest, device=device)
+        tail_mask[j, width - len(rest) :] = 1
+    mask = torch.cat([torch.ones((n, shared), dtype=torch.long, device=device), tail_mask], dim=1)
     positions = (shared + tail_mask.cumsum(-1) - 1).clamp(min=0)
     out = model(
         input_ids=input_ids,
@@ -84,8 +151,37 @@ def decode_causal(
         use_cache=True,
         **_keep_last(model),
     )
-    return _decode_loop(
-        model, out.logits[:, -1], cache, mask, positions[:, -1] + 1, params, eos_ids, stopped
+    keys_values = [(layer.keys, layer.values) for layer in cache.layers]
+    return _Prefilled(group, keys_values, tail_mask, out.logits[:, -1])
+
+
+def _merge(parts: list[_Prefilled], shared: int) -> _Prefilled:
+    """One batch from groups prefilled at different widths: each group's padding grows (on
+    the left of its prompts, after the prefix) to the widest group's; padded positions are
+    masked, so their zero keys and values are never attended to."""
+    if len(parts) == 1:
+        return parts[0]
+    width = max(p.tail_mask.shape[1] for p in parts)
+
+    def widen(t: Any, extra: int) -> Any:
+        if extra == 0:
+            return t
+        gap = t.new_zeros((t.shape[0], t.shape[1], extra, t.shape[3]))
+        return torch.cat([t[:, :, :shared], gap, t[:, :, shared:]], dim=2)
+
+    keys_values = []
+    for layer in range(len(parts[0].keys_values)):
+        ks = [widen(p.keys_values[layer][0], width - p.tail_mask.shape[1]) for p in parts]
+        vs = [widen(p.keys_values[layer][1], width - p.tail_mask.shape[1]) for p in parts]
+        keys_values.append((torch.cat(ks), torch.cat(vs)))
+    tail_mask = torch.cat(
+        [torch.nn.functional.pad(p.tail_mask, (width - p.tail_mask.shape[1], 0)) for p in parts]
+    )
+    return _Prefilled(
+        [i for p in parts for i in p.rows],
+        keys_values,
+        tail_mask,
+        torch.cat([p.logits for p in parts]),
     )
 
 
@@ -102,19 +198,26 @@ def _decode_loop(
     generator = None
     if params.temperature > 0:
         generator = torch.Generator(device=logits.device).manual_seed(params.seed)
-    alive = list(range(logits.shape[0]))
+    alive = list(range(logits.shape[0]))  # caller's row of each batch row
+    finished: set[int] = set()
     generated: list[list[int]] = [[] for _ in alive]
     for _ in range(params.max_new_tokens):
         tokens = _next_tokens(logits, params, generator)
         keep = []
         for j, (row, token) in enumerate(zip(alive, tokens.tolist(), strict=True)):
+            if row in finished:
+                continue  # still in the batch until the next compaction; its tokens unused
             generated[row].append(token)
             done = token in eos_ids or len(generated[row]) >= params.max_new_tokens
-            if not done and not (stopped is not None and stopped(generated[row])):
+            if done or (stopped is not None and stopped(generated[row])):
+                finished.add(row)
+            else:
                 keep.append(j)
         if not keep:
             break
-        if len(keep) < len(alive):
+        # Dropping rows copies the whole cache, so finished rows leave in bulk: once they
+        # are a quarter of the batch.
+        if (len(alive) - len(keep)) * COMPACT_FRACTION >= len(alive):
             index = torch.tensor(keep, device=logits.device)
             cache.batch_select_indices(index)
             mask, tokens, next_pos = mask[index], tokens[index], next_pos[index]
@@ -148,10 +251,10 @@ def _next_tokens(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def _new_cache(model: Any) -> Any:
+def _new_cache(model: Any, keys_values: list[tuple[Any, Any]] | None = None) -> Any:
     from transformers import DynamicCache
 
-    return DynamicCache(config=model.config)
+    return DynamicCache(ddp_cache_data=keys_values, config=model.config)
 
 
 def _can_share_prefix(model: Any) -> bool:
