@@ -110,3 +110,16 @@ class ReportScores:
     unavailable: dict[str, str] = field(default_factory=dict)
     resamplers: dict[str, Resampler] = field(default_factory=dict, repr=False, compare=False)
     ci_method: dict[str, str] = field(default_factory=dict)
+
+
+def load_pretrained(loader: Any, where: str | None, key: str, what: str) -> Any:
+    """``loader.from_pretrained(where)`` or MetricUnavailable naming the weights."""
+    if not where:
+        raise MetricUnavailable(f"{what} needs weights: set weights.{key} in --weights-config")
+    try:
+        return loader.from_pretrained(where)
+    except Exception as e:  # offline hub, missing folder, wrong format
+        raise MetricUnavailable(
+            f"{what}: cannot load weights {where!r} ({type(e).__name__}); download them and set "
+            f"weights.{key}: /path in --weights-config"
+        ) from None

@@ -30,6 +30,7 @@ from lingshu.eval.metrics.reports.base import (
     MetricResult,
     MetricUnavailable,
     ReportContext,
+    load_pretrained,
 )
 from lingshu.eval.metrics.reports.config import ReportMetricsConfig
 
@@ -41,19 +42,6 @@ BERTSCORE_BASELINE = (0.84732, 0.84759504, 0.8473319)
 
 def _cfg(ctx: ReportContext) -> ReportMetricsConfig:
     return ctx.config if isinstance(ctx.config, ReportMetricsConfig) else ReportMetricsConfig.coerce(ctx.config)
-
-
-def _load_pretrained(loader: Any, where: str | None, key: str, what: str) -> Any:
-    """``loader.from_pretrained(where)`` or MetricUnavailable naming the weights."""
-    if not where:
-        raise MetricUnavailable(f"{what} needs weights: set weights.{key} in --weights-config")
-    try:
-        return loader.from_pretrained(where)
-    except Exception as e:  # offline hub, missing folder, wrong format
-        raise MetricUnavailable(
-            f"{what}: cannot load weights {where!r} ({type(e).__name__}); download them and set "
-            f"weights.{key}: /path in --weights-config"
-        ) from None
 
 
 # ---- SembScore (CheXbert) ------------------------------------------------------------
@@ -148,7 +136,7 @@ class SembScore:
         from transformers import AutoTokenizer
 
         model = _bert_from_state(chexbert_state_dict(where))
-        tok = _load_pretrained(AutoTokenizer, cfg.weight("bert_tokenizer"), "bert_tokenizer", "SembScore tokenizer (bert-base-uncased)")
+        tok = load_pretrained(AutoTokenizer, cfg.weight("bert_tokenizer"), "bert_tokenizer", "SembScore tokenizer (bert-base-uncased)")
         pred = chexbert_embeddings(model, tok, ctx.predictions, cfg.batch_size)
         gold = chexbert_embeddings(model, tok, ctx.references, cfg.batch_size)
         per = cosine_rows(gold, pred)
@@ -203,8 +191,8 @@ class BertScore:
         from transformers import AutoModel, AutoTokenizer
 
         where = cfg.weight("bertscore")
-        tok = _load_pretrained(AutoTokenizer, where, "bertscore", "BERTScore (distilroberta-base)")
-        model = _load_pretrained(AutoModel, where, "bertscore", "BERTScore (distilroberta-base)").eval()
+        tok = load_pretrained(AutoTokenizer, where, "bertscore", "BERTScore (distilroberta-base)")
+        model = load_pretrained(AutoModel, where, "bertscore", "BERTScore (distilroberta-base)").eval()
         # CXR-Report-Metric collapses runs of spaces before scoring.
         cands = [re.sub(r" +", " ", p) for p in ctx.predictions]
         refs = [re.sub(r" +", " ", r) for r in ctx.references]

@@ -37,6 +37,7 @@ from lingshu.eval.metrics.reports.base import (
     MetricResult,
     MetricUnavailable,
     ReportContext,
+    load_pretrained,
 )
 from lingshu.eval.metrics.reports.config import ReportMetricsConfig
 
@@ -234,17 +235,6 @@ def pair_score(reference: tuple[Any, list[str]], candidate: tuple[Any, list[str]
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def _load(loader: Any, where: str | None, key: str, what: str) -> Any:
-    """``loader.from_pretrained(where)`` or MetricUnavailable naming the weights."""
-    try:
-        return loader.from_pretrained(where)
-    except Exception as e:  # offline hub, missing folder, wrong format
-        raise MetricUnavailable(
-            f"RaTEScore: cannot load {what} {where!r} ({type(e).__name__}); download it and set "
-            f"weights.{key}: /path in --weights-config"
-        ) from None
-
-
 class RaTEScoreMetric:
     keys = ("ratescore",)
 
@@ -253,10 +243,11 @@ class RaTEScoreMetric:
 
         cfg = ReportMetricsConfig.coerce(ctx.config)
         ner_at, emb_at = cfg.weight("ratescore"), cfg.weight("ratescore_embedder")
-        ner_tok = _load(AutoTokenizer, ner_at, "ratescore", "the NER model")
-        ner = _load(AutoModelForTokenClassification, ner_at, "ratescore", "the NER model")
-        emb_tok = _load(AutoTokenizer, emb_at, "ratescore_embedder", "the entity encoder")
-        emb = _load(AutoModel, emb_at, "ratescore_embedder", "the entity encoder")
+        ner_what, emb_what = "RaTEScore NER model", "RaTEScore entity encoder"
+        ner_tok = load_pretrained(AutoTokenizer, ner_at, "ratescore", ner_what)
+        ner = load_pretrained(AutoModelForTokenClassification, ner_at, "ratescore", ner_what)
+        emb_tok = load_pretrained(AutoTokenizer, emb_at, "ratescore_embedder", emb_what)
+        emb = load_pretrained(AutoModel, emb_at, "ratescore_embedder", emb_what)
         ner, emb = ner.to(cfg.device).eval(), emb.to(cfg.device).eval()
         labels = {str(v) for v in ner.config.id2label.values()}
         if not any(label[2:] in TYPES for label in labels if label[:2] in ("B-", "I-")):
