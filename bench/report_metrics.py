@@ -26,7 +26,12 @@ def run_ours(preds: list[str], refs: list[str]) -> tuple[dict[str, float], dict[
     t0 = time.perf_counter()
     from lingshu.eval.metrics.reports.base import ReportContext
     from lingshu.eval.metrics.reports.config import ReportMetricsConfig
-    from lingshu.eval.metrics.reports.lexical import BleuMetric, CiderDMetric, MeteorMetric, RougeLMetric
+    from lingshu.eval.metrics.reports.lexical import (
+        BleuMetric,
+        CiderDMetric,
+        MeteorMetric,
+        RougeLMetric,
+    )
 
     ctx = ReportContext(preds, refs, ReportMetricsConfig())
     metrics = (("bleu", BleuMetric()), ("rouge_l", RougeLMetric()), ("meteor", MeteorMetric()),

@@ -121,7 +121,7 @@ def test_stop_callback_ends_a_row(text_model):
 
 def test_sampling_is_seeded_and_respects_top_p():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.2]])).repeat(400, 1)
-    gen = lambda seed: torch.Generator().manual_seed(seed)  # noqa: E731
+    gen = lambda seed: torch.Generator().manual_seed(seed)
     params = GenerationParams(temperature=1.0, top_p=0.6)
     a = _next_tokens(logits, params, gen(1))
     assert torch.equal(a, _next_tokens(logits, params, gen(1)))

@@ -29,6 +29,10 @@ def test_sentences():
     # Abbreviations and decimals do not end a sentence; tiny fragments are dropped.
     assert split_sentences("Nodule approx. 1.5 cm in size. ok") == ["Nodule approx. 1.5 cm in size."]
     assert split_sentences("") == [] and split_sentences(" . \n\n") == []
+    # Units and "no" do end sentences in reports.
+    assert split_sentences("Nodule measuring 3 cm. Lungs are clear. Effusion: no. Heart normal.") == [
+        "Nodule measuring 3 cm.", "Lungs are clear.", "Effusion: no.", "Heart normal."
+    ]
 
 
 @pytest.mark.parametrize(

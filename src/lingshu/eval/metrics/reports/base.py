@@ -118,7 +118,7 @@ def load_pretrained(loader: Any, where: str | None, key: str, what: str) -> Any:
         raise MetricUnavailable(f"{what} needs weights: set weights.{key} in --weights-config")
     try:
         return loader.from_pretrained(where)
-    except Exception as e:  # offline hub, missing folder, wrong format
+    except Exception as e:  # noqa: BLE001 - offline hub, missing folder, wrong format
         raise MetricUnavailable(
             f"{what}: cannot load weights {where!r} ({type(e).__name__}); download them and set "
             f"weights.{key}: /path in --weights-config"

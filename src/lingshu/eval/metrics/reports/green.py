@@ -71,8 +71,10 @@ def green_prompt(reference: str, candidate: str) -> str:
     error_line = "({x}) <Error Type>: <The number of errors>. <Error 1>; <Error 2>; ...; <Error n>"
     error_block = f"{_I}{error_line.format(x='a')}\n{_I}....\n{_I}{error_line.format(x='f')}"
     parts = [
-        "Objective: Evaluate the accuracy of a candidate radiology report in comparison to a "
-        "reference radiology report composed by expert radiologists.\n\n",
+        (
+            "Objective: Evaluate the accuracy of a candidate radiology report in comparison to a "
+            "reference radiology report composed by expert radiologists.\n\n"
+        ),
         f"{_I}Process Overview: You will be presented with:\n\n",
         f"{_I}1. The criteria for making a judgment.\n",
         f"{_I}2. The reference radiology report.\n",
@@ -84,8 +86,10 @@ def green_prompt(reference: str, candidate: str) -> str:
         f"{_I}The count of clinically insignificant errors.\n\n",
         f"{_I}Errors can fall into one of these categories:\n\n",
         f"{criteria}\n",
-        f"{_I}Note: Concentrate on the clinical findings rather than the report's writing style. "
-        "Evaluate only the findings that appear in both reports.\n\n",
+        (
+            f"{_I}Note: Concentrate on the clinical findings rather than the report's writing "
+            "style. Evaluate only the findings that appear in both reports.\n\n"
+        ),
         f"{_I}2. Reference Report:\n{_I}{reference}\n\n",
         f"{_I}3. Candidate Report:\n{_I}{candidate}\n\n",
         f"{_I}4. Reporting Your Assessment:\n\n",
@@ -94,8 +98,10 @@ def green_prompt(reference: str, candidate: str) -> str:
         f"{_I}[Explanation]:\n{_I}<Explanation>\n\n",
         f"{_I}[{SIGNIFICANT}]:\n{error_block}\n\n",
         f"{_I}[{INSIGNIFICANT}]:\n{error_block}\n\n",
-        f"{_I}[{MATCHED}]:\n{_I}<The number of matched findings>. <Finding 1>; <Finding 2>; ...; "
-        "<Finding n>\n",
+        (
+            f"{_I}[{MATCHED}]:\n{_I}<The number of matched findings>. <Finding 1>; <Finding 2>; "
+            "...; <Finding n>\n"
+        ),
         f"{_I}```\n",
     ]
     return "".join(parts)

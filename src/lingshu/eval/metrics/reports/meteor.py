@@ -141,7 +141,7 @@ class Meteor:
             def run(k: int) -> None:
                 try:
                     results[k] = jars[k].statistics(chunks[k])
-                except BaseException as e:  # re-raised below, in the caller's thread
+                except BaseException as e:  # noqa: BLE001 - re-raised below, in the caller's thread
                     results[k] = e
 
             threads = [threading.Thread(target=run, args=(k,)) for k in range(1, n_workers)]
@@ -165,7 +165,7 @@ class Meteor:
         for jar in self._jars:
             jar.close()
 
-    def __enter__(self) -> Meteor:
+    def __enter__(self) -> Meteor:  # noqa: PYI034 - Python 3.11 target, no Self in this module
         return self
 
     def __exit__(self, *exc: object) -> None:

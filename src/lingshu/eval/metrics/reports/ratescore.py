@@ -93,9 +93,8 @@ class Affinity:
 
 # ---- sentences and entities ---------------------------------------------------------------
 
-_ABBREVIATIONS = frozenset(
-    "dr mr mrs ms vs approx e.g i.e etc cm mm no fig st pt prox dist ant post lat".split()
-)
+# Only words that never end a sentence: "3 cm." or "no." often do in reports.
+_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "vs", "approx", "e.g", "i.e", "fig"})
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
