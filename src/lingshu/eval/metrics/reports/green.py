@@ -229,9 +229,10 @@ class GreenMetric:
         try:
             loaded = load_model(str(where), LoadOptions(device=cfg.device))
         except (UserError, OSError) as e:
+            reason = str(e).splitlines()[0].split(" (")[0]  # the loader's first clause
             raise MetricUnavailable(
-                f"GREEN: cannot load the GREEN model {where!r} ({str(e).splitlines()[0]}); "
-                "download StanfordAIMI/GREEN-radllama2-7b and set weights.green: /path"
+                f"GREEN: cannot load {where!r}: {reason}; download "
+                "StanfordAIMI/GREEN-radllama2-7b and set weights.green: /path"
             ) from None
         if loaded.kind != "causal_lm":
             raise MetricUnavailable(
