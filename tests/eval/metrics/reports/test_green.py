@@ -71,20 +71,21 @@ def test_hand_worked_assessment():
     ("text", "significant", "matched", "score"),
     [
         # No errors at all: GREEN 1.
-        ("[Clinically Significant Errors]:\nNo clinically significant errors.\n\n"
-         "[Matched Findings]:\n3. a; b; c", (0,) * 6, 3, 1.0),
+        (("[Clinically Significant Errors]:\nNo clinically significant errors.\n\n"
+          "[Matched Findings]:\n3. a; b; c"), (0,) * 6, 3, 1.0),
         # Nothing matched: GREEN 0 whatever the errors.
-        ("[Clinically Significant Errors]:\n(a) False report: 2. x; y\n\n"
-         "[Matched Findings]:\nNo matched findings.", (2, 0, 0, 0, 0, 0), 0, 0.0),
+        (("[Clinically Significant Errors]:\n(a) False report: 2. x; y\n\n"
+          "[Matched Findings]:\nNo matched findings."), (2, 0, 0, 0, 0, 0), 0, 0.0),
         # The GPT-4 template numbers the types.
-        ("[Clinically Significant Errors]:\n(1) False report: 1. x\n(4) Severity: 2. y; z\n\n"
-         "[Matched Findings]:\n1. w", (1, 0, 0, 2, 0, 0), 1, 1 / 4),
+        (("[Clinically Significant Errors]:\n(1) False report: 1. x\n(4) Severity: 2. y; z\n\n"
+          "[Matched Findings]:\n1. w"), (1, 0, 0, 2, 0, 0), 1, 1 / 4),
         # Sections missing: all zero, GREEN 0.
         ("garbage the model wrote", (0,) * 6, 0, 0.0),
         ("", (0,) * 6, 0, 0.0),
-        # A count not followed by "." is not read; a letter repeated: the last line wins.
-        ("[Clinically Significant Errors]:\n(a) False report: 3 errors\n(b) Missing: 1. x\n"
-         "(b) Missing: 2. x; y\n\n[Matched Findings]:\n4. a", (0, 2, 0, 0, 0, 0), 4, 4 / 6),
+        # A count not followed by "." is not read; a letter repeated: the line that sorts
+        # last wins (the reference sorts the lines).
+        (("[Clinically Significant Errors]:\n(a) False report: 3 errors\n(b) Missing: 2. x; y\n"
+          "(b) Missing: 1. x\n\n[Matched Findings]:\n4. a"), (0, 2, 0, 0, 0, 0), 4, 4 / 6),
         # The matched count must open the section.
         ("[Matched Findings]:\nThere were 2. findings", (0,) * 6, 0, 0.0),
         # The section ends at the first blank line: later (c) lines are not its own.
