@@ -32,7 +32,7 @@ from typing import Any
 
 from lingshu.eval.judge.config import JudgeScope
 from lingshu.eval.judge.prompt import JudgeItem
-from lingshu.eval.prompts.medevalkit import GOLD_DECIDES_PROMPT, boxed_content, tag_content
+from lingshu.eval.prompts.medevalkit import GOLD_DECIDES_PROMPT, unwrap_vqa
 from lingshu.eval.scoring.extract import unwrap_reasoning
 from lingshu.eval.scoring.verdicts import gold_yes_no
 
@@ -65,18 +65,8 @@ def judge_item(profile: str, record: Mapping[str, Any]) -> JudgeItem:
     gold = str(record.get("gold") or "")
     response = str(record.get("response") or "")
     if profile in MEDEVALKIT_PROFILES:
-        response = _medevalkit_unwrap(response)
+        response = unwrap_vqa(response)
         if record.get("benchmark") in GOLD_DECIDES_PROMPT:
             gold, response = gold.lower().strip(), response.lower().strip()
         return JudgeItem(question=question, gold=gold, response=response)
     return JudgeItem(question=question, gold=gold, response=unwrap_reasoning(response))
-
-
-def _medevalkit_unwrap(response: str) -> str:
-    """What MedEvalKit's VQA scorers pass on: ``\\boxed{}`` content, else ``<answer>``."""
-    boxed = boxed_content(response)
-    if boxed != "None":
-        return boxed
-    if "<answer>" in response:
-        return tag_content(response, "answer")
-    return response

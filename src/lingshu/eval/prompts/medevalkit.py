@@ -320,7 +320,7 @@ def _set_prf(prediction: str, gold: str) -> tuple[float, float, float]:
     return p, r, 2 * p * r / (p + r)
 
 
-def _unwrap_vqa(response: str) -> str:
+def unwrap_vqa(response: str) -> str:
     """The unwrapping every MedEvalKit VQA scorer does first: ``\\boxed{}``, else ``<answer>``."""
     boxed = boxed_content(response)
     if boxed != "None":
@@ -331,7 +331,7 @@ def _unwrap_vqa(response: str) -> str:
 
 
 def _vqa_verdict(sample: Sample, response: str) -> Verdict:
-    response = _unwrap_vqa(response)
+    response = unwrap_vqa(response)
     if sample.benchmark in GOLD_DECIDES_PROMPT:  # VQA-RAD / PathVQA scorer
         gold, response = sample.answer.lower().strip(), response.lower().strip()
         if gold in ("yes", "no"):
