@@ -5,21 +5,21 @@ fingerprint, the benchmark name and version, the profile name and version, the e
 prompt (messages, with image files identified by path and size), the generation
 parameters and the sample id. Only successful responses are stored; errors are retried.
 
-SQLite in WAL mode lets several processes (shards on one machine) share one cache file;
-each ``put_many`` is one transaction, so a kill leaves the cache consistent.
+The table lives in an SQLite file through ``lingshu.core.sqlite_store`` (WAL mode: shards
+on one machine share the file; each ``put_many`` is one transaction, so a kill leaves the
+cache consistent).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_obj
+from lingshu.core.sqlite_store import SqliteTextStore
 from lingshu.eval.types import Message, Response
 
 SCHEMA_VERSION = 1
@@ -81,49 +81,21 @@ def cache_key(
 
 
 class ResponseCache:
-    """A key -> ``Response`` store in one SQLite file."""
+    """A key -> ``Response`` store: table ``responses`` of an SQLite file, as JSON."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses ("
-            " key TEXT PRIMARY KEY, response TEXT NOT NULL,"
-            " created REAL NOT NULL DEFAULT (julianday('now')))"
-        )
-        self._db.commit()
+        self._store = SqliteTextStore(path, "responses", "response")
+        self.path = self._store.path
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Response]:
-        keys = list(keys)
-        found: dict[str, Response] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):  # stay under SQLite's variable limit
-                chunk = keys[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk
-                ).fetchall()
-                for k, v in rows:
-                    found[k] = Response(**json.loads(v))
-        return found
+        return {k: Response(**json.loads(v)) for k, v in self._store.get_many(keys).items()}
 
     def put_many(self, items: Iterable[tuple[str, Response]]) -> None:
-        rows = [(k, json.dumps(r.to_dict())) for k, r in items if r.error is None]
-        if not rows:
-            return
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO responses (key, response) VALUES (?, ?)", rows
-            )
+        """Store successful responses; errors are retried by the next run, never cached."""
+        self._store.put_many((k, json.dumps(r.to_dict())) for k, r in items if r.error is None)
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        return len(self._store)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()

@@ -14,12 +14,10 @@ failed requests are retried by the next run.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 from lingshu.core.hashing import sha256_obj
+from lingshu.core.sqlite_store import SqliteTextStore
 
 SCHEMA_VERSION = 1
 TABLE = "judgements"
@@ -48,49 +46,8 @@ def judge_cache_key(
     )
 
 
-class JudgeCache:
-    """key -> the judge's raw answer, in one SQLite table (WAL: shards may share the file)."""
+class JudgeCache(SqliteTextStore):
+    """key -> the judge's raw answer, table ``judgements`` of the response-cache file."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-            " key TEXT PRIMARY KEY, answer TEXT NOT NULL,"
-            " created REAL NOT NULL DEFAULT (julianday('now')))"
-        )
-        self._db.commit()
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
-        keys = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):  # stay under SQLite's variable limit
-                chunk = keys[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, answer FROM {TABLE} WHERE key IN ({marks})", chunk
-                ).fetchall()
-                found.update(rows)
-        return found
-
-    def put_many(self, items: Iterable[tuple[str, str]]) -> None:
-        rows = list(items)
-        if not rows:
-            return
-        with self._lock, self._db:
-            self._db.executemany(
-                f"INSERT OR REPLACE INTO {TABLE} (key, answer) VALUES (?, ?)", rows
-            )
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, TABLE, "answer")

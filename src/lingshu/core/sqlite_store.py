@@ -1,0 +1,71 @@
+"""A key -> text table in an SQLite file: what the response cache and the judge cache share.
+
+WAL mode lets several processes (shards on one machine) share one file; each
+``put_many`` is one transaction, so a kill leaves the table consistent. Several tables
+may live in one file (the response cache and the judge cache do), each store holding its
+own connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+_CHUNK = 500
+"""Keys per SELECT: stays under SQLite's limit on bound variables."""
+
+
+class SqliteTextStore:
+    """``key -> value`` strings in table ``table`` (columns ``key``, ``value_column``,
+    ``created``); thread-safe."""
+
+    def __init__(self, path: Path, table: str, value_column: str) -> None:
+        self.path = Path(path)
+        self._table, self._column = table, value_column
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            f" key TEXT PRIMARY KEY, {value_column} TEXT NOT NULL,"
+            " created REAL NOT NULL DEFAULT (julianday('now')))"
+        )
+        self._db.commit()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        """The stored value of each key that has one."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, {self._column} FROM {self._table} WHERE key IN ({marks})",
+                    chunk,
+                ).fetchall()
+                found.update(rows)
+        return found
+
+    def put_many(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Insert or replace ``(key, value)`` rows in one transaction."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self._lock, self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO {self._table} (key, {self._column}) VALUES (?, ?)",
+                rows,
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
