@@ -152,11 +152,9 @@ def _build(out: Path, seed: int, smol_dir: Path | None) -> None:
         LlamaForCausalLM,
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
     )
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
+    from lingshu.models.qwen_processor import save_qwen2_5_vl_processor
     from lingshu.models.smollm2 import ensure_smollm2_dir
 
     smol_dir = smol_dir or ensure_smollm2_dir()
@@ -213,20 +211,14 @@ def _build(out: Path, seed: int, smol_dir: Path | None) -> None:
     model.generation_config = GenerationConfig(**special)
     model.save_pretrained(out)
 
-    patch = dict(
-        patch_size=NANO_VISION["patch_size"],
-        temporal_patch_size=NANO_VISION["temporal_patch_size"],
-        merge_size=NANO_VISION["spatial_merge_size"],
-    )
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(
-            min_pixels=NANO_MIN_PIXELS, max_pixels=NANO_MAX_PIXELS, **patch
-        ),
-        video_processor=Qwen2VLVideoProcessor(**patch),
-        tokenizer=tokenizer,
+    save_qwen2_5_vl_processor(
+        out,
+        tokenizer,
+        vision=NANO_VISION,
+        min_pixels=NANO_MIN_PIXELS,
+        max_pixels=NANO_MAX_PIXELS,
         chat_template=NANO_CHAT_TEMPLATE,
     )
-    processor.save_pretrained(out)
     (out / _SOURCE_RECORD).write_text(
         json.dumps({"model": NANO_ALIAS, "language_model": "SmolLM2-135M-Instruct", "seed": seed})
         + "\n",

@@ -61,10 +61,9 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
         GenerationConfig,
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
     )
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    from lingshu.models.qwen_processor import save_qwen2_5_vl_processor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,19 +103,13 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     )
     model.save_pretrained(out)
 
-    patch = dict(
-        patch_size=TINY_VISION["patch_size"],
-        temporal_patch_size=2,
-        merge_size=TINY_VISION["spatial_merge_size"],
-    )
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(
-            min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, **patch
-        ),
-        video_processor=Qwen2VLVideoProcessor(**patch),
-        tokenizer=tokenizer,
+    save_qwen2_5_vl_processor(
+        out,
+        tokenizer,
+        vision=TINY_VISION,
+        min_pixels=TINY_MIN_PIXELS,
+        max_pixels=TINY_MAX_PIXELS,
         chat_template=QWEN2_5_VL_CHAT_TEMPLATE,
     )
-    processor.save_pretrained(out)
     mark_as_qwen2_tokenizer(out)
     return out
