@@ -11,7 +11,7 @@ import torch
 from lingshu.eval.backends import _causal_decode
 from lingshu.eval.backends._causal_decode import (
     MIN_SHARED_PREFIX,
-    _can_share_prefix,
+    _full_attention_only,
     _next_tokens,
     common_prefix_length,
     decode_causal,
@@ -145,4 +145,4 @@ def test_sliding_window_models_do_not_share_prefixes():
     sliding = SimpleNamespace(config=SimpleNamespace(
         sliding_window=512, layer_types=["sliding_attention", "full_attention"]
     ))
-    assert _can_share_prefix(full) and not _can_share_prefix(sliding)
+    assert _full_attention_only(full) and not _full_attention_only(sliding)

@@ -76,7 +76,7 @@ def decode_causal(
 ) -> list[list[int]]:
     """New tokens for each prompt in ``rows`` (token ids, unpadded), EOS included when
     emitted. ``stopped(tokens)`` ends a row early (stop strings)."""
-    full_attention = _can_share_prefix(model)
+    full_attention = _full_attention_only(model)
     shared = common_prefix_length(rows) if full_attention else 0
     if shared < MIN_SHARED_PREFIX:
         shared = 0
@@ -257,9 +257,10 @@ def _new_cache(model: Any, keys_values: list[tuple[Any, Any]] | None = None) -> 
     return DynamicCache(ddp_cache_data=keys_values, config=model.config)
 
 
-def _can_share_prefix(model: Any) -> bool:
-    """Only for models whose every layer attends to the full context: a sliding-window
-    layer would count the padding between prefix and prompt as part of its window."""
+def _full_attention_only(model: Any) -> bool:
+    """Whether every layer attends to the full context. Sharing a prefix and merging
+    prefill groups both put padding between prefix and prompt, which a sliding-window
+    layer would count as part of its window; other models get neither."""
     config = (
         model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     )
