@@ -73,13 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except typer.Abort:
         return 1
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except typer.TyperException as e:
+        # Usage errors (a mistyped option, command or value): the usage line, a hint and
+        # the error, as click prints them in standalone mode, never a traceback.
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

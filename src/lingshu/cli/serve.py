@@ -11,7 +11,6 @@ import socket
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from lingshu.core.errors import UserError
@@ -178,8 +177,12 @@ def _main() -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except click.ClickException as e:
-        e.show()
+    except typer.TyperException as e:  # usage errors: usage line and message, no traceback
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
         return e.exit_code
     return 0
 
