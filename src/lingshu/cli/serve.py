@@ -63,6 +63,13 @@ def serve(
     default_max_tokens: int = typer.Option(
         512, "--default-max-tokens", min=1, help="max_tokens when a request gives none."
     ),
+    max_tokens_limit: int | None = typer.Option(
+        None,
+        "--max-tokens-limit",
+        min=1,
+        help="Largest max_tokens a request may ask for (400 above); default: the model's "
+        "context length, at most 4096.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     min_pixels: int | None = typer.Option(
@@ -101,6 +108,7 @@ def serve(
         ),
         allowed_hosts=tuple(sorted(LOOPBACK_HOSTS | {host})) if loopback else None,
         default_max_tokens=default_max_tokens,
+        max_tokens_limit=max_tokens_limit,
     )
     if not loopback and not api_key:
         print(
