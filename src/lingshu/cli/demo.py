@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from lingshu.cli.output import configure_progress, make_console
 
 # Bundled real samples (data/benchmarks/*/PROVENANCE.md): the splits present in the
 # repository and how many questions of each the demo asks.
@@ -52,12 +52,12 @@ def demo(
         # "The correct answer is (B) ..." without paying for rambling.
         generation=GenerationParams(max_new_tokens=16),
     )
-    console = Console()
+    console = make_console()
     console.print(
         "[bold]Lingshu demo[/]: SmolLM2-135M-Instruct (CPU, offline) on bundled samples of "
         + ", ".join(DEMO_BENCHMARKS)
     )
-    result = run_eval(cfg, output_dir, progress=not quiet, overwrite=True)
+    result = run_eval(cfg, output_dir, progress=configure_progress(quiet), overwrite=True)
     print_summary(cfg, result.metrics, console)
     console.print(
         f"Per-sample answers: {output_dir}/samples/  summary: {output_dir}/summary.md\n"

@@ -12,6 +12,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from lingshu.cli.output import configure_progress, make_console
 from lingshu.cli.reports import score_reports as score_reports_cmd
 from lingshu.core.errors import UserError
 
@@ -298,9 +299,9 @@ def run(
         cfg = build_config(**locals())
         out = output_dir or default_run_dir(cfg)
     check_names(cfg)  # a mistyped name fails before anything is printed or created
-    console = Console(stderr=False)
+    console = make_console()
     console.print(f"run directory: {out}")
-    result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
+    result = run_eval(cfg, out, progress=configure_progress(quiet), overwrite=overwrite)
     print_summary(cfg, result.metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
 

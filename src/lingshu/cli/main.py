@@ -23,6 +23,7 @@ from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
 from lingshu.cli import models as models_cli
 from lingshu.cli import serve as serve_cli
+from lingshu.cli.output import configure_progress
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ def _root(
     )
     # transformers is chatty about generation flags on every call; keep warnings that matter.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    configure_progress(quiet=False)  # off a terminal: no progress bars from any library
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

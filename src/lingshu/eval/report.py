@@ -113,7 +113,13 @@ JUDGE_NOTE = (
 def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     row = paper_row(cfg.backend_options.get("model"))
-    table = Table(title=f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}")
+    # The model may be a long path: a line of its own, never wrapped into a table title.
+    console.print(
+        f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    table = Table()
     rows = summary_rows(cfg, metrics)
     # Columns with nothing to show (closed/open on MCQ-only runs, paper numbers for other
     # models) are left out of the terminal table; summary.md keeps every column.
