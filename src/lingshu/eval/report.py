@@ -240,4 +240,8 @@ def _judge_markdown(metrics: dict[str, Any], rows: list[list[str]]) -> list[str]
 
 
 def write_summary(run_dir: Path, cfg: EvalConfig, metrics: dict[str, Any]) -> None:
+    """``summary.md``, ``metrics.csv`` and the PNGs under ``plots/``."""
+    from lingshu.eval.plots import write_figures_and_table
+
     atomic_write_text(Path(run_dir) / rundir.SUMMARY, render_markdown(cfg, metrics))
+    write_figures_and_table(run_dir, metrics)
