@@ -9,7 +9,6 @@ from typing import Any
 import typer
 import yaml
 from pydantic import SecretStr, ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from lingshu.cli.output import configure_progress, make_console
@@ -323,7 +322,7 @@ def compare(
     from lingshu.eval.report import pct
 
     diffs = compare_runs(run_a, run_b)
-    console = Console()
+    console = make_console()
     table = Table(title=f"A = {run_a}   B = {run_b}")
     for col in ("benchmark", "n common", "A %", "B %", "B - A [95% CI]", "disagree"):
         table.add_column(col, justify="left" if col == "benchmark" else "right")
