@@ -10,7 +10,9 @@ every cache key, so stale cached answers are never reused.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -47,6 +49,15 @@ class Benchmark(ABC):
                 f"{self.name}: unknown split {split!r}; expected one of {list(self.splits)}"
             )
         return split
+
+    @classmethod
+    def description(cls) -> str:
+        """What the benchmark is, for ``lingshu benchmarks info`` and docs/benchmarks.md:
+        the class's own docstring, else its module's (every benchmark module opens with the
+        dataset's paper, release and split). Never an inherited docstring: ``inspect.getdoc``
+        would fall back to ``ABC``'s "Helper class that provides ..."."""
+        doc = cls.__dict__.get("__doc__") or getattr(sys.modules.get(cls.__module__), "__doc__", "")
+        return inspect.cleandoc(doc or "")
 
     # ---- helpers shared by all benchmarks -------------------------------------------
 
