@@ -258,6 +258,13 @@ def compare(
         table.add_row(d.benchmark, str(d.n_common), pct(d.acc_a), pct(d.acc_b), ci, str(len(d.disagreements)))
     console.print(table)
     for d in diffs:
+        if d.matched_by == "content":
+            console.print(
+                f"{d.benchmark}: sample ids differ between the runs; {d.n_common} samples "
+                "matched by content (question + image hash)",
+                highlight=False,
+            )
+    for d in diffs:
         for item in d.disagreements[:show]:
             a, b = item["a"], item["b"]
             console.print(
@@ -265,6 +272,13 @@ def compare(
                 f"A={a['extracted']!r} ({'ok' if a['correct'] else 'wrong'})  "
                 f"B={b['extracted']!r} ({'ok' if b['correct'] else 'wrong'})",
                 markup=True,
+                highlight=False,
+            )
+        hidden = len(d.disagreements) - min(show, len(d.disagreements))
+        if hidden:
+            console.print(
+                f"{d.benchmark}: {hidden} more disagreements not shown (raise --show, or "
+                "write them all with --json)",
                 highlight=False,
             )
     if json_out is not None:
