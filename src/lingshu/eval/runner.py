@@ -122,7 +122,7 @@ def _make_record(
         "gold": sample.answer,
         "task": sample.task,
         "answer_type": sample.answer_type,
-        "categories": sample.categories,
+        "categories": profile.categories(sample),
         "prompt": messages,
         "response": response.text,
         "error": response.error,

@@ -41,6 +41,10 @@ class Sample:
     answer_type: AnswerType | None = None
     categories: dict[str, str] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)  # report task: findings, impression
+    # The release's option cells exactly as written (surrounding spaces, empty cells kept),
+    # where they differ from ``options``; only profiles that reproduce another tool, which
+    # sends them unchanged, read them (PMC-VQA's " A:CT scan ", OmniMedVQA's empty option_C).
+    raw_options: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

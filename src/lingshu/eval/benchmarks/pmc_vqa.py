@@ -12,7 +12,8 @@ cells carry their letter ("A:Diffuse uptake pattern"); the prefix is removed. Im
 looked up in ``figures/``, ``images_2/``, ``images/`` (wherever the release's zip was
 extracted). Ids are the CSV's ``index`` column (unnamed in some copies; the data row number
 when it is absent).
-PMC-VQA provides no category labels.
+PMC-VQA provides no category labels. The cells as written (some with surrounding spaces,
+" A:CT scan ") are kept in ``raw_options``: MedEvalKit sends and scores those.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _LETTER_PREFIX = re.compile(r"^\s*([A-D])\s*[:.)]\s*")
 @BENCHMARKS.register("pmc-vqa")
 class PmcVqa(Benchmark):
     name = "pmc-vqa"
-    version = "1"
+    version = "2"  # 2: raw_options (the CSV's option cells as written)
     modality = "multimodal"
     source = "Hugging Face RadGenome/PMC-VQA (= xmcmic/PMC-VQA): test_2.csv + images_2.zip"
     license = "CC BY-SA (dataset card); source papers are CC0 / CC BY (PMC OA commercial subset)"
@@ -96,6 +97,7 @@ pmc-vqa/
             answer=gold,
             options=options,
             images=(str(found.absolute()),),
+            raw_options={letter: row.get(f"Choice {letter}") or "" for letter in LETTERS},
         )
 
     @staticmethod
