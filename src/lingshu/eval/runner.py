@@ -251,6 +251,17 @@ class Evaluator:
         }  # errors are retried
         todo = [(i, s) for i, s in selected if s.id not in done]
         st.resumed = len(selected) - len(todo)
+        # Samples the loader refused (an image path outside the benchmark folder) are
+        # recorded as errors here and never reach the backend or the cache.
+        refused = [(i, s) for i, s in todo if s.refused]
+        todo = [(i, s) for i, s in todo if not s.refused]
+        if refused:
+            with JsonlAppender(path) as out:
+                self._emit(out, [
+                    _make_record(bench, i, s, self.profile.build_messages(s),
+                                 Response(error=f"refused: {s.refused}"), self.profile, cached=False)
+                    for i, s in refused
+                ], st)  # fmt: skip
         if not todo:
             return st
         fingerprint = self._fingerprint()

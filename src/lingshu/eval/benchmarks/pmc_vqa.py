@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks._common import iter_csv, require
-from lingshu.eval.benchmarks._multimodal import check_unique_ids, text
+from lingshu.eval.benchmarks._multimodal import check_unique_ids, is_within, lexical_path, text
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
 
@@ -82,7 +82,11 @@ pmc-vqa/
             raise DataError(f"{where}: fewer than two non-empty 'Choice A..D' cells")
         gold = self._gold(row, options, where)
         figure = text(row["Figure_path"])
-        found = next((d / figure for d in image_dirs if (d / figure).is_file()), None)
+        candidates = [lexical_path(d / figure) for d in image_dirs]
+        if not is_within(candidates[0], path.parent):  # refused by check_count, never stat-ed
+            found: Path | None = candidates[0]
+        else:
+            found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             tried = ", ".join(str(d / figure) for d in image_dirs)
             raise DataError(
@@ -96,7 +100,7 @@ pmc-vqa/
             question=text(row["Question"]),
             answer=gold,
             options=options,
-            images=(str(found.absolute()),),
+            images=(str(found),),
             raw_options={letter: row.get(f"Choice {letter}") or "" for letter in LETTERS},
         )
 
