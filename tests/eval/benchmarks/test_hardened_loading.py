@@ -244,3 +244,25 @@ def test_refused_samples_are_recorded_as_errors_and_never_sent(tmp_path):
     refused = [r for r in recs if r["sample_id"] == str(rows[0]["qid"])]
     assert refused and refused[0]["error"].startswith("refused:") and refused[0]["images"] == []
     assert str(rows[0]["qid"]) not in backend.seen and len(backend.seen) == 2
+
+
+def test_parquet_path_cells_outside_the_benchmark_folder_are_refused(tmp_path):
+    import datasets
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not for the model")
+    rows = _vqa_rad_rows(3)
+    rows[1]["image"] = {"bytes": None, "path": "../../secret.png"}
+    rows[2]["image"] = {"bytes": None, "path": str(secret)}
+    root = tmp_path / "data" / "vqa-rad"
+    (root / "data").mkdir(parents=True)
+    # image cells as stored (bytes + path struct), so that writing does not read the paths
+    cell = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
+    features = datasets.Features(
+        {"image": cell, "question": datasets.Value("string"), "answer": datasets.Value("string")}
+    )
+    ds = datasets.Dataset.from_list(rows, features=features)
+    ds.to_parquet(str(root / "data" / "test-00000-of-00001.parquet"))
+    samples = VqaRad().load(tmp_path / "data")
+    assert [s.refused is None for s in samples] == [True, False, False]
+    assert all("outside the benchmark folder" in s.refused and s.images == () for s in samples[1:])
