@@ -136,3 +136,28 @@ def test_vqa_rad_medevalkit_run_reports_gold_grouped_sub_accuracies(tmp_path):
         closed = metrics["benchmarks"]["vqa-rad"]["breakdowns"]["answer_type"]["closed"]
         assert closed["n"] == want, profile
     assert n_closed != sum(s.answer_type == "closed" for s in samples)
+
+
+def test_mmmu_open_answers_are_never_parsed_as_in_medevalkit():
+    """MedEvalKit's MMMU validation runner hands the raw response to ``eval_open``, which
+    iterates its characters: "25" answered "25" is wrong there (and right in strict)."""
+    s = Sample(id="o", benchmark="mmmu-med", task="vqa", question="How many?", answer="25", answer_type="open")
+    v = MEK.score(s, "25")
+    assert (v.correct, v.extracted, v.method) == (False, "25", "mmmu-open-unparsed")
+    assert STRICT.score(s, "25").correct
+
+
+def test_profiles_doc_lists_every_medevalkit_difference_with_its_status():
+    doc = (REPO / "docs" / "profiles.md").read_text(encoding="utf-8")
+    table = doc.split("## Every way MedEvalKit differs from correct scoring", 1)[1]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert len(rows) >= 20
+    for row in rows:
+        status = row.split(" | ")[2]
+        assert status.startswith(("reproduced", "fixed", "not reproduced")), row
+    for behaviour in (
+        "divided by the count twice", "never parsed", "blank answer becomes option A",
+        "surrounding spaces", '"C. " / "D. "', "`image_1` is sent anyway", "2,094",
+        "by substring", "most similar option", "rotated",
+    ):  # fmt: skip
+        assert behaviour in table, behaviour

@@ -47,7 +47,8 @@ Scoring (``invalid`` is always False: MedEvalKit has no invalid answers):
   precision and "f1" the recall (of whitespace-token *sets*). MedEvalKit crashes on an
   empty response there; we score it 0. MedEvalKit's ROUGE comes from the ``rouge``
   package (summary-level union LCS) and is not reproduced; use ``strict``'s ``rouge_l``.
-- MMMU-Med open questions: MMMU's open-answer parser and ``eval_open``.
+- MMMU-Med open questions: MMMU's ``eval_open`` on the unparsed response, as MedEvalKit's
+  validation runner calls it (so practically always wrong; see ``_mmmu_open_verdict``).
 """
 
 from __future__ import annotations
@@ -484,9 +485,15 @@ def mmmu_eval_open(gold: str, predictions: Sequence[str | float]) -> bool:
 
 
 def _mmmu_open_verdict(sample: Sample, response: str) -> Verdict:
-    preds = mmmu_open_predictions(_mmmu_unwrap(response))
+    """MedEvalKit's MMMU validation runner stores the raw response as the "parsed"
+    prediction of an open question (``parse_open_response`` is never called), and MMMU's
+    ``eval_open`` then iterates over that string's *characters*: no gold of two or more
+    characters can match, so "25" answered "25" is wrong. Reproduced: the predictions are
+    the response's characters (method ``mmmu-open-unparsed``); ``mmmu_open_predictions``
+    is what the parser would have given."""
+    unwrapped = _mmmu_unwrap(response)
     return Verdict(
-        correct=mmmu_eval_open(sample.answer, preds),
-        extracted=_mmmu_unwrap(response).strip(),
-        method="mmmu-open",
+        correct=mmmu_eval_open(sample.answer, list(unwrapped)),
+        extracted=unwrapped.strip(),
+        method="mmmu-open-unparsed",
     )
