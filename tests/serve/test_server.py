@@ -519,8 +519,8 @@ def test_queue_overflow_is_a_429_not_a_5xx(tiny_loaded, base_settings):
 
 def test_openai_eval_backend_against_the_server(server, tmp_path):
     """The evaluation kit's ``openai`` backend talks to our server like to any endpoint."""
-    from lingshu.eval.backends.base import get_backend
-    from lingshu.eval.types import GenerationParams, Request
+    from lingshu.inference import get_backend
+    from lingshu.inference import GenerationParams, Request
 
     image = tmp_path / "cxr.png"
     random_image(11, 90, 70).save(image)

@@ -58,7 +58,7 @@ def _validation_line(e: ValidationError, where: str) -> str:
 
 def build_config(**kw: Any) -> Any:
     from lingshu.eval.config import EvalConfig, Shard
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     base: dict[str, Any] = {}
     if kw["config"] is not None:

@@ -27,13 +27,13 @@ from lingshu.core.errors import UserError
 from lingshu.core.io import JsonlAppender, atomic_write_json, read_jsonl
 from lingshu.eval import manifest as manifest_mod
 from lingshu.eval import rundir
-from lingshu.eval.backends.base import Backend, get_backend
 from lingshu.eval.benchmarks.base import get_benchmark
 from lingshu.eval.cache import ResponseCache, cache_key, default_cache_path
 from lingshu.eval.config import EvalConfig
 from lingshu.eval.metrics.aggregate import latest_records, summarize
 from lingshu.eval.prompts.base import Profile, get_profile
-from lingshu.eval.types import Request, Response, Sample
+from lingshu.eval.types import Sample
+from lingshu.inference import Backend, Request, Response, get_backend
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lingshu.core.errors import UserError
-from lingshu.eval.backends import (
+from lingshu.inference import (
     BACKENDS,
     Backend,
     BackendConfig,
@@ -14,7 +14,7 @@ from lingshu.eval.backends import (
     parse_backend_config,
     register_backend,
 )
-from lingshu.eval.backends.hf import HFBackend
+from lingshu.inference.backends.hf import HFBackend
 
 
 def test_all_four_backends_are_registered():

@@ -6,9 +6,9 @@ import hashlib
 import json
 import time
 
-from lingshu.eval.backends import get_backend
-from lingshu.eval.backends.dummy import WORDS, dummy_answer, dummy_fails
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import get_backend
+from lingshu.inference.backends.dummy import WORDS, dummy_answer, dummy_fails
+from lingshu.inference import GenerationParams, Request
 
 MCQ = (
     "Question: Which organ?\nOptions: \nA. Liver\nB. Lung\nC. Heart\nD. Kidney\n"

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lingshu.core.errors import UserError
 from lingshu.core.registry import Registry
-from lingshu.eval.types import GenerationParams, Request, Response
+from lingshu.inference.types import GenerationParams, Request, Response
 
 
 class BackendConfig(BaseModel):
@@ -91,7 +91,7 @@ def get_backend(name: str, **options: Any) -> Backend:
     Raises ``UserError`` naming the bad option for unknown keys, missing required keys and
     values of the wrong type.
     """
-    import lingshu.eval.backends  # noqa: F401  (registers every backend)
+    import lingshu.inference.backends  # noqa: F401  (registers every backend)
 
     cls = BACKENDS.get(name)
     return cls(parse_backend_config(name, options))
@@ -99,7 +99,7 @@ def get_backend(name: str, **options: Any) -> Backend:
 
 def parse_backend_config(name: str, options: dict[str, Any]) -> BackendConfig:
     """Validate ``options`` into backend ``name``'s config class."""
-    import lingshu.eval.backends  # noqa: F401
+    import lingshu.inference.backends  # noqa: F401
 
     cls = BACKENDS.get(name)
     try:
@@ -110,7 +110,7 @@ def parse_backend_config(name: str, options: dict[str, Any]) -> BackendConfig:
 
 def describe_backend_options(name: str) -> list[tuple[str, str, str]]:
     """``(option, default, help)`` for each option of backend ``name``, for ``--help`` text."""
-    import lingshu.eval.backends  # noqa: F401
+    import lingshu.inference.backends  # noqa: F401
 
     rows = []
     for field, info in BACKENDS.get(name).Config.model_fields.items():

@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import Field
 
 from lingshu.core.hashing import stable_json
-from lingshu.eval.backends import _messages
-from lingshu.eval.backends.base import Backend, BackendConfig, register_backend
-from lingshu.eval.types import GenerationParams, Message, Request, Response
+from lingshu.inference import messages as _messages
+from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.types import GenerationParams, Message, Request, Response
 
 DUMMY_VERSION = "1"
 WORDS = ("normal", "lung", "liver", "ct", "mri", "fracture", "heart", "brain", "kidney", "left")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lingshu.eval.backends import get_backend
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import get_backend
+from lingshu.inference import GenerationParams, Request
 
 pytestmark = pytest.mark.slow
 

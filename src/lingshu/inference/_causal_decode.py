@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from lingshu.eval.types import GenerationParams
+from lingshu.inference.types import GenerationParams
 
 MIN_SHARED_PREFIX = 8
 """Shorter common prefixes are not worth a separate forward pass."""

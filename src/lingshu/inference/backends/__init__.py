@@ -6,7 +6,7 @@ write a module with a ``BackendConfig`` subclass and a ``Backend`` subclass deco
 vllm) are imported when a backend is used, never when this package is imported.
 """
 
-from lingshu.eval.backends.base import (
+from lingshu.inference.registry import (
     BACKENDS,
     Backend,
     BackendConfig,
@@ -15,10 +15,10 @@ from lingshu.eval.backends.base import (
     parse_backend_config,
     register_backend,
 )
-from lingshu.eval.backends.dummy import DummyBackend, DummyConfig, dummy_answer
-from lingshu.eval.backends.hf import HFBackend, HFConfig
-from lingshu.eval.backends.openai import OpenAIBackend, OpenAIConfig
-from lingshu.eval.backends.vllm import VLLMBackend, VLLMConfig
+from lingshu.inference.backends.dummy import DummyBackend, DummyConfig, dummy_answer
+from lingshu.inference.backends.hf import HFBackend, HFConfig
+from lingshu.inference.backends.openai import OpenAIBackend, OpenAIConfig
+from lingshu.inference.backends.vllm import VLLMBackend, VLLMConfig
 
 __all__ = [
     "BACKENDS",

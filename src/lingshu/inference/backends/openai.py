@@ -25,9 +25,9 @@ import httpx
 from pydantic import Field, SecretStr
 
 from lingshu.core.errors import SampleError
-from lingshu.eval.backends import _messages
-from lingshu.eval.backends.base import Backend, BackendConfig, register_backend
-from lingshu.eval.types import GenerationParams, Request, Response
+from lingshu.inference import messages as _messages
+from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.types import GenerationParams, Request, Response
 
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 API_KEY_ENV = ("LINGSHU_API_KEY", "OPENAI_API_KEY")

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from lingshu.core.errors import UserError
-from lingshu.eval.backends import get_backend
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import get_backend
+from lingshu.inference import GenerationParams, Request
 from lingshu.models import LoadOptions, model_fingerprint_for
 
 

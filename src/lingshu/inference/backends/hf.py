@@ -31,9 +31,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from lingshu.core.errors import SampleError, UserError
-from lingshu.eval.backends import _messages
-from lingshu.eval.backends.base import Backend, BackendConfig, register_backend
-from lingshu.eval.types import GenerationParams, Request, Response
+from lingshu.inference import messages as _messages
+from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.loading import (
     AttnImplementation,
     Device,
@@ -194,7 +194,7 @@ class HFBackend(Backend):
     def _run_batch(self, batch: list[_Prepared], params: GenerationParams) -> list[Response]:
         import torch
 
-        from lingshu.eval.backends._causal_decode import decode_causal  # imports torch
+        from lingshu.inference._causal_decode import decode_causal  # imports torch
 
         lm = self.loaded
         eos = set(_eos_ids(lm))

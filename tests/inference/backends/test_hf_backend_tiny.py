@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from lingshu.eval.backends import get_backend
-from lingshu.eval.backends.hf import HFBackend, HFConfig, _batches, _Prepared
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import get_backend
+from lingshu.inference.backends.hf import HFBackend, HFConfig, _batches, _Prepared
+from lingshu.inference import GenerationParams, Request
 from lingshu.models import LoadOptions, load_image, model_fingerprint_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -300,7 +300,7 @@ def test_text_model_falls_back_to_generate_when_the_lean_decoder_does_not_fit(
     """A model the lean decoder cannot drive (simulated: it raises TypeError, as a model
     without a key/value cache would) is decoded by ``generate``: same greedy answers, one
     warning, and the lean decoder is not tried again."""
-    from lingshu.eval.backends import _causal_decode
+    from lingshu.inference import _causal_decode
 
     requests = [_text_request(str(i), q) for i, q in enumerate(QUESTIONS)]
     lean = HFBackend(HFConfig(model=str(tiny_text_dir), batch_size=4, device="cpu"))

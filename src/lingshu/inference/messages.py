@@ -1,6 +1,6 @@
 """Turning our chat messages into what each engine takes, and stop-string handling.
 
-Our messages (``lingshu.eval.types.Message``) carry image parts as local paths:
+Our messages (``lingshu.inference.types.Message``) carry image parts as local paths:
 ``{"type": "image", "image": "/abs/path.png"}``. Transformers' Qwen2.5-VL template wants
 the same parts plus the decoded pixels; OpenAI-compatible endpoints and vLLM's chat API
 want ``image_url`` parts holding data URIs; text-only chat templates want plain strings.
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lingshu.core.errors import SampleError
-from lingshu.eval.types import Message
+from lingshu.inference.types import Message
 from lingshu.models.images import image_to_data_uri
 
 

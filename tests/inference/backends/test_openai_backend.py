@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lingshu.eval.backends import get_backend
-from lingshu.eval.backends.openai import OpenAIBackend, OpenAIConfig
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import get_backend
+from lingshu.inference.backends.openai import OpenAIBackend, OpenAIConfig
+from lingshu.inference import GenerationParams, Request
 
 PARAMS = GenerationParams(max_new_tokens=16, temperature=0.0, top_p=1.0, seed=3)
 

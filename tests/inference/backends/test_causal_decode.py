@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lingshu.eval.backends import _causal_decode
-from lingshu.eval.backends._causal_decode import (
+from lingshu.inference import _causal_decode
+from lingshu.inference._causal_decode import (
     MIN_SHARED_PREFIX,
     _full_attention_only,
     _next_tokens,
     common_prefix_length,
     decode_causal,
 )
-from lingshu.eval.types import GenerationParams
+from lingshu.inference import GenerationParams
 
 QUESTIONS = [
     "Which organ produces insulin?",
