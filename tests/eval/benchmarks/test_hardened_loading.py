@@ -209,10 +209,10 @@ def test_image_paths_outside_the_benchmark_folder_are_refused_per_sample(tmp_pat
 
 
 def test_refused_samples_are_recorded_as_errors_and_never_sent(tmp_path):
-    from lingshu.eval.backends.base import Backend
+    from lingshu.inference import Backend
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.runner import run_eval
-    from lingshu.eval.types import Response
+    from lingshu.inference import Response
 
     class Recorder(Backend):
         name = "recorder"
