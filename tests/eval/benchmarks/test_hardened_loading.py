@@ -266,3 +266,23 @@ def test_parquet_path_cells_outside_the_benchmark_folder_are_refused(tmp_path):
     samples = VqaRad().load(tmp_path / "data")
     assert [s.refused is None for s in samples] == [True, False, False]
     assert all("outside the benchmark folder" in s.refused and s.images == () for s in samples[1:])
+
+
+def test_cli_prints_one_line_and_exits_non_zero_for_bad_data_files(tmp_path):
+    import subprocess
+    import sys
+
+    root = _copy(BUNDLED / "medqa-usmle", tmp_path / "data", "medqa-usmle")
+    _break_line(root / "phrases_no_exclude_test.jsonl", 7)
+    bad = tmp_path / "data" / "vqa-rad" / "data" / "test-00000-of-00001.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"garbage")
+    for bench, what in (("medqa-usmle", "jsonl:7: not UTF-8 text"), ("vqa-rad", "not a readable parquet")):
+        res = subprocess.run(
+            [sys.executable, "-m", "lingshu.cli.main", "eval", "run", "-b", bench, "--data-dir",
+             str(tmp_path / "data"), "--backend", "dummy", "-o", str(tmp_path / bench), "-q"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert res.returncode != 0 and "Traceback" not in res.stderr
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and what in lines[0], res.stderr
