@@ -282,7 +282,7 @@ class Evaluator:
             items.append((i, s, messages, key))
         bar = tqdm(
             total=len(selected),
-            initial=st.resumed,
+            initial=st.resumed + len(refused),
             desc=bench.name,
             unit="q",
             disable=not self.progress,
