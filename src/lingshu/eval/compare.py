@@ -83,6 +83,10 @@ def _pairs(a: list[dict], b: list[dict]) -> tuple[list[tuple[dict, dict]], str]:
     return by_id, "id"
 
 
+def _side(r: dict) -> dict[str, Any]:
+    return {"extracted": r.get("extracted"), "correct": r["correct"], "response": r.get("response")}
+
+
 def compare_runs(run_a: Path, run_b: Path) -> list[BenchmarkDiff]:
     recs_a = [r for r in latest_records(rundir.load_records(run_a)) if _scored(r)]
     recs_b = [r for r in latest_records(rundir.load_records(run_b)) if _scored(r)]
@@ -106,8 +110,8 @@ def compare_runs(run_a: Path, run_b: Path) -> list[BenchmarkDiff]:
                 item = {
                     "sample_id": ra["sample_id"],
                     "gold": ra.get("gold"),
-                    "a": {"extracted": ra.get("extracted"), "correct": ra["correct"], "response": ra.get("response")},
-                    "b": {"extracted": rb.get("extracted"), "correct": rb["correct"], "response": rb.get("response")},
+                    "a": _side(ra),
+                    "b": _side(rb),
                 }
                 if matched_by == "content":
                     item["sample_id_b"] = rb["sample_id"]

@@ -257,11 +257,14 @@ class Evaluator:
         todo = [(i, s) for i, s in todo if not s.refused]
         if refused:
             with JsonlAppender(path) as out:
-                self._emit(out, [
-                    _make_record(bench, i, s, self.profile.build_messages(s),
-                                 Response(error=f"refused: {s.refused}"), self.profile, cached=False)
+                records = [
+                    _make_record(
+                        bench, i, s, self.profile.build_messages(s),
+                        Response(error=f"refused: {s.refused}"), self.profile, cached=False,
+                    )
                     for i, s in refused
-                ], st)  # fmt: skip
+                ]  # fmt: skip
+                self._emit(out, records, st)
         if not todo:
             return st
         fingerprint = self._fingerprint()

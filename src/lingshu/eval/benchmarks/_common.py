@@ -115,7 +115,8 @@ def iter_csv(path: Path, header: bool = True) -> Iterator[tuple[int, list[str] |
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     with fh:
-        rows = enumerate(csv.DictReader(fh), start=2) if header else enumerate(csv.reader(fh), start=1)
+        reader = csv.DictReader(fh) if header else csv.reader(fh)
+        rows = enumerate(reader, start=2 if header else 1)
         while True:
             try:
                 i, row = next(rows)

@@ -10,8 +10,8 @@ Each JSON file is a list of ``{dataset, question_id, question_type, question, gt
 image_path, option_A.., modality_type}``; ``image_path`` is relative to the release root.
 Options are the non-empty ``option_X`` fields in letter order; the gold letter is the
 option whose text equals ``gt_answer``. ``raw_options`` keeps every ``option_A..D`` key
-as written, empty ones included: MedEvalKit shows those as lines "C. " and "D. ". One file of the release writes ``modality`` instead
-of ``modality_type``; both are read. Ids are ``<file stem>/<question_id>``.
+as written, empty ones included: MedEvalKit shows those as lines "C. " and "D. ". One
+file of the release writes ``modality`` instead of ``modality_type``; both are read. Ids are ``<file stem>/<question_id>``.
 
 Note: Med-R1 trained on part of this set (BRIEF §2); any training split of ours must be
 disjoint from it.

@@ -297,7 +297,9 @@ _HEDGING = re.compile(
     r"\b(?:whether|unclear|uncertain|unsure|not\s+sure|determine|tell|possibly|possible|may|"
     r"might|perhaps|cannot\s+be\s+(?:excluded|ruled\s+out)|can't\s+be\s+(?:excluded|ruled\s+out))\b"
 )
-_CLAUSE_SPLIT = re.compile(r"[.,;!?。，；]|\s[-–]\s|\b(?:but|however|although|though|whereas|while|except)\b")
+_CLAUSE_SPLIT = re.compile(
+    r"[.,;!?。，；]|\s[-–]\s|\b(?:but|however|although|though|whereas|while|except)\b"
+)
 # Words a bare statement about the question may hold besides its content words, the
 # question's own stopwords and negations ("There is no nodule seen", "Nodule: not identified").
 _FINDING_WORDS = frozenset(
