@@ -44,6 +44,9 @@ class DataSource(_Strict):
         gt=0,
         description="share of the file used per epoch: 0.5 = a seeded half, 2.0 = every row twice",
     )
+    samples: int | None = Field(
+        None, ge=1, description="expected rows, for dry runs of data not on this machine (paper sizes)"
+    )
 
 
 class OptimizerConfig(_Strict):
@@ -167,6 +170,9 @@ class Recipe(_Strict):
         "bf16", description="compute precision (master weights stay fp32)"
     )
     parallelism: Parallelism = Field(default_factory=Parallelism, description="data parallelism")
+    loggers: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=list, description="extra metric sinks, used when the package is installed"
+    )
     stages: list[Any] = Field(min_length=1, description="stages in order; each has kind: sft | grpo")
 
     @field_validator("stages", mode="before")

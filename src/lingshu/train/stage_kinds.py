@@ -41,7 +41,9 @@ class PlaceholderGRPOStageConfig(BaseModel):
     kind: Literal["grpo"] = "grpo"
     data: list[dict[str, Any]] = Field(min_length=1, description="RL JSONL files ({path, ratio})")
     prompt_variant: Literal["thinking", "no_thinking"] = Field("no_thinking", description="Med-R1 prompt")
-    rewards: dict[str, float] = Field(description="reward name -> weight")
+    rewards: dict[str, float] | str = Field(
+        description="reward name -> weight, or a preset name (lingshu, med-r1-thinking, ...)"
+    )
     learning_rate: float = Field(gt=0, lt=1, description="learning rate (paper: 1e-6)")
     num_generations: int = Field(ge=2, description="responses per prompt")
     beta: float = Field(ge=0, description="KL coefficient")
