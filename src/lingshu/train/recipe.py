@@ -283,11 +283,27 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, *, check_f
     return recipe
 
 
+def data_paths(stage: Any) -> list[Path]:
+    """The data files of any stage kind: items with ``path``, ``{"path": ...}`` or strings."""
+    out = []
+    data = getattr(stage, "data", None) or []
+    for src in data if isinstance(data, list) else [data]:
+        p = getattr(src, "path", None) or (src.get("path") if isinstance(src, dict) else src)
+        if isinstance(p, (str, Path)):
+            out.append(Path(p))
+    return out
+
+
 def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:
     for stage in recipe.stages:
-        for src in getattr(stage, "data", None) or []:
+        data = getattr(stage, "data", None) or []
+        for k, src in enumerate(data if isinstance(data, list) else []):
             if hasattr(src, "path") and not Path(src.path).is_absolute():
                 src.path = (base / src.path).resolve()
+            elif isinstance(src, dict) and isinstance(src.get("path"), str) and not Path(src["path"]).is_absolute():
+                src["path"] = str((base / src["path"]).resolve())
+            elif isinstance(src, str) and not Path(src).is_absolute():
+                data[k] = str((base / src).resolve())
         ev = getattr(stage, "eval", None)
         if ev is not None and not ev.data_dir.is_absolute():
             ev.data_dir = (base / ev.data_dir).resolve()
@@ -299,8 +315,7 @@ def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:
 
 def check_data_files(recipe: Recipe, path: Path) -> None:
     for i, stage in enumerate(recipe.stages):
-        for j, src in enumerate(getattr(stage, "data", None) or []):
-            p = Path(getattr(src, "path", ""))
+        for j, p in enumerate(data_paths(stage)):
             if not p.is_file():
                 raise UserError(
                     f"{path}: stages.{i}.data.{j}.path: file {p} does not exist; "

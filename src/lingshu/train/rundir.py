@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from lingshu.core.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from lingshu.train.recipe import data_paths
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ def write_run_header(run_dir: Path, recipe: Any, recipe_path: Path, overrides: l
     )
     files = []
     for s in recipe.stages:
-        for src in getattr(s, "data", None) or []:
-            p = Path(src.path if hasattr(src, "path") else src.get("path"))
+        for p in data_paths(s):
             if p.is_file():
                 files.append({"stage": getattr(s, "name", None), "path": str(p), "sha256": sha256_file(p),
                               "bytes": p.stat().st_size})

@@ -243,6 +243,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
             local += lsum.detach().double()
         tot = acc.reduce(local.to(acc.device), reduction="sum") if world > 1 else local
         grad_norm = acc.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        step_lrs = {f"lr/{g['part']}": g["lr"] for g in optimizer.param_groups}  # the LRs this step used
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -255,8 +256,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
                    "epoch": round(step * per_step / len(units), 4), "loss": last_loss,
                    "grad_norm": float(grad_norm), "tokens": n_tok, "useful_tokens_per_s": round(tps, 1),
                    "step_time_s": round(dt, 4)}
-            for g in optimizer.param_groups:
-                rec[f"lr/{g['part']}"] = g["lr"]
+            rec.update(step_lrs)
             metrics.write(rec)
         if step % config.checkpoint_every == 0 and step < n_steps:
             _checkpoint(acc, stage_dir, step, unwrapped, optimizer, scheduler, config, sharded, rank)
