@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lingshu.train.grpo.config import GRPOStageConfig, RLDataSource
+from lingshu.train.grpo.data_prep import RLDataPrepConfig, prepare_rl_data, prepare_rl_rows
 from lingshu.train.grpo.prompts import GRPO_PROMPTS, GRPOPrompt, get_prompt
 
 
@@ -24,7 +25,10 @@ __all__ = [
     "GRPOPrompt",
     "GRPOStageConfig",
     "GRPO_PROMPTS",
+    "RLDataPrepConfig",
     "RLDataSource",
     "get_prompt",
+    "prepare_rl_data",
+    "prepare_rl_rows",
     "run_grpo_stage",
 ]
