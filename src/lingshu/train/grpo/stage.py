@@ -84,7 +84,7 @@ def trl_args(
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         bf16=bf16,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         seed=seed,
         data_seed=seed,
         use_cpu=use_cpu,
