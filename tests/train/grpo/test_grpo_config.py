@@ -84,3 +84,20 @@ def test_prompts_are_versioned_and_ask_for_what_the_format_reward_checks() -> No
     no_thinking = get_prompt("no_thinking").render("Which organ?")
     assert "<answer>" in no_thinking and "<think>" not in no_thinking
     assert get_prompt("no_thinking").format_reward == "format_no_thinking"
+
+
+def test_resumed_run_drops_metrics_after_the_checkpoint(tmp_path) -> None:
+    import json
+
+    from lingshu.train.grpo.metrics import keep_metrics_until, translate_logs
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 8)))
+    keep_metrics_until(path, 4)
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == [1, 2, 3, 4]
+    logs = {"reward": 0.5, "rewards/accuracy/mean": 0.25, "rewards/format_compliance/mean": 0.75,
+            "rewards/format_compliance/std": 0.1, "completions/mean_length": 7.0, "kl": 0.01,
+            "learning_rate": 1e-6, "step_time": 3.0, "note": "text"}
+    assert translate_logs(logs) == {
+        "reward/mean": 0.5, "reward/accuracy/mean": 0.25, "format_compliance": 0.75,
+        "completion_length/mean": 7.0, "kl": 0.01, "learning_rate": 1e-6}

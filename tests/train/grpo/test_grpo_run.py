@@ -97,3 +97,21 @@ def test_vision_rows_kl_reference_and_exclusions(tmp_path: Path) -> None:
 
     loaded = load_model(str(out))  # what lingshu eval / serve do with a stage's output
     assert loaded.kind == "qwen2_5_vl"
+
+
+def test_rerun_resumes_from_the_last_checkpoint(char_model: Path, tmp_path: Path) -> None:
+    data = write_rows(tmp_path / "rl.jsonl", [qa_row(i) for i in range(4)])
+
+    def config(steps: int) -> GRPOStageConfig:
+        return GRPOStageConfig(
+            data=[{"path": str(data)}], rewards={"test_letter_share": 1.0}, num_generations=2,
+            beta=0.0, learning_rate=1e-2, max_completion_length=4, max_prompt_length=512,
+            global_batch=2, rollout_batch=2, per_device_batch=4, max_steps=steps, save_steps=2,
+        )
+
+    out = tmp_path / "run"
+    first = run_grpo_stage(config(2), model_path=char_model, output_dir=out, seed=0, device="cpu")
+    assert first["resumed_from"] is None
+    second = run_grpo_stage(config(4), model_path=char_model, output_dir=out, seed=0, device="cpu")
+    assert second["resumed_from"].endswith("checkpoint-2") and second["steps"] == 4
+    assert [r["step"] for r in _metrics(out)] == [1, 2, 3, 4]

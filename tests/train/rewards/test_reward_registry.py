@@ -41,3 +41,11 @@ def test_presets_are_the_papers_weights() -> None:
             get_reward(name)
     with pytest.raises(UserError, match="lingshu"):
         reward_preset("nope")
+
+
+def test_rewards_table_lists_every_reward_on_one_line() -> None:
+    from lingshu.train.rewards import rewards_table
+
+    lines = rewards_table().splitlines()
+    assert len(lines) == len(list_rewards())
+    assert any(line.startswith("format_thinking ") for line in lines)

@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.io import JsonlAppender, read_jsonl
+from lingshu.core.io import JsonlAppender, atomic_write_text, read_jsonl
 
 COMPLIANCE_REWARD = "format_compliance"
 """Name of the zero-weight monitor the stage adds so that compliance is always logged."""
@@ -60,6 +60,16 @@ def translate_logs(logs: dict[str, Any]) -> dict[str, Any]:
             else:
                 out[f"reward/{name}/{stat}"] = value
     return out
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop records after ``step`` (a resumed run logs those steps again)."""
+    import json
+
+    if not Path(path).exists():
+        return
+    kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
 def make_callback(path: Path) -> Any:

@@ -21,7 +21,12 @@ from typing import Any
 from lingshu.core.errors import UserError
 from lingshu.core.io import JsonlAppender, atomic_write_json
 from lingshu.train.grpo.config import GRPOStageConfig
-from lingshu.train.grpo.metrics import COMPLIANCE_REWARD, make_callback, plot_metrics
+from lingshu.train.grpo.metrics import (
+    COMPLIANCE_REWARD,
+    keep_metrics_until,
+    make_callback,
+    plot_metrics,
+)
 from lingshu.train.grpo.prompts import get_prompt
 from lingshu.train.rewards import get_reward
 
@@ -171,6 +176,8 @@ def run_grpo_stage(
     resume_from = str(checkpoints[-1]) if resume and checkpoints else None
     if resume_from is None:
         metrics_path.unlink(missing_ok=True)
+    else:  # steps after the checkpoint are trained again: drop their old records
+        keep_metrics_until(metrics_path, int(resume_from.rsplit("-", 1)[-1]))
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=funcs,

@@ -21,6 +21,7 @@ from lingshu.train.rewards.base import (
     get_reward,
     list_rewards,
     register_reward,
+    rewards_table,
 )
 from lingshu.train.rewards.parsing import extract_answer, is_strict_answer_only, is_strict_thinking
 from lingshu.train.rewards.presets import REWARD_PRESETS, reward_preset
@@ -40,5 +41,6 @@ __all__ = [
     "list_rewards",
     "register_reward",
     "reward_preset",
+    "rewards_table",
     "score_answer",
 ]

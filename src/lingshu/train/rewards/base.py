@@ -77,3 +77,10 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
+
+
+def rewards_table() -> str:
+    """The registered rewards as aligned ``name  description`` lines (``lingshu train rewards``)."""
+    infos = list_rewards()
+    width = max((len(i.name) for i in infos), default=0)
+    return "\n".join(f"{i.name.ljust(width)}  {i.doc}" for i in infos)
