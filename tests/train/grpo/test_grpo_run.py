@@ -38,8 +38,10 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
         global_batch=2, rollout_batch=2, per_device_batch=8, max_steps=24,
     )
     out = tmp_path / "run"
-    summary = run_grpo_stage(config, model_path=char_model, output_dir=out, seed=0,
-                             base_dir=data.parent, device="cpu")
+    final = run_grpo_stage(config, model_path=char_model, output_dir=out, seed=0,
+                           base_dir=data.parent, device="cpu")
+    assert final == out / "final"
+    summary = json.loads((out / "summary.json").read_text())
     records = _metrics(out)
     assert [r["step"] for r in records] == list(range(1, 25))
     first = sum(r["reward/test_letter_share/mean"] for r in records[:5]) / 5
@@ -57,8 +59,8 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    AutoModelForCausalLM.from_pretrained(out)
-    AutoTokenizer.from_pretrained(out)
+    AutoModelForCausalLM.from_pretrained(final)
+    AutoTokenizer.from_pretrained(final)
 
 
 @pytest.mark.slow
@@ -83,7 +85,8 @@ def test_vision_rows_kl_reference_and_exclusions(tmp_path: Path) -> None:
         max_prompt_length=256, global_batch=1, rollout_batch=1, per_device_batch=2, max_steps=2,
     )
     out = tmp_path / "run"
-    summary = run_grpo_stage(config, model_path=model, output_dir=out, seed=0, device="cpu")
+    final = run_grpo_stage(config, model_path=model, output_dir=out, seed=0, device="cpu")
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["rows_kept"] == 2
     assert summary["rows_skipped_by_reason"] == {
         "image not found": 1, "prompt too long": 1, "missing or empty 'answer'": 1}
@@ -95,23 +98,44 @@ def test_vision_rows_kl_reference_and_exclusions(tmp_path: Path) -> None:
     assert "reward/format_no_thinking/mean" in records[0]
     from lingshu.models import load_model
 
-    loaded = load_model(str(out))  # what lingshu eval / serve do with a stage's output
+    loaded = load_model(str(final))  # what lingshu eval / serve do with a stage's output
     assert loaded.kind == "qwen2_5_vl"
 
 
-def test_rerun_resumes_from_the_last_checkpoint(char_model: Path, tmp_path: Path) -> None:
+class _RunLog:
+    """Stands in for the recipe runner's metrics log (write / truncate_after)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def truncate_after(self, stage: str, step: int) -> None:
+        self.records = [r for r in self.records if not (r["stage"] == stage and r["step"] > step)]
+
+
+def test_interrupted_stage_resumes_from_its_checkpoint(char_model: Path, tmp_path: Path) -> None:
     data = write_rows(tmp_path / "rl.jsonl", [qa_row(i) for i in range(4)])
-
-    def config(steps: int) -> GRPOStageConfig:
-        return GRPOStageConfig(
-            data=[{"path": str(data)}], rewards={"test_letter_share": 1.0}, num_generations=2,
-            beta=0.0, learning_rate=1e-2, max_completion_length=4, max_prompt_length=512,
-            global_batch=2, rollout_batch=2, per_device_batch=4, max_steps=steps, save_steps=2,
-        )
-
-    out = tmp_path / "run"
-    first = run_grpo_stage(config(2), model_path=char_model, output_dir=out, seed=0, device="cpu")
-    assert first["resumed_from"] is None
-    second = run_grpo_stage(config(4), model_path=char_model, output_dir=out, seed=0, device="cpu")
-    assert second["resumed_from"].endswith("checkpoint-2") and second["steps"] == 4
+    config = GRPOStageConfig(
+        name="rl", data=[{"path": str(data)}], rewards={"test_letter_share": 1.0},
+        num_generations=2, beta=0.0, learning_rate=1e-2, max_completion_length=4,
+        max_prompt_length=512, global_batch=2, rollout_batch=2, per_device_batch=4, max_steps=4,
+        save_steps=2,
+    )
+    out, run_log = tmp_path / "run", _RunLog()
+    common = dict(model_path=char_model, output_dir=out, seed=0, device="cpu", metrics=run_log,
+                  global_step_offset=100)
+    final = run_grpo_stage(config, stop_after=2, **common)
+    assert not final.exists() and not (out / "summary.json").exists()
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    run_grpo_stage(config, **common)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["steps"] == 4
     assert [r["step"] for r in _metrics(out)] == [1, 2, 3, 4]
+    assert [(r["stage"], r["global_step"]) for r in run_log.records] == [
+        ("rl", 101), ("rl", 102), ("rl", 103), ("rl", 104)]
+    # A finished stage is not trained again.
+    mtime = (out / "summary.json").stat().st_mtime
+    assert run_grpo_stage(config, **common) == final and final.is_dir()
+    assert (out / "summary.json").stat().st_mtime == mtime

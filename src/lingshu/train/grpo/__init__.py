@@ -7,6 +7,7 @@ GRPOTrainer; ``prepare_rl_data`` turns curated QA rows into the paper's RL mixtu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lingshu.train.grpo.config import GRPOStageConfig, RLDataSource
@@ -14,7 +15,7 @@ from lingshu.train.grpo.data_prep import RLDataPrepConfig, prepare_rl_data, prep
 from lingshu.train.grpo.prompts import GRPO_PROMPTS, GRPOPrompt, get_prompt
 
 
-def run_grpo_stage(config: GRPOStageConfig, **kwargs: Any) -> dict[str, Any]:
+def run_grpo_stage(config: GRPOStageConfig, **kwargs: Any) -> Path:
     """See ``lingshu.train.grpo.stage.run_grpo_stage`` (imported lazily: it pulls in torch)."""
     from lingshu.train.grpo.stage import run_grpo_stage as _run
 

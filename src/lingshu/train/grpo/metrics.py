@@ -72,13 +72,27 @@ def keep_metrics_until(path: Path, step: int) -> None:
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
-def make_callback(path: Path) -> Any:
-    """A ``transformers.TrainerCallback`` writing translated logs to ``path`` (JSONL)."""
+def make_callback(
+    path: Path,
+    *,
+    stage: str = "grpo",
+    run_metrics: Any = None,
+    step_offset: int = 0,
+    start: int = 0,
+    stop_after: int | None = None,
+) -> Any:
+    """A ``transformers.TrainerCallback`` writing translated logs to ``path`` (JSONL) and,
+    when given, to the run's metrics log (``run_metrics.write``) tagged with ``stage`` and
+    ``global_step = step_offset + step``. With ``stop_after``, training stops after that many
+    optimizer steps past ``start`` (the resumed checkpoint's step)."""
     from transformers import TrainerCallback
 
     class GRPOMetricsCallback(TrainerCallback):
-        def __init__(self) -> None:
-            self.path = Path(path)
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if stop_after is not None and state.global_step - start >= stop_after:
+                control.should_training_stop = True
+                control.should_save = True
+            return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if not logs or not state.is_world_process_zero:
@@ -87,8 +101,12 @@ def make_callback(path: Path) -> Any:
             if "reward/mean" not in record:  # the final train summary, not a step
                 return
             record["step"] = state.global_step
-            with JsonlAppender(self.path) as out:
+            with JsonlAppender(Path(path)) as out:
                 out.write(record)
+            if run_metrics is not None:
+                run_metrics.write(
+                    {"stage": stage, "global_step": step_offset + state.global_step, **record}
+                )
 
     return GRPOMetricsCallback()
 

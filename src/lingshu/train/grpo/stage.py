@@ -54,12 +54,14 @@ def trl_args(
     num_processes: int = 1,
     use_cpu: bool = False,
     report_to: list[str] | None = None,
+    bf16: bool | None = None,
 ) -> Any:
     """A ``trl.GRPOConfig`` with every recipe value set explicitly."""
     from trl import GRPOConfig
 
     plan = config.batch_plan(num_processes)
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and not use_cpu)
+    if bf16 is None:
+        bf16 = config.precision == "bf16" or (config.precision == "auto" and not use_cpu)
     return GRPOConfig(
         output_dir=str(output_dir / "checkpoints"),
         # algorithm
@@ -113,17 +115,26 @@ def run_grpo_stage(
     seed: int,
     base_dir: str | Path | None = None,
     device: str = "auto",
+    precision: str | None = None,
+    metrics: Any = None,
+    global_step_offset: int = 0,
+    stop_after: int | None = None,
     report_to: list[str] | None = None,
     resume: bool = True,
     **common: Any,
-) -> dict[str, Any]:
-    """Train ``model_path`` with GRPO as ``config`` says; write the run folder; return the summary.
+) -> Path:
+    """Train ``model_path`` with GRPO as ``config`` says; return ``output_dir/final``.
 
     ``model_path`` must be a folder on disk (a previous stage's output or a published
     checkpoint): with ``beta > 0`` TRL reloads the reference model from it, so a model held
-    only in memory would be silently replaced by whatever that path holds. ``base_dir``
-    resolves relative data paths (the recipe's folder). Other keyword arguments from the
-    recipe runner are accepted and recorded.
+    only in memory would be silently replaced by whatever that path holds.
+
+    Keyword arguments the recipe runner passes: ``precision`` (the recipe's, used when the
+    stage says ``auto``), ``metrics`` (the run's metrics log: every step record is written
+    there too, tagged with the stage name and ``global_step_offset + step``), ``stop_after``
+    (end after that many optimizer steps without exporting: tests of resumption).
+    ``base_dir`` resolves relative data paths. A finished stage (``summary.json`` and
+    ``final/``) is not trained again; an interrupted one resumes from its last checkpoint.
     """
     import torch
     from trl import GRPOTrainer
@@ -131,6 +142,9 @@ def run_grpo_stage(
     from lingshu.models import LoadOptions, load_model
 
     out = Path(output_dir)
+    final = out / "final"
+    if (out / "summary.json").is_file() and (final / "config.json").is_file():
+        return final
     out.mkdir(parents=True, exist_ok=True)
     seed = config.seed if config.seed is not None else seed
     model_dir = Path(model_path)
@@ -140,13 +154,15 @@ def run_grpo_stage(
             "model from this path, so save the model first (save_pretrained)"
         )
     use_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    dtype = _dtype(config.precision, precision, use_cpu)
+    vision = _is_vision(model_dir)
     loaded = load_model(
         str(model_dir),
         LoadOptions(
-            device="cpu" if use_cpu else "auto",
-            dtype="float32" if use_cpu or config.precision == "fp32" else "bfloat16",
-            min_pixels=config.min_pixels if _is_vision(model_dir) else None,
-            max_pixels=config.max_pixels if _is_vision(model_dir) else None,
+            device="cpu",  # the trainer (accelerate / DeepSpeed / FSDP) places the weights
+            dtype=dtype,
+            min_pixels=config.min_pixels if vision else None,
+            max_pixels=config.max_pixels if vision else None,
         ),
     )
     model, processor = loaded.model, loaded.processor
@@ -168,27 +184,35 @@ def run_grpo_stage(
 
     funcs, weights = reward_functions(config)
     args = trl_args(config, output_dir=out, seed=seed, use_cpu=use_cpu, report_to=report_to,
-                    num_processes=_num_processes())
+                    num_processes=_num_processes(), bf16=dtype == "bfloat16")
     args.reward_weights = weights
     metrics_path = out / "metrics.jsonl"
     checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"),
                          key=lambda p: int(p.name.split("-")[-1]))
     resume_from = str(checkpoints[-1]) if resume and checkpoints else None
+    start = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
     if resume_from is None:
         metrics_path.unlink(missing_ok=True)
     else:  # steps after the checkpoint are trained again: drop their old records
-        keep_metrics_until(metrics_path, int(resume_from.rsplit("-", 1)[-1]))
+        keep_metrics_until(metrics_path, start)
+    if metrics is not None and hasattr(metrics, "truncate_after"):
+        metrics.truncate_after(config.name, start)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=funcs,
         args=args,
         train_dataset=data.dataset,
         processing_class=processor,
-        callbacks=[make_callback(metrics_path)],
+        callbacks=[make_callback(metrics_path, stage=config.name, run_metrics=metrics,
+                                 step_offset=global_step_offset, start=start,
+                                 stop_after=stop_after)],
     )
     result = trainer.train(resume_from_checkpoint=resume_from)
-    trainer.save_model(str(out))
-    processor.save_pretrained(str(out))
+    if stop_after is not None and trainer.state.global_step - start >= stop_after and (
+        trainer.state.global_step < trainer.state.max_steps
+    ):
+        return final  # interrupted on purpose: no export, the next call resumes
+    _export(trainer, processor, out)
     plots = plot_metrics(metrics_path, out / "plots")
     summary = {
         "stage": config.name,
@@ -202,12 +226,41 @@ def run_grpo_stage(
         "rows_skipped_by_reason": data.excluded_by_reason,
         "reward_weights": config.reward_weights(),
         "prompt": get_prompt(config.prompt_variant, config.prompt_version).key,
+        "dtype": dtype,
         "resumed_from": resume_from,
         "plots": [str(p.relative_to(out)) for p in plots],
         "ignored_options": sorted(common),
     }
-    atomic_write_json(out / "summary.json", summary)
-    return summary
+    if trainer.is_world_process_zero():
+        atomic_write_json(out / "summary.json", summary)
+    return final
+
+
+def _export(trainer: Any, processor: Any, out: Path) -> None:
+    """``final/``: model + processor, written to a temporary folder then renamed, so a kill
+    never leaves a half-written ``final`` that the next stage would load."""
+    import shutil
+
+    main = trainer.is_world_process_zero()
+    tmp, final = out / ".final-tmp", out / "final"
+    if main and tmp.exists():
+        shutil.rmtree(tmp)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))  # every rank: collective under ZeRO-3 / FSDP; main writes
+    if main:
+        processor.save_pretrained(str(tmp))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    trainer.accelerator.wait_for_everyone()
+
+
+def _dtype(stage: str, recipe: str | None, use_cpu: bool) -> str:
+    """Stage precision wins; ``auto`` takes the recipe's, else bf16 on GPU and fp32 on CPU."""
+    choice = stage if stage != "auto" else (recipe or "auto")
+    if choice == "auto":
+        return "float32" if use_cpu else "bfloat16"
+    return {"bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}.get(choice, "float32")
 
 
 def _is_vision(model_dir: Path) -> bool:
