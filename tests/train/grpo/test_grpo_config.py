@@ -101,3 +101,11 @@ def test_resumed_run_drops_metrics_after_the_checkpoint(tmp_path) -> None:
     assert translate_logs(logs) == {
         "reward/mean": 0.5, "reward/accuracy/mean": 0.25, "format_compliance": 0.75,
         "completion_length/mean": 7.0, "kl": 0.01, "learning_rate": 1e-6}
+
+
+def test_docs_describe_every_field() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "training-grpo.md").read_text()
+    for name in GRPOStageConfig.model_fields:
+        assert f"| `{name}` |" in doc, name
