@@ -65,8 +65,8 @@ def main() -> None:
     rad = json.loads((vr / "VQA_RAD Dataset Public (train rows only).json").read_text())
     held: dict[str, str] = {}
     for r in rad:
-        if "MODALITY" in r["question_type"] and r["answer"].strip().lower() in VQARAD_LABEL:
-            held.setdefault(r["image_name"], VQARAD_LABEL[r["answer"].strip().lower()])
+        if "MODALITY" in r["question_type"] and str(r["answer"]).strip().lower() in VQARAD_LABEL:
+            held.setdefault(r["image_name"], VQARAD_LABEL[str(r["answer"]).strip().lower()])
     correct = sum(clf.predict(str(vr / "VQA_RAD Image Folder" / k))[0] == v
                   for k, v in held.items())
     print(f"train accuracy {train_acc:.3f} on {len(items)}; held-out VQA-RAD "

@@ -2,7 +2,7 @@
 
 Why: Med-R1 trained on part of the OmniMedVQA test set without noticing. A training
 sample is removed when one of its images matches a benchmark image by pHash (exact, or
-within ``image_threshold`` bits), when its question shares a word ``ngram`` with a
+within ``image_threshold`` bits), when its text shares a word ``ngram`` with a
 benchmark question (with its context and options), or when its answer shares one with a
 benchmark answer long enough to hold one. The exclusion names the benchmark, split and
 item id. Word 13-grams are GPT-3's decontamination unit (Brown et al. 2020, App. C);
@@ -56,6 +56,7 @@ class BenchmarkIndex:
         self.questions: dict[str, dict] = {}
         self.answers: dict[str, dict] = {}
         self.loaded: dict[str, int] = {}
+        hashed: dict[str, int | None] = {}  # one image carries many questions
         for name in names or BENCHMARKS.names():
             bench = get_benchmark(name)
             if not (data_dir / name).is_dir():
@@ -75,16 +76,19 @@ class BenchmarkIndex:
                 for s in samples:
                     item = {"benchmark": name, "split": split, "item": s.id}
                     for p in s.images:
+                        if p in hashed:
+                            continue
                         try:
-                            h = int(phash_hex(p), 16)
+                            h = hashed[p] = int(phash_hex(p), 16)
                         except OSError:
+                            hashed[p] = None
                             continue
                         if self.images.query(h) is None or threshold > 0:
                             self.images.add(h)
                             self.image_items.append(item)
                     for g in _ngrams(sample_prompt(s), n):
                         self.questions.setdefault(g, item)
-                    for g in _ngrams(s.answer, n):
+                    for g in _ngrams(s.options.get(s.answer, s.answer), n):
                         self.answers.setdefault(g, item)
         log.info("decontaminate: indexed %s", self.loaded)
 
@@ -130,7 +134,7 @@ class Decontaminate(MapOp):
                 item = idx.image_items[hit[0]]
                 return self.exclude(rec, f"image matches {item['benchmark']} item "
                                     f"{item['item']}", kind="image", distance=hit[1], **item)
-        for g in sorted(_ngrams(rec.text("user"), self.params.ngram)):
+        for g in sorted(_ngrams(rec.text(), self.params.ngram)):
             if g in idx.questions:
                 item = idx.questions[g]
                 return self.exclude(rec, f"question overlaps {item['benchmark']} item "
