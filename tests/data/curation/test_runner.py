@@ -119,14 +119,24 @@ def test_resume_after_kill_9(tmp_path):
     killed = _kill_recipe(tmp_path, "killed")
     env = dict(os.environ)
     code = "import sys; from lingshu.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    for delay in (4.0, 9.0):  # kill once while reading/hashing, once later
+    work = tmp_path / "killed" / ".work"
+
+    def count(stage: str) -> int:
+        return len(list(work.glob(f"{stage}*/shard-*.json")))
+
+    # kill once in the middle of segment 0 (hashing), once in the middle of segment 1
+    for stage in ("stage0", "stage1"):
         proc = subprocess.Popen([sys.executable, "-c", code, "data", "run", "--recipe",
                                  str(killed)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if count(stage) >= 8 or proc.poll() is not None:
+                break
+            time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    work = tmp_path / "killed" / ".work"
+        assert 0 < count(stage) < 50, count(stage)
     assert not (tmp_path / "killed" / "summary.json").exists()  # it really was interrupted
     partial = len(list(work.rglob("shard-*.json")))
     run_recipe(load_recipe(killed))
