@@ -92,7 +92,7 @@ def _generation_model() -> Any:
 
     from pydantic import ConfigDict, Field, create_model
 
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     hints = typing.get_type_hints(GenerationParams)
     limits: dict[str, dict[str, float]] = {
@@ -112,7 +112,7 @@ _GENERATION_MODEL: Any = None
 
 def _generation(values: dict[str, Any], where: str) -> Any:
     global _GENERATION_MODEL
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     if _GENERATION_MODEL is None:
         _GENERATION_MODEL = _generation_model()

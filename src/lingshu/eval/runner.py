@@ -85,7 +85,7 @@ def select_samples(
 def check_names(cfg: EvalConfig) -> None:
     """Unknown benchmark, profile or backend names and bad backend options, as one line
     (with a "did you mean"), before anything is written."""
-    from lingshu.eval.backends.base import parse_backend_config
+    from lingshu.inference import parse_backend_config
 
     for name in cfg.benchmarks:
         get_benchmark(name)

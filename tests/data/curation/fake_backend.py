@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from lingshu.eval.backends import BACKENDS, Backend, BackendConfig, register_backend
+from lingshu.inference import BACKENDS, Backend, BackendConfig, register_backend
 from lingshu.eval.types import Response
 
 CALLS: list[str] = []

@@ -1,9 +1,9 @@
 """Model calls for curation ops: the inference layer's backends, a versioned prompt file,
 and the evaluation response cache's SQLite store, so a rerun costs nothing.
 
-Backends come from ``lingshu.eval.backends.get_backend`` (CONTRACTS point 1: moved to
-``lingshu.inference`` at merge). The cache key is the sha256 of the backend fingerprint,
-the prompt template's name and version, the messages and the generation parameters.
+Backends come from ``lingshu.inference.get_backend``. The cache key is the sha256 of the
+backend fingerprint, the prompt template's name and version, the messages and the
+generation parameters.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def render(name: str, **values: Any) -> tuple[str, str]:
 
 class LlmClient:
     def __init__(self, spec: LlmSpec, default_cache: Path) -> None:
-        from lingshu.eval.backends import get_backend
+        from lingshu.inference import get_backend
 
         self.spec = spec
         self.backend = get_backend(spec.backend, **spec.options)
@@ -62,7 +62,7 @@ class LlmClient:
 
     def ask(self, prompts: list[tuple[str, str, str, list[str]]]) -> list[str | None]:
         """``(template, version, text, images)`` each -> the reply (None when it failed)."""
-        from lingshu.eval.types import GenerationParams, Request
+        from lingshu.inference import GenerationParams, Request
 
         params = GenerationParams(max_new_tokens=self.spec.max_new_tokens)
         msgs = []
