@@ -13,7 +13,8 @@ from lingshu.data.curate.record import Record, conversation
 
 
 @pytest.fixture(autouse=True)
-def _reset():
+def _reset(monkeypatch):
+    fake_backend.registered(monkeypatch)
     fake_backend.CALLS.clear()
 
 
