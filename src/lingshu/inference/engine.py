@@ -34,6 +34,7 @@ per batch, so the queue runs a seeded sampled request alone there.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import random
 import threading
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "cancelled", "error"]
 Strategy = Literal["auto", "generate"]
+STRATEGY_ENV = "LINGSHU_ENGINE_STRATEGY"
+"""Environment variable: ``generate`` forces ``model.generate`` for every batch (default
+``auto``); ``bench/serve_load.py --text-only`` uses it to compare the two strategies."""
 
 
 class EngineBusy(RuntimeError):
@@ -236,7 +240,8 @@ class Engine:
     for others to join its batch; while requests are known to be on their way (see
     :meth:`arriving`) it waits up to ``arrival_wait_s``. ``max_queue``: queued requests
     beyond this are refused with :class:`EngineBusy`. ``strategy``: ``auto`` (fast decoder
-    where it applies) or ``generate`` (always ``model.generate``).
+    where it applies) or ``generate`` (always ``model.generate``); default from the
+    ``LINGSHU_ENGINE_STRATEGY`` environment variable, else ``auto``.
     """
 
     def __init__(
@@ -249,10 +254,14 @@ class Engine:
         arrival_wait_s: float = 0.1,
         max_queue: int = 256,
         default_max_tokens: int = 512,
-        strategy: Strategy = "auto",
+        strategy: Strategy | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
+        if strategy is None:  # a setting, so benchmarks can force it on a server process
+            strategy = os.environ.get(STRATEGY_ENV, "auto")  # type: ignore[assignment]
+        if strategy not in ("auto", "generate"):
+            raise UserError(f"{STRATEGY_ENV}={strategy!r}: expected 'auto' or 'generate'")
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
