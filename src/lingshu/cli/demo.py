@@ -71,7 +71,7 @@ def demo(
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.report import print_summary
     from lingshu.eval.runner import run_eval
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     data_dir = find_demo_data(data_dir)
     cfg = EvalConfig(

@@ -92,7 +92,7 @@ def _generation_model() -> Any:
 
     from pydantic import ConfigDict, Field, create_model
 
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     hints = typing.get_type_hints(GenerationParams)
     limits: dict[str, dict[str, float]] = {
@@ -112,7 +112,7 @@ _GENERATION_MODEL: Any = None
 
 def _generation(values: dict[str, Any], where: str) -> Any:
     global _GENERATION_MODEL
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     if _GENERATION_MODEL is None:
         _GENERATION_MODEL = _generation_model()
@@ -126,7 +126,7 @@ def _generation(values: dict[str, Any], where: str) -> Any:
 
 def build_config(**kw: Any) -> Any:
     from lingshu.eval.config import EvalConfig, Shard
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     base: dict[str, Any] = {}
     where = "eval config" if kw["config"] is None else str(kw["config"])
@@ -229,6 +229,7 @@ def run(
     split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
     shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
+    data_parallel: int = typer.Option(None, "--data-parallel", min=1, help="Run N shards at once on a Ray cluster (local, or RAY_ADDRESS), one model per GPU, sharing the response cache, merged into one run (docs/evaluation.md)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/MODEL-PROFILE-HASH, HASH being the configuration's, so rerunning resumes)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Requests per forward pass (hf, vllm)."),
     dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16 (hf)."),
@@ -300,8 +301,14 @@ def run(
     check_names(cfg)  # a mistyped name fails before anything is printed or created
     console = make_console()
     console.print(f"run directory: {out}")
-    result = run_eval(cfg, out, progress=configure_progress(quiet), overwrite=overwrite)
-    print_summary(cfg, result.metrics, console)
+    if data_parallel is not None and data_parallel > 1:
+        from lingshu.eval.parallel import run_data_parallel
+
+        metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
+    else:
+        progress = configure_progress(quiet)
+        metrics = run_eval(cfg, out, progress=progress, overwrite=overwrite).metrics
+    print_summary(cfg, metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
 
 
@@ -331,6 +338,13 @@ def compare(
         table.add_row(d.benchmark, str(d.n_common), pct(d.acc_a), pct(d.acc_b), ci, str(len(d.disagreements)))
     console.print(table)
     for d in diffs:
+        if d.matched_by == "content":
+            console.print(
+                f"{d.benchmark}: sample ids differ between the runs; {d.n_common} samples "
+                "matched by content (question + image hash)",
+                highlight=False,
+            )
+    for d in diffs:
         for item in d.disagreements[:show]:
             a, b = item["a"], item["b"]
             console.print(
@@ -338,6 +352,13 @@ def compare(
                 f"A={a['extracted']!r} ({'ok' if a['correct'] else 'wrong'})  "
                 f"B={b['extracted']!r} ({'ok' if b['correct'] else 'wrong'})",
                 markup=True,
+                highlight=False,
+            )
+        hidden = len(d.disagreements) - min(show, len(d.disagreements))
+        if hidden:
+            console.print(
+                f"{d.benchmark}: {hidden} more disagreements not shown (raise --show, or "
+                "write them all with --json)",
                 highlight=False,
             )
     if json_out is not None:

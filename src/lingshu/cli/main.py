@@ -23,6 +23,7 @@ from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
 from lingshu.cli import models as models_cli
 from lingshu.cli import serve as serve_cli
+from lingshu.cli import train as train_cli
 from lingshu.cli.output import configure_progress
 from lingshu.core.errors import UserError
 
@@ -45,6 +46,9 @@ app.add_typer(models_cli.app, name="models")
 app.command("demo")(demo_cli.demo)
 app.command("chat")(chat_cli.chat)
 app.command("serve")(serve_cli.serve)
+app.command(
+    "train", context_settings={"allow_interspersed_args": True}
+)(train_cli.train)
 
 
 def _version(value: bool) -> None:

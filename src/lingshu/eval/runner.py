@@ -29,13 +29,13 @@ from lingshu.core.errors import UserError
 from lingshu.core.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from lingshu.eval import manifest as manifest_mod
 from lingshu.eval import rundir
-from lingshu.eval.backends.base import Backend, get_backend
 from lingshu.eval.benchmarks.base import get_benchmark
 from lingshu.eval.cache import ResponseCache, cache_key, default_cache_path
 from lingshu.eval.config import EvalConfig
 from lingshu.eval.metrics.aggregate import latest_records, summarize
 from lingshu.eval.prompts.base import Profile, get_profile
-from lingshu.eval.types import Request, Response, Sample
+from lingshu.eval.types import Sample
+from lingshu.inference import Backend, Request, Response, get_backend
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def select_samples(
 def check_names(cfg: EvalConfig) -> None:
     """Unknown benchmark, profile or backend names and bad backend options, as one line
     (with a "did you mean"), before anything is written."""
-    from lingshu.eval.backends.base import parse_backend_config
+    from lingshu.inference import parse_backend_config
 
     for name in cfg.benchmarks:
         get_benchmark(name)
@@ -197,7 +197,7 @@ def _make_record(
         "gold": sample.answer,
         "task": sample.task,
         "answer_type": sample.answer_type,
-        "categories": sample.categories,
+        "categories": profile.categories(sample),
         "prompt": messages,
         "response": response.text,
         "error": response.error,
@@ -332,6 +332,20 @@ class Evaluator:
         }  # errors are retried
         todo = [(i, s) for i, s in selected if s.id not in done]
         st.resumed = len(selected) - len(todo)
+        # Samples the loader refused (an image path outside the benchmark folder) are
+        # recorded as errors here and never reach the backend or the cache.
+        refused = [(i, s) for i, s in todo if s.refused]
+        todo = [(i, s) for i, s in todo if not s.refused]
+        if refused:
+            with JsonlAppender(path) as out:
+                records = [
+                    _make_record(
+                        bench, i, s, self.profile.build_messages(s),
+                        Response(error=f"refused: {s.refused}"), self.profile, cached=False,
+                    )
+                    for i, s in refused
+                ]  # fmt: skip
+                self._emit(out, records, st)
         if not todo:
             return st
         fingerprint = self._fingerprint()
@@ -352,7 +366,7 @@ class Evaluator:
             items.append((i, s, messages, key))
         bar = tqdm(
             total=len(selected),
-            initial=st.resumed,
+            initial=st.resumed + len(refused),
             desc=bench.name,
             unit="q",
             disable=not self.progress,

@@ -11,12 +11,13 @@ import pytest
 from judge_stub import stub_verdict
 
 from lingshu.eval import rundir
-from lingshu.eval.backends.base import Backend
+from lingshu.inference import Backend
 from lingshu.eval.config import EvalConfig
 from lingshu.eval.metrics.aggregate import latest_records
 from lingshu.eval.prompts import get_profile
 from lingshu.eval.runner import run_eval
-from lingshu.eval.types import Response, Sample
+from lingshu.inference import Response
+from lingshu.eval.types import Sample
 
 # The first 12 English SLAKE test questions of the bundled sample (ids, golds and answer
 # types as in data/benchmarks/slake/test.sample40images.json) and the model's answers.

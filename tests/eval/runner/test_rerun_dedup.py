@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from lingshu.eval.backends.base import Backend
+from lingshu.inference import Backend
 from lingshu.eval.benchmarks import get_benchmark
 from lingshu.eval.config import EvalConfig
 from lingshu.eval.runner import run_eval
