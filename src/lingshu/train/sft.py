@@ -60,9 +60,14 @@ def _accelerator(precision: str) -> Any:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
+    import torch
+
     kwargs: dict[str, Any] = {
         # a text-only micro-batch leaves the vision tower without gradients
         "kwargs_handlers": [DistributedDataParallelKwargs(find_unused_parameters=True)],
+        # without cpu=True, accelerate 1.15 on a GPU-less machine ignores WORLD_SIZE and runs
+        # each launched process alone (DistributedType.NO); with it, gloo DDP (MULTI_CPU)
+        "cpu": not torch.cuda.is_available(),
     }
     if "ACCELERATE_MIXED_PRECISION" not in os.environ:
         kwargs["mixed_precision"] = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
@@ -237,6 +242,11 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
             ctx = acc.no_sync(model) if not last and world > 1 else _null()
             with ctx, acc.autocast():
                 lsum, _ = loss_sum(model, batch)
+                if not lsum.requires_grad:
+                    # e.g. a text-only micro-batch while only vision + merger train: no path
+                    # to a trainable weight. A zero term keeps backward (and DDP's all-reduce,
+                    # which every process must join) well defined.
+                    lsum = lsum + sum(p.sum() for p in params) * 0.0
                 # DeepSpeed's engine divides by its gradient_accumulation_steps itself
                 scale = world * (config.grad_accum if acc.distributed_type == DistributedType.DEEPSPEED else 1)
                 acc.backward(lsum / max(n_tok, 1) * scale)
