@@ -10,7 +10,8 @@ wrapping and mixed precision from accelerate, LoRA from PEFT.
 Objective: mean cross-entropy over all assistant tokens of an optimizer step. Each
 micro-batch contributes ``sum / N`` where ``N`` counts the assistant tokens of the whole
 step on all processes (every process holds the data index, so ``N`` needs no
-communication); DDP averages gradients over processes, hence the factor ``world_size``.
+communication); gradients are then summed over processes (our all-reduce for plain data
+parallelism; FSDP and DeepSpeed average, so there the loss carries a factor ``world_size``).
 The result is independent of packing, batch split and process count (tests).
 
 Data order: units (samples, or packs with packing) are shuffled per epoch with
@@ -194,8 +195,16 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     scheduler = _scheduler(optimizer, config, n_steps)
 
     unwrapped = model
-    model, optimizer = acc.prepare(model, optimizer)
     sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    # Plain data parallelism (several processes, nothing sharded): we all-reduce the summed
+    # gradients ourselves once per optimizer step instead of wrapping in DDP. DDP cannot
+    # accept a micro-batch without a path to any trainable weight (a text-only batch in
+    # stage 1, where only the vision tower trains): its reducer waits for every parameter.
+    manual_dp = world > 1 and not sharded
+    if manual_dp:
+        model = model.to(acc.device)
+    else:
+        model, optimizer = acc.prepare(model, optimizer)
     pad_id = processor.tokenizer.pad_token_id
     if pad_id is None:
         pad_id = processor.tokenizer.eos_token_id
@@ -239,20 +248,28 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
             batch = batch_of(idx)
             useful += int((batch["inputs"]["input_ids"] != pad_id).sum())
             last = m == config.grad_accum - 1
-            ctx = acc.no_sync(model) if not last and world > 1 else _null()
-            with ctx, acc.autocast():
+            with acc.autocast():
                 lsum, _ = loss_sum(model, batch)
-                if not lsum.requires_grad:
-                    # e.g. a text-only micro-batch while only vision + merger train: no path
-                    # to a trainable weight. A zero term keeps backward (and DDP's all-reduce,
-                    # which every process must join) well defined.
-                    lsum = lsum + sum(p.sum() for p in params) * 0.0
-                # DeepSpeed's engine divides by its gradient_accumulation_steps itself
-                scale = world * (config.grad_accum if acc.distributed_type == DistributedType.DEEPSPEED else 1)
+            if lsum.requires_grad:
+                # Sharded engines average gradients over processes (factor world); DeepSpeed
+                # also divides by its gradient_accumulation_steps. Manual DP sums.
+                scale = world if sharded else 1
+                if acc.distributed_type == DistributedType.DEEPSPEED:
+                    scale *= config.grad_accum
                 acc.backward(lsum / max(n_tok, 1) * scale)
+            elif sharded:  # every rank must join the engine's collectives
+                acc.backward(sum(p.sum() for p in params) * 0.0)
             local += lsum.detach().double()
+        if manual_dp:
+            _allreduce_grads(params)
         tot = acc.reduce(local.to(acc.device), reduction="sum") if world > 1 else local
-        grad_norm = acc.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        if sharded:
+            grad_norm = acc.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        else:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
         step_lrs = {f"lr/{g['part']}": g["lr"] for g in optimizer.param_groups}  # the LRs this step used
         optimizer.step()
         scheduler.step()
@@ -293,12 +310,27 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     return final
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
+def _allreduce_grads(params: list, bucket: int = 1 << 25) -> None:
+    """Sum every trainable gradient over processes, in flat buckets (as DDP does)."""
+    import torch
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-    def __exit__(self, *a: Any) -> None:
-        return None
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    chunk: list = []
+    size = 0
+    for p in params + [None]:
+        if p is not None:
+            chunk.append(p.grad)
+            size += p.grad.numel()
+        if chunk and (p is None or size >= bucket):
+            flat = _flatten_dense_tensors(chunk)
+            dist.all_reduce(flat)
+            for g, r in zip(chunk, _unflatten_dense_tensors(flat, chunk)):
+                g.copy_(r)
+            chunk, size = [], 0
 
 
 def _checkpoint(acc: Any, stage_dir: Path, step: int, unwrapped: Any, optimizer: Any, scheduler: Any,
