@@ -302,9 +302,16 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
         "seconds": round(time.time() - t0, 1), "world_size": world,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
     }
-    if config.eval is not None and acc.is_main_process:
-        summary["eval"] = evaluate_stage(final, config, stage_dir, metrics, global_step_offset + n_steps)
     if acc.is_main_process:
+        atomic_write_json(stage_dir / DONE, summary)  # training is done whatever the evaluation does
+    if config.eval is not None and acc.is_main_process:
+        from lingshu.core.errors import UserError
+
+        try:
+            summary["eval"] = evaluate_stage(final, config, stage_dir, metrics, global_step_offset + n_steps)
+        except UserError as e:  # a benchmark problem must not cost the trained model
+            log.error("stage %s: evaluation failed: %s", config.name, e)
+            summary["eval_error"] = str(e)
         atomic_write_json(stage_dir / DONE, summary)
     acc.wait_for_everyone()
     return final
@@ -384,15 +391,21 @@ def evaluate_stage(final: Path, config: SFTStageConfig, stage_dir: Path, metrics
 
     ev = config.eval
     assert ev is not None
+    from lingshu.eval.types import GenerationParams
+
     cfg = EvalConfig(benchmarks=ev.benchmarks, data_dir=ev.data_dir, limit=ev.limit, backend="hf",
-                     backend_options={"model": str(final), "batch_size": ev.batch_size})
+                     backend_options={"model": str(final), "batch_size": ev.batch_size},
+                     generation=GenerationParams(max_new_tokens=ev.max_new_tokens))
     result = run_eval(cfg, stage_dir / "eval")
     scores = _numeric(result.metrics)
     if metrics is not None:
         rec = {"stage": config.name, "step": step, "global_step": step}
-        for k, v in _flatten(scores).items():
-            if not math.isnan(v):
-                rec[f"eval/{k}"] = v
+        for k, v in _flatten(scores).items():  # headline scores only; the rest is in eval/
+            parts = k.split("/")
+            headline = (len(parts) == 3 and parts[0] == "benchmarks" and parts[2] in ("accuracy", "invalid_rate")) \
+                or k == "macro_accuracy"
+            if headline and not math.isnan(v):
+                rec[f"eval/{k.removeprefix('benchmarks/')}"] = v
         metrics.write(rec)
     return scores
 
