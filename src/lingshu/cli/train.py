@@ -55,7 +55,7 @@ def train(
         else:
             typer.echo(format_plan(p, problems))
         if problems:
-            raise typer.Exit(1)
+            raise UserError(f"{len(problems)} problem(s) between the recipe and its accelerate config (above)")
         return
     from lingshu.train.runner import run_recipe, stage_summaries
 
