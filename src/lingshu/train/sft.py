@@ -79,6 +79,10 @@ def _load_model(model_path: Path, config: SFTStageConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    if not sys.stderr.isatty():  # keep log files to our own progress lines
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     processor = AutoProcessor.from_pretrained(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch.float32)
     tok = processor.tokenizer
