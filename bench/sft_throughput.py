@@ -80,7 +80,9 @@ def run_trl(model_dir: Path, rows: list[dict], out: Path, batch: int, max_length
                      num_train_epochs=1, learning_rate=1e-5, lr_scheduler_type="constant", warmup_steps=0,
                      packing=False, max_length=max_length, completion_only_loss=True, report_to=[],
                      save_strategy="no", logging_steps=10**6, use_cpu=True, dataloader_num_workers=0, seed=0,
-                     bf16=False, fp16=False, disable_tqdm=True)
+                     bf16=False, fp16=False, disable_tqdm=True,
+                     gradient_checkpointing=False,  # TRL 1.x turns it on by default; ours is off
+                     padding_free=False)
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
     useful = sum(len(x) for x in trainer.train_dataset["input_ids"])
     t0 = time.perf_counter()
