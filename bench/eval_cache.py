@@ -30,7 +30,7 @@ def main() -> int:
 
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.runner import run_eval
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

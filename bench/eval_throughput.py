@@ -73,7 +73,7 @@ def load_prompts(n: int) -> list[str]:
 
 
 def build_requests(prompts: list[str]) -> list[Any]:
-    from lingshu.eval.types import Request
+    from lingshu.inference import Request
 
     return [
         Request(id=str(i), messages=[{"role": "user", "content": [{"type": "text", "text": p}]}])
@@ -195,7 +195,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_backend(batch_size: int) -> Any:
     """The hf backend on SmolLM2-135M-Instruct (converted once into the model cache)."""
-    from lingshu.eval.backends.hf import HFBackend, HFConfig
+    from lingshu.inference.backends.hf import HFBackend, HFConfig
     from lingshu.models import ensure_smollm2_dir
 
     return HFBackend(HFConfig(model=str(ensure_smollm2_dir()), batch_size=batch_size, device="cpu"))
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -486,7 +486,9 @@ def test_remote_images_when_allowed(make_server):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        remote = make_server(images=ImagePolicy(allow_remote=True))
+        remote = make_server(
+            images=ImagePolicy(allow_remote=True, trusted_networks=("127.0.0.1/32",))
+        )
         url = f"http://127.0.0.1:{httpd.server_address[1]}/cxr.png"
         via_url = post(remote, chat_body("What does the image show?", [url], max_tokens=10)).json()
         inline = post(remote, chat_body("What does the image show?", [IMG_A], max_tokens=10)).json()
@@ -519,8 +521,8 @@ def test_queue_overflow_is_a_429_not_a_5xx(tiny_loaded, base_settings):
 
 def test_openai_eval_backend_against_the_server(server, tmp_path):
     """The evaluation kit's ``openai`` backend talks to our server like to any endpoint."""
-    from lingshu.eval.backends.base import get_backend
-    from lingshu.eval.types import GenerationParams, Request
+    from lingshu.inference import get_backend
+    from lingshu.inference import GenerationParams, Request
 
     image = tmp_path / "cxr.png"
     random_image(11, 90, 70).save(image)

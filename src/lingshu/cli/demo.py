@@ -36,7 +36,7 @@ def demo(
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.report import print_summary
     from lingshu.eval.runner import run_eval
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference import GenerationParams
 
     if not data_dir.is_dir():
         raise UserError(f"{data_dir}: bundled data not found; run the demo from the repository root")

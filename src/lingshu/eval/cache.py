@@ -20,7 +20,7 @@ from typing import Any
 
 from lingshu.core.hashing import sha256_obj
 from lingshu.core.sqlite_store import SqliteTextStore
-from lingshu.eval.types import Message, Response
+from lingshu.inference import Message, Response
 
 SCHEMA_VERSION = 1
 

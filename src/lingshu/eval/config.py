@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_obj
 from lingshu.eval.judge.config import JudgeConfig, resolve_scope
-from lingshu.eval.types import GenerationParams
+from lingshu.inference import GenerationParams
 
 
 class Shard(BaseModel):

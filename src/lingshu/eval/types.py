@@ -10,6 +10,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from lingshu.inference.types import GenerationParams, Message, Request, Response
+
+__all__ = [
+    "AnswerType",
+    "GenerationParams",
+    "Message",
+    "Request",
+    "Response",
+    "Sample",
+    "Task",
+    "Verdict",
+]
+# ``Message``, ``Request``, ``Response`` and ``GenerationParams`` belong to the inference
+# layer (``lingshu.inference``); they are re-exported here because benchmark and prompt code
+# speaks of them alongside ``Sample`` and ``Verdict``.
+
 Task = Literal["mcq", "vqa", "report"]
 """``mcq``: choose one of ``options`` (gold is a letter). ``vqa``: free-form answer text.
 ``report``: generate a radiology report for ``images``; ``answer`` is the reference report
@@ -41,6 +57,13 @@ class Sample:
     answer_type: AnswerType | None = None
     categories: dict[str, str] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)  # report task: findings, impression
+    # The release's option cells exactly as written (surrounding spaces, empty cells kept),
+    # where they differ from ``options``; only profiles that reproduce another tool, which
+    # sends them unchanged, read them (PMC-VQA's " A:CT scan ", OmniMedVQA's empty option_C).
+    raw_options: dict[str, str] = field(default_factory=dict)
+    # Why the sample must not be sent (an image path leading outside the benchmark folder);
+    # the runner records it as the sample's error. None for every sound sample.
+    refused: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,48 +75,6 @@ class Sample:
         d = dict(d)
         d["images"] = tuple(d.get("images", ()))
         return cls(**d)
-
-
-Message = dict[str, Any]
-"""A chat message: ``{"role": "user", "content": [{"type": "image", "image": "/abs/path.png"},
-{"type": "text", "text": "..."}]}``. Image parts carry a local path; backends turn them into
-pixels (hf) or data URIs (openai)."""
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    """Decoding settings. Greedy by default (temperature 0) so runs are reproducible."""
-
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    stop: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["stop"] = list(self.stop)
-        return d
-
-
-@dataclass(frozen=True)
-class Request:
-    id: str  # the sample id
-    messages: list[Message]
-
-
-@dataclass
-class Response:
-    """A backend's answer. ``error`` set means the request failed finally (after retries):
-    it is recorded as an error and never scored as a wrong answer."""
-
-    text: str = ""
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""OpenAI chat messages -> the engine's messages (``lingshu.eval.types.Message`` shape).
+"""OpenAI chat messages -> the engine's messages (``lingshu.inference.Message`` shape).
 
 Image parts become ``{"type": "image", "image": <PIL image>}`` after their URL is decoded
 under the server's :class:`~lingshu.serve.images.ImagePolicy`; ``developer`` turns (OpenAI's

@@ -9,7 +9,7 @@ import pytest
 
 from lingshu.eval.cache import ResponseCache
 from lingshu.eval.judge.cache import JudgeCache, judge_cache_key
-from lingshu.eval.types import Response
+from lingshu.inference import Response
 
 BASE = dict(model="gpt-4.1", base_url="https://api.openai.com/v1", prompt_version="judge-v1",
             max_tokens=256, question="Where?", gold="left lung", response="right lung")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lingshu.eval.backends.base import Backend
+from lingshu.inference import Backend
 from lingshu.eval.judge import Judge, JudgeCache, JudgeConfig, JudgeItem
 from lingshu.eval.judge.judge import EMPTY_ANSWER_RATIONALE, JUDGE_KEY_ENV
-from lingshu.eval.types import Response
+from lingshu.inference import Response
 
 FAST = dict(backoff_s=0.01, backoff_max_s=0.02, timeout_s=5.0)
 

@@ -14,12 +14,12 @@ import pytest
 
 from lingshu.core.errors import UserError
 from lingshu.eval import rundir
-from lingshu.eval.backends.base import Backend
+from lingshu.inference import Backend
 from lingshu.eval.config import EvalConfig, Shard
 from lingshu.eval.merge import merge_runs
 from lingshu.eval.compare import compare_runs
 from lingshu.eval.runner import run_eval
-from lingshu.eval.types import GenerationParams, Response
+from lingshu.inference import GenerationParams, Response
 
 BENCH = "medqa-usmle"
 

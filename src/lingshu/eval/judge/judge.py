@@ -25,12 +25,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lingshu.eval.backends.base import Backend, get_backend
 from lingshu.eval.judge.cache import JudgeCache, judge_cache_key
 from lingshu.eval.judge.config import JudgeConfig
 from lingshu.eval.judge.parse import parse_judgement
 from lingshu.eval.judge.prompt import JudgeItem, get_judge_prompt
-from lingshu.eval.types import GenerationParams, Request
+from lingshu.inference import Backend, GenerationParams, Request, get_backend
 
 log = logging.getLogger(__name__)
 

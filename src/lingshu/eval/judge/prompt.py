@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lingshu.core.registry import Registry
-from lingshu.eval.types import Message
+from lingshu.inference import Message
 
 
 @dataclass(frozen=True)

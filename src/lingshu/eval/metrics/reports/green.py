@@ -187,8 +187,8 @@ def generate_assessments(
     length-sorted batches through the evaluation kit's batched decoder."""
     import torch
 
-    from lingshu.eval.backends._causal_decode import decode_causal
-    from lingshu.eval.types import GenerationParams
+    from lingshu.inference._causal_decode import decode_causal
+    from lingshu.inference import GenerationParams
 
     tok = loaded.tokenizer
     rows = []

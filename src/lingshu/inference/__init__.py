@@ -1,0 +1,38 @@
+"""The inference layer: every part of Lingshu that runs a model goes through it.
+
+Public API (import from ``lingshu.inference`` only, never from its modules):
+
+- the data that flows through it: ``Message``, ``GenerationParams``, ``Request``,
+  ``Response``;
+- the backend protocol and registry: ``Backend``, ``BackendConfig``, ``register_backend``,
+  ``get_backend(name, **options)`` (``hf``, ``openai``, ``vllm``, ``dummy``),
+  ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``.
+
+Importing this package loads no heavy library (torch, transformers, vllm); backends import
+them when they are used. See docs/inference.md for how a request flows.
+"""
+
+from lingshu.inference.registry import (
+    BACKENDS,
+    Backend,
+    BackendConfig,
+    describe_backend_options,
+    get_backend,
+    parse_backend_config,
+    register_backend,
+)
+from lingshu.inference.types import GenerationParams, Message, Request, Response
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendConfig",
+    "GenerationParams",
+    "Message",
+    "Request",
+    "Response",
+    "describe_backend_options",
+    "get_backend",
+    "parse_backend_config",
+    "register_backend",
+]

@@ -1,0 +1,92 @@
+"""Turning our chat messages into what each engine takes, and stop-string handling.
+
+Our messages (``lingshu.inference.types.Message``) carry image parts as local paths:
+``{"type": "image", "image": "/abs/path.png"}``. Transformers' Qwen2.5-VL template wants
+the same parts plus the decoded pixels; OpenAI-compatible endpoints and vLLM's chat API
+want ``image_url`` parts holding data URIs; text-only chat templates want plain strings.
+Each conversion raises ``SampleError`` for a bad image, which backends turn into an error
+for that request only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from lingshu.core.errors import SampleError
+from lingshu.inference.types import Message
+from lingshu.models.images import image_to_data_uri
+
+
+def parts(message: Message) -> list[dict[str, Any]]:
+    """The content of ``message`` as a list of parts (a plain string is one text part)."""
+    content = message.get("content")
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return list(content)
+
+
+def image_path(part: dict[str, Any]) -> str:
+    value = part.get("image") or part.get("path")
+    if not isinstance(value, str) or not value:
+        raise SampleError(f"image part without a file path: {sorted(part)}")
+    return value
+
+
+def image_paths(messages: Iterable[Message]) -> list[str]:
+    """Image files in order of appearance (the order the model sees them)."""
+    return [image_path(p) for m in messages for p in parts(m) if p.get("type") == "image"]
+
+
+def prompt_text(messages: Iterable[Message]) -> str:
+    """All text parts, joined by newlines (for heuristics such as the dummy backend)."""
+    return "\n".join(
+        p.get("text", "") for m in messages for p in parts(m) if p.get("type") == "text"
+    )
+
+
+def text_only(messages: list[Message]) -> list[dict[str, str]]:
+    """Messages with string content, for text-only chat templates; images are refused."""
+    out = []
+    for m in messages:
+        if any(p.get("type") == "image" for p in parts(m)):
+            raise SampleError(
+                "the request has an image but the model is text-only; evaluate "
+                "multimodal benchmarks with a vision-language model"
+            )
+        text = "".join(p.get("text", "") for p in parts(m) if p.get("type") == "text")
+        out.append({"role": m["role"], "content": text})
+    return out
+
+
+def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
+    """OpenAI chat format: text parts kept, image parts as ``image_url`` data URIs."""
+    out = []
+    for m in messages:
+        if isinstance(m.get("content"), str):
+            out.append({"role": m["role"], "content": m["content"]})
+            continue
+        content = []
+        for p in parts(m):
+            if p.get("type") == "image":
+                path = image_path(p)
+                url = (
+                    path
+                    if path.startswith(("data:", "http://", "https://"))
+                    else image_to_data_uri(path)
+                )
+                content.append({"type": "image_url", "image_url": {"url": url}})
+            elif p.get("type") == "text":
+                content.append({"type": "text", "text": p.get("text", "")})
+            else:
+                raise SampleError(f"message part of type {p.get('type')!r} is not supported")
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest stop string (excluded), and whether one was found."""
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
