@@ -5,6 +5,7 @@
     lingshu train --recipe lingshu-7b --dry-run      # offline plan for an 8-GPU run
     lingshu train recipes                            # list shipped recipes
     lingshu train recipes --fields                   # every recipe key, documented
+    lingshu train rewards                            # GRPO rewards and weight presets
 
 The recipe is validated completely before anything loads; a mistake is one line naming the
 file and key. Multi-process: ``accelerate launch --config_file CFG -m lingshu.cli.main
@@ -22,7 +23,9 @@ from lingshu.core.errors import UserError
 
 def train(
     args: list[str] = typer.Argument(
-        None, help="`recipes` to list shipped recipes, or key=value overrides of the recipe."
+        None,
+        help="`recipes` to list shipped recipes, `rewards` to list GRPO rewards, or key=value "
+        "overrides of the recipe.",
     ),
     recipe: str = typer.Option(None, "--recipe", "-r", help="Recipe YAML file or shipped recipe name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (params, steps, memory); load nothing."),
@@ -34,6 +37,9 @@ def train(
     args = list(args or [])
     if args and args[0] == "recipes":
         _list_recipes(fields, as_json)
+        return
+    if args and args[0] == "rewards":
+        _list_rewards(as_json)
         return
     if recipe is None:
         raise UserError("give --recipe FILE (or a shipped name; see `lingshu train recipes`)")
@@ -63,6 +69,20 @@ def train(
     for name, s in stage_summaries(rec.output_dir).items():
         typer.echo(f"{name}: {s.get('steps')} steps, final loss {s.get('final_loss'):.4f}, "
                    f"{s.get('excluded', 0)} samples skipped -> {rec.output_dir / name / 'final'}")
+
+
+def _list_rewards(as_json: bool) -> None:
+    """Registered GRPO rewards (name + one line) and the named weight presets."""
+    from lingshu.train.rewards import REWARD_PRESETS, list_rewards, rewards_table
+
+    if as_json:
+        typer.echo(json.dumps({"rewards": {r.name: r.doc for r in list_rewards()},
+                               "presets": REWARD_PRESETS}, indent=2))
+        return
+    typer.echo(rewards_table())
+    typer.echo("\npresets (recipe: rewards: NAME):")
+    for name, weights in REWARD_PRESETS.items():
+        typer.echo(f"  {name:20s} " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
 
 
 def _list_recipes(fields: bool, as_json: bool) -> None:
