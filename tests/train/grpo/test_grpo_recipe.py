@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import pytest
 import yaml
 
 from grpo_helpers import qa_row, write_rows
@@ -40,3 +42,33 @@ def test_lingshu_train_runs_a_grpo_stage(char_model: Path, tmp_path: Path) -> No
     grpo = [x for x in rows if x.get("stage") == "rl"]
     assert [x["global_step"] for x in grpo] == [1, 2]
     assert all("reward/accuracy/mean" in x and "kl" in x for x in grpo)
+
+
+@pytest.mark.slow
+def test_grpo_stage_on_two_cpu_processes(char_model: Path, tmp_path: Path) -> None:
+    """accelerate launch with 2 gloo processes: the batch plan splits per device, every rank
+    takes part in the export, rank 0 writes final/ and the summary."""
+    write_rows(tmp_path / "data" / "rl.jsonl", [qa_row(i) for i in range(8)])
+    recipe = {
+        "name": "mp", "base_model": str(char_model), "output_dir": str(tmp_path / "run"),
+        "seed": 0, "precision": "fp32",
+        "stages": [{
+            "name": "rl", "kind": "grpo", "data": [{"path": "data/rl.jsonl"}], "rewards": "lingshu",
+            "num_generations": 2, "beta": 0.01, "learning_rate": 1e-3, "max_completion_length": 4,
+            "max_prompt_length": 512, "global_batch": 4, "rollout_batch": 4, "per_device_batch": 4,
+            "max_steps": 2,
+        }],
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    config = files("lingshu.train") / "recipes" / "accelerate" / "cpu-2proc.yaml"
+    r = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+         "-m", "lingshu.cli.main", "train", "--recipe", str(path)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "rl" / "summary.json").read_text())
+    assert summary["steps"] == 2
+    assert (tmp_path / "run" / "rl" / "final" / "config.json").is_file()
+    assert not (tmp_path / "run" / "rl" / ".final-tmp").exists()
