@@ -6,6 +6,7 @@
     lingshu train recipes                            # list shipped recipes
     lingshu train recipes --fields                   # every recipe key, documented
     lingshu train rewards                            # GRPO rewards and weight presets
+    lingshu train prepare-rl qa.jsonl out=rl.jsonl target_size=95000   # the paper's RL mixture
 
 The recipe is validated completely before anything loads; a mistake is one line naming the
 file and key. Multi-process: ``accelerate launch --config_file CFG -m lingshu.cli.main
@@ -24,8 +25,8 @@ from lingshu.core.errors import UserError
 def train(
     args: list[str] = typer.Argument(
         None,
-        help="`recipes` to list shipped recipes, `rewards` to list GRPO rewards, or key=value "
-        "overrides of the recipe.",
+        help="`recipes` to list shipped recipes, `rewards` to list GRPO rewards, `prepare-rl "
+        "FILE... out=FILE [key=value]` to build an RL mixture, or key=value overrides of the recipe.",
     ),
     recipe: str = typer.Option(None, "--recipe", "-r", help="Recipe YAML file or shipped recipe name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (params, steps, memory); load nothing."),
@@ -40,6 +41,9 @@ def train(
         return
     if args and args[0] == "rewards":
         _list_rewards(as_json)
+        return
+    if args and args[0] == "prepare-rl":
+        _prepare_rl(args[1:], as_json)
         return
     if recipe is None:
         raise UserError("give --recipe FILE (or a shipped name; see `lingshu train recipes`)")
@@ -83,6 +87,38 @@ def _list_rewards(as_json: bool) -> None:
     typer.echo("\npresets (recipe: rewards: NAME):")
     for name, weights in REWARD_PRESETS.items():
         typer.echo(f"  {name:20s} " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
+
+
+def _prepare_rl(args: list[str], as_json: bool) -> None:
+    """``prepare-rl IN.jsonl... out=OUT.jsonl [target_size=N yes_no_share=0.05 seed=0 ...]``."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from lingshu.train.grpo import RLDataPrepConfig, prepare_rl_data
+
+    inputs = [Path(a) for a in args if "=" not in a]
+    options = dict(a.split("=", 1) for a in args if "=" in a)
+    out = options.pop("out", None)
+    if not inputs or out is None:
+        raise UserError("prepare-rl: give input JSONL files and out=FILE "
+                        "(e.g. lingshu train prepare-rl qa.jsonl out=rl.jsonl target_size=95000)")
+    try:
+        config = RLDataPrepConfig.model_validate(options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        known = ", ".join(RLDataPrepConfig.model_fields)
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise UserError(f"prepare-rl: {key}: {msg} (keys: out, {known})") from None
+    report = prepare_rl_data(inputs, Path(out), config)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{report['rows_in']} rows in, {report['rows_out']} out "
+               f"({report['mcq_rewritten_as_open']} MCQs rewritten as open, yes/no share "
+               f"{report['yes_no_share_out']:.1%}) -> {out}; report: "
+               f"{Path(out).with_name(Path(out).stem + '.report.md')}")
 
 
 def _list_recipes(fields: bool, as_json: bool) -> None:
