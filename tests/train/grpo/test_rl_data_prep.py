@@ -158,3 +158,4 @@ def test_rewrite_cuts_options_written_on_the_question_line() -> None:
     row = _row("y", "CT", "mcq", answer="B", options={"A": "Liver", "B": "Spleen"},
                text="Organ? Options: (A) liver (B) spleen")
     assert rewrite_as_open(parse_rl_row(row, 0), max_words=4).question == "Organ?"
+
