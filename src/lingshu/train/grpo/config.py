@@ -50,7 +50,8 @@ class GRPOStageConfig(BaseModel):
     # What the model is asked and how it is paid
     prompt_variant: PromptVariant = Field(
         "no_thinking",
-        description="Med-R1 prompt: thinking (<think> then <answer>) or no_thinking (<answer> only)",
+        description="Med-R1 prompt: thinking (<think> then <answer>) or no_thinking "
+        "(<answer> only)",
     )
     prompt_version: int = Field(LATEST_VERSION, ge=1, description="version of the prompt wording")
     rewards: dict[str, float] | str = Field(

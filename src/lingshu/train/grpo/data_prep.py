@@ -175,7 +175,8 @@ def _sample_cells(
 
 def _table(rows: list[RLRow]) -> dict[str, dict[str, int]]:
     table: dict[str, dict[str, int]] = defaultdict(dict)
-    for (modality, qtype), n in sorted(Counter((r.modality, r.question_type) for r in rows).items()):
+    counts = Counter((r.modality, r.question_type) for r in rows)
+    for (modality, qtype), n in sorted(counts.items()):
         table[modality][qtype] = n
     return dict(table)
 

@@ -95,7 +95,8 @@ def build_grpo_dataset(
                     n = _prompt_tokens(processor, record)
                     if n > config.max_prompt_length:
                         raise RowError(
-                            f"prompt too long: {n} tokens > max_prompt_length {config.max_prompt_length}"
+                            f"prompt too long: {n} tokens > max_prompt_length "
+                            f"{config.max_prompt_length}"
                         )
             except RowError as e:
                 excluded.append({**where, "reason": _reason_key(str(e)), "detail": str(e)})
