@@ -14,6 +14,8 @@ import yaml
 
 from grpo_helpers import qa_row, write_rows
 
+BENCHMARKS = Path(__file__).resolve().parents[3] / "data" / "benchmarks"
+
 
 def test_lingshu_train_runs_a_grpo_stage(char_model: Path, tmp_path: Path) -> None:
     write_rows(tmp_path / "data" / "rl.jsonl", [qa_row(i) for i in range(4)])
@@ -28,6 +30,8 @@ def test_lingshu_train_runs_a_grpo_stage(char_model: Path, tmp_path: Path) -> No
             "rewards": "lingshu", "num_generations": 2, "beta": 0.01, "learning_rate": 1e-3,
             "max_completion_length": 4, "max_prompt_length": 512, "global_batch": 2,
             "rollout_batch": 2, "per_device_batch": 4, "max_steps": 2,
+            "eval": {"benchmarks": ["medqa-usmle"], "data_dir": str(BENCHMARKS), "limit": 2,
+                     "batch_size": 2},
         }],
     }
     path = tmp_path / "recipe.yaml"
@@ -40,8 +44,12 @@ def test_lingshu_train_runs_a_grpo_stage(char_model: Path, tmp_path: Path) -> No
     assert (run / "rl" / "final" / "config.json").is_file()
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     grpo = [x for x in rows if x.get("stage") == "rl"]
-    assert [x["global_step"] for x in grpo] == [1, 2]
-    assert all("reward/accuracy/mean" in x and "kl" in x for x in grpo)
+    assert [x["global_step"] for x in grpo] == [1, 2, 2]  # two steps, then the evaluation
+    assert all("reward/accuracy/mean" in x and "kl" in x for x in grpo[:2])
+    # Evaluation of final/ after the stage, through the evaluation kit, as for SFT stages.
+    summary = json.loads((run / "rl" / "summary.json").read_text())
+    assert "medqa-usmle" in json.dumps(summary["eval"])
+    assert any(k.startswith("eval/") for x in grpo for k in x)
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lingshu.train.grpo.prompts import GRPO_PROMPTS, LATEST_VERSION, PromptVariant
+from lingshu.train.recipe import EvalAfter
 from lingshu.train.rewards import REWARDS, reward_preset
 
 
@@ -123,6 +124,9 @@ class GRPOStageConfig(BaseModel):
         None, ge=1, description="checkpoint every N optimizer steps (None: only at the end)"
     )
     seed: int | None = Field(None, description="stage seed (default: the run's seed)")
+    eval: EvalAfter | None = Field(
+        None, description="evaluation of final/ after the stage (benchmarks, data_dir, limit)"
+    )
 
     @field_validator("rewards")
     @classmethod

@@ -236,8 +236,15 @@ def run_grpo_stage(
         "plots": [str(p.relative_to(out)) for p in plots],
         "ignored_options": sorted(common),
     }
+    if config.eval is not None and trainer.is_world_process_zero():
+        from lingshu.train.sft import evaluate_stage
+
+        summary["eval"] = evaluate_stage(
+            final, config, out, metrics, global_step_offset + trainer.state.global_step
+        )
     if trainer.is_world_process_zero():
         atomic_write_json(out / "summary.json", summary)
+    trainer.accelerator.wait_for_everyone()
     return final
 
 
