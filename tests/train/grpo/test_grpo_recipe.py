@@ -17,6 +17,7 @@ from grpo_helpers import qa_row, write_rows
 BENCHMARKS = Path(__file__).resolve().parents[3] / "data" / "benchmarks"
 
 
+@pytest.mark.slow
 def test_lingshu_train_runs_a_grpo_stage(char_model: Path, tmp_path: Path) -> None:
     write_rows(tmp_path / "data" / "rl.jsonl", [qa_row(i) for i in range(4)])
     recipe = {
