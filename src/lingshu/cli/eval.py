@@ -229,6 +229,7 @@ def run(
     split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
     shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
+    data_parallel: int = typer.Option(None, "--data-parallel", min=1, help="Run N shards at once on a Ray cluster (local, or RAY_ADDRESS), one model per GPU, sharing the response cache, merged into one run (docs/evaluation.md)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/MODEL-PROFILE-HASH, HASH being the configuration's, so rerunning resumes)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Requests per forward pass (hf, vllm)."),
     dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16 (hf)."),
@@ -300,8 +301,13 @@ def run(
     check_names(cfg)  # a mistyped name fails before anything is printed or created
     console = Console(stderr=False)
     console.print(f"run directory: {out}")
-    result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
-    print_summary(cfg, result.metrics, console)
+    if data_parallel is not None and data_parallel > 1:
+        from lingshu.eval.parallel import run_data_parallel
+
+        metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
+    else:
+        metrics = run_eval(cfg, out, progress=not quiet, overwrite=overwrite).metrics
+    print_summary(cfg, metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
 
 
