@@ -52,7 +52,8 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
                 "format_compliance", "completion_length/mean", "learning_rate", "loss"):
         assert key in records[-1], key
     assert "kl" not in records[-1]  # beta = 0: no reference model, no KL
-    assert summary["steps"] == 24 and summary["rows_kept"] == 8
+    assert summary["steps"] == 24 and summary["rows_kept"] == 8 and summary["excluded"] == 0
+    assert isinstance(summary["final_loss"], float) and summary["final_reward"] > 0.5
     assert (out / "plots" / "rewards.png").stat().st_size > 1000
     assert (out / "plots" / "training.png").is_file()
     assert json.loads((out / "stage_config.json").read_text())["max_steps"] == 24
