@@ -63,7 +63,9 @@ class ImageDedup(GlobalOp):
             e = entries[i]
             scope = e["dataset"] if self.params.scope == "dataset" else ""
             key = (scope, e["sig"]["t"])
-            index = indexes.setdefault(key, HammingIndex(bits, self.params.threshold))
+            if key not in indexes:
+                indexes[key] = HammingIndex(bits, self.params.threshold)
+            index = indexes[key]
             own = owners.setdefault(key, [])
             hashes = [int(h, 16) for h in e["sig"]["h"]]
             matches = [index.query(h) for h in hashes]

@@ -9,6 +9,7 @@ decision can also verify candidates against the signature's Jaccard estimate.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ def signatures(texts: Sequence[str], num_perm: int, ngram: int, seed: int = 1) -
     return RMinHash.digests_from_token_sets(sets, num_perm, seed)
 
 
+@functools.lru_cache(maxsize=64)
 def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) minimising the equally weighted false-positive and false-negative
     areas of the S-curve 1-(1-s^r)^b around ``threshold`` (the criterion of Leskovec et

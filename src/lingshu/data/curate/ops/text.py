@@ -157,8 +157,10 @@ class TextDedup(GlobalOp):
                 drop[e["id"]] = {"reason": f"exact text duplicate of {exact[key]}",
                                  "statistic": {"matched": exact[key], "jaccard": 1.0}}
                 continue
-            index = lsh.setdefault(scope, LshIndex(self.params.threshold, self.params.num_perm,
-                                                   self.params.verify))
+            if scope not in lsh:
+                lsh[scope] = LshIndex(self.params.threshold, self.params.num_perm,
+                                      self.params.verify)
+            index = lsh[scope]
             own = owners.setdefault(scope, [])
             hit = index.query(e["sig"]["m"], keys[i])
             if hit is not None:
