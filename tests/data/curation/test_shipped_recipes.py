@@ -19,8 +19,9 @@ def test_recipe_loads_with_decontamination(path):
 
 def test_demo_runs_offline(tmp_path):
     r = load_recipe(RECIPES[[p.stem for p in RECIPES].index("demo")])
-    r = r.model_copy(update={"output": r.output.model_copy(update={"dir": tmp_path / "o",
-                                                                    "plots": False})})
+    r = r.model_copy(update={
+        "output": r.output.model_copy(update={"dir": tmp_path / "o", "plots": False}),
+        "inputs": [i.model_copy(update={"limit": 40}) for i in r.inputs]})
     from lingshu.data.curate import run_recipe
 
     res = run_recipe(r)
