@@ -21,7 +21,7 @@ def shingles(text: str, n: int) -> list[str]:
     words = WORD_RE.findall(text.lower())
     if len(words) < n:
         return [" ".join(words)] if words else []
-    return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(n)))))
 
 
 def signatures(texts: Sequence[str], num_perm: int, ngram: int, seed: int = 1) -> list[list[int]]:
