@@ -16,6 +16,7 @@ from lingshu.cli import data as data_cli
 from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
 from lingshu.cli import models as models_cli
+from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.core.errors import UserError
 
@@ -38,6 +39,7 @@ app.add_typer(models_cli.app, name="models")
 app.command("demo")(demo_cli.demo)
 app.command("chat")(chat_cli.chat)
 app.command("serve")(serve_cli.serve)
+app.command("pipeline")(pipeline_cli.pipeline)
 
 
 def _version(value: bool) -> None:
