@@ -41,3 +41,42 @@ def test_registry_duplicates_and_unknown_names():
         reg.add("a", 2)
     with pytest.raises(UserError, match=r"unknown widget 'b'; expected one of: a"):
         reg.get("b")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_atomic_writes_and_appends_get_the_same_umask_mode(tmp_path, umask):
+    """Every file a run writes has mode 0666 & ~umask; mkstemp's 0600 used to differ."""
+    import os
+    import stat
+
+    from lingshu.core.io import atomic_write_text
+
+    old = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+        atomic_write_text(tmp_path / "b.md", "hi")
+        with JsonlAppender(tmp_path / "c.jsonl") as out:
+            out.write({"x": 1})
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(("a.json", "b.md", "c.jsonl"), 0o666 & ~umask)
+
+
+def test_a_full_run_writes_every_file_with_one_mode(data_dir, tmp_path):
+    import os
+    import stat
+
+    from lingshu.eval.config import EvalConfig
+    from lingshu.eval.runner import run_eval
+
+    old = os.umask(0o022)
+    try:
+        cfg = EvalConfig(benchmarks=["medqa-usmle"], data_dir=data_dir, backend="dummy", limit=3,
+                         use_cache=False, bootstrap_resamples=100)
+        run_eval(cfg, tmp_path / "run", progress=False)
+    finally:
+        os.umask(old)
+    modes = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode))
+             for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert set(modes.values()) == {oct(0o644)}, modes

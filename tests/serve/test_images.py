@@ -181,15 +181,188 @@ def image_host():
 
 def test_remote_images_when_allowed(image_host):
     base, files = image_host
-    policy = ImagePolicy(max_pixels=1_000_000, allow_remote=True, max_bytes=4000)
+    # the test server is on loopback, which only a trusted network lets through
+    policy = ImagePolicy(
+        max_pixels=1_000_000, allow_remote=True, max_bytes=4000, trusted_networks=("127.0.0.0/8",)
+    )
     out = decode_image_url(f"{base}/ok.png", policy, "img")
     assert np.array_equal(np.asarray(out), np.asarray(random_image(4, 30, 20)))
     missing = refused(f"{base}/missing.png", policy)
-    assert (missing.status, missing.code) == (
-        400,
-        "image_fetch_failed",
-    ) and "HTTP 404" in missing.message
+    assert (missing.status, missing.code) == (400, "image_fetch_failed")
     big = refused(f"{base}/big.png", policy)
     assert (big.status, big.code) == (413, "image_too_large")
     down = refused("http://127.0.0.1:9/x.png", policy)  # nothing listens on port 9
     assert (down.status, down.code) == (400, "image_fetch_failed")
+
+
+# -- NIfTI, as the README promises (issue 9) ----------------------------------------------
+
+
+def _nibabel_file(name: str) -> bytes:
+    from pathlib import Path
+
+    import nibabel
+
+    return (Path(nibabel.__file__).parent / "tests" / "data" / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "name, mime",
+    [("anatomical.nii", "application/octet-stream"), ("example4d.nii.gz", "application/gzip")],
+)
+def test_nifti_data_uris_decode_as_the_model_layer_reads_the_file(tmp_path, name, mime):
+    from lingshu.models.images import load_image
+
+    raw = _nibabel_file(name)
+    (tmp_path / name).write_bytes(raw)
+    out = decode_image_url(data_uri(raw, mime), POLICY, "img")
+    assert np.array_equal(np.asarray(out), np.asarray(load_image(tmp_path / name)))
+
+
+def test_nifti_slice_over_the_pixel_limit_is_refused_before_reading():
+    raw = _nibabel_file("anatomical.nii")  # 33 x 41 slices
+    err = refused(data_uri(raw, "application/octet-stream"), ImagePolicy(max_pixels=1000))
+    assert (err.status, err.code) == (413, "image_too_large")
+
+
+def test_gzip_that_is_not_nifti_is_a_400():
+    import gzip
+
+    err = refused(data_uri(gzip.compress(b"not a volume" * 100), "application/gzip"))
+    assert (err.status, err.code) == (400, "invalid_image")
+
+
+def test_the_page_offers_nifti_files():
+    from lingshu.serve.app import STATIC_DIR
+
+    html = (STATIC_DIR / "index.html").read_text()
+    assert ".nii" in html and ".nii.gz" in html and "NIfTI" in html
+
+
+# -- remote images: no internal addresses, no credentials, one failure message ------------
+
+
+@pytest.fixture()
+def fake_dns(monkeypatch):
+    """Names resolve only through this table; nothing leaves the machine."""
+    table: dict[str, list[str]] = {}
+
+    def resolve(host, port):
+        if host in table:
+            return table[host]
+        try:
+            import ipaddress
+
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            raise OSError("name does not resolve") from None
+
+    monkeypatch.setattr("lingshu.serve.images._resolve", resolve)
+    return table
+
+
+@pytest.fixture()
+def recording_host():
+    """A loopback server recording each request's headers; /ok.png, /to?url=... redirects."""
+    seen: list[dict] = []
+    png = png_bytes(random_image(5, 20, 10))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            if self.path.startswith("/to?"):
+                self.send_response(302)
+                self.send_header("Location", self.path[len("/to?") :])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = png if self.path == "/ok.png" else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], seen, png
+    httpd.shutdown()
+    httpd.server_close()
+
+
+REMOTE = ImagePolicy(max_pixels=1_000_000, allow_remote=True)
+TRUSTING_LOOPBACK = ImagePolicy(max_pixels=1_000_000, allow_remote=True, trusted_networks=("127.0.0.1/32",))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "127.3.4.5", "10.0.0.7", "172.16.5.4", "192.168.1.1", "169.254.169.254",
+     "100.100.100.200", "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "224.0.0.1"],
+)
+def test_internal_addresses_are_refused_after_dns(fake_dns, address):
+    fake_dns["images.example"] = [address]
+    err = refused("http://images.example/x.png", REMOTE)
+    assert (err.status, err.code) == (400, "image_fetch_failed") and "non-public" in err.message
+
+
+def test_one_internal_address_among_public_ones_is_refused(fake_dns):
+    fake_dns["mixed.example"] = ["93.184.216.34", "10.0.0.1"]
+    assert "non-public" in refused("http://mixed.example/x.png", REMOTE).message
+
+
+def test_literal_loopback_is_refused_without_connecting(recording_host):
+    port, seen, _ = recording_host
+    err = refused(f"http://127.0.0.1:{port}/ok.png", REMOTE)
+    assert "non-public" in err.message and seen == []
+
+
+def test_redirect_to_an_internal_address_is_refused(fake_dns, recording_host):
+    """The first hop is allowed (a public name pinned to the test server); its redirect to
+    the metadata address is checked again and refused, without a request."""
+    port, seen, _ = recording_host
+    fake_dns["public.example"] = ["127.0.0.1"]
+    policy = ImagePolicy(max_pixels=1_000_000, allow_remote=True, trusted_networks=("127.0.0.1/32",))
+    err = refused(f"http://public.example:{port}/to?http://169.254.169.254/latest/meta-data", policy)
+    assert "non-public" in err.message
+    assert [r["path"] for r in seen] == ["/to?http://169.254.169.254/latest/meta-data"]
+    fake_dns["internal.example"] = ["192.168.0.10"]
+    err = refused(f"http://public.example:{port}/to?http://internal.example/x.png", policy)
+    assert "non-public" in err.message
+
+
+def test_connection_goes_to_the_checked_address_and_keeps_the_host_name(fake_dns, recording_host):
+    port, seen, png = recording_host
+    fake_dns["pacs.example"] = ["127.0.0.1"]
+    out = decode_image_url(f"http://pacs.example:{port}/ok.png", TRUSTING_LOOPBACK, "img")
+    assert np.array_equal(np.asarray(out), np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+    assert seen[-1]["host"] == f"pacs.example:{port}"
+
+
+def test_url_credentials_are_never_sent(fake_dns, recording_host):
+    port, seen, _ = recording_host
+    decode_image_url(f"http://alice:s3cret@127.0.0.1:{port}/ok.png", TRUSTING_LOOPBACK, "img")
+    decode_image_url(
+        f"http://127.0.0.1:{port}/to?http://bob:pw@127.0.0.1:{port}/ok.png", TRUSTING_LOOPBACK, "img"
+    )
+    assert len(seen) == 3 and all("authorization" not in r for r in seen), seen
+    assert all("s3cret" not in str(r) and "bob" not in r.get("host", "") for r in seen)
+
+
+def test_open_and_closed_ports_give_the_same_error(fake_dns, recording_host):
+    port, _, _ = recording_host
+    closed = socket_free_port()
+    open_missing = refused(f"http://127.0.0.1:{port}/missing.png", TRUSTING_LOOPBACK)
+    closed_port = refused(f"http://127.0.0.1:{closed}/x.png", TRUSTING_LOOPBACK)
+    unresolvable = refused("http://no-such-host.example/x.png", TRUSTING_LOOPBACK)
+    assert open_missing.message == closed_port.message == unresolvable.message
+    assert (open_missing.status, open_missing.code) == (closed_port.status, closed_port.code)
+
+
+def socket_free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the block ends: nothing listens

@@ -486,7 +486,9 @@ def test_remote_images_when_allowed(make_server):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        remote = make_server(images=ImagePolicy(allow_remote=True))
+        remote = make_server(
+            images=ImagePolicy(allow_remote=True, trusted_networks=("127.0.0.1/32",))
+        )
         url = f"http://127.0.0.1:{httpd.server_address[1]}/cxr.png"
         via_url = post(remote, chat_body("What does the image show?", [url], max_tokens=10)).json()
         inline = post(remote, chat_body("What does the image show?", [IMG_A], max_tokens=10)).json()

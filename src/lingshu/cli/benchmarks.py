@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import textwrap
 
 import typer
@@ -33,7 +32,7 @@ def info(name: str = typer.Argument(..., help="A benchmark name from `lingshu be
     from lingshu.eval.benchmarks import BENCHMARKS
 
     b = BENCHMARKS.get(name)
-    doc = inspect.getdoc(b) or ""
+    doc = b.description()
     print(f"{b.name} (version {b.version}, {b.modality})")
     if doc:
         print(f"\n{doc}\n")
@@ -73,7 +72,7 @@ def render_markdown() -> str:
     for name in BENCHMARKS.names():
         b = BENCHMARKS.get(name)
         out += ["", f"## {name}", ""]
-        doc = inspect.getdoc(b)
+        doc = b.description()
         if doc:
             out += [doc, ""]
         out += [

@@ -184,3 +184,51 @@ def iu_xray(
             copy_images=copy_images,
         )
     )
+
+
+@app.command("ops")
+def ops_cmd(
+    name: str | None = typer.Argument(None, help="Show one op only."),
+) -> None:
+    """List the curation ops usable in a recipe, with their parameters and defaults."""
+    from lingshu.data.curate.ops import describe_ops
+
+    rows = describe_ops()
+    if name is not None:
+        from lingshu.data.curate.ops import OPS
+
+        OPS.get(name)  # unknown name -> one-line error listing the ops
+        rows = [r for r in rows if r["name"] == name]
+    for r in rows:
+        tags = r["kind"] + (", model" if r["model"] else "")
+        typer.echo(f"{r['name']} ({tags}): {r['summary']}")
+        for field, default, help_ in r["params"]:
+            typer.echo(f"    {field} = {default}" + (f"  # {help_}" if help_ else ""))
+
+
+@app.command("run")
+def run_cmd(
+    recipe: Path = typer.Option(..., "--recipe", help="Curation recipe (YAML)."),
+    executor: str = typer.Option("local", "--executor", help="local or ray."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Parallel shard workers."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Existing Ray cluster (e.g. ray://head:10001 or auto); "
+        "default: start a local one."),
+) -> None:
+    """Run a curation recipe: read, filter, dedup, decontaminate, label, synthesise, write
+    training JSONL with exclusions, summary, plots and a data card. Rerun to resume."""
+    import logging
+
+    from lingshu.data.curate import load_recipe, run_recipe
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if executor not in ("local", "ray"):
+        from lingshu.core.errors import UserError
+
+        raise UserError(f"--executor {executor!r}: expected local or ray")
+    r = load_recipe(recipe)
+    result = run_recipe(r, executor=executor, workers=workers, ray_address=ray_address)
+    typer.echo(f"kept {result.kept}, excluded {result.excluded}")
+    for op, n in result.by_op.items():
+        typer.echo(f"  {op}: {n}")
+    typer.echo(f"output: {result.out_dir / 'data'}; summary: {result.out_dir / 'summary.md'}")

@@ -51,9 +51,77 @@ def _parse_splits(values: list[str]) -> str | dict[str, str]:
 
 
 def _validation_line(e: ValidationError, where: str) -> str:
+    """One line naming the field by its dotted path (``generation.temprature``)."""
+    from lingshu.core.registry import did_you_mean
+
     err = e.errors()[0]
     loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-    return f"{where}: field {loc!r}: {err['msg']}"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        model = _model_at(e.title, err["loc"][:-1])
+        fields = sorted(model.model_fields) if model is not None else []
+        guess = did_you_mean(str(err["loc"][-1]), fields)
+        msg = "unknown key" + (f"; did you mean {guess!r}?" if guess else "")
+        if fields:
+            msg += f" (expected one of: {', '.join(fields)})"
+    return f"{where}: field {loc!r}: {msg}"
+
+
+def _model_at(title: str, loc: tuple) -> Any:
+    """The pydantic model a validation error's location points into (for its field names)."""
+    from lingshu.eval.config import EvalConfig
+
+    model: Any = EvalConfig if title == "EvalConfig" else _GENERATION_MODEL
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        model = next(
+            (a for a in (ann, *getattr(ann, "__args__", ())) if hasattr(a, "model_fields")), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+def _generation_model() -> Any:
+    """``GenerationParams`` as a strict pydantic model: unknown keys, wrong types and
+    out-of-range values in ``generation:`` or the options are errors, not silent."""
+    import typing
+
+    from pydantic import ConfigDict, Field, create_model
+
+    from lingshu.inference import GenerationParams
+
+    hints = typing.get_type_hints(GenerationParams)
+    limits: dict[str, dict[str, float]] = {
+        "max_new_tokens": {"ge": 1},
+        "temperature": {"ge": 0.0},  # 0 = greedy; below 0 has no meaning
+        "top_p": {"gt": 0.0, "le": 1.0},
+    }
+    fields = {
+        f.name: (hints[f.name], Field(f.default, **limits.get(f.name, {})))
+        for f in GenerationParams.__dataclass_fields__.values()
+    }
+    return create_model("generation", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+_GENERATION_MODEL: Any = None
+
+
+def _generation(values: dict[str, Any], where: str) -> Any:
+    global _GENERATION_MODEL
+    from lingshu.inference import GenerationParams
+
+    if _GENERATION_MODEL is None:
+        _GENERATION_MODEL = _generation_model()
+    try:
+        checked = _GENERATION_MODEL.model_validate(values)
+    except ValidationError as e:
+        line = _validation_line(e, where).replace("field '", "field 'generation.", 1)
+        raise UserError(line) from None
+    return GenerationParams(**dict(checked))
 
 
 def build_config(**kw: Any) -> Any:
@@ -61,6 +129,7 @@ def build_config(**kw: Any) -> Any:
     from lingshu.inference import GenerationParams
 
     base: dict[str, Any] = {}
+    where = "eval config" if kw["config"] is None else str(kw["config"])
     if kw["config"] is not None:
         path = Path(kw["config"])
         if not path.is_file():
@@ -82,11 +151,14 @@ def build_config(**kw: Any) -> Any:
             gen[key] = kw[key]
     if kw.get("stop"):
         gen["stop"] = tuple(kw["stop"])
-    merged = {**base, "backend_options": backend_options, "generation": GenerationParams(**gen)}
+    merged = {**base, "backend_options": backend_options, "generation": _generation(gen, where)}
     if kw.get("split"):
         merged["split"] = _parse_splits(kw["split"])
-    for key in ("benchmarks", "data_dir", "limit", "profile", "backend", "chunk_size", "cache_path"):
+    for key in ("benchmarks", "data_dir", "profile", "backend", "cache_path"):
         if kw.get(key):
+            merged[key] = kw[key]
+    for key in ("limit", "chunk_size"):  # 0 is a mistake to report, not "unset"
+        if kw.get(key) is not None:
             merged[key] = kw[key]
     if kw.get("report_metrics"):
         merged["report_metrics"] = [m.strip() for m in kw["report_metrics"].split(",") if m.strip()]
@@ -108,7 +180,7 @@ def build_config(**kw: Any) -> Any:
     try:
         return EvalConfig(**merged)
     except ValidationError as e:
-        raise UserError(_validation_line(e, "eval config")) from None
+        raise UserError(_validation_line(e, where)) from None
     except TypeError as e:
         raise UserError(f"eval config: {e}") from None
 
@@ -153,11 +225,11 @@ def run(
     data_dir: Path = typer.Option(None, "--data-dir", "-d", help="Folder with one sub-folder per benchmark, in the release layout (`lingshu benchmarks info NAME`)."),
     backend: str = typer.Option(None, "--backend", help="hf (transformers), openai (any OpenAI-compatible endpoint), vllm (offline engine, GPU), dummy (pipeline tests). Default hf."),
     model: str = typer.Option(None, "--model", "-m", help="Local checkpoint folder, hub id, or alias (smollm2-135m-instruct); for openai the served model name."),
-    profile: str = typer.Option(None, "--profile", help="strict (default: never guesses, reports invalid answers) or medevalkit (reproduces MedEvalKit's prompts and scoring)."),
+    profile: str = typer.Option(None, "--profile", help="strict (default: never guesses, reports invalid answers), medevalkit (reproduces MedEvalKit's prompts and scoring) or medevalkit-reasoning (MedEvalKit's reasoning-mode prompts and scoring)."),
     split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
     shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
-    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/<model>-<profile>-<config hash>, so rerunning resumes)."),
+    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/MODEL-PROFILE-HASH, HASH being the configuration's, so rerunning resumes)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Requests per forward pass (hf, vllm)."),
     dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16 (hf)."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N (hf)."),
@@ -171,14 +243,14 @@ def run(
     backend_opt: list[str] = typer.Option(None, "--backend-opt", help="Any other backend option as KEY=VALUE (repeatable)."),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Tokens to generate per answer (default 256)."),
     temperature: float = typer.Option(None, "--temperature", help="0 = greedy (default)."),
-    top_p: float = typer.Option(None, "--top-p"),
+    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling mass in (0, 1] (default 1: off; only matters when temperature > 0)."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed (only matters when temperature > 0)."),
     stop: list[str] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Requests handed to the backend at once; results are saved after each chunk."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     cache_path: Path = typer.Option(None, "--cache", help="Response cache file (default $LINGSHU_CACHE/responses.sqlite or ~/.cache/lingshu/)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed sample instead of recording it and going on."),
-    report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: bleu,rouge_l,meteor,cider,bertscore,semb_score,radgraph,radcliq_v1,ratescore,green)."),
+    report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: bleu, rouge_l, meteor, cider, bertscore, semb_score, radgraph, radcliq_v1, ratescore, green)."),
     report_weights: Path = typer.Option(None, "--report-weights", help="YAML mapping weights names to local paths for model-based report metrics (docs/report-metrics.md)."),
     judge: str = typer.Option(None, "--judge", help="LLM judge for free-form answers: the model name an OpenAI-compatible endpoint serves, e.g. gpt-4.1 (docs/judge.md)."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="The judge's endpoint, e.g. http://127.0.0.1:8001/v1 (default https://api.openai.com/v1)."),
@@ -205,7 +277,7 @@ def run(
     """
     from lingshu.eval import rundir
     from lingshu.eval.report import print_summary
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval.runner import check_names, run_eval
 
     if resume is not None:
         cfg = rundir.load_config(resume)
@@ -225,6 +297,7 @@ def run(
     else:
         cfg = build_config(**locals())
         out = output_dir or default_run_dir(cfg)
+    check_names(cfg)  # a mistyped name fails before anything is printed or created
     console = Console(stderr=False)
     console.print(f"run directory: {out}")
     result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
@@ -258,6 +331,13 @@ def compare(
         table.add_row(d.benchmark, str(d.n_common), pct(d.acc_a), pct(d.acc_b), ci, str(len(d.disagreements)))
     console.print(table)
     for d in diffs:
+        if d.matched_by == "content":
+            console.print(
+                f"{d.benchmark}: sample ids differ between the runs; {d.n_common} samples "
+                "matched by content (question + image hash)",
+                highlight=False,
+            )
+    for d in diffs:
         for item in d.disagreements[:show]:
             a, b = item["a"], item["b"]
             console.print(
@@ -265,6 +345,13 @@ def compare(
                 f"A={a['extracted']!r} ({'ok' if a['correct'] else 'wrong'})  "
                 f"B={b['extracted']!r} ({'ok' if b['correct'] else 'wrong'})",
                 markup=True,
+                highlight=False,
+            )
+        hidden = len(d.disagreements) - min(show, len(d.disagreements))
+        if hidden:
+            console.print(
+                f"{d.benchmark}: {hidden} more disagreements not shown (raise --show, or "
+                "write them all with --json)",
                 highlight=False,
             )
     if json_out is not None:

@@ -6,8 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
+import typer.main
+import typer.rich_utils
+from rich.console import Group
+from rich.table import Table as RichTable
 
 from lingshu import __version__
 from lingshu.cli import benchmarks as benchmarks_cli
@@ -18,6 +24,7 @@ from lingshu.cli import eval as eval_cli
 from lingshu.cli import models as models_cli
 from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
+from lingshu.cli import train as train_cli
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -39,6 +46,9 @@ app.add_typer(models_cli.app, name="models")
 app.command("demo")(demo_cli.demo)
 app.command("chat")(chat_cli.chat)
 app.command("serve")(serve_cli.serve)
+app.command(
+    "train", context_settings={"allow_interspersed_args": True}
+)(train_cli.train)
 app.command("pipeline")(pipeline_cli.pipeline)
 
 
@@ -62,9 +72,73 @@ def _root(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+_METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+
+
+class _FoldingTable(RichTable):
+    """Typer's option tables, with long words folded onto the next line instead of cut
+    with an ellipsis (a default value or file name must be readable whole)."""
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        super().add_row(*renderables, **kwargs)
+        for column in self.columns:
+            column.overflow = "fold"
+
+
+def _stacked(items: list[Any]) -> Group:
+    """An option's help, default and "required" one under another: typer lays them out
+    with ``rich.columns.Columns``, whose inner grid cuts long words with an ellipsis."""
+    return Group(*items)
+
+
+typer.rich_utils.Table = _FoldingTable  # type: ignore[misc]
+typer.rich_utils.Columns = _stacked  # type: ignore[misc,assignment]
+
+
+def tidy_help(command: Any) -> Any:
+    """Give every option a plain metavar (``TEXT``, ``PATH``, ``INTEGER``; none for flags)
+    instead of typer's ``<bool>`` / ``<list[str]>`` type tags, through the whole tree."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument":
+            param.display_type_rich = lambda ctx: None  # the name and help say it all
+            continue
+        if param.param_type_name != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+            continue
+        desc = param.type_descriptor
+        annotation = desc.annotation
+        if desc.is_list:
+            annotation = (getattr(annotation, "__args__", None) or (str,))[0]
+        if desc.is_path or annotation is Path:
+            param.metavar = "PATH"
+        elif desc.is_choice:
+            param.metavar = "|".join(str(c) for c in desc.choices or ())
+        else:
+            param.metavar = _METAVARS.get(annotation, "TEXT")
+    original = command.get_help_option
+
+    def help_option(ctx: Any, _original: Any = original) -> Any:
+        option = _original(ctx)  # made on demand by click, so tidied here
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+    return command
+
+
+def command() -> Any:
+    """The click command behind ``lingshu``, with tidied help."""
+    return tidy_help(typer.main.get_command(app))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        command().main(args=argv, prog_name="lingshu", standalone_mode=False)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -75,13 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except typer.Abort:
         return 1
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except typer.TyperException as e:
+        # Usage errors (a mistyped option, command or value): the usage line, a hint and
+        # the error, as click prints them in standalone mode, never a traceback.
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

@@ -11,7 +11,6 @@ import socket
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from lingshu.core.errors import UserError
@@ -64,6 +63,13 @@ def serve(
     default_max_tokens: int = typer.Option(
         512, "--default-max-tokens", min=1, help="max_tokens when a request gives none."
     ),
+    max_tokens_limit: int | None = typer.Option(
+        None,
+        "--max-tokens-limit",
+        min=1,
+        help="Largest max_tokens a request may ask for (400 above); default: the model's "
+        "context length, at most 4096.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     min_pixels: int | None = typer.Option(
@@ -102,6 +108,7 @@ def serve(
         ),
         allowed_hosts=tuple(sorted(LOOPBACK_HOSTS | {host})) if loopback else None,
         default_max_tokens=default_max_tokens,
+        max_tokens_limit=max_tokens_limit,
     )
     if not loopback and not api_key:
         print(
@@ -178,8 +185,12 @@ def _main() -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except click.ClickException as e:
-        e.show()
+    except typer.TyperException as e:  # usage errors: usage line and message, no traceback
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
         return e.exit_code
     return 0
 

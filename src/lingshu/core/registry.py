@@ -6,7 +6,8 @@ exists, so a typo on the command line is a one-line fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import difflib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from lingshu.core.errors import UserError
@@ -39,10 +40,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "(none)"
-            raise UserError(
-                f"unknown {self.kind} {name!r}; expected one of: {known}"
-            ) from None
+            raise UserError(unknown_name_message(self.kind, name, self._items)) from None
 
     def names(self) -> list[str]:
         return sorted(self._items)
@@ -55,3 +53,20 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The closest known name to a mistyped one, or None when nothing is close."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    if not close:  # a case slip ("VQA-RAD") is close whatever its length
+        close = [k for k in known if k.lower() == name.lower()][:1]
+    return close[0] if close else None
+
+
+def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
+    """``unknown benchmark 'vqa-rda'; did you mean 'vqa-rad'? expected one of: ...``"""
+    known = sorted(known)
+    guess = did_you_mean(name, known)
+    hint = f"; did you mean {guess!r}?" if guess else ";"
+    return f"unknown {kind} {name!r}{hint} expected one of: {', '.join(known) or '(none)'}"

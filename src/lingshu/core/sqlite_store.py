@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from lingshu.core.errors import UserError
+
 _CHUNK = 500
 """Keys per SELECT: stays under SQLite's limit on bound variables."""
 
@@ -24,17 +26,24 @@ class SqliteTextStore:
     def __init__(self, path: Path, table: str, value_column: str) -> None:
         self.path = Path(path)
         self._table, self._column = table, value_column
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            f" key TEXT PRIMARY KEY, {value_column} TEXT NOT NULL,"
-            " created REAL NOT NULL DEFAULT (julianday('now')))"
-        )
-        self._db.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise _unusable(self.path, e) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} ("
+                f" key TEXT PRIMARY KEY, {value_column} TEXT NOT NULL,"
+                " created REAL NOT NULL DEFAULT (julianday('now')))"
+            )
+            self._db.commit()
+        except sqlite3.Error as e:
+            self._db.close()
+            raise _unusable(self.path, e) from None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]:
         """The stored value of each key that has one."""
@@ -69,3 +78,16 @@ class SqliteTextStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _unusable(path: Path, e: BaseException) -> UserError:
+    """A cache file that is not SQLite, or a place that cannot be written, as one line."""
+    if isinstance(e, sqlite3.DatabaseError) and "not a database" in str(e):
+        why = "not an SQLite file"
+    elif path.is_dir():
+        why = "a directory, not a file"
+    else:
+        why = f"cannot be opened for writing ({e})"
+    return UserError(
+        f"cache {path}: {why}; pass another file with --cache, or --no-cache to run without one"
+    )

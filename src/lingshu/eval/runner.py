@@ -14,7 +14,9 @@ no verdict yet, and the judge cache makes judging again free.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from lingshu.core.errors import UserError
-from lingshu.core.io import JsonlAppender, atomic_write_json, read_jsonl
+from lingshu.core.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from lingshu.eval import manifest as manifest_mod
 from lingshu.eval import rundir
 from lingshu.eval.benchmarks.base import get_benchmark
@@ -80,9 +82,34 @@ def select_samples(
     return indexed
 
 
+def check_names(cfg: EvalConfig) -> None:
+    """Unknown benchmark, profile or backend names and bad backend options, as one line
+    (with a "did you mean"), before anything is written."""
+    from lingshu.inference import parse_backend_config
+
+    for name in cfg.benchmarks:
+        get_benchmark(name)
+    get_profile(cfg.profile)
+    parse_backend_config(cfg.backend, cfg.backend_options)
+
+
+def _check_writable_dir(run_dir: Path) -> None:
+    """``-o`` naming a file, or a place that cannot be written, as one line."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--output-dir {run_dir}: is a file, not a directory; choose a folder")
+    existing = next((p for p in (run_dir, *run_dir.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--output-dir {run_dir}: {existing} is a file, not a directory")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--output-dir {run_dir}: {existing} is not writable; choose a folder you can write"
+        )
+
+
 def prepare_run_dir(run_dir: Path, cfg: EvalConfig, overwrite: bool = False) -> None:
     """Create the run directory, or check that an existing one holds the same run."""
     run_dir = Path(run_dir)
+    _check_writable_dir(run_dir)
     cfg_path = run_dir / rundir.CONFIG
     if cfg_path.exists() and not overwrite:
         old = rundir.load_config(run_dir)
@@ -99,8 +126,52 @@ def prepare_run_dir(run_dir: Path, cfg: EvalConfig, overwrite: bool = False) -> 
             (run_dir / f).unlink(missing_ok=True)
         for f in (run_dir / rundir.SAMPLES_DIR).glob("*.jsonl"):
             f.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(cfg_path, cfg.model_dump(mode="json"))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(cfg_path, cfg.model_dump(mode="json"))
+    except OSError as e:
+        raise UserError(
+            f"--output-dir {run_dir}: cannot write there ({e.strerror}); choose another folder"
+        ) from None
+
+
+def _remove_if_empty_run(run_dir: Path, created: list[Path]) -> None:
+    """After a failed run: delete the folders this run created if no sample was recorded,
+    so that a mistake (missing data, a bad option) leaves nothing half-made behind. A run
+    with recorded samples stays: rerunning the command resumes it."""
+    samples = run_dir / rundir.SAMPLES_DIR
+    if any(f.stat().st_size > 0 for f in samples.glob("*.jsonl")):
+        return
+    for f in (rundir.CONFIG, rundir.METRICS, rundir.SUMMARY, rundir.MANIFEST):
+        (run_dir / f).unlink(missing_ok=True)
+    for f in samples.glob("*.jsonl"):
+        f.unlink()
+    for d in (samples, *created):  # deepest first; a folder holding anything else stays
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def compact_samples(path: Path) -> None:
+    """Rewrite ``samples/<bench>.jsonl`` with one line per sample (the latest), atomically.
+
+    Retried errors and judge verdicts are appended as newer records while a run goes on
+    (appending is what makes a kill harmless); once a benchmark is done its file is
+    compacted, so the finished run holds exactly one line per sample, as documented.
+    """
+    records = list(read_jsonl(path))
+    latest: dict[str, dict] = {}
+    for r in records:
+        latest.pop(r["sample_id"], None)  # keep file order of the newest record
+        latest[r["sample_id"]] = r
+    if len(latest) == len(records):
+        return
+    kept = sorted(latest.values(), key=lambda r: r.get("index", 0))
+    atomic_write_text(
+        path,
+        "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in kept),
+    )
 
 
 def _make_record(
@@ -122,7 +193,7 @@ def _make_record(
         "gold": sample.answer,
         "task": sample.task,
         "answer_type": sample.answer_type,
-        "categories": sample.categories,
+        "categories": profile.categories(sample),
         "prompt": messages,
         "response": response.text,
         "error": response.error,
@@ -186,6 +257,7 @@ class Evaluator:
         # Building a backend is cheap (weights load on the first generate).
         benches = [get_benchmark(name) for name in cfg.benchmarks]
         backend = self.backend
+        created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
         prepare_run_dir(self.run_dir, cfg, overwrite=self.overwrite)
         started = time.time()
         stats: dict[str, BenchmarkStats] = {}
@@ -195,7 +267,12 @@ class Evaluator:
                 stats[bench.name] = self._run_benchmark(bench)
                 if cfg.judge is not None:
                     self._judge_benchmark(bench, stats[bench.name])
+                compact_samples(rundir.samples_path(self.run_dir, bench.name))
                 data_manifest[bench.name] = manifest_mod.data_files(Path(cfg.data_dir) / bench.name)
+        except BaseException:
+            if created:  # never delete from a folder this run did not make
+                _remove_if_empty_run(self.run_dir, created)
+            raise
         finally:
             if self.cache is not None:
                 self.cache.close()
@@ -251,6 +328,20 @@ class Evaluator:
         }  # errors are retried
         todo = [(i, s) for i, s in selected if s.id not in done]
         st.resumed = len(selected) - len(todo)
+        # Samples the loader refused (an image path outside the benchmark folder) are
+        # recorded as errors here and never reach the backend or the cache.
+        refused = [(i, s) for i, s in todo if s.refused]
+        todo = [(i, s) for i, s in todo if not s.refused]
+        if refused:
+            with JsonlAppender(path) as out:
+                records = [
+                    _make_record(
+                        bench, i, s, self.profile.build_messages(s),
+                        Response(error=f"refused: {s.refused}"), self.profile, cached=False,
+                    )
+                    for i, s in refused
+                ]  # fmt: skip
+                self._emit(out, records, st)
         if not todo:
             return st
         fingerprint = self._fingerprint()
@@ -271,7 +362,7 @@ class Evaluator:
             items.append((i, s, messages, key))
         bar = tqdm(
             total=len(selected),
-            initial=st.resumed,
+            initial=st.resumed + len(refused),
             desc=bench.name,
             unit="q",
             disable=not self.progress,

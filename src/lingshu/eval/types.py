@@ -57,6 +57,13 @@ class Sample:
     answer_type: AnswerType | None = None
     categories: dict[str, str] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)  # report task: findings, impression
+    # The release's option cells exactly as written (surrounding spaces, empty cells kept),
+    # where they differ from ``options``; only profiles that reproduce another tool, which
+    # sends them unchanged, read them (PMC-VQA's " A:CT scan ", OmniMedVQA's empty option_C).
+    raw_options: dict[str, str] = field(default_factory=dict)
+    # Why the sample must not be sent (an image path leading outside the benchmark folder);
+    # the runner records it as the sample's error. None for every sound sample.
+    refused: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

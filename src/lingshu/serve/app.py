@@ -64,6 +64,7 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="Lingshu", docs_url=None, redoc_url=None, openapi_url=None)
     created = int(time.time())
     fingerprint = "fp_" + sha256_obj(engine.loaded.fingerprint)[:12]
+    max_tokens_cap = settings.max_tokens_cap(getattr(engine, "context_length", 4096))
     _install_error_handlers(app)
 
     @app.get("/health")
@@ -96,7 +97,7 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
                 to_engine_messages, req.messages, settings.images, settings.max_images_per_request
             )
             params = SamplingParams(
-                max_tokens=req.requested_max_tokens or settings.default_max_tokens,
+                max_tokens=_max_tokens(req, settings, max_tokens_cap),
                 temperature=settings.default_temperature
                 if req.temperature is None
                 else req.temperature,
@@ -190,6 +191,22 @@ def _parse(model: type, obj: Any) -> Any:
     except ValidationError as e:
         message, param = describe_validation_error(e)
         raise bad_request(message, param=param, code="invalid_value") from None
+
+
+def _max_tokens(req: ChatCompletionRequest, settings: ServerSettings, cap: int) -> int:
+    """The request's answer length, refused (400) above the server's cap."""
+    asked = req.requested_max_tokens
+    if asked is None:
+        return min(settings.default_max_tokens, cap)
+    if asked > cap:
+        param = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
+        raise bad_request(
+            f"{param} is {asked}; this server allows at most {cap} tokens per answer "
+            "(--max-tokens-limit)",
+            param=param,
+            code="invalid_value",
+        )
+    return asked
 
 
 def _unknown_model(name: str, settings: ServerSettings) -> ApiError:

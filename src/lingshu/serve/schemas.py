@@ -63,7 +63,24 @@ class ChatMessage(BaseModel):
             raise ValueError(
                 f"a {self.role!r} message needs 'content' (a string or a list of parts)"
             )
+        texts = [self.content] if isinstance(self.content, str) else [
+            p.text for p in self.content or [] if p.text is not None
+        ]
+        for text in texts:
+            _check_encodable(text)
         return self
+
+
+def _check_encodable(text: str) -> None:
+    """JSON's ``\\ud800`` escapes decode to lone surrogates, which no tokenizer can encode
+    (they are not characters); refuse them as a client mistake rather than fail later."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"the text holds a lone Unicode surrogate (U+{ord(text[e.start]):04X} at "
+            f"character {e.start}); send valid UTF-16 surrogate pairs or plain UTF-8"
+        ) from None
 
 
 class StreamOptions(BaseModel):
@@ -106,6 +123,8 @@ class ChatCompletionRequest(BaseModel):
         stops = self.stop_sequences
         if len(stops) > 4:  # OpenAI's limit
             raise ValueError("at most 4 stop sequences are allowed")
+        for stop in stops:
+            _check_encodable(stop)
         return self
 
     @property

@@ -21,6 +21,7 @@ from PIL import Image
 from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.benchmarks.mmmu_med import SUBJECTS, MmmuMed
+from lingshu.eval.benchmarks._common import image_cache_dir
 from lingshu.eval.benchmarks.omnimedvqa import OmniMedVqa
 from lingshu.eval.benchmarks.pathvqa import PathVqa
 from lingshu.eval.benchmarks.pmc_vqa import PmcVqa
@@ -213,7 +214,9 @@ def test_vqa_rad_hugging_face_parquet(tmp_path: Path) -> None:
     assert Path(test[1].images[0]).read_bytes() == blue["bytes"]
     assert test[0].images == test[2].images  # same bytes -> one cached file
     assert Path(test[0].images[0]).is_absolute()
-    assert ".lingshu_images" in test[0].images[0]
+    # written to the image cache, never into the data folder
+    assert Path(test[0].images[0]).parent == image_cache_dir()
+    assert not (tmp_path / "vqa-rad" / ".lingshu_images").exists()
     assert [s.answer for s in VqaRad().load(tmp_path, "train")] == ["liver"]
 
 

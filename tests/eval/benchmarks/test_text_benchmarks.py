@@ -24,7 +24,7 @@ from PIL import Image
 
 from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks import BENCHMARKS, get_benchmark
-from lingshu.eval.benchmarks._common import IMAGE_CACHE_DIRNAME
+from lingshu.eval.benchmarks._common import image_cache_dir
 from lingshu.eval.types import Sample
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "benchmarks"
@@ -750,7 +750,7 @@ def test_medxpertqa_mm_hf_with_embedded_images(tmp_path: Path) -> None:
     to_parquet(rows, tmp_path / "medxpertqa-mm" / "MM" / "test-00000-of-00001.parquet", features)
     samples = load("medxpertqa-mm", tmp_path)
     assert [len(s.images) for s in samples] == [1, 2]
-    cache = tmp_path / "medxpertqa-mm" / IMAGE_CACHE_DIRNAME
+    cache = image_cache_dir()  # never the data folder
     for path, name in zip(samples[1].images, ["MM-1-a.jpeg", "MM-1-b.jpeg"], strict=True):
         assert Path(path).parent == cache
         # the same pixels as the original file (bytes are copied as is when the export

@@ -111,11 +111,12 @@ def test_medevalkit_run_with_judge(data_dir, tmp_path, stub_judge):
     assert manifest["judge"]["api_key_set"] is False
 
     # Resume: nothing is judged twice; the garbage answer is final. (The failed model
-    # request is retried, as always, and fails again: one more record, not judged.)
-    n_lines = lines(run)
+    # request is retried, as always, and fails again: its record is replaced, not judged,
+    # and the file keeps one line per sample.)
     run_eval(cfg(data_dir, tmp_path, stub_judge.url), run, backend=Model(), progress=False)
-    assert stub_judge.n_requests == 11 and lines(run) == n_lines + 1
-    assert "judge" not in json.loads((run / "samples" / "slake.jsonl").read_text().splitlines()[-1])
+    assert stub_judge.n_requests == 11 and lines(run) == 12
+    failed = [json.loads(x) for x in (run / "samples" / "slake.jsonl").read_text().splitlines()]
+    assert [r for r in failed if r["error"] and "judge" not in r]
 
     # A new run directory with the same cache: every verdict from the judge cache.
     other = tmp_path / "other"

@@ -175,13 +175,14 @@ def test_medevalkit_reasoning_prompts(sample, expected):
     assert _text_only(MEK_R.build_messages(sample)) == expected
 
 
-def test_medevalkit_mmmu_sends_only_the_first_image_and_none_for_image_options():
+def test_medevalkit_mmmu_sends_only_the_first_image_also_for_image_options():
     s = _s("mmmu-med", options=TWO, images=("/i/1.png", "/i/2.png"))
     assert [p["image"] for p in MEK.build_messages(s)[0]["content"][:-1]] == ["/i/1.png"]
     assert len(STRICT.build_messages(s)[0]["content"]) == 3  # strict sends every image
     pictures = {"A": "<img='a.png'>", "B": "<img='b.png'>"}
     s = _s("mmmu-med", options=pictures, images=("/i/1.png",))
     assert MEK.build_messages(s)[0]["content"] == [
+        {"type": "image", "image": "/i/1.png"},  # MedEvalKit sends image_1 regardless
         {
             "type": "text",
             "text": f"\nQ?\n\n(A) <img='a.png'>\n(B) <img='b.png'>\n\n\n        {INSTR}",

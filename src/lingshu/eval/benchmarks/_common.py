@@ -1,5 +1,10 @@
 """Reading helpers shared by benchmark loaders: JSON/JSONL/CSV with errors that name the
-file and row, Hugging Face exports (parquet or ``save_to_disk``), embedded image bytes.
+file and row (bad JSON, bytes that are not UTF-8), Hugging Face exports (parquet,
+``save_to_disk``, or the arrow files ``load_dataset`` leaves in its cache), embedded image
+bytes.
+
+Nothing is ever written into the data folder: embedded images go to the user's cache
+directory (``image_cache_dir``), so a read-only data folder works.
 
 Pickled files are never loaded. Archives are not extracted here (see ``safe_extract``):
 users unpack releases themselves or through ``safe_extract``, which refuses path traversal.
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -18,8 +24,31 @@ from typing import Any
 
 from lingshu.core.errors import DataError
 
-IMAGE_CACHE_DIRNAME = ".lingshu_images"
-"""Images embedded in parquet/arrow exports are written once under ``<root>/<this>/``."""
+def image_cache_dir() -> Path:
+    """Where images embedded in Hugging Face exports are written once (by content hash):
+    ``$LINGSHU_CACHE/images``, else ``~/.cache/lingshu/images``, beside the response
+    cache."""
+    from lingshu.eval.cache import default_cache_path
+
+    return default_cache_path().parent / "images"
+
+
+def _not_utf8(path: Path, unit: str) -> DataError:
+    """The one-line error for a file with bytes that are not UTF-8, naming the line (or
+    row) of the first one. Text-mode readers report offsets inside a buffer, so the file
+    is decoded again as a whole to find it."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+        offset = 0
+    except UnicodeDecodeError as e:
+        offset = e.start
+    line = data[:offset].count(b"\n") + 1
+    where = f"{path}:{line}" if unit == "jsonl" else f"{path}: {unit} {line}"
+    return DataError(
+        f"{where}: not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset}); save the "
+        "file as UTF-8 or re-download it from the benchmark's release"
+    )
 
 
 def read_json(path: Path) -> Any:
@@ -34,7 +63,7 @@ def read_json(path: Path) -> Any:
             "re-download the file from the benchmark's release"
         ) from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; expected the release's JSON file") from None
+        raise _not_utf8(path, "line") from None
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -44,7 +73,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     with fh:
-        for lineno, line in enumerate(fh, start=1):
+        lines = enumerate(fh, start=1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise _not_utf8(path, "jsonl") from None
             if not line.strip():
                 continue
             try:
@@ -63,10 +99,10 @@ def read_json_or_jsonl(path: Path) -> list[dict]:
     """Some releases call JSON Lines ``.json`` (MedMCQA's ``dev.json``): accept both."""
     path = Path(path)
     try:
-        head = path.read_text(encoding="utf-8").lstrip()[:1]
+        head = path.read_bytes().lstrip()[:1]
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    if head == "[":
+    if head == b"[":
         data = read_json(path)
         return [r for r in data]
     return [rec for _, rec in iter_jsonl(path)]
@@ -79,12 +115,16 @@ def iter_csv(path: Path, header: bool = True) -> Iterator[tuple[int, list[str] |
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     with fh:
-        if header:
-            for i, row in enumerate(csv.DictReader(fh), start=2):
-                yield i, row
-        else:
-            for i, row in enumerate(csv.reader(fh), start=1):
-                yield i, row
+        reader = csv.DictReader(fh) if header else csv.reader(fh)
+        rows = enumerate(reader, start=2 if header else 1)
+        while True:
+            try:
+                i, row = next(rows)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise _not_utf8(path, "row") from None
+            yield i, row
 
 
 def require(row: dict, fields: Iterable[str], where: str) -> None:
@@ -97,19 +137,112 @@ def require(row: dict, fields: Iterable[str], where: str) -> None:
 # ---- Hugging Face exports ------------------------------------------------------------
 
 
+def _is_saved_to_disk(root: Path) -> bool:
+    """``save_to_disk`` writes ``state.json`` (a Dataset) or ``dataset_dict.json`` (a
+    DatasetDict); the ``load_dataset`` cache has a ``dataset_info.json`` but neither."""
+    return (root / "dataset_dict.json").exists() or (root / "state.json").exists()
+
+
 def find_hf_export(root: Path) -> Path | None:
     """Return the folder holding a Hugging Face export under ``root``, if any.
 
-    Recognised: ``save_to_disk`` folders (``dataset_info.json`` + ``*.arrow``, or a
-    ``dataset_dict.json`` over split folders) and parquet files (``*.parquet`` anywhere
-    below ``root``, as ``snapshot_download`` of a dataset repo leaves them).
+    Recognised: ``save_to_disk`` folders (``state.json`` + ``*.arrow``, or a
+    ``dataset_dict.json`` over split folders), parquet files (``*.parquet`` anywhere below
+    ``root``, as ``snapshot_download`` of a dataset repo leaves them) and a copy of the
+    ``datasets`` cache that ``load_dataset`` fills (``<builder>-<split>.arrow`` files in
+    ``<owner>___<name>/<config>/<version>/<hash>/``).
     """
     root = Path(root)
-    if (root / "dataset_dict.json").exists() or (root / "dataset_info.json").exists():
+    if _is_saved_to_disk(root):
         return root
-    if any(root.rglob("*.parquet")):
+    if any(root.rglob("*.parquet")) or any(root.rglob("*.arrow")):
         return root
     return None
+
+
+_CACHE_ARROW = re.compile(r"^.+?-(?P<split>[^-]+)(?:-\d{5}-of-\d{5})?\.arrow$")
+_EXPORT_HINT = (
+    "export it with `datasets.load_dataset(...).save_to_disk(DIR)` or as parquet files "
+    "`DIR/data/<split>-00000-of-00001.parquet`"
+)
+
+
+def _load_cache_arrow(root: Path, split: str | None) -> Any:
+    """The split's table from a copy of the ``load_dataset`` cache (arrow stream files)."""
+    import datasets
+
+    for marker in ("dataset_dict.json", "state.json"):  # a save_to_disk folder further down
+        found = sorted(root.rglob(marker), key=lambda f: len(f.parts))
+        if found:
+            return _load_saved(found[0].parent, split)
+    files = sorted(root.rglob("*.arrow"))
+    by_split: dict[str, list[Path]] = {}
+    for f in files:
+        m = _CACHE_ARROW.match(f.name)
+        if m:
+            by_split.setdefault(m.group("split"), []).append(f)
+    if split is None and len(by_split) == 1:
+        split = next(iter(by_split))
+    chosen = by_split.get(split or "", [])
+    if not chosen:
+        raise DataError(
+            f"{root}: a datasets cache folder with no <name>-{split}.arrow file (splits found: "
+            f"{sorted(by_split) or 'none'}); {_EXPORT_HINT}"
+        )
+    folders = sorted({f.parent for f in chosen})
+    if len(folders) > 1:
+        raise DataError(
+            f"{root}: several cached versions of split {split!r} ({', '.join(map(str, folders))}); "
+            f"keep one, or {_EXPORT_HINT}"
+        )
+    try:
+        parts = [datasets.Dataset.from_file(str(f)) for f in chosen]
+    except Exception as e:  # noqa: BLE001  (pyarrow raises many types for a bad file)
+        raise DataError(
+            f"{chosen[0].parent}: cannot read the cached arrow files ({_first_line(e)}); "
+            f"{_EXPORT_HINT}"
+        ) from None
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _load_saved(root: Path, split: str | None) -> Any:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(root))
+    except Exception as e:  # noqa: BLE001
+        raise DataError(
+            f"{root}: not a readable save_to_disk folder ({_first_line(e)}); {_EXPORT_HINT}"
+        ) from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split is None:
+            if len(ds) != 1:
+                raise DataError(f"{root}: export has splits {list(ds)}; choose one with --split")
+            split = next(iter(ds))
+        if split not in ds:
+            raise DataError(f"{root}: export has no split {split!r}; it has {list(ds)}")
+        ds = ds[split]
+    return ds
+
+
+def _check_parquet(files: list[Path]) -> None:
+    """Open each file's footer first, so that a corrupt one is named (``datasets`` would
+    raise a pyarrow traceback without the file name)."""
+    import pyarrow.parquet as pq
+
+    for f in files:
+        try:
+            pq.ParquetFile(str(f))
+        except Exception as e:  # noqa: BLE001
+            raise DataError(
+                f"{f}: not a readable parquet file ({_first_line(e)}); re-download it or "
+                "remove it"
+            ) from None
 
 
 def load_hf_rows(root: Path, split: str | None = None) -> list[dict]:
@@ -121,18 +254,11 @@ def load_hf_rows(root: Path, split: str | None = None) -> list[dict]:
     import datasets  # heavy import, only when an export is present
 
     root = Path(root)
-    if (root / "dataset_dict.json").exists() or (root / "dataset_info.json").exists():
-        ds = datasets.load_from_disk(str(root))
-        if isinstance(ds, datasets.DatasetDict):
-            if split is None:
-                if len(ds) != 1:
-                    raise DataError(f"{root}: export has splits {list(ds)}; choose one with --split")
-                split = next(iter(ds))
-            if split not in ds:
-                raise DataError(f"{root}: export has no split {split!r}; it has {list(ds)}")
-            ds = ds[split]
-        return _rows(ds)
+    if _is_saved_to_disk(root):
+        return _rows(_load_saved(root, split))
     files = sorted(root.rglob("*.parquet"))
+    if not files and any(root.rglob("*.arrow")):
+        return _rows(_load_cache_arrow(root, split))
     if split is not None:
         chosen = [
             f
@@ -145,7 +271,13 @@ def load_hf_rows(root: Path, split: str | None = None) -> list[dict]:
         files = chosen
     if not files:
         raise DataError(f"{root}: no parquet files found")
-    ds = datasets.Dataset.from_parquet([str(f) for f in files])
+    _check_parquet(files)
+    try:
+        ds = datasets.Dataset.from_parquet([str(f) for f in files])
+    except Exception as e:  # noqa: BLE001
+        raise DataError(
+            f"{root}: cannot read the parquet files ({_first_line(e)}); re-download them"
+        ) from None
     return _rows(ds)
 
 
@@ -164,11 +296,13 @@ def _rows(ds: Any) -> list[dict]:
     return [dict(r) for r in ds]
 
 
-def materialize_image(value: Any, cache_root: Path, where: str) -> str:
+def materialize_image(value: Any, where: str) -> str:
     """Turn an image cell (path string, or ``{"bytes", "path"}``) into a file path on disk.
 
-    Bytes are written once to ``cache_root/.lingshu_images/<sha256>.<ext>`` so later runs
-    and other processes reuse them (write-then-rename: concurrent loaders are safe).
+    Bytes are written once to ``image_cache_dir()/<sha256>.<ext>`` (never into the data
+    folder, which may be read-only) so later runs and other processes reuse them
+    (write-then-rename: concurrent loaders are safe). A path is returned as it is; the
+    caller resolves it against the benchmark folder.
     """
     if isinstance(value, str):
         return value
@@ -176,7 +310,7 @@ def materialize_image(value: Any, cache_root: Path, where: str) -> str:
         data: bytes = value["bytes"]
         ext = Path(value.get("path") or "").suffix.lower() or _sniff_ext(data)
         digest = hashlib.sha256(data).hexdigest()
-        out = Path(cache_root) / IMAGE_CACHE_DIRNAME / f"{digest}{ext}"
+        out = image_cache_dir() / f"{digest}{ext}"
         if not out.exists():
             from lingshu.core.io import atomic_write_bytes
 

@@ -5,10 +5,17 @@ id uniqueness, and refusing pickled releases.
 Loaders only check that each referenced image *file exists*: opening every image up front
 would make loading slow, and a corrupt image is a per-sample problem that generation
 records (``SampleError``) instead of stopping the whole benchmark.
+
+An image reference that leads outside its folder ("../../home/me/.ssh/id_rsa", an absolute
+path elsewhere) is not even looked at: ``image_file`` returns it unchecked and
+``Benchmark.check_count`` refuses the sample (``Sample.refused``), so it is never read nor
+sent to a backend. Paths are compared as written (normalised, symlinks not followed), so an
+image folder the user symlinked into the benchmark folder still works.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,15 +27,28 @@ from lingshu.eval.types import AnswerType, Sample
 YES_NO = frozenset({"yes", "no"})
 
 
+def lexical_path(path: Path | str) -> Path:
+    """Absolute and normalised ("a/../b" -> "b") without touching the file system."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def is_within(path: Path | str, folder: Path | str) -> bool:
+    return lexical_path(path).is_relative_to(lexical_path(folder))
+
+
 def image_file(root: Path, ref: str, where: str) -> str:
     """Absolute path of the image ``ref`` (relative to ``root`` unless absolute).
 
-    A missing file raises naming the row (``where``) and the path that was looked for.
+    A missing file raises naming the row (``where``) and the path that was looked for. A
+    reference leading outside ``root`` is returned unchecked (never stat-ed) for
+    ``Benchmark.check_count`` to refuse.
     """
     path = Path(ref)
     if not path.is_absolute():
         path = Path(root) / path
-    path = path.absolute()
+    path = lexical_path(path)
+    if not is_within(path, root):
+        return str(path)
     if not path.is_file():
         raise DataError(
             f"{where}: image file not found: {path}; copy the release's image folder "
@@ -39,11 +59,31 @@ def image_file(root: Path, ref: str, where: str) -> str:
 
 def hf_image(cell: Any, root: Path, where: str) -> str:
     """Absolute path for an image cell of a Hugging Face export (embedded bytes are written
-    once under ``root/.lingshu_images/``; a path-only cell is resolved against ``root``)."""
+    once to the image cache, ``_common.image_cache_dir()``; a path-only cell is resolved
+    against ``root``)."""
     if cell is None:
         raise DataError(f"{where}: image cell is empty; expected image bytes or a file path")
-    root = Path(root).absolute()  # so that written cache files come back absolute
-    return image_file(root, materialize_image(cell, root, where), where)
+    ref = materialize_image(cell, where)
+    if isinstance(cell, dict) and cell.get("bytes"):
+        return ref  # written by us to the image cache
+    return image_file(Path(root).absolute(), ref, where)
+
+
+def refusal(sample: Sample, roots: list[Path]) -> str | None:
+    """Why ``sample`` must not be sent: an image outside the benchmark folder ``roots[0]``
+    (and any other declared image root) and outside the image cache; None when all its
+    images are inside."""
+    from lingshu.eval.benchmarks._common import image_cache_dir
+
+    allowed = [*roots, image_cache_dir()]
+    for image in sample.images:
+        if not any(is_within(image, folder) for folder in allowed):
+            return (
+                f"image {image} resolves outside the benchmark folder "
+                f"{lexical_path(roots[0])}; refused (never read, never sent); fix the image "
+                "path in the benchmark file"
+            )
+    return None
 
 
 def text(value: Any) -> str:

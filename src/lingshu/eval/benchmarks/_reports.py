@@ -36,6 +36,7 @@ from typing import Any
 
 from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks._common import iter_jsonl, read_json
+from lingshu.eval.benchmarks._multimodal import is_within, lexical_path
 from lingshu.eval.benchmarks.base import Benchmark
 from lingshu.eval.types import Sample
 
@@ -123,6 +124,9 @@ def _load_prepared(bench: Benchmark, root: Path, path: Path) -> list[Sample]:
     image_root = Path(str(meta.get("image_root") or "."))
     if not image_root.is_absolute():
         image_root = root / image_root
+    # `lingshu data prepare` leaves credentialed images where they are and names their
+    # folder here; images inside it are allowed, images leading out of it are refused.
+    bench.allow_images_under(image_root)
     samples: list[Sample] = []
     for lineno, rec in iter_jsonl(path):
         where = f"{path}:{lineno}"
@@ -263,7 +267,9 @@ def _text(value: Any) -> str:
 
 def _image(root: Path, ref: str, where: str, hint: str) -> str:
     p = Path(ref)
-    p = (p if p.is_absolute() else root / p).absolute()
+    p = lexical_path(p if p.is_absolute() else root / p)
+    if not is_within(p, root):
+        return str(p)  # refused per sample by check_count, never stat-ed
     if not p.is_file():
         raise DataError(f"{where}: image file not found: {p}; {hint}")
     return str(p)
@@ -272,7 +278,9 @@ def _image(root: Path, ref: str, where: str, hint: str) -> str:
 def _rexrank_image(root: Path, ref: str, layout: ReportLayout, where: str) -> str:
     rel = ref.lstrip("/")
     for d in layout.rexrank_image_dirs:
-        p = (root / d / rel) if d else root / rel
+        p = lexical_path((root / d / rel) if d else root / rel)
+        if not is_within(p, root):
+            return str(p)  # refused per sample by check_count, never stat-ed
         if p.is_file():
             return str(p.absolute())
     dirs = ", ".join(f"{d or '.'}/" for d in layout.rexrank_image_dirs)

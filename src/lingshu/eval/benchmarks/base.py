@@ -10,7 +10,10 @@ every cache key, so stale cached answers are never reused.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -48,6 +51,15 @@ class Benchmark(ABC):
             )
         return split
 
+    @classmethod
+    def description(cls) -> str:
+        """What the benchmark is, for ``lingshu benchmarks info`` and docs/benchmarks.md:
+        the class's own docstring, else its module's (every benchmark module opens with the
+        dataset's paper, release and split). Never an inherited docstring: ``inspect.getdoc``
+        would fall back to ``ABC``'s "Helper class that provides ..."."""
+        doc = cls.__dict__.get("__doc__") or getattr(sys.modules.get(cls.__module__), "__doc__", "")
+        return inspect.cleandoc(doc or "")
+
     # ---- helpers shared by all benchmarks -------------------------------------------
 
     def layout_hint(self) -> str:
@@ -57,6 +69,7 @@ class Benchmark(ABC):
     def root(self, data_dir: Path) -> Path:
         """``data_dir/<name>``, or a clear error saying what to put there."""
         root = Path(data_dir) / self.name
+        self._image_roots = [root]  # for check_count's image-path guard
         if not root.is_dir():
             raise DataError(
                 f"{root}: benchmark directory not found; put the {self.name} release files "
@@ -65,7 +78,19 @@ class Benchmark(ABC):
         return root
 
     def check_count(self, samples: list[Sample], split: str | None = None) -> list[Sample]:
-        """Warn when the split size differs from the paper's (partial copies, wrong split)."""
+        """Warn when the split size differs from the paper's (partial copies, wrong split),
+        and refuse, sample by sample, images outside the benchmark folder (see
+        ``_multimodal``): such a sample keeps no image and carries ``refused``, which the
+        runner records as the sample's error without sending anything."""
+        roots = getattr(self, "_image_roots", None)
+        if roots:
+            samples = [self._guard(s, roots) for s in samples]
+            refused = [s for s in samples if s.refused]
+            if refused:
+                log.warning(
+                    "%s: %d sample(s) refused, e.g. %s: %s",
+                    self.name, len(refused), refused[0].id, refused[0].refused,
+                )  # fmt: skip
         if not samples:
             raise DataError(
                 f"{self.name}: no samples found for the requested split; check the files "
@@ -85,6 +110,23 @@ class Benchmark(ABC):
                 self.expected_count,
             )
         return samples
+
+
+    def allow_images_under(self, folder: Path) -> None:
+        """Accept images below ``folder`` too (a layout's declared image root, e.g. the
+        ``image_root`` that ``lingshu data prepare`` writes into ``meta.json``)."""
+        self._image_roots = [*getattr(self, "_image_roots", []), Path(folder)]
+
+    @staticmethod
+    def _guard(sample: Sample, roots: list[Path]) -> Sample:
+        from lingshu.eval.benchmarks._multimodal import refusal
+
+        if not sample.images:
+            return sample
+        reason = refusal(sample, roots)
+        if reason is None:
+            return sample
+        return dataclasses.replace(sample, images=(), refused=reason)
 
 
 BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")

@@ -185,4 +185,4 @@ def _image_path(value: Any, where: str, root: Path, image_dir: Path | None) -> s
                 "unpack the release's images.zip there"
             )
         return str(image_dir / value)
-    return materialize_image(value, root, where)
+    return materialize_image(value, where)

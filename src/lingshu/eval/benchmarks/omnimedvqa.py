@@ -9,8 +9,9 @@ dataset, 88,996 questions in 42 files) with images under ``Images/``.
 Each JSON file is a list of ``{dataset, question_id, question_type, question, gt_answer,
 image_path, option_A.., modality_type}``; ``image_path`` is relative to the release root.
 Options are the non-empty ``option_X`` fields in letter order; the gold letter is the
-option whose text equals ``gt_answer``. One file of the release writes ``modality`` instead
-of ``modality_type``; both are read. Ids are ``<file stem>/<question_id>``.
+option whose text equals ``gt_answer``. ``raw_options`` keeps every ``option_A..D`` key
+as written, empty ones included: MedEvalKit shows those as lines "C. " and "D. ". One
+file of the release writes ``modality`` instead of ``modality_type``; both are read. Ids are ``<file stem>/<question_id>``.
 
 Note: Med-R1 trained on part of this set (BRIEF §2); any training split of ours must be
 disjoint from it.
@@ -33,13 +34,14 @@ from lingshu.eval.types import Sample
 
 QA_DIR = Path("QA_information") / "Open-access"
 LETTERS = ("A", "B", "C", "D", "E", "F")
+MEDEVALKIT_LETTERS = ("A", "B", "C", "D")  # the option_X keys MedEvalKit's loader reads
 ROW_FIELDS = ("question_id", "question", "gt_answer", "image_path")
 
 
 @BENCHMARKS.register("omnimedvqa")
 class OmniMedVqa(Benchmark):
     name = "omnimedvqa"
-    version = "1"
+    version = "2"  # 2: raw_options (option_A..D as written, empty ones kept)
     modality = "multimodal"
     source = "Hugging Face foreverbeliever/OmniMedVQA (OmniMedVQA.zip), open-access part"
     license = "research use; each image keeps its source dataset's license (open-access part only)"
@@ -99,6 +101,11 @@ omnimedvqa/
                     options=options,
                     images=(image_file(root, text(row["image_path"]), where),),
                     categories={k: v for k, v in categories.items() if v},
+                    raw_options={
+                        letter: str(row[f"option_{letter}"] or "")
+                        for letter in MEDEVALKIT_LETTERS
+                        if f"option_{letter}" in row
+                    },
                 )
             )
         return samples

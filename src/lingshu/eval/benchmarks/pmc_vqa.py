@@ -12,7 +12,8 @@ cells carry their letter ("A:Diffuse uptake pattern"); the prefix is removed. Im
 looked up in ``figures/``, ``images_2/``, ``images/`` (wherever the release's zip was
 extracted). Ids are the CSV's ``index`` column (unnamed in some copies; the data row number
 when it is absent).
-PMC-VQA provides no category labels.
+PMC-VQA provides no category labels. The cells as written (some with surrounding spaces,
+" A:CT scan ") are kept in ``raw_options``: MedEvalKit sends and scores those.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks._common import iter_csv, require
-from lingshu.eval.benchmarks._multimodal import check_unique_ids, text
+from lingshu.eval.benchmarks._multimodal import check_unique_ids, is_within, lexical_path, text
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
 
@@ -35,7 +36,7 @@ _LETTER_PREFIX = re.compile(r"^\s*([A-D])\s*[:.)]\s*")
 @BENCHMARKS.register("pmc-vqa")
 class PmcVqa(Benchmark):
     name = "pmc-vqa"
-    version = "1"
+    version = "2"  # 2: raw_options (the CSV's option cells as written)
     modality = "multimodal"
     source = "Hugging Face RadGenome/PMC-VQA (= xmcmic/PMC-VQA): test_2.csv + images_2.zip"
     license = "CC BY-SA (dataset card); source papers are CC0 / CC BY (PMC OA commercial subset)"
@@ -81,7 +82,11 @@ pmc-vqa/
             raise DataError(f"{where}: fewer than two non-empty 'Choice A..D' cells")
         gold = self._gold(row, options, where)
         figure = text(row["Figure_path"])
-        found = next((d / figure for d in image_dirs if (d / figure).is_file()), None)
+        candidates = [lexical_path(d / figure) for d in image_dirs]
+        if not is_within(candidates[0], path.parent):  # refused by check_count, never stat-ed
+            found: Path | None = candidates[0]
+        else:
+            found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             tried = ", ".join(str(d / figure) for d in image_dirs)
             raise DataError(
@@ -95,7 +100,8 @@ pmc-vqa/
             question=text(row["Question"]),
             answer=gold,
             options=options,
-            images=(str(found.absolute()),),
+            images=(str(found),),
+            raw_options={letter: row.get(f"Choice {letter}") or "" for letter in LETTERS},
         )
 
     @staticmethod

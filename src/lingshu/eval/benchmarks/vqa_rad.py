@@ -18,6 +18,7 @@ Two layouts load:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from lingshu.core.errors import DataError
@@ -34,6 +35,8 @@ from lingshu.eval.benchmarks._multimodal import (
 )
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
+
+log = logging.getLogger(__name__)
 
 JSON_PREFIX = "VQA_RAD Dataset Public"
 IMAGE_DIR = "VQA_RAD Image Folder"
@@ -128,6 +131,14 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
         return samples
 
     def _load_hf(self, root: Path, rows: list[dict], split: str) -> list[Sample]:
+        log.warning(
+            "vqa-rad: loading the Hugging Face export, whose evaluation differs from the OSF "
+            "release's: ids are hf-%s-N (use `lingshu eval compare`, which then matches "
+            "samples by question + image), no question_type / organ breakdowns, and no "
+            "CLOSED/OPEN label (closed = gold yes/no), so closed questions that are not "
+            "yes/no get the open prompt; use the OSF release for comparable numbers",
+            split,
+        )
         samples: list[Sample] = []
         for i, row in enumerate(rows):
             where = f"{root} (Hugging Face export, split {split}): row {i}"

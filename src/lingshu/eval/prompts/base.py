@@ -22,6 +22,11 @@ class Profile(ABC):
     def build_messages(self, sample: Sample) -> list[Message]:
         """The chat messages sent to the model for ``sample``."""
 
+    def categories(self, sample: Sample) -> dict[str, str]:
+        """The breakdown keys recorded for ``sample`` (default: the benchmark's own). A
+        profile that reproduces another tool may group as that tool does."""
+        return dict(sample.categories)
+
     @abstractmethod
     def score(self, sample: Sample, response: str) -> Verdict:
         """Judge ``response`` against the sample's gold answer. Pure; never raises on text."""

@@ -10,8 +10,11 @@ and ``MMMU/*``); this is our own reimplementation of that behaviour.
 Prompts (``templates.MEDEVALKIT_*``): bare user turn, no system prompt. Multiple choice with
 per-benchmark option lines (``MEDEVALKIT_OPTION_LINES``); PubMedQA prefixed with
 ``Context: ...`` (section labels such as ``BACKGROUND: `` dropped, as MedEvalKit's copy of
-the data has none); MMMU-Med in MMMU's layout with only its first image (none when the
-options themselves are images). Free-form: for VQA-RAD and PathVQA the *gold answer*
+the data has none); PMC-VQA's option cells as the CSV writes them (" A:CT scan ", spaces
+kept) and OmniMedVQA's empty ``option_C`` / ``option_D`` as lines "C. " / "D. " that count
+as letters; MMMU-Med in MMMU's layout with only ``image_1``, also when the options
+themselves are images. VQA-RAD / PathVQA closed and open sub-accuracies group by the gold
+answer (``categories``). Free-form: for VQA-RAD and PathVQA the *gold answer*
 chooses the yes/no prompt (gold yes/no) or the open prompt, a label leak kept only here;
 for SLAKE and others the benchmark's ``answer_type`` chooses the open or the closed
 (single word) prompt, so SLAKE's yes/no questions get the closed prompt. Chinese questions
@@ -44,7 +47,8 @@ Scoring (``invalid`` is always False: MedEvalKit has no invalid answers):
   precision and "f1" the recall (of whitespace-token *sets*). MedEvalKit crashes on an
   empty response there; we score it 0. MedEvalKit's ROUGE comes from the ``rouge``
   package (summary-level union LCS) and is not reproduced; use ``strict``'s ``rouge_l``.
-- MMMU-Med open questions: MMMU's open-answer parser and ``eval_open``.
+- MMMU-Med open questions: MMMU's ``eval_open`` on the unparsed response, as MedEvalKit's
+  validation runner calls it (so practically always wrong; see ``_mmmu_open_verdict``).
 """
 
 from __future__ import annotations
@@ -77,14 +81,13 @@ GOLD_DECIDES_PROMPT = {"vqa-rad": True, "pathvqa": False}
 (VQA-RAD does, PathVQA does not)."""
 
 _SECTION_LABEL = re.compile(r"^[A-Z][A-Z0-9 ,&/()'-]{0,60}:\s", re.MULTILINE)
-_MMMU_IMAGE_IN_OPTION = re.compile(r"<img='(.*?)'>")
 
 
 @PROFILES.register("medevalkit")
 class MedEvalKitProfile(Profile):
     name = "medevalkit"
     reasoning = False
-    version = f"1+{MEDEVALKIT_EN.version}+{MEDEVALKIT_ZH.version}+{MEDEVALKIT_MMMU.version}"
+    version = f"2+{MEDEVALKIT_EN.version}+{MEDEVALKIT_ZH.version}+{MEDEVALKIT_MMMU.version}"
     description = (
         "MedEvalKit's prompts and scoring, defects included (similarity guessing, substring "
         "yes/no, mislabelled P/R/F1), to reproduce published numbers."
@@ -105,15 +108,27 @@ class MedEvalKitProfile(Profile):
         wording = self._wording(sample)
         if sample.task == "mcq":
             context = _SECTION_LABEL.sub("", sample.context) if sample.context else None
-            return wording.render_mcq(
-                sample.question, sample.options, context, _option_line(sample.benchmark)
-            )
+            options, line = _mcq_options(sample)
+            return wording.render_mcq(sample.question, options, context, line)
         if sample.benchmark in GOLD_DECIDES_PROMPT:
             gold = sample.answer.lower() if GOLD_DECIDES_PROMPT[sample.benchmark] else sample.answer
             template = wording.yes_no if gold in ("yes", "no") else wording.open
         else:
             template = wording.open if sample.answer_type == "open" else wording.closed
         return template.format(question=sample.question)
+
+    def categories(self, sample: Sample) -> dict[str, str]:
+        """VQA-RAD and PathVQA: MedEvalKit's "close" / "open" sub-accuracies group by the
+        gold answer (yes/no -> closed), not by the dataset's label; so does
+        ``answer_type`` here, and the label is kept as ``dataset_answer_type``."""
+        cats = dict(sample.categories)
+        if sample.benchmark in GOLD_DECIDES_PROMPT and sample.task == "vqa":
+            label = cats.get("answer_type", sample.answer_type)
+            if label is not None:
+                cats["dataset_answer_type"] = label
+            closed = sample.answer.lower().strip() in ("yes", "no")
+            cats["answer_type"] = "closed" if closed else "open"
+        return cats
 
     def _wording(self, sample: Sample) -> PromptSet:
         keys = ("lang", "q_lang", "language")
@@ -142,7 +157,7 @@ class MedEvalKitReasoningProfile(MedEvalKitProfile):
     name = "medevalkit-reasoning"
     reasoning = True
     version = (
-        f"1+{MEDEVALKIT_EN_REASONING.version}+{MEDEVALKIT_ZH_REASONING.version}"
+        f"2+{MEDEVALKIT_EN_REASONING.version}+{MEDEVALKIT_ZH_REASONING.version}"
         f"+{MEDEVALKIT_MMMU_REASONING.version}"
     )
     description = "MedEvalKit's reasoning-mode prompts (answer in \\boxed{}) and scoring."
@@ -152,9 +167,21 @@ def _option_line(benchmark: str) -> str:
     return MEDEVALKIT_OPTION_LINES.get(benchmark, MEDEVALKIT_EN.option_line)
 
 
+def _mcq_options(sample: Sample) -> tuple[dict[str, str], str]:
+    """The options and option-line style MedEvalKit's loader builds: PMC-VQA's CSV cells as
+    written (they carry their own "A:" and any surrounding spaces), OmniMedVQA's
+    ``option_A..D`` including empty ones (lines "C. "); elsewhere the clean options."""
+    if sample.raw_options and sample.benchmark == "pmc-vqa":
+        return sample.raw_options, "{text}"
+    if sample.raw_options and sample.benchmark == "omnimedvqa":
+        return sample.raw_options, _option_line(sample.benchmark)
+    return sample.options, _option_line(sample.benchmark)
+
+
 def _mmmu_images(sample: Sample) -> tuple[str, ...]:
-    in_options = sum(len(_MMMU_IMAGE_IN_OPTION.findall(o)) for o in sample.options.values())
-    return () if in_options > 1 else sample.images[:1]
+    """MMMU's loader in MedEvalKit sends ``image_1`` only, also when the options are images
+    (then the model sees one picture and reads the others' names)."""
+    return sample.images[:1]
 
 
 # ---- MedEvalKit's text helpers ----------------------------------------------------------------
@@ -266,8 +293,8 @@ def most_similar_index(candidates: Sequence[str], target: str) -> int:
 
 
 def _choice_verdict(sample: Sample, response: str) -> Verdict:
-    line = _option_line(sample.benchmark)
-    choices = [line.format(letter=k, text=v) for k, v in sample.options.items()]
+    options, line = _mcq_options(sample)
+    choices = [line.format(letter=k, text=v) for k, v in options.items()]
     if sample.benchmark != "pmc-vqa":  # PMC-VQA's scorer skips this step
         response = tag_content(response, "answer")
     correct, letter, guessed = judge_multi_choice(choices, sample.answer, response)
@@ -458,9 +485,15 @@ def mmmu_eval_open(gold: str, predictions: Sequence[str | float]) -> bool:
 
 
 def _mmmu_open_verdict(sample: Sample, response: str) -> Verdict:
-    preds = mmmu_open_predictions(_mmmu_unwrap(response))
+    """MedEvalKit's MMMU validation runner stores the raw response as the "parsed"
+    prediction of an open question (``parse_open_response`` is never called), and MMMU's
+    ``eval_open`` then iterates over that string's *characters*: no gold of two or more
+    characters can match, so "25" answered "25" is wrong. Reproduced: the predictions are
+    the response's characters (method ``mmmu-open-unparsed``); ``mmmu_open_predictions``
+    is what the parser would have given."""
+    unwrapped = _mmmu_unwrap(response)
     return Verdict(
-        correct=mmmu_eval_open(sample.answer, preds),
-        extracted=_mmmu_unwrap(response).strip(),
-        method="mmmu-open",
+        correct=mmmu_eval_open(sample.answer, list(unwrapped)),
+        extracted=unwrapped.strip(),
+        method="mmmu-open-unparsed",
     )

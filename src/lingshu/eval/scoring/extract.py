@@ -286,14 +286,30 @@ _YES_WORDS = frozenset({"yes", "yeah", "yep", "yup"})
 _NO_WORDS = frozenset({"no", "nope"})
 _NO_REPLY = re.compile(r"\b(?:no|nope)\b(?=\s*(?:[.,!;:?)]|$))")
 _NEGATION = re.compile(
-    r"\b(?:no|not|none|never|neither|nor|without|absent|absence|negative|cannot|"
-    r"unremarkable|free\s+of|ruled\s+out)\b|n't\b"
+    r"\b(?:no|not|none|nothing|never|neither|nor|without|absent|absence|negative|cannot|"
+    r"lacks?|lacking|devoid|unremarkable|free\s+of|ruled\s+out)\b|n't\b"
+)
+_NEGATION_WORDS = frozenset(
+    "no not none nothing never neither nor without absent absence negative cannot lack lacks "
+    "lacking devoid unremarkable".split()
 )
 _HEDGING = re.compile(
-    r"\b(?:whether|unclear|uncertain|unsure|sure|determine|tell|possibly|possible|may|"
+    r"\b(?:whether|unclear|uncertain|unsure|not\s+sure|determine|tell|possibly|possible|may|"
     r"might|perhaps|cannot\s+be\s+(?:excluded|ruled\s+out)|can't\s+be\s+(?:excluded|ruled\s+out))\b"
 )
-_CLAUSE_SPLIT = re.compile(r"[.,;:!?。，；]|\b(?:but|however|although|though|whereas|while|except)\b")
+_CLAUSE_SPLIT = re.compile(
+    r"[.,;!?。，；]|\s[-–]\s|\b(?:but|however|although|though|whereas|while|except)\b"
+)
+# Words a bare statement about the question may hold besides its content words, the
+# question's own stopwords and negations ("There is no nodule seen", "Nodule: not identified").
+_FINDING_WORDS = frozenset(
+    """seen noted identified detected visible evident appreciated observed demonstrated
+    present found shown appear appears appearing to definite definitely clearly obvious
+    i we can think believe""".split()
+)
+_YES_REPLY = re.compile(r"\b(?:yes|yeah|yep|yup)\b(?=\s*(?:[.,!;:?)]|$))")
+_OPPOSITE = {"yes": "no", "no": "yes"}
+_REPLY_WORDS = _YES_WORDS | _NO_WORDS
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ZH_YES = re.compile(r"^(?:是|对|有)(?!否|不是|没有)")
 _ZH_NO = re.compile(r"^(?:否|不|没有|没|无)")
@@ -319,8 +335,11 @@ def extract_yes_no(response: str, question: str | None = None) -> Extraction:
       clause with a content word and a negation ("There is no nodule", "Nodule is not
       present") votes no; a clause with all content words and no negation ("There is a
       nodule") votes yes. Hedged clauses ("cannot determine whether ...") vote nothing.
-    One distinct vote gives the answer; none ("Normal", "Unknown") or both ("Yes, there is
-    no nodule", "yes and no") give invalid. Words are matched whole, so "nodule",
+    A response that opens with a reply word is decided by it ("Yes. No other abnormality
+    is seen." is yes, "No, but there is a small effusion" is no) unless the rest asserts
+    the other answer as well (see ``_decided_by_lead``). Otherwise one distinct vote gives
+    the answer ("There is no pleural effusion." is no); none ("Normal", "Unknown") or both
+    ("Yes, there is no nodule", "yes and no") give invalid. Words are matched whole, so "nodule",
     "normal", "unknown" never read as "no".
     """
     body = strip_think(response)
@@ -329,8 +348,12 @@ def extract_yes_no(response: str, question: str | None = None) -> Extraction:
     text = clean(unwrap_reasoning(body)).lower().strip()
     if not text.strip(_TRAILING):
         return EMPTY
-    votes: set[str] = set()
     words = _WORD.findall(text)
+    content = _content_words(question) if question else frozenset()
+    lead = _leading_answer(text, words)
+    if lead is not None:
+        return _decided_by_lead(lead, text, content)
+    votes: set[str] = set()
     if any(w in _YES_WORDS for w in words):
         votes.add("yes")
     if (words and words[0] in _NO_WORDS and text.lstrip(_LEADING).startswith(words[0])) or (
@@ -342,11 +365,45 @@ def extract_yes_no(response: str, question: str | None = None) -> Extraction:
         votes.add("yes")
     elif _ZH_NO.match(zh):
         votes.add("no")
-    if question:
-        votes |= _statement_votes(text, _content_words(question))
+    votes |= {vote for vote, _ in _statement_votes(text, content)}
     if len(votes) == 1:
         return Extraction(votes.pop())
     return AMBIGUOUS if votes else NOT_FOUND
+
+
+def _leading_answer(text: str, words: list[str]) -> str | None:
+    """"yes" / "no" when the response opens with a reply word ("Yes. ...", "No, but ...",
+    "No pneumothorax is seen", "是的") or 是 / 否 in Chinese; else None."""
+    head = text.lstrip(_LEADING)
+    if words and head.startswith(words[0]):
+        if words[0] in _YES_WORDS:
+            return "yes"
+        if words[0] in _NO_WORDS:
+            return "no"
+    if _ZH_YES.match(head):
+        return "yes"
+    if _ZH_NO.match(head):
+        return "no"
+    return None
+
+
+def _decided_by_lead(lead: str, text: str, content: frozenset[str]) -> Extraction:
+    """A response that opens with a clear answer is decided by it, even when a later
+    sentence holds the other word ("Yes. No other abnormality is seen.", "No, but there
+    is a small effusion"). It stays invalid only when the rest asserts the other answer too:
+    the other reply word standing as a reply ("yes and no", "No. Yes, there is one.") or a
+    bare statement of the opposite about the question itself ("Yes, there is no nodule",
+    "No, there is a nodule"), a clause made only of the question's content words,
+    stopwords, negations and finding words (``_FINDING_WORDS``)."""
+    other = _OPPOSITE[lead]
+    reply = _NO_REPLY if other == "no" else _YES_REPLY
+    rest = text.lstrip(_LEADING)
+    rest = rest[len(_WORD.match(rest).group(0)) :] if _WORD.match(rest) else rest
+    if reply.search(rest):
+        return AMBIGUOUS
+    if any(vote == other and bare for vote, bare in _statement_votes(text, content)):
+        return AMBIGUOUS
+    return Extraction(lead)
 
 
 def _stem(word: str) -> str:
@@ -367,8 +424,13 @@ def _content_words(question: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in words if w not in _QUESTION_STOPWORDS)
 
 
-def _statement_votes(text: str, content: frozenset[str]) -> set[str]:
-    votes: set[str] = set()
+_STOP_STEMS = frozenset(_stem(w) for w in _QUESTION_STOPWORDS)
+
+
+def _statement_votes(text: str, content: frozenset[str]) -> list[tuple[str, bool]]:
+    """``(vote, bare)`` per clause that states something about the question's content;
+    ``bare``: the clause says nothing else (see ``_decided_by_lead``)."""
+    votes: list[tuple[str, bool]] = []
     if not content:
         return votes
     for clause in _CLAUSE_SPLIT.split(text):
@@ -376,10 +438,15 @@ def _statement_votes(text: str, content: frozenset[str]) -> set[str]:
             continue
         words = {_stem(w) for w in _WORD.findall(clause)}
         negated = _NEGATION.search(clause) is not None
+        extra = {
+            w
+            for w in words - content - _STOP_STEMS - _NEGATION_WORDS - _FINDING_WORDS - _REPLY_WORDS
+            if not w.endswith("n't")
+        }
         if negated and words & content:
-            votes.add("no")
+            votes.append(("no", not extra and content <= words))
         elif not negated and content <= words:
-            votes.add("yes")
+            votes.append(("yes", not extra))
     return votes
 
 

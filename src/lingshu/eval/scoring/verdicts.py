@@ -6,13 +6,16 @@
   - gold yes / no (是 / 否): ``extract_yes_no`` with the question (method ``yesno``);
   - ``answer_type == "closed"``: normalised exact match of the declared answer, or of its
     first line, with the gold ("The left lung." == "left lung"; "2" == "two"; method
-    ``closed-exact``);
+    ``closed-exact``); a gold list matches the same items in any order ("Spinal cord and
+    lung" for "Lung, Spinal Cord");
   - otherwise (open): correct iff the normalised gold occurs as a whole-token phrase in the
     normalised declared answer ("In the right upper lobe" contains "right upper lobe";
     method ``open-recall``), and that occurrence is not negated within its clause ("No
     pneumonia", "without pneumonia" and "pneumonia is not seen" do not affirm "pneumonia";
-    a gold answer that itself negates, "no fracture", is matched as written). Lenient by
-    design otherwise; the continuous scores and an LLM judge refine it.
+    a gold answer that itself negates, "no fracture", is matched as written). A gold list
+    ("Brain Edema, Brain Non-enhancing Tumor") needs every item affirmed, in any order; an
+    answer equal to the gold up to punctuation, case and articles is always correct. Lenient
+    by design otherwise; the continuous scores and an LLM judge refine it.
   Every vqa verdict also carries ``open_answer_scores`` of the declared answer in
   ``scores`` (exact_match, precision, recall, f1, bleu1..4, rouge_l). An empty response is
   invalid, with all scores 0.
@@ -36,7 +39,7 @@ from lingshu.eval.scoring.extract import (
     extract_yes_no,
     unwrap_reasoning,
 )
-from lingshu.eval.scoring.normalize import answer_tokens, normalize_answer
+from lingshu.eval.scoring.normalize import answer_tokens, clean, normalize_answer
 from lingshu.eval.types import Sample, Verdict
 
 _GOLD_YES_NO = {"yes": "yes", "no": "no", "是": "yes", "否": "no"}
@@ -74,13 +77,17 @@ def vqa_verdict(sample: Sample, response: str) -> Verdict:
     short = extract_short_answer(response)
     if short.value is None:
         return Verdict(correct=False, extracted=None, invalid=True, scores=scores, method=method)
+    gold = normalize_answer(sample.answer)
+    first_line = short.value.strip().splitlines()[0]
     if closed:
-        gold = normalize_answer(sample.answer)
-        first_line = short.value.strip().splitlines()[0]
-        readings = (normalize_answer(short.value), normalize_answer(first_line))
-        correct = bool(gold) and gold in readings
+        readings = (short.value, first_line)
+        correct = bool(gold) and any(
+            normalize_answer(r) == gold or same_list(r, sample.answer) for r in readings
+        )
     else:
-        correct = affirms_phrase(short.value, sample.answer)
+        correct = (bool(gold) and normalize_answer(short.value) == gold) or affirms_all(
+            short.value, sample.answer
+        )
     return Verdict(correct=correct, extracted=short.value, scores=scores, method=method)
 
 
@@ -112,7 +119,35 @@ _NEGATORS = frozenset(
     {"no", "not", "none", "never", "neither", "nor", "without", "absent", "absence",
      "negative", "t", "cannot", "unremarkable"}
 )  # fmt: skip
-_CLAUSE_BREAK = re.compile(r"[.;:!?。；\n]|,|\b(?:but|however|although|though|whereas|while)\b", re.I)
+# "." and "," between digits ("3.5 cm", "1,000") do not end a clause.
+_CLAUSE_BREAK = re.compile(
+    r"\.(?!\d)|[;:!?。；\n]|,(?!\d)|\b(?:but|however|although|though|whereas|while)\b", re.I
+)
+_LIST_SEPARATOR = re.compile(r",(?!\d)|[;、]|\band\b", re.I)
+_LIST_FILLERS = frozenset({"etc", "等"})
+
+
+def list_items(text: str) -> list[str]:
+    """The items of a list answer ("Lung, Spinal Cord", "Left and top", "肝脏,左侧"),
+    normalised; "etc" dropped. A single answer gives one item."""
+    items = [normalize_answer(part) for part in _LIST_SEPARATOR.split(clean(text))]
+    return [i for i in items if i and i not in _LIST_FILLERS]
+
+
+def same_list(response: str, gold: str) -> bool:
+    """Whether a closed answer names exactly the gold list's items, in any order
+    ("Spinal cord and lung" for gold "Lung, Spinal Cord"). Only for golds of two or more
+    items: a single gold is compared by exact match."""
+    want = list_items(gold)
+    return len(want) >= 2 and sorted(list_items(response)) == sorted(want)
+
+
+def affirms_all(text: str, gold: str) -> bool:
+    """Open answers: every item of the gold list (one item for most golds) is affirmed
+    (``affirms_phrase``) somewhere in ``text``. The gold is split into items first, so
+    that its own commas do not cut it apart as clause breaks would."""
+    items = list_items(gold) if len(list_items(gold)) >= 2 else [gold]
+    return all(affirms_phrase(text, item) for item in items)
 
 
 def affirms_phrase(text: str, phrase: str) -> bool:

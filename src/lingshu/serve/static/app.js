@@ -2,7 +2,7 @@
 //
 // It speaks the server's OpenAI-compatible API only (POST /v1/chat/completions with
 // stream: true), so what works here works for any OpenAI client. PNG and JPEG files are
-// shown and sent as they are; anything else (DICOM above all, which browsers cannot
+// shown and sent as they are; anything else (DICOM and NIfTI above all, which browsers cannot
 // display) goes through POST /ui/render first, and the PNG the server returns is both
 // shown and sent, so the picture on screen is the picture the model sees.
 // Model output is inserted as text (textContent), never as HTML.

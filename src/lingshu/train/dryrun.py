@@ -1,0 +1,267 @@
+"""``lingshu train --dry-run``: what a recipe will do, before any weights or data load.
+
+Parameters are counted on the meta device (no memory, no download) from the model's
+config.json; the published configs of Qwen2.5-VL-7B/32B-Instruct and Qwen2-VL-2B-Instruct
+ship with the package (``architectures/``), so a cluster run can be planned on a laptop.
+
+Memory estimate per device (an estimate, stated as such):
+- model states, after Rajbhandari et al. 2020 (ZeRO, §3): mixed precision with AdamW keeps
+  2 bytes/param of bf16 weights, 2 of bf16 gradients and 12 of fp32 master weights, momentum
+  and variance per *trainable* param; ZeRO-3 and FSDP divide all three by the number of
+  devices, DDP/single keep them whole. Our single/DDP loop keeps fp32 weights (4 B) and
+  fp32 gradients (4 B) and 8 B of Adam moments instead.
+- activations, after Korthikanti et al. 2022 ("Reducing activation recomputation", eq. 2):
+  about ``34 * tokens * hidden`` bytes per decoder layer with flash attention (the
+  ``5*a*s/h`` attention-score term vanishes); with gradient checkpointing only each layer's
+  input (``2 * tokens * hidden`` bytes) plus one layer's full activations; plus fp32 logits
+  and their gradient (``8 * tokens * vocab``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lingshu.core.errors import UserError
+from lingshu.train.recipe import PARTS, Recipe, SFTStageConfig, stage_name, total_steps
+from lingshu.train.stage_kinds import kind_of
+
+ARCH_DIR = Path(__file__).resolve().parent / "architectures"
+
+
+def bundled_architectures() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(ARCH_DIR.glob("*.json"))}
+
+
+def load_config(recipe: Recipe) -> Any:
+    """The transformers config of the recipe's model: bundled architecture, or the base
+    model's config.json when it is a local folder / alias."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if recipe.architecture:
+        arch = bundled_architectures().get(recipe.architecture)
+        if arch is None:
+            raise UserError(f"architecture {recipe.architecture!r}: bundled ones are "
+                            f"{', '.join(bundled_architectures())}")
+        data = json.loads(arch.read_text())
+    else:
+        from lingshu.train.runner import resolve_base_model
+
+        data = json.loads((resolve_base_model(recipe.base_model) / "config.json").read_text())
+    return CONFIG_MAPPING[data["model_type"]].from_dict(data)
+
+
+def meta_model(config: Any) -> Any:
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        return AutoModelForImageTextToText.from_config(config)
+
+
+def lora_params(model: Any, regex: str, r: int) -> int:
+    import re
+
+    import torch
+
+    pat = re.compile(regex)
+    n = 0
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and pat.fullmatch(name):
+            n += r * (mod.in_features + mod.out_features)
+    return n
+
+
+@dataclass
+class StagePlan:
+    name: str
+    kind: str
+    lrs: dict[str, Any] = field(default_factory=dict)
+    trainable: dict[str, int] = field(default_factory=dict)
+    samples: int | None = None
+    steps: int | None = None
+    tokens_per_step: int | None = None
+    memory_gib: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    recipe: str
+    model_type: str
+    params: dict[str, int]
+    world_size: int
+    strategy: str
+    stages: list[StagePlan]
+
+
+def _count_rows(src: Any) -> int | None:
+    p = Path(src.path)
+    if p.is_file():
+        with p.open("rb") as fh:
+            rows = sum(1 for line in fh if line.strip())
+        return round(rows * src.ratio)
+    return round(src.samples * src.ratio) if src.samples else None
+
+
+def memory_estimate(total: int, trainable: int, tokens: int, cfg: Any, strategy: str, world: int,
+                    checkpointing: bool) -> dict[str, float]:
+    text = getattr(cfg, "text_config", cfg)
+    h, layers, vocab = text.hidden_size, text.num_hidden_layers, text.vocab_size
+    shard = world if strategy in ("fsdp", "deepspeed-zero3") else 1
+    if strategy == "deepspeed-zero3":
+        w, g, o = 2 * total, 2 * trainable, 12 * trainable
+    else:
+        w, g, o = 4 * total, 4 * trainable, 8 * trainable
+    act = (2 * tokens * h * layers + 34 * tokens * h) if checkpointing else 34 * tokens * h * layers
+    logits = 8 * tokens * vocab
+    gib = 2**30
+    out = {"weights": w / shard / gib, "gradients": g / shard / gib, "optimizer": o / shard / gib,
+           "activations": act / gib, "logits": logits / gib}
+    out["total"] = sum(out.values())
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def plan(recipe: Recipe) -> Plan:
+    from lingshu.train.parts import apply_freezing, count_by_part
+
+    cfg = load_config(recipe)
+    model = meta_model(cfg)
+    params = count_by_part(model)
+    par = recipe.parallelism
+    world = par.world_size
+    stages = []
+    for st in recipe.stages:
+        sp = StagePlan(name=stage_name(st), kind=kind_of(st))
+        if isinstance(st, SFTStageConfig):
+            lrs = {p: st.lr_of(p) for p in PARTS}
+            sp.lrs = {p: (v if v is not None else "frozen") for p, v in lrs.items()}
+            sp.trainable = apply_freezing(model, lrs)
+            if st.lora is not None:
+                sp.trainable["llm"] = lora_params(model, st.lora.target_regex, st.lora.r)
+            rows = [_count_rows(s) for s in st.data]
+            sp.samples = None if any(r is None for r in rows) else sum(rows)  # type: ignore[arg-type]
+            sp.tokens_per_step = st.per_device_batch * st.grad_accum * world * st.max_length
+            if sp.samples is not None:
+                units = sp.samples
+                if st.packing:
+                    sp.notes.append("packing: steps assume each pack holds one max_length of samples; "
+                                    "fewer steps in practice")
+                sp.steps = total_steps(units, st, world)
+            elif st.max_steps:
+                sp.steps = st.max_steps
+            else:
+                sp.notes.append("data files not here and no `samples:` given: steps unknown")
+            sp.memory_gib = memory_estimate(sum(params.values()), sum(sp.trainable.values()),
+                                            st.per_device_batch * st.max_length, cfg, par.strategy, world,
+                                            st.gradient_checkpointing)
+        else:
+            lr = getattr(st, "learning_rate", None)
+            sp.lrs = {p: lr for p in PARTS}
+            sp.trainable = dict(params)
+            sp.notes.append("grpo stage: rollouts add a generation model and a reference model "
+                            "(beta > 0); see docs/training.md")
+            tok = (getattr(st, "max_prompt_length", 0) or 0) + (getattr(st, "max_completion_length", 0) or 0)
+            if tok:
+                sp.memory_gib = memory_estimate(sum(params.values()), sum(params.values()), tok, cfg,
+                                                par.strategy, world, True)
+        stages.append(sp)
+    return Plan(recipe=recipe.name, model_type=cfg.model_type, params=params, world_size=world,
+                strategy=par.strategy, stages=stages)
+
+
+def check_accelerate_config(recipe: Recipe) -> list[str]:
+    """Consistency of the recipe with its accelerate (and DeepSpeed) config: problems found."""
+    import yaml
+
+    acc = recipe.parallelism.accelerate_config
+    if acc is None:
+        return []
+    if not Path(acc).is_file():
+        return [f"accelerate config {acc} not found"]
+    data = yaml.safe_load(Path(acc).read_text()) or {}
+    probs = []
+    want = {"deepspeed-zero3": "DEEPSPEED", "fsdp": "FSDP", "ddp": "MULTI_GPU", "single": "NO"}[recipe.parallelism.strategy]
+    if data.get("distributed_type") != want:
+        probs.append(f"{acc.name}: distributed_type {data.get('distributed_type')} but strategy "
+                     f"{recipe.parallelism.strategy} needs {want}")
+    if int(data.get("num_processes", 1)) != recipe.parallelism.world_size:
+        probs.append(f"{acc.name}: num_processes {data.get('num_processes')} != gpus_per_node x nodes "
+                     f"= {recipe.parallelism.world_size}")
+    if int(data.get("num_machines", 1)) != recipe.parallelism.nodes:
+        probs.append(f"{acc.name}: num_machines {data.get('num_machines')} != nodes {recipe.parallelism.nodes}")
+    mp = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[recipe.precision]
+    if want != "DEEPSPEED" and data.get("mixed_precision", "no") != mp:
+        probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
+    ds = (data.get("deepspeed_config") or {})
+    if want == "DEEPSPEED":
+        ds_file = ds.get("deepspeed_config_file")
+        if ds_file:
+            p = (Path(acc).parent / ds_file) if not Path(ds_file).is_absolute() else Path(ds_file)
+            probs += check_deepspeed_json(p, recipe)
+        elif int(ds.get("zero_stage", 0)) != 3:
+            probs.append(f"{acc.name}: zero_stage {ds.get('zero_stage')} but strategy is deepspeed-zero3")
+    return probs
+
+
+def check_deepspeed_json(path: Path, recipe: Recipe) -> list[str]:
+    if not path.is_file():
+        return [f"DeepSpeed config {path} not found"]
+    try:
+        ds = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        return [f"{path.name}: not JSON ({e.msg})"]
+    probs = []
+    if (ds.get("zero_optimization") or {}).get("stage") != 3:
+        probs.append(f"{path.name}: zero_optimization.stage must be 3")
+    if recipe.precision == "bf16" and not (ds.get("bf16") or {}).get("enabled") in (True, "auto"):
+        probs.append(f"{path.name}: bf16.enabled must be true or auto for precision bf16")
+    for st in recipe.stages:
+        if isinstance(st, SFTStageConfig):
+            for key, val in (("gradient_accumulation_steps", st.grad_accum),
+                             ("train_micro_batch_size_per_gpu", st.per_device_batch),
+                             ("gradient_clipping", st.max_grad_norm)):
+                v = ds.get(key, "auto")
+                if v != "auto" and v != val:
+                    probs.append(f"{path.name}: {key} {v} != stage {st.name}'s {val} (use \"auto\")")
+    return probs
+
+
+def format_plan(p: Plan, problems: list[str]) -> str:
+    def b(n: int) -> str:
+        return f"{n / 1e9:.3f}B" if n >= 1e8 else f"{n / 1e6:.2f}M"
+
+    total = sum(p.params.values())
+    lines = [f"recipe {p.recipe}: {p.model_type}, {b(total)} parameters "
+             f"(vision {b(p.params['vision'])}, merger {b(p.params['merger'])}, llm {b(p.params['llm'])}; "
+             f"{total:,})",
+             f"parallelism: {p.strategy} on {p.world_size} device(s)"]
+    for s in p.stages:
+        tr = sum(s.trainable.values())
+        lines.append(f"\nstage {s.name} ({s.kind})")
+        lines.append("  trainable: " + ", ".join(f"{k} {b(v)} @ {s.lrs.get(k)}" for k, v in s.trainable.items())
+                     + f"; total {b(tr)} ({tr:,})")
+        if s.samples is not None:
+            lines.append(f"  samples: {s.samples:,}")
+        if s.tokens_per_step:
+            lines.append(f"  tokens per optimizer step (max): {s.tokens_per_step:,}")
+        if s.steps is not None:
+            lines.append(f"  optimizer steps: {s.steps:,}")
+        if s.memory_gib:
+            m = s.memory_gib
+            lines.append(f"  memory per device (estimate): {m['total']} GiB = weights {m['weights']} + grads "
+                         f"{m['gradients']} + optimizer {m['optimizer']} + activations {m['activations']} "
+                         f"+ logits {m['logits']}")
+        for n in s.notes:
+            lines.append(f"  note: {n}")
+    for pr in problems:
+        lines.append(f"problem: {pr}")
+    return "\n".join(lines)
+
+
+def plan_dict(p: Plan) -> dict:
+    from dataclasses import asdict
+
+    return asdict(p)

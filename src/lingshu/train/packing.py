@@ -1,0 +1,148 @@
+"""Batches for SFT: padded (stages 1-2) and packed (stage 3), and their token-sum loss.
+
+Packing puts several samples in one sequence. For the result to equal training on the
+samples one by one, three things must hold, and the packed-vs-unpacked test checks all of
+them on loss and gradients:
+
+1. attention stays inside each sample: we pass no attention mask and a row of text
+   positions that restarts at 0 for every sample; transformers (``Qwen2_5_VLTextModel``,
+   "packed position ids") builds a block-diagonal causal mask from where they restart;
+2. rotary positions restart per sample, on all three mRoPE axes: each sample's
+   (time, height, width) positions come from the model's own ``get_rope_index`` on that
+   sample alone, so image tokens get the same 3-D positions as unpacked. Getting this wrong
+   is the bug LLaMA-Factory fixed twice (PRs #7754, #10783; BRIEF §7);
+3. no token predicts the first token of the next sample: labels are shifted per sample
+   before concatenation, so the last token of a sample has no target.
+
+The loss is a sum over assistant tokens; the trainer divides by the number of such tokens
+in the whole optimizer step (all micro-batches, all processes), so packing, padding, batch
+size and process count do not change the objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lingshu.train.sft_data import IGNORE, Encoded
+
+
+def pack_greedy(lengths: Sequence[int], max_length: int) -> list[list[int]]:
+    """First-fit decreasing: indices grouped so that each group's total length fits
+    ``max_length``. Deterministic (ties keep input order); every index appears once."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    bins: list[list[int]] = []
+    room: list[int] = []
+    for i in order:
+        n = lengths[i]
+        for b, r in enumerate(room):
+            if n <= r:
+                bins[b].append(i)
+                room[b] -= n
+                break
+        else:
+            bins.append([i])
+            room.append(max_length - n)
+    return [sorted(b) for b in bins]
+
+
+def _shifted(labels: Any) -> Any:
+    import torch
+
+    return torch.cat([labels[1:], torch.tensor([IGNORE], dtype=labels.dtype)])
+
+
+def _vision(samples: Sequence[Encoded]) -> dict:
+    import torch
+
+    pv = [s.pixel_values for s in samples if s.pixel_values is not None]
+    grid = [s.image_grid_thw for s in samples if s.image_grid_thw is not None]
+    if not pv:
+        return {}
+    return {"pixel_values": torch.cat(pv), "image_grid_thw": torch.cat(grid)}
+
+
+def collate_padded(samples: Sequence[Encoded], pad_id: int) -> dict:
+    """Right-padded batch; the model computes mRoPE positions from ``mm_token_type_ids``."""
+    import torch
+
+    L = max(s.length for s in samples)
+    B = len(samples)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    att = torch.zeros((B, L), dtype=torch.long)
+    tt = torch.zeros((B, L), dtype=torch.long)
+    tgt = torch.full((B, L), IGNORE, dtype=torch.long)
+    for b, s in enumerate(samples):
+        n = s.length
+        ids[b, :n] = s.input_ids
+        att[b, :n] = 1
+        tt[b, :n] = s.mm_token_type_ids
+        tgt[b, :n] = _shifted(s.labels)
+    inputs = {"input_ids": ids, "attention_mask": att, "mm_token_type_ids": tt, **_vision(samples)}
+    return {"inputs": inputs, "targets": tgt}
+
+
+RopeFn = Callable[[Encoded], Any]
+"""Sample -> its (3, L) multimodal rotary positions, as the model computes them unpacked."""
+
+
+def rope_fn_for(model: Any) -> RopeFn:
+    """The model's own ``get_rope_index`` applied to one sample."""
+    import torch
+
+    inner = model
+    while not hasattr(inner, "get_rope_index") and hasattr(inner, "model"):
+        inner = inner.model
+
+    def fn(s: Encoded) -> Any:
+        with torch.no_grad():
+            pos, _ = inner.get_rope_index(
+                input_ids=s.input_ids[None],
+                mm_token_type_ids=s.mm_token_type_ids[None].int(),
+                image_grid_thw=s.image_grid_thw,
+                attention_mask=torch.ones_like(s.input_ids)[None],
+            )
+        return pos[:, 0, :]
+
+    return fn
+
+
+def collate_packed(packs: Sequence[Sequence[Encoded]], rope_fn: RopeFn, pad_id: int) -> dict:
+    """One row per pack. ``position_ids`` is (4, B, L): row 0 the per-sample text positions
+    (0..n-1, from which transformers builds the block-diagonal mask), rows 1-3 the per-sample
+    mRoPE positions. The tail padding forms its own block and has no targets."""
+    import torch
+
+    L = max(sum(s.length for s in p) for p in packs)
+    B = len(packs)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    pos = torch.zeros((4, B, L), dtype=torch.long)
+    tgt = torch.full((B, L), IGNORE, dtype=torch.long)
+    flat: list[Encoded] = []
+    for b, pack in enumerate(packs):
+        off = 0
+        for s in pack:
+            n = s.length
+            ids[b, off : off + n] = s.input_ids
+            pos[0, b, off : off + n] = torch.arange(n)
+            pos[1:, b, off : off + n] = rope_fn(s)
+            tgt[b, off : off + n] = _shifted(s.labels)
+            off += n
+            flat.append(s)
+        if off < L:
+            pos[:, b, off:] = torch.arange(L - off)
+    inputs = {"input_ids": ids, "position_ids": pos, **_vision(flat)}
+    return {"inputs": inputs, "targets": tgt}
+
+
+def loss_sum(model: Any, batch: dict) -> tuple[Any, int]:
+    """(sum of token cross-entropies over targets, number of targets)."""
+    import torch.nn.functional as F
+
+    out = model(**batch["inputs"], use_cache=False)
+    logits = out.logits
+    tgt = batch["targets"].to(logits.device)
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
+    return loss, int((tgt != IGNORE).sum())

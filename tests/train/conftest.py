@@ -1,0 +1,31 @@
+"""Training test fixtures: the tiny Qwen2.5-VL, small images and JSONL files in each style."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lingshu.models import build_tiny_qwen2_5_vl
+
+from _train_helpers import make_images, qwen_row, write_jsonl
+
+
+@pytest.fixture(scope="session")
+def tiny_vl_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.getbasetemp() / "tiny-qwen2_5_vl"
+    if not (out / "model.safetensors").is_file():
+        build_tiny_qwen2_5_vl(out, seed=0)
+    return out
+
+
+@pytest.fixture()
+def sft_jsonl(tmp_path) -> Path:
+    """12 rows: images and text-only, mixed lengths."""
+    make_images(tmp_path / "images")
+    rows = []
+    for i in range(12):
+        img = ["images/a.png", "images/b.png", None][i % 3]
+        rows.append(qwen_row(i, img, f"What organ is shown in case {i}?" + " more" * (i % 4), f"Answer {i}: lung" + " x" * (i % 5)))
+    return write_jsonl(tmp_path / "train.jsonl", rows)

@@ -1,0 +1,96 @@
+"""Packing equivalence: a packed batch gives the same loss and gradients as the same samples
+run one by one, with image samples, text-only samples and mixed packs (fp32, 1e-5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
+from lingshu.train.sft_data import encode, normalise
+
+from _train_helpers import make_images, qwen_row
+
+torch = pytest.importorskip("torch")
+
+
+def test_pack_greedy_fits_and_covers():
+    lengths = [5, 9, 3, 7, 2, 8, 1]
+    packs = pack_greedy(lengths, 10)
+    assert sorted(i for p in packs for i in p) == list(range(len(lengths)))
+    assert all(sum(lengths[i] for i in p) <= 10 for p in packs)
+    # first-fit decreasing, worked by hand: 9+1, 8+2, 7+3, 5
+    assert sorted(map(sorted, packs)) == sorted([[1, 6], [4, 5], [2, 3], [0]])
+
+
+def _samples(tiny_dir: Path, tmp: Path):
+    from transformers import AutoProcessor
+
+    proc = AutoProcessor.from_pretrained(tiny_dir)
+    make_images(tmp / "images")
+    rows = [
+        qwen_row(0, "images/a.png", "Which organ?", "The left lung, upper lobe."),
+        qwen_row(1, None, "Define pneumothorax briefly.", "Air in the pleural space."),
+        qwen_row(2, "images/b.png", "Modality?", "CT"),
+        qwen_row(3, None, "Is aspirin an NSAID?", "Yes, it is."),
+        qwen_row(4, "images/a.png", "Any fracture? Answer yes or no.", "No"),
+    ]
+    return [
+        encode(proc, normalise(r, tmp), max_length=512, min_pixels=56 * 56, max_pixels=28 * 28 * 64)
+        for r in rows
+    ], proc
+
+
+def _grads(model):
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_packed_equals_unpacked_loss_and_gradients(tiny_vl_dir, tmp_path):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    samples, proc = _samples(tiny_vl_dir, tmp_path)
+    assert samples[0].image_grid_thw.tolist() != samples[2].image_grid_thw.tolist()
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_vl_dir, dtype=torch.float32)
+    model.config._attn_implementation = "sdpa"
+    model.train()
+    pad = proc.tokenizer.pad_token_id
+
+    # Reference: every sample alone, loss summed over all assistant tokens.
+    model.zero_grad()
+    total, n = 0.0, 0
+    for s in samples:
+        loss, k = loss_sum(model, collate_padded([s], pad))
+        loss.backward()
+        total += loss.item()
+        n += k
+    ref_grads = _grads(model)
+
+    # Packed: image+text, text+image, image alone -> mixed packs, two rows with padding.
+    packs = [[samples[0], samples[1], samples[2]], [samples[3], samples[4]]]
+    model.zero_grad()
+    loss, k = loss_sum(model, collate_packed(packs, rope_fn_for(model), pad))
+    loss.backward()
+    assert k == n
+    assert abs(loss.item() / k - total / n) < 1e-5
+    got = _grads(model)
+    assert set(got) == set(ref_grads)
+    worst = max(float((got[name] - ref_grads[name]).abs().max()) for name in got)
+    assert worst < 1e-5, worst
+    assert any(".visual." in name for name in got)  # the image path really got gradients
+
+
+def test_naive_packing_is_detected(tiny_vl_dir, tmp_path):
+    """Control: concatenating samples with ordinary (non-restarting) positions changes the
+    loss, so the equality above is not vacuous."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    samples, proc = _samples(tiny_vl_dir, tmp_path)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_vl_dir, dtype=torch.float32)
+    pad = proc.tokenizer.pad_token_id
+    with torch.no_grad():
+        ref = sum(loss_sum(model, collate_padded([s], pad))[0].item() for s in samples[:2])
+        batch = collate_packed([samples[:2]], rope_fn_for(model), pad)
+        batch["inputs"]["position_ids"][0] = torch.arange(batch["inputs"]["input_ids"].shape[1])
+        naive = loss_sum(model, batch)[0].item()
+    assert abs(naive - ref) > 1e-3
