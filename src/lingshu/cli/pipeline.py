@@ -39,6 +39,6 @@ def pipeline(
     final = result["final_model"]
     console.print("Serve the final model:\n"
                   f"  lingshu serve --model {final} --ui\n"
-                  "Evaluate it on any benchmark:\n"
-                  f"  lingshu eval run -b lingshu-demo -b vqa-rad --split train --data-dir data/benchmarks "
-                  f"--backend hf --model {final}")
+                  "Evaluate it on any benchmark (`lingshu benchmarks list`):\n"
+                  f"  lingshu eval run -b lingshu-demo --data-dir data/benchmarks --backend hf "
+                  f"--model {final}")

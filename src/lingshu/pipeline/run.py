@@ -52,6 +52,15 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     ev_cfg = ev.model_dump(mode="json", exclude={"data_dir"})
     bench_files = [ev.data_dir / b.name for b in ev.benchmarks if (ev.data_dir / b.name).is_dir()]
 
+    # the training recipe is validated before any work starts
+    training = adapters.load_training(recipe.training, recipe.training_overrides)
+    names = [adapters.stage_name(s) for s in training.stages]
+    missing = [n for n in names if n not in recipe.stage_data]
+    unknown = [n for n in recipe.stage_data if n not in names]
+    if missing or unknown:
+        raise UserError(f"{recipe.training}: stage_data must name each training stage exactly "
+                        f"(stages: {names}; missing: {missing}; unknown: {unknown})")
+
     # 1. raw data -> conversations with labels
     raw = steps.run(
         "raw",
@@ -74,13 +83,6 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
         files=[ev.data_dir / "lingshu-demo" / "test.jsonl"] if (ev.data_dir / "lingshu-demo").is_dir() else [],
     )
     # 3. per-stage data + leak check against every evaluation image
-    training = adapters.load_training(recipe.training, recipe.training_overrides)
-    names = [adapters.stage_name(s) for s in training.stages]
-    missing = [n for n in names if n not in recipe.stage_data]
-    unknown = [n for n in recipe.stage_data if n not in names]
-    if missing or unknown:
-        raise UserError(f"{recipe.training}: stage_data must name each training stage exactly "
-                        f"(stages: {names}; missing: {missing}; unknown: {unknown})")
 
     def _data(d: Path) -> dict[str, Any]:
         out = write_stage_data(Path(curated.output["data_dir"]), recipe.stage_data, d, recipe.seed)
