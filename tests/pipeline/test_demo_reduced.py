@@ -32,7 +32,7 @@ REDUCED = [
         "stages.1.max_steps=1", "stages.1.per_device_batch=4",
         "stages.2.max_steps=1", "stages.2.max_length=512",
         "stages.3.max_steps=1", "stages.3.num_generations=2", "stages.3.global_batch=4",
-        "stages.3.rollout_batch=4", "stages.3.max_completion_length=6",
+        "stages.3.rollout_batch=4", "stages.3.per_device_batch=4", "stages.3.max_completion_length=6",
     ]),
     "evaluation.benchmarks=" + json.dumps([{"name": "lingshu-demo", "limit": 12},
                                            {"name": "mmlu-med", "split": "val", "limit": 4}]),

@@ -38,7 +38,7 @@ def _overrides(run: Path, tiny: Path) -> list[str]:
         "stages.1.max_steps=1", "stages.1.per_device_batch=2",
         "stages.2.max_steps=1", "stages.2.per_device_batch=1", "stages.2.max_length=512",
         "stages.3.max_steps=1", "stages.3.num_generations=2", "stages.3.global_batch=4",
-        "stages.3.rollout_batch=4", "stages.3.max_completion_length=4", "stages.3.precision=fp32",
+        "stages.3.rollout_batch=4", "stages.3.per_device_batch=4", "stages.3.max_completion_length=4", "stages.3.precision=fp32",
     ]
     for p in ("min_pixels", "max_pixels"):
         stages += [f"stages.{i}.{p}=3136" for i in range(4)]
