@@ -46,7 +46,9 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     run_dir = Path(recipe.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "pipeline.resolved.json", recipe.model_dump(mode="json"))
-    steps = StepRunner(run_dir, log=lambda m: console.print(f"[bold]pipeline[/] {m}"))
+    from rich.markup import escape
+
+    steps = StepRunner(run_dir, log=lambda m: console.print(f"[bold]pipeline[/] {escape(m)}"))
     t0 = time.time()
     ev = recipe.evaluation
     ev_cfg = ev.model_dump(mode="json", exclude={"data_dir"})
