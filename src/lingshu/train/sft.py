@@ -155,7 +155,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     import torch
     from accelerate.utils import DistributedType, set_seed
 
-    from lingshu.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from lingshu.train.checkpoint import latest_checkpoint, load_checkpoint
     from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
     from lingshu.train.parts import apply_freezing, count_by_part, param_groups
     from lingshu.train.sft_data import load_sft_data
