@@ -10,6 +10,7 @@ ALL = [
     "vqa-rad", "slake", "pathvqa", "pmc-vqa", "omnimedvqa", "mmmu-med", "medxpertqa-mm",
     "mmlu-med", "pubmedqa", "medmcqa", "medqa-usmle", "medbullets-op4", "medbullets-op5",
     "medxpertqa-text", "supergpqa-med", "iu-xray", "mimic-cxr", "chexpert-plus",
+    "lingshu-demo",  # the demo pipeline's own evaluation set
 ]
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import typer
 import yaml
 from pydantic import SecretStr, ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from lingshu.cli.output import configure_progress, make_console
 from lingshu.cli.reports import score_reports as score_reports_cmd
 from lingshu.core.errors import UserError
 
@@ -299,14 +299,15 @@ def run(
         cfg = build_config(**locals())
         out = output_dir or default_run_dir(cfg)
     check_names(cfg)  # a mistyped name fails before anything is printed or created
-    console = Console(stderr=False)
+    console = make_console()
     console.print(f"run directory: {out}")
     if data_parallel is not None and data_parallel > 1:
         from lingshu.eval.parallel import run_data_parallel
 
         metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
     else:
-        metrics = run_eval(cfg, out, progress=not quiet, overwrite=overwrite).metrics
+        progress = configure_progress(quiet)
+        metrics = run_eval(cfg, out, progress=progress, overwrite=overwrite).metrics
     print_summary(cfg, metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
 
@@ -328,7 +329,7 @@ def compare(
     from lingshu.eval.report import pct
 
     diffs = compare_runs(run_a, run_b)
-    console = Console()
+    console = make_console()
     table = Table(title=f"A = {run_a}   B = {run_b}")
     for col in ("benchmark", "n common", "A %", "B %", "B - A [95% CI]", "disagree"):
         table.add_column(col, justify="left" if col == "benchmark" else "right")

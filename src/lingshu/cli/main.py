@@ -22,8 +22,10 @@ from lingshu.cli import data as data_cli
 from lingshu.cli import demo as demo_cli
 from lingshu.cli import eval as eval_cli
 from lingshu.cli import models as models_cli
+from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.cli import train as train_cli
+from lingshu.cli.output import configure_progress
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -48,6 +50,7 @@ app.command("serve")(serve_cli.serve)
 app.command(
     "train", context_settings={"allow_interspersed_args": True}
 )(train_cli.train)
+app.command("pipeline")(pipeline_cli.pipeline)
 
 
 def _version(value: bool) -> None:
@@ -67,6 +70,7 @@ def _root(
     )
     # transformers is chatty about generation flags on every call; keep warnings that matter.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    configure_progress(quiet=False)  # off a terminal: no progress bars from any library
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -65,11 +65,15 @@ def train(
         else:
             typer.echo(format_plan(p, problems))
         if problems:
-            raise typer.Exit(1)
+            raise UserError(f"{len(problems)} problem(s) between the recipe and its accelerate config (above)")
         return
     from lingshu.train.runner import run_recipe, stage_summaries
 
     run_recipe(rec, path, args, only=stage or None)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # one summary per run, not per process
+        return
     for name, s in stage_summaries(rec.output_dir).items():
         typer.echo(f"{name}: {s.get('steps')} steps, final loss {s.get('final_loss'):.4f}, "
                    f"{s.get('excluded', 0)} samples skipped -> {rec.output_dir / name / 'final'}")

@@ -3,6 +3,7 @@
 from lingshu.eval.benchmarks import (  # noqa: F401  (importing registers)
     chexpert_plus,
     iu_xray,
+    lingshu_demo,
     medbullets,
     medmcqa,
     medqa_usmle,

@@ -145,6 +145,8 @@ class TextDedup(GlobalOp):
 
         exact: dict[tuple[str, str], str] = {}
         lsh: dict[str, LshIndex] = {}
+        probe = LshIndex(self.params.threshold, self.params.num_perm, self.params.verify)
+        keys = probe.keys([e["sig"]["m"] for e in entries]) if entries else []
         owners: dict[str, list[str]] = {}
         drop: dict[str, dict] = {}
         for i in sorted(range(len(entries)), key=rank):
@@ -155,10 +157,12 @@ class TextDedup(GlobalOp):
                 drop[e["id"]] = {"reason": f"exact text duplicate of {exact[key]}",
                                  "statistic": {"matched": exact[key], "jaccard": 1.0}}
                 continue
-            index = lsh.setdefault(scope, LshIndex(self.params.threshold, self.params.num_perm,
-                                                   self.params.verify))
+            if scope not in lsh:
+                lsh[scope] = LshIndex(self.params.threshold, self.params.num_perm,
+                                      self.params.verify)
+            index = lsh[scope]
             own = owners.setdefault(scope, [])
-            hit = index.query(e["sig"]["m"])
+            hit = index.query(e["sig"]["m"], keys[i])
             if hit is not None:
                 kept = own[hit[0]]
                 drop[e["id"]] = {"reason": f"near text duplicate of {kept}",
@@ -166,6 +170,6 @@ class TextDedup(GlobalOp):
                                                "jaccard_estimate": round(hit[1], 4)}}
                 continue
             exact[key] = e["id"]
-            index.add(e["sig"]["m"])
+            index.add(e["sig"]["m"], keys[i])
             own.append(e["id"])
         return drop

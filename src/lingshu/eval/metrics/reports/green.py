@@ -207,6 +207,11 @@ class GreenMetric:
 
         cfg = ReportMetricsConfig.coerce(ctx.config)
         where = cfg.weight("green")
+        if not where:
+            raise MetricUnavailable(
+                "GREEN needs weights: download StanfordAIMI/GREEN-radllama2-7b and set "
+                "weights.green: /path in --weights-config"
+            )
         try:
             loaded = load_model(str(where), LoadOptions(device=cfg.device))
         except (UserError, OSError) as e:

@@ -1,0 +1,110 @@
+"""Steps cached by the hash of what they depend on.
+
+A pipeline is a chain of steps; each step writes into its own folder ``RUN/<name>/``. Its
+*key* hashes the step's own configuration, the content of the files it reads and the keys
+of the steps it builds on, so:
+
+- a rerun finds ``RUN/<name>/.done.json`` holding the same key and skips the step;
+- a changed configuration (or input file) gives a new key: the step reruns, and since
+  every later step hashes this key, they all rerun too; earlier steps are untouched;
+- a step killed midway left ``.key`` (written when it started) but no ``.done.json``:
+  with the same key, the rerun continues in the same folder, so a step that checkpoints
+  (training) resumes where it stopped; with a different key the stale folder is cleared
+  first, so no output of an old configuration is ever mixed into a new one.
+
+``.done.json`` is written atomically after the step's outputs (``core.io``), so a step
+counts as finished only when everything it wrote is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lingshu.core.hashing import sha256_file, sha256_obj
+from lingshu.core.io import atomic_write_json, atomic_write_text
+
+DONE = ".done.json"
+KEY = ".key"
+
+
+def files_digest(paths: Iterable[Path]) -> dict[str, str]:
+    """sha256 of each file (folders: of every file under them, by relative path)."""
+    out: dict[str, str] = {}
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(x for x in p.rglob("*") if x.is_file()):
+                out[f"{p.name}/{f.relative_to(p)}"] = sha256_file(f)
+        elif p.is_file():
+            out[p.name] = sha256_file(p)
+        else:
+            out[str(p)] = "missing"
+    return out
+
+
+@dataclass
+class StepResult:
+    name: str
+    key: str
+    dir: Path
+    output: dict[str, Any]
+    cached: bool
+    seconds: float
+
+
+@dataclass
+class StepRunner:
+    """Runs steps in order under ``run_dir``; records what ran and what came from the cache."""
+
+    run_dir: Path
+    log: Callable[[str], None] = print
+    results: list[StepResult] = field(default_factory=list)
+
+    def run(
+        self,
+        name: str,
+        fn: Callable[[Path], dict[str, Any]],
+        *,
+        config: Any,
+        after: Iterable[StepResult] = (),
+        files: Iterable[Path] = (),
+    ) -> StepResult:
+        """Run ``fn(step_dir) -> output`` unless a finished run with the same key exists.
+
+        ``output`` is a JSON-able dict (paths as strings) returned again from the cache.
+        """
+        key = sha256_obj({
+            "step": name,
+            "config": config,
+            "after": [r.key for r in after],
+            "files": files_digest(files),
+        })
+        step_dir = self.run_dir / name
+        done = step_dir / DONE
+        if done.is_file():
+            record = json.loads(done.read_text(encoding="utf-8"))
+            if record.get("key") == key:
+                result = StepResult(name, key, step_dir, record["output"], True, 0.0)
+                self.log(f"[cached] {name}")
+                self.results.append(result)
+                return result
+        started = step_dir / KEY
+        if step_dir.exists() and not (started.is_file() and started.read_text().strip() == key):
+            shutil.rmtree(step_dir)  # an older configuration's outputs: never mix them in
+        step_dir.mkdir(parents=True, exist_ok=True)
+        resumed = started.is_file()
+        atomic_write_text(started, key + "\n")
+        self.log(f"[{'resume' if resumed else 'run'}] {name}")
+        t0 = time.time()
+        output = fn(step_dir)
+        seconds = round(time.time() - t0, 1)
+        atomic_write_json(done, {"key": key, "output": output, "seconds": seconds})
+        result = StepResult(name, key, step_dir, output, False, seconds)
+        self.results.append(result)
+        return result

@@ -1,0 +1,90 @@
+"""Stage data from curated records: which records each stage takes, and how multiple
+choice is asked (hand-written expected rows), plus the raw step's captions and the recipe's
+one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lingshu.core.errors import UserError
+from lingshu.pipeline.raw import caption
+from lingshu.pipeline.recipe import StageData, load_pipeline_recipe
+from lingshu.pipeline.stage_data import build_stage_rows, part_of, read_curated
+
+REPO = Path(__file__).resolve().parents[2]
+
+CAPTION = {"id": "s:a", "source": "s", "meta": {}, "messages": [
+    {"role": "user", "content": [{"type": "image", "image": "/x/a.png"},
+                                 {"type": "text", "text": "Describe this image briefly."}]},
+    {"role": "assistant", "content": [{"type": "text", "text": "A CT image of the chest."}]}]}
+MCQ = {"id": "s:a/tvqa-organ", "source": "s", "meta": {
+    "synthesis": "synth_vqa_template", "question_type": "mcq", "answer": "B",
+    "options": {"A": "head", "B": "chest", "C": "abdomen"}}, "messages": [
+    {"role": "user", "content": [{"type": "image", "image": "/x/a.png"}, {"type": "text", "text":
+        "Which organ or body region is shown in this image?\nA. head\nB. chest\nC. abdomen"}]},
+    {"role": "assistant", "content": [{"type": "text", "text": "B. chest"}]}]}
+TEXT = {"id": "t:1", "source": "text", "meta": {}, "messages": [
+    {"role": "user", "content": [{"type": "text", "text": "What does CT stand for?"}]},
+    {"role": "assistant", "content": [{"type": "text", "text": "Computed tomography."}]}]}
+
+
+def test_parts():
+    assert [part_of(r) for r in (CAPTION, MCQ, TEXT)] == ["caption", "mcq", "text"]
+
+
+def test_mcq_asked_as_the_evaluation_kit_asks_it():
+    rows = build_stage_rows([CAPTION, MCQ, TEXT], StageData(include=["mcq"]), seed=0)
+    assert len(rows) == 1
+    user, answer = rows[0]["messages"]
+    assert user["content"][0] == {"type": "image", "image": "/x/a.png"}
+    assert user["content"][1]["text"] == (
+        "Question: Which organ or body region is shown in this image?\nOptions:\n"
+        "A. head\nB. chest\nC. abdomen\n"
+        "Answer with the option's letter from the given choices directly.")
+    assert answer["content"][0]["text"] == "B. chest"
+
+
+def test_rl_rows_carry_gold_options_and_type():
+    rows = build_stage_rows([CAPTION, MCQ, TEXT], StageData(include=["mcq"], format="rl"), seed=0)
+    assert rows == [{
+        "id": "s:a/tvqa-organ", "source": "s", "modality": None, "answer": "B",
+        "question_type": "mcq", "options": {"A": "head", "B": "chest", "C": "abdomen"},
+        "messages": [{"role": "user", "content": [
+            {"type": "image", "image": "/x/a.png"},
+            {"type": "text", "text": "Which organ or body region is shown in this image?\n"
+                                     "A. head\nB. chest\nC. abdomen"}]}]}]
+
+
+def test_include_and_repeat():
+    rows = build_stage_rows([CAPTION, MCQ, TEXT], StageData(include=["caption", "text"], repeat=2), seed=0)
+    assert sorted(r["id"] for r in rows) == ["s:a#0", "s:a#1", "t:1#0", "t:1#1"]
+
+
+def test_read_curated_makes_image_paths_absolute(tmp_path):
+    row = json.loads(json.dumps(CAPTION))
+    row["messages"][0]["content"][0]["image"] = "images/a.png"
+    (tmp_path / "shard-00000.jsonl").write_text(json.dumps(row) + "\n")
+    (got,) = read_curated(tmp_path)
+    assert got["messages"][0]["content"][0]["image"] == str((tmp_path / "images" / "a.png").resolve())
+
+
+def test_captions_say_only_what_labels_say():
+    assert caption("chest", "CT") == "A CT image of the chest."
+    assert caption("head", "MRI") == "An MRI image of the head."
+    assert caption("chest", "X-ray") == "An X-ray image of the chest."
+    assert caption(None, "fundus") == "A fundus image."
+    assert caption("abdomen", None) == "A medical image of the abdomen."
+
+
+def test_recipe_errors_are_one_line(tmp_path):
+    shipped = REPO / "src" / "lingshu" / "train" / "recipes" / "nano" / "pipeline.yaml"
+    with pytest.raises(UserError, match=r"stage_data\.stage1-shallow-alignment\.colour: unknown key"):
+        load_pipeline_recipe(shipped, ["stage_data.stage1-shallow-alignment.colour=red"])
+    with pytest.raises(UserError, match=r"raw.manifest: file .*nope.jsonl does not exist"):
+        load_pipeline_recipe(shipped, ["raw.manifest=nope.jsonl"])
+    with pytest.raises(UserError, match=r"rl rows come from multiple choice only"):
+        load_pipeline_recipe(shipped, ["stage_data.stage4-grpo.include=[mcq, text]"])
+    assert load_pipeline_recipe(shipped).evaluation.benchmarks[0].name == "lingshu-demo"
