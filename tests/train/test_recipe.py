@@ -67,7 +67,7 @@ def test_missing_file(recipe_file, tmp_path):
 
 @pytest.mark.parametrize("override,needle", [
     ("stages.0.parts.vision=5.0", "not in (0, 1)"),
-    ("stages.0.epochs=2", "exactly one of epochs and max_steps"),
+    ("stages.0.max_steps=null", "set epochs or max_steps"),
     ("stages.0.parts.merger=frozen", None),
     ("stages.0.min_pixels=99999", "exceeds max_pixels"),
     ("stages.0.kind=rlhf", "unknown stage kind 'rlhf'"),

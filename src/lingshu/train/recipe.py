@@ -114,8 +114,8 @@ class SFTStageConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> SFTStageConfig:
-        if (self.epochs is None) == (self.max_steps is None):
-            raise ValueError("set exactly one of epochs and max_steps")
+        if self.epochs is None and self.max_steps is None:
+            raise ValueError("set epochs or max_steps (max_steps wins when both are set)")
         missing = [p for p in PARTS if p not in self.parts]
         if missing:
             raise ValueError(f"parts: give a learning rate or 'frozen' for {', '.join(missing)}")

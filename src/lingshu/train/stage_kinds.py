@@ -111,10 +111,10 @@ def validate_stage(index: int, raw: Any) -> BaseModel:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required key is missing"
-        raise ValueError(f"stages.{index}.{loc}: {msg}") from None
+        raise ValueError(f"stages.{index}{'.' + loc if loc else ''}: {msg}") from None
     if "name" not in fields and "name" in raw:
         object.__setattr__(cfg, "stage_name", raw["name"])
     if "kind" not in fields:
