@@ -160,3 +160,18 @@ def test_ray_executor_equals_local(tmp_path, crafted):
 
         ray.shutdown()
     assert read_out(tmp_path / "ray") == read_out(tmp_path / "local")
+
+
+def test_local_worker_processes_give_the_same_output(tmp_path):
+    write_jsonl(tmp_path / "rad.jsonl", [
+        {"id": p.stem, "image": str(p), "question": "Describe.", "answer": f"Image {p.stem}."}
+        for p in rad_images(16)])
+    ops = [{"op": "image_decodable"}, {"op": "image_phash"}, {"op": "image_dedup"},
+           {"op": "language_id"}]
+    one = write_recipe(tmp_path / "one.yaml", [{"name": "rad", "path": "rad.jsonl"}], ops,
+                       out="one", shard_size=4)
+    two = write_recipe(tmp_path / "two.yaml", [{"name": "rad", "path": "rad.jsonl"}], ops,
+                       out="two", shard_size=4)
+    run_recipe(load_recipe(one))
+    run_recipe(load_recipe(two), workers=2)
+    assert read_out(tmp_path / "one") == read_out(tmp_path / "two")

@@ -50,7 +50,10 @@ class _LlmOp(MapOp):
     uses_model = True
 
     def setup(self) -> None:
-        out = Path(self.context.resolve(self.context.output.dir)) if self.context else Path(".")
+        if self.context is not None:
+            out = Path(self.context.resolve(self.context.output.dir))
+        else:  # an op used on its own (tests, notebooks): beside its cache, else cwd
+            out = Path(self.params.llm.cache).parent if self.params.llm.cache else Path.cwd()
         self.work = out / ".work"
         self.llm = LlmClient(self.params.llm, self.work / "llm_cache.sqlite")
 
