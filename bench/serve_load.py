@@ -13,6 +13,13 @@ in the models cache), else the tiny random Qwen2.5-VL; the output says which.
     python bench/serve_load.py                          # 16 clients x 4 requests
     python bench/serve_load.py --clients 8 --requests-per-client 2 --max-tokens 16
     python bench/serve_load.py --model path/to/model --json-out runs/serve_load.json
+    python bench/serve_load.py --text-only              # SmolLM2: fast decoder vs generate
+
+``--text-only`` sends text questions (no images) to a text-only model (SmolLM2 by default)
+from N concurrent clients, twice: once with the inference engine's default strategy (its
+fast text decoder) and once with ``LINGSHU_ENGINE_STRATEGY=generate`` (``model.generate``
+on each batch, the previous server's way), and reports the requests/s ratio (target
+>= 1.5x) and how many answers differ (must be 0).
 
 Reports requests/s, p50/p99 latency, HTTP 5xx (must be 0), the concurrent/sequential
 throughput ratio (the target on 2 CPU cores is >= 2x, which batching makes possible) and
@@ -176,8 +183,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: str, port: int, batch_size: int, log_path: Path) -> subprocess.Popen:
+def start_server(
+    model_dir: str, port: int, batch_size: int, log_path: Path, strategy: str | None = None
+) -> subprocess.Popen:
     log = log_path.open("w")
+    env = dict(os.environ)
+    if strategy is not None:
+        env["LINGSHU_ENGINE_STRATEGY"] = strategy
     cmd = [
         sys.executable,
         "-m",
@@ -191,7 +203,7 @@ def start_server(model_dir: str, port: int, batch_size: int, log_path: Path) -> 
         "--batch-size",
         str(batch_size),
     ]
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 600) -> None:
@@ -264,7 +276,13 @@ def main() -> int:
     )
     parser.add_argument("--json-out", type=Path, help="also write the results here")
     parser.add_argument("--rebuild", action="store_true", help="rebuild Lingshu-Nano first")
+    parser.add_argument(
+        "--text-only", action="store_true",
+        help="text questions to a text-only model (default SmolLM2): fast decoder vs generate",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.text_only:
+        return main_text_only(args)
 
     model_dir, model_desc = pick_model(args.model, args.rebuild)
     n = args.clients * args.requests_per_client
@@ -331,6 +349,86 @@ def main() -> int:
               "tokens tie to within float rounding (padding changes the order of sums)")
     failed = any(s != 200 for s in sequential.statuses + concurrent.statuses)
     return 1 if failed else 0
+
+
+TEXT_QUESTIONS = [
+    "What is the first-line treatment for community-acquired pneumonia in adults?",
+    "Name two signs of appendicitis.",
+    "Explain what a troponin test measures and why it matters after chest pain.",
+    "What does HbA1c tell a clinician?",
+    "List the main causes of iron-deficiency anaemia.",
+    "Why is a D-dimer test not specific for pulmonary embolism?",
+    "What is the difference between type 1 and type 2 diabetes?",
+    "Describe the Glasgow Coma Scale briefly.",
+]
+
+
+def serve_phase(
+    model_dir: str, strategy: str, bodies: list[dict[str, Any]], clients: int, batch_size: int
+) -> Phase:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = Path(tempfile.mkdtemp(prefix="lingshu-serve-load-")) / "server.log"
+    proc = start_server(model_dir, port, batch_size, log_path, strategy=strategy)
+    try:
+        wait_until_up(url, proc, log_path)
+        with httpx.Client(timeout=600) as client:  # warm-up
+            send(client, url, bodies[0])
+        return run_phase(f"{strategy} ({clients} clients)", url, bodies, clients=clients)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main_text_only(args: argparse.Namespace) -> int:
+    from lingshu.models import ensure_smollm2_dir
+
+    model_dir = args.model or str(ensure_smollm2_dir())
+    n = args.clients * args.requests_per_client
+    bodies = [
+        {
+            "model": "bench",
+            "messages": [{"role": "user", "content": TEXT_QUESTIONS[i % len(TEXT_QUESTIONS)]
+                          + ("" if i < len(TEXT_QUESTIONS) else f" (case {i})")}],
+            "max_tokens": args.max_tokens,
+            "temperature": 0,
+        }
+        for i in range(n)
+    ]  # fmt: skip
+    load_before = os.getloadavg()[0]
+    generate = serve_phase(model_dir, "generate", bodies, args.clients, args.batch_size)
+    fast = serve_phase(model_dir, "auto", bodies, args.clients, args.batch_size)
+    mismatches = sum(1 for a, b in zip(generate.answers, fast.answers) if a != b)
+    ratio = fast.requests_per_s / generate.requests_per_s
+    print(f"model: {model_dir}")
+    print(
+        f"{n} text requests from {args.clients} concurrent clients, max_tokens "
+        f"{args.max_tokens}, greedy; server --batch-size {args.batch_size}; "
+        f"{os.cpu_count()} CPU cores; load average before the run {load_before:.2f}"
+    )
+    print(f"{'':28} {'req/s':>8} {'tok/s':>8} {'p50 s':>8} {'p99 s':>8} {'5xx':>5}")
+    for label, phase in (("generate strategy (forced)", generate), ("engine default (fast)", fast)):
+        s = phase.summary()
+        print(
+            f"{label:28} {s['requests_per_s']:8.2f} {s['completion_tokens_per_s']:8.1f} "
+            f"{s['p50_latency_s']:8.2f} {s['p99_latency_s']:8.2f} {s['http_5xx']:5d}"
+        )
+    print(f"throughput ratio fast/generate: {ratio:.2f}x (target >= 1.5x)")
+    print(f"answers differing between the two strategies: {mismatches}")
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "model": model_dir, "requests": n, "clients": args.clients,
+            "max_tokens": args.max_tokens, "generate": generate.summary(),
+            "fast": fast.summary(), "throughput_ratio": round(ratio, 2),
+            "answers_differing": mismatches, "load_average_before": round(load_before, 2),
+        }  # fmt: skip
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    failed = any(s != 200 for s in generate.statuses + fast.statuses)
+    return 1 if failed or mismatches else 0
 
 
 if __name__ == "__main__":

@@ -166,3 +166,14 @@ def test_read_only_output_dir_in_process(data_dir, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="not writable"):
         runner.run_eval(cfg, tmp_path / "ro" / "run", progress=False)
     assert not (tmp_path / "ro").exists()
+
+
+def test_cache_whose_folder_is_a_file(data_dir, tmp_path):
+    """An unusable --cache location (works as root too: the parent is a file)."""
+    (tmp_path / "blocker").write_text("x")
+    res = _run(*_eval(data_dir, "--limit", "2", "--cache", str(tmp_path / "blocker" / "c.sqlite"),
+                      "-o", str(tmp_path / "run")), cwd=tmp_path)
+    lines = _lines(res.stderr)
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "--cache" in lines[0] and "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()

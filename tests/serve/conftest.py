@@ -28,7 +28,7 @@ def tiny_loaded(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def engine(tiny_loaded):
-    from lingshu.serve.engine import GenerationEngine
+    from lingshu.inference import Engine as GenerationEngine
 
     eng = GenerationEngine(tiny_loaded, max_batch_size=8, batch_wait_s=0.02)
     yield eng

@@ -158,7 +158,7 @@ def test_dicom_is_rendered_by_the_server(browser, ui_server):
         assert np.array_equal(shown_pixels, np.asarray(load_image(path)))
         set_max_tokens(page, 8)
         answer = ask_and_wait(page, "Which organ is shown?")
-        from lingshu.serve.engine import SamplingParams
+        from lingshu.inference import SamplingParams
 
         expected = ui_server.engine.generate(
             [

@@ -64,7 +64,7 @@ def test_completion_matches_the_engine_and_counts_usage(server):
     choice = data["choices"][0]
     assert choice["message"]["role"] == "assistant"
     # Independent path: the same image decoded by PIL and sent through the engine directly.
-    from lingshu.serve.engine import SamplingParams
+    from lingshu.inference import SamplingParams
 
     expected = server.engine.generate(
         [
@@ -226,6 +226,37 @@ def test_client_disconnect_mid_stream_frees_the_server(server):
     # next request is answered promptly instead of waiting behind it.
     import time
 
+    t0 = time.monotonic()
+    after = post(server, chat_body("Still there?", max_tokens=2), timeout=60)
+    assert after.status_code == 200
+    assert time.monotonic() - t0 < 8
+
+
+def test_client_disconnect_before_a_plain_answer_cancels_it(server, monkeypatch):
+    """A non-streamed request whose client hangs up is cancelled: its row leaves the batch
+    and the next client is served at once (it used to wait for all 1,500 tokens)."""
+    import threading
+    import time
+
+    handles = []
+    real_submit = server.engine.submit
+
+    def tracking_submit(*args, **kwargs):
+        handle = real_submit(*args, **kwargs)
+        handles.append(handle)
+        return handle
+
+    monkeypatch.setattr(server.engine, "submit", tracking_submit)
+    body = chat_body("A long answer please", max_tokens=1500)
+    # A real HTTP client that gives up: httpx closes the connection on its read timeout.
+    with pytest.raises(httpx.ReadTimeout):
+        post(server, body, timeout=1.5)
+    assert len(handles) == 1
+    done = threading.Event()
+    threading.Thread(target=lambda: (handles[0].result(timeout=60), done.set()), daemon=True).start()
+    assert done.wait(20), "the abandoned request was not cancelled"
+    result = handles[0].result()
+    assert result.finish_reason == "cancelled" and result.completion_tokens < 1500
     t0 = time.monotonic()
     after = post(server, chat_body("Still there?", max_tokens=2), timeout=60)
     assert after.status_code == 200
@@ -505,7 +536,7 @@ def test_remote_images_when_allowed(make_server):
 def test_queue_overflow_is_a_429_not_a_5xx(tiny_loaded, base_settings):
     from serve_helpers import start_server
 
-    from lingshu.serve.engine import GenerationEngine
+    from lingshu.inference import Engine as GenerationEngine
 
     eng = GenerationEngine(tiny_loaded, max_batch_size=1, max_queue=1, batch_wait_s=0)
     live, stop = start_server(eng, base_settings)
@@ -652,7 +683,7 @@ def test_dicom_data_uri(server):
     from pydicom.data import get_testdata_file
 
     from lingshu.models.images import load_image
-    from lingshu.serve.engine import SamplingParams
+    from lingshu.inference import SamplingParams
 
     path = get_testdata_file("CT_small.dcm", download=False)
     uri = data_uri(open(path, "rb").read(), "application/dicom")

@@ -111,3 +111,20 @@ def test_lora_targets_language_model_only_and_merges(tiny_vl_dir, tmp_path, data
     assert before.keys() == after.keys()  # merged: no lora_ keys, same layout
     changed = {n for n in before if not torch.equal(before[n], after[n])}
     assert changed and all(part_of(n) == "llm" for n in changed)
+
+
+@pytest.mark.slow
+def test_evaluation_after_stage_through_eval_kit(tiny_vl_dir, tmp_path, data):
+    import json
+
+    bench = Path(__file__).resolve().parents[2] / "data" / "benchmarks"
+    p = tiny_recipe(tmp_path, tiny_vl_dir, data, max_steps=1,
+                    eval={"benchmarks": ["medqa-usmle"], "data_dir": str(bench), "limit": 2, "max_new_tokens": 4})
+    rec = load_recipe(p)
+    run_recipe(rec, p, [])
+    run = Path(rec.output_dir)
+    summary = json.loads((run / "sft" / "summary.json").read_text())
+    assert summary["eval"]["benchmarks"]["medqa-usmle"]["n"] == 2
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "eval/medqa-usmle/accuracy" in last
+    assert (run / "plots" / "eval.png").is_file()

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from _train_helpers import make_images, qwen_row, tiny_recipe, write_jsonl
 

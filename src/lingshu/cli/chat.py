@@ -83,14 +83,14 @@ def chat(
 ) -> None:
     """Chat with a model in the terminal; answers stream as they are generated."""
     from lingshu.cli.serve import load
-    from lingshu.serve.engine import GenerationEngine, SamplingParams
+    from lingshu.inference import Engine, SamplingParams
 
     conv = Conversation(system=system)
     for path in image:
         conv.pending_images.append(_checked_image(path))
     params = SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
     loaded = load(model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
-    with GenerationEngine(loaded, max_batch_size=1, batch_wait_s=0.0) as engine:
+    with Engine(loaded, max_batch_size=1, batch_wait_s=0.0) as engine:
         if question is not None:
             _ask(engine, conv, question, params)
             return
@@ -112,8 +112,7 @@ def _checked_image(path: Path) -> str:
 def _ask(engine: Any, conv: Conversation, question: str, params: Any) -> str:
     """Stream one answer to stdout and record the turn; errors become ``UserError``."""
     from lingshu.core.errors import SampleError
-    from lingshu.serve.encoding import PromptError
-    from lingshu.serve.engine import GenerationError
+    from lingshu.inference import GenerationError, PromptError
 
     turn = conv.user_turn(question)
     try:

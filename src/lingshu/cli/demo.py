@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from lingshu.cli.output import configure_progress, make_console
 
 # Bundled real samples (data/benchmarks/*/PROVENANCE.md): the splits present in the
 # repository and how many questions of each the demo asks.
@@ -24,22 +24,56 @@ DEMO_BENCHMARKS = {
 }
 
 
+REPO_DATA = Path(__file__).resolve().parents[3] / "data" / "benchmarks"
+"""The bundled samples in a source checkout (src/lingshu/cli/demo.py -> repository root)."""
+
+SECONDS_PER_QUESTION = (2.0, 4.0)
+"""Rough range for SmolLM2-135M on 2 free CPU cores with this demo's prompts (PubMedQA's
+abstracts are the slow end), used only for the "how long" line printed before the run."""
+
+
+def find_demo_data(given: Path | None) -> Path:
+    """The bundled samples: ``--data-dir`` when given, else next to the installed package
+    (``lingshu/data/benchmarks``), else in the source repository, wherever the command runs."""
+    from lingshu.core.errors import UserError
+
+    if given is not None:
+        if not given.is_dir():
+            raise UserError(f"--data-dir {given}: not a folder; leave it out to use the bundled samples")
+        return given
+    package = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
+    for candidate in (package, REPO_DATA):
+        if all((candidate / name).is_dir() for name in DEMO_BENCHMARKS):
+            return candidate
+    raise UserError(
+        f"bundled demo data not found (looked in {package} and {REPO_DATA}); pass "
+        "--data-dir DIR holding " + ", ".join(DEMO_BENCHMARKS)
+    )
+
+
+def duration_line(n_questions: int) -> str:
+    low, high = (round(n_questions * s / 60) for s in SECONDS_PER_QUESTION)
+    return (
+        f"{n_questions} questions: about {max(low, 1)}-{max(high, 2)} minutes on 2 free CPU cores "
+        "(plus about a minute to convert the model on the first run; longer on a busy "
+        "machine); an unchanged rerun is answered from the cache in seconds"
+    )
+
+
 def demo(
-    data_dir: Path = typer.Option(Path("data/benchmarks"), "--data-dir", help="Bundled benchmark samples."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Benchmark samples (default: the bundled ones, found from the package or repository, whatever the current folder)."),
     output_dir: Path = typer.Option(Path("runs/demo"), "--output-dir", "-o", help="Run directory."),
-    limit: int = typer.Option(None, "--limit", help="Questions per benchmark (default: 30, PubMedQA 20)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Questions per forward pass."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Questions per benchmark (default: 30, PubMedQA 20)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Questions per forward pass."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Evaluate the embedded SmolLM2-135M-Instruct on bundled medical QA samples."""
-    from lingshu.core.errors import UserError
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.report import print_summary
     from lingshu.eval.runner import run_eval
     from lingshu.inference import GenerationParams
 
-    if not data_dir.is_dir():
-        raise UserError(f"{data_dir}: bundled data not found; run the demo from the repository root")
+    data_dir = find_demo_data(data_dir)
     cfg = EvalConfig(
         benchmarks=list(DEMO_BENCHMARKS),
         data_dir=data_dir,
@@ -52,12 +86,14 @@ def demo(
         # "The correct answer is (B) ..." without paying for rambling.
         generation=GenerationParams(max_new_tokens=16),
     )
-    console = Console()
+    console = make_console()
+    n = sum(n if limit is None else limit for _, n in DEMO_BENCHMARKS.values())
     console.print(
         "[bold]Lingshu demo[/]: SmolLM2-135M-Instruct (CPU, offline) on bundled samples of "
         + ", ".join(DEMO_BENCHMARKS)
     )
-    result = run_eval(cfg, output_dir, progress=not quiet, overwrite=True)
+    console.print(duration_line(n), highlight=False)
+    result = run_eval(cfg, output_dir, progress=configure_progress(quiet), overwrite=True)
     print_summary(cfg, result.metrics, console)
     console.print(
         f"Per-sample answers: {output_dir}/samples/  summary: {output_dir}/summary.md\n"

@@ -9,9 +9,9 @@ from typing import Any
 import typer
 import yaml
 from pydantic import SecretStr, ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from lingshu.cli.output import configure_progress, make_console
 from lingshu.cli.reports import score_reports as score_reports_cmd
 from lingshu.core.errors import UserError
 
@@ -229,6 +229,7 @@ def run(
     split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
     shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
+    data_parallel: int = typer.Option(None, "--data-parallel", min=1, help="Run N shards at once on a Ray cluster (local, or RAY_ADDRESS), one model per GPU, sharing the response cache, merged into one run (docs/evaluation.md)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Run directory (default: runs/MODEL-PROFILE-HASH, HASH being the configuration's, so rerunning resumes)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Requests per forward pass (hf, vllm)."),
     dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16 (hf)."),
@@ -298,10 +299,16 @@ def run(
         cfg = build_config(**locals())
         out = output_dir or default_run_dir(cfg)
     check_names(cfg)  # a mistyped name fails before anything is printed or created
-    console = Console(stderr=False)
+    console = make_console()
     console.print(f"run directory: {out}")
-    result = run_eval(cfg, out, progress=not quiet, overwrite=overwrite)
-    print_summary(cfg, result.metrics, console)
+    if data_parallel is not None and data_parallel > 1:
+        from lingshu.eval.parallel import run_data_parallel
+
+        metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
+    else:
+        progress = configure_progress(quiet)
+        metrics = run_eval(cfg, out, progress=progress, overwrite=overwrite).metrics
+    print_summary(cfg, metrics, console)
     console.print(f"per-sample results: {out / rundir.SAMPLES_DIR}/, summary: {out / rundir.SUMMARY}")
 
 
@@ -322,7 +329,7 @@ def compare(
     from lingshu.eval.report import pct
 
     diffs = compare_runs(run_a, run_b)
-    console = Console()
+    console = make_console()
     table = Table(title=f"A = {run_a}   B = {run_b}")
     for col in ("benchmark", "n common", "A %", "B %", "B - A [95% CI]", "disagree"):
         table.add_column(col, justify="left" if col == "benchmark" else "right")

@@ -25,6 +25,7 @@ from lingshu.cli import models as models_cli
 from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.cli import train as train_cli
+from lingshu.cli.output import configure_progress
 from lingshu.core.errors import UserError
 
 app = typer.Typer(
@@ -69,6 +70,7 @@ def _root(
     )
     # transformers is chatty about generation flags on every call; keep warnings that matter.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    configure_progress(quiet=False)  # off a terminal: no progress bars from any library
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lingshu.cli.output import make_console
 from lingshu.core.errors import UserError
 
 
@@ -44,7 +44,7 @@ def score_reports(
         est = result.ci.get(key)
         ci = f"[{est.low:.4f}, {est.high:.4f}]" if est is not None else "-"
         table.add_row(key, f"{value:.4f}", ci)
-    console = Console()
+    console = make_console()
     console.print(table)
     for name, reason in result.scores.unavailable.items():
         console.print(f"[yellow]{name}: unavailable[/yellow] - {reason}", highlight=False)

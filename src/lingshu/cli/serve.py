@@ -83,7 +83,7 @@ def serve(
     import uvicorn
 
     from lingshu.serve.app import create_app
-    from lingshu.serve.engine import GenerationEngine
+    from lingshu.inference import Engine
     from lingshu.serve.images import ImagePolicy
     from lingshu.serve.security import LOOPBACK_HOSTS, is_loopback
     from lingshu.serve.settings import ServerSettings
@@ -117,7 +117,7 @@ def serve(
             file=sys.stderr,
         )
     port = sock.getsockname()[1]  # the real one when --port 0 asked the system to choose
-    engine = GenerationEngine(loaded, max_batch_size=batch_size)
+    engine = Engine(loaded, max_batch_size=batch_size)
     app = create_app(engine, settings)
     shown = f"[{host}]" if ":" in host else host
     print(

@@ -86,6 +86,11 @@ def _unusable(path: Path, e: BaseException) -> UserError:
         why = "not an SQLite file"
     elif path.is_dir():
         why = "a directory, not a file"
+    elif any(p.exists() and not p.is_dir() for p in path.parents):
+        blocker = next(p for p in path.parents if p.exists() and not p.is_dir())
+        why = f"{blocker} is a file, not a folder"
+    elif isinstance(e, OSError) and e.strerror:
+        why = f"cannot be created there ({e.strerror})"
     else:
         why = f"cannot be opened for writing ({e})"
     return UserError(

@@ -6,9 +6,9 @@ correct and the other not, or different extracted answers).
 
 Samples are paired by id. When the ids do not match (a run on the VQA-RAD release has
 qids, one on its Hugging Face export ``hf-test-N``) and pairing by content finds more
-pairs, they are paired by content instead: the question text and the sha256 of each image
-file (a file that can no longer be read counts by its name). Repeated content is paired in
-order of occurrence. ``BenchmarkDiff.matched_by`` says which pairing was used.
+pairs, they are paired by content instead: the question text (case and whitespace
+ignored) and the sha256 of each image file (a file that can no longer be read counts by
+its name). Repeated content is paired in order of occurrence. ``BenchmarkDiff.matched_by`` says which pairing was used.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def _image_digest(path: str) -> str:
 
 
 def content_key(record: dict) -> tuple[str, tuple[str, ...]]:
-    """What identifies a sample across releases: its question (whitespace collapsed) and
-    the bytes of its images."""
-    question = " ".join(str(record.get("question") or "").split())
+    """What identifies a sample across releases: its question (case and whitespace
+    ignored: exports retype neither reliably) and the bytes of its images."""
+    question = " ".join(str(record.get("question") or "").lower().split())
     return question, tuple(_image_digest(str(p)) for p in record.get("images") or ())
 
 

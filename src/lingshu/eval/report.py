@@ -113,7 +113,13 @@ JUDGE_NOTE = (
 def print_summary(cfg: EvalConfig, metrics: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     row = paper_row(cfg.backend_options.get("model"))
-    table = Table(title=f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}")
+    # The model may be a long path: a line of its own, never wrapped into a table title.
+    console.print(
+        f"profile={cfg.profile}  backend={cfg.backend}  model={cfg.backend_options.get('model', '-')}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    table = Table()
     rows = summary_rows(cfg, metrics)
     # Columns with nothing to show (closed/open on MCQ-only runs, paper numbers for other
     # models) are left out of the terminal table; summary.md keeps every column.
@@ -234,4 +240,8 @@ def _judge_markdown(metrics: dict[str, Any], rows: list[list[str]]) -> list[str]
 
 
 def write_summary(run_dir: Path, cfg: EvalConfig, metrics: dict[str, Any]) -> None:
+    """``summary.md``, ``metrics.csv`` and the PNGs under ``plots/``."""
+    from lingshu.eval.plots import write_figures_and_table
+
     atomic_write_text(Path(run_dir) / rundir.SUMMARY, render_markdown(cfg, metrics))
+    write_figures_and_table(run_dir, metrics)

@@ -6,7 +6,9 @@ runs/<name>/
   manifest.json      versions, git commit, hardware, data files (sha256), timings, tokens
   samples/<bench>.jsonl   one record per answered sample, appended as answers arrive
   metrics.json       computed from samples/ alone
+  metrics.csv        the same numbers, one row each (benchmark, breakdown, group, metric, ...)
   summary.md         the human-readable report
+  plots/*.png        accuracy per benchmark with CIs, invalid rate, accuracy per category
 ```
 """
 

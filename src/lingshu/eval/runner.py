@@ -122,8 +122,12 @@ def prepare_run_dir(run_dir: Path, cfg: EvalConfig, overwrite: bool = False) -> 
             )
         log.info("resuming run in %s", run_dir)
     elif overwrite and run_dir.exists():
-        for f in (rundir.CONFIG, rundir.METRICS, rundir.SUMMARY, rundir.MANIFEST):
+        from lingshu.eval.plots import CSV_NAME, PLOTS_DIR
+
+        for f in (rundir.CONFIG, rundir.METRICS, rundir.SUMMARY, rundir.MANIFEST, CSV_NAME):
             (run_dir / f).unlink(missing_ok=True)
+        for f in (run_dir / PLOTS_DIR).glob("*.png"):
+            f.unlink()
         for f in (run_dir / rundir.SAMPLES_DIR).glob("*.jsonl"):
             f.unlink()
     try:

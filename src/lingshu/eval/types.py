@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from lingshu.inference.types import GenerationParams, Message, Request, Response
+from lingshu.inference import GenerationParams, Message, Request, Response
 
 __all__ = [
     "AnswerType",

@@ -6,12 +6,27 @@ Public API (import from ``lingshu.inference`` only, never from its modules):
   ``Response``;
 - the backend protocol and registry: ``Backend``, ``BackendConfig``, ``register_backend``,
   ``get_backend(name, **options)`` (``hf``, ``openai``, ``vllm``, ``dummy``),
-  ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``.
+  ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``;
+- the engine that runs a loaded model (``lingshu.models.load_model``) for every local
+  caller: ``Engine`` (``generate_many`` for lists of prompts, ``submit`` for a queue with
+  streaming and cancellation), ``SamplingParams``, ``GenerationHandle``,
+  ``GenerationResult``, ``StreamEvent``, ``EngineBusy``, ``GenerationError``; prompt
+  encoding: ``EncodedPrompt``, ``PromptError``.
 
 Importing this package loads no heavy library (torch, transformers, vllm); backends import
 them when they are used. See docs/inference.md for how a request flows.
 """
 
+from lingshu.inference.encoding import EncodedPrompt, PromptError
+from lingshu.inference.engine import (
+    Engine,
+    EngineBusy,
+    GenerationError,
+    GenerationHandle,
+    GenerationResult,
+    SamplingParams,
+    StreamEvent,
+)
 from lingshu.inference.registry import (
     BACKENDS,
     Backend,
@@ -27,10 +42,19 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendConfig",
+    "EncodedPrompt",
+    "Engine",
+    "EngineBusy",
+    "GenerationError",
+    "GenerationHandle",
     "GenerationParams",
+    "GenerationResult",
     "Message",
+    "PromptError",
     "Request",
     "Response",
+    "SamplingParams",
+    "StreamEvent",
     "describe_backend_options",
     "get_backend",
     "parse_backend_config",

@@ -72,10 +72,19 @@ def decode_causal(
     eos_ids: set[int],
     pad_id: int,
     stopped: Callable[[list[int]], bool] | None = None,
+    step: Callable[[int, int], bool] | None = None,
+    generators: list[torch.Generator] | None = None,
     prefill_rows: int = PREFILL_ROWS,
 ) -> list[list[int]]:
     """New tokens for each prompt in ``rows`` (token ids, unpadded), EOS included when
-    emitted. ``stopped(tokens)`` ends a row early (stop strings)."""
+    emitted. ``stopped(tokens)`` ends a row early (stop strings).
+
+    ``step(row, token)``, when given, is told each new token as it is chosen and decides
+    alone when a row is done (the engine's per-row stopping: its own EOS, token budget, stop
+    strings, cancellation); ``params.max_new_tokens`` is then only the longest budget.
+    ``generators`` (one per row) make each sampled row draw from its own seeded stream, so
+    its answer does not depend on its neighbours; without them one stream seeded with
+    ``params.seed`` serves the batch."""
     full_attention = _full_attention_only(model)
     shared = common_prefix_length(rows) if full_attention else 0
     if shared < MIN_SHARED_PREFIX:
@@ -96,9 +105,12 @@ def decode_causal(
         [torch.ones((len(rows), shared), dtype=torch.long, device=device), merged.tail_mask], dim=1
     )
     next_pos = shared + merged.tail_mask.sum(dim=1)
+    if generators is not None:
+        generators = [generators[i] for i in merged.rows]  # the batch's row order
     generated = _decode_loop(
-        model, merged.logits, cache, mask, next_pos, params, eos_ids, stopped
-    )
+        model, merged.logits, cache, mask, next_pos, params, eos_ids, stopped, step,
+        merged.rows, generators,
+    )  # fmt: skip
     out: list[list[int]] = [[] for _ in rows]
     for tokens, i in zip(generated, merged.rows, strict=True):
         out[i] = tokens
@@ -194,22 +206,32 @@ def _decode_loop(
     params: GenerationParams,
     eos_ids: set[int],
     stopped: Callable[[list[int]], bool] | None,
+    step: Callable[[int, int], bool] | None,
+    caller_rows: list[int],
+    generators: list[torch.Generator] | None,
 ) -> list[list[int]]:
     generator = None
-    if params.temperature > 0:
+    if params.temperature > 0 and generators is None:
         generator = torch.Generator(device=logits.device).manual_seed(params.seed)
-    alive = list(range(logits.shape[0]))  # caller's row of each batch row
+    alive = list(range(logits.shape[0]))  # batch row of each live row (merged order)
     finished: set[int] = set()
     generated: list[list[int]] = [[] for _ in alive]
     for _ in range(params.max_new_tokens):
-        tokens = _next_tokens(logits, params, generator)
+        if generators is not None and params.temperature > 0:
+            tokens = _next_tokens_per_row(logits, params, [generators[r] for r in alive])
+        else:
+            tokens = _next_tokens(logits, params, generator)
         keep = []
         for j, (row, token) in enumerate(zip(alive, tokens.tolist(), strict=True)):
             if row in finished:
                 continue  # still in the batch until the next compaction; its tokens unused
             generated[row].append(token)
-            done = token in eos_ids or len(generated[row]) >= params.max_new_tokens
-            if done or (stopped is not None and stopped(generated[row])):
+            if step is not None:
+                done = step(caller_rows[row], token)
+            else:
+                done = token in eos_ids or len(generated[row]) >= params.max_new_tokens
+                done = done or (stopped is not None and stopped(generated[row]))
+            if done:
                 finished.add(row)
             else:
                 keep.append(j)
@@ -241,6 +263,20 @@ def _next_tokens(
     logits = logits.float()
     if generator is None:
         return logits.argmax(dim=-1)
+    probs = _sampling_probs(logits, params)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def _next_tokens_per_row(
+    logits: torch.Tensor, params: GenerationParams, generators: list[torch.Generator]
+) -> torch.Tensor:
+    probs = _sampling_probs(logits.float(), params)
+    return torch.cat(
+        [torch.multinomial(probs[j], 1, generator=g) for j, g in enumerate(generators)]
+    )
+
+
+def _sampling_probs(logits: torch.Tensor, params: GenerationParams) -> torch.Tensor:
     probs = torch.softmax(logits / params.temperature, dim=-1)
     if params.top_p < 1.0:
         sorted_probs, order = probs.sort(dim=-1, descending=True)
@@ -248,7 +284,7 @@ def _next_tokens(
         outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= params.top_p
         sorted_probs = sorted_probs.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return probs
 
 
 def _new_cache(model: Any, keys_values: list[tuple[Any, Any]] | None = None) -> Any:

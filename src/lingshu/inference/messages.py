@@ -1,4 +1,5 @@
-"""Turning our chat messages into what each engine takes, and stop-string handling.
+"""Turning our chat messages into what remote engines take (OpenAI-compatible endpoints,
+vLLM's chat API); local models are encoded by ``lingshu.inference.encoding``.
 
 Our messages (``lingshu.inference.types.Message``) carry image parts as local paths:
 ``{"type": "image", "image": "/abs/path.png"}``. Transformers' Qwen2.5-VL template wants
@@ -35,30 +36,11 @@ def image_path(part: dict[str, Any]) -> str:
     return value
 
 
-def image_paths(messages: Iterable[Message]) -> list[str]:
-    """Image files in order of appearance (the order the model sees them)."""
-    return [image_path(p) for m in messages for p in parts(m) if p.get("type") == "image"]
-
-
 def prompt_text(messages: Iterable[Message]) -> str:
     """All text parts, joined by newlines (for heuristics such as the dummy backend)."""
     return "\n".join(
         p.get("text", "") for m in messages for p in parts(m) if p.get("type") == "text"
     )
-
-
-def text_only(messages: list[Message]) -> list[dict[str, str]]:
-    """Messages with string content, for text-only chat templates; images are refused."""
-    out = []
-    for m in messages:
-        if any(p.get("type") == "image" for p in parts(m)):
-            raise SampleError(
-                "the request has an image but the model is text-only; evaluate "
-                "multimodal benchmarks with a vision-language model"
-            )
-        text = "".join(p.get("text", "") for p in parts(m) if p.get("type") == "text")
-        out.append({"role": m["role"], "content": text})
-    return out
 
 
 def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
@@ -84,9 +66,3 @@ def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
                 raise SampleError(f"message part of type {p.get('type')!r} is not supported")
         out.append({"role": m["role"], "content": content})
     return out
-
-
-def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
-    """``text`` up to the earliest stop string (excluded), and whether one was found."""
-    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)

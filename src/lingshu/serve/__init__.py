@@ -1,4 +1,4 @@
-"""Serving: a generation engine with batching and streaming, and an OpenAI-compatible app.
+"""Serving: an OpenAI-compatible app over the inference layer's engine.
 
     from lingshu.models import load_model
     from lingshu.serve import GenerationEngine, ServerSettings, create_app
@@ -9,19 +9,22 @@
 ``lingshu serve`` and ``lingshu chat`` are the command-line faces of this package.
 """
 
-from lingshu.serve.app import create_app
-from lingshu.serve.encoding import PromptError
-from lingshu.serve.engine import (
+from lingshu.inference import (
+    Engine,
     EngineBusy,
-    GenerationEngine,
     GenerationError,
     GenerationHandle,
     GenerationResult,
+    PromptError,
     SamplingParams,
     StreamEvent,
 )
+from lingshu.serve.app import create_app
 from lingshu.serve.images import ImagePolicy
 from lingshu.serve.settings import ServerSettings
+
+GenerationEngine = Engine
+"""The engine under its serving name (``lingshu.inference.Engine``)."""
 
 __all__ = [
     "EngineBusy",

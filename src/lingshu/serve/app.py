@@ -1,4 +1,4 @@
-"""The OpenAI-compatible HTTP app over a :class:`~lingshu.serve.engine.GenerationEngine`.
+"""The OpenAI-compatible HTTP app over a :class:`~lingshu.inference.Engine`.
 
 Routes: ``POST /v1/chat/completions`` (plain or ``stream: true`` server-sent events in
 OpenAI's chunk format, ending with ``data: [DONE]``), ``GET /v1/models``, ``GET /health``;
@@ -32,12 +32,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lingshu.core.hashing import sha256_obj
-from lingshu.serve.encoding import PromptError
-from lingshu.serve.engine import (
+from lingshu.inference import (
+    Engine,
     EngineBusy,
-    GenerationEngine,
     GenerationHandle,
     GenerationResult,
+    PromptError,
     SamplingParams,
     StreamEvent,
 )
@@ -59,7 +59,7 @@ PAGE_CSP = (
 could neither load code nor send data elsewhere."""
 
 
-def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
+def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     """The ASGI app; run it with uvicorn (``lingshu serve`` does)."""
     app = FastAPI(title="Lingshu", docs_url=None, redoc_url=None, openapi_url=None)
     created = int(time.time())
@@ -120,9 +120,11 @@ def create_app(engine: GenerationEngine, settings: ServerSettings) -> FastAPI:
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         try:
-            result = await _wait_result(events)
+            result = await _wait_result(events, request)
         finally:
-            handle.cancel()  # no-op when finished; stops work if this request was abandoned
+            handle.cancel()  # no-op when finished; frees the engine if the client went away
+        if result is None:  # the client disconnected: nobody to answer
+            return Response(status_code=499)
         return JSONResponse(_completion(meta, result))
 
     if settings.ui:
@@ -220,7 +222,7 @@ def _unknown_model(name: str, settings: ServerSettings) -> ApiError:
 
 
 async def _submit(
-    engine: GenerationEngine, messages: list[dict[str, Any]], params: SamplingParams, listener: Any
+    engine: Engine, messages: list[dict[str, Any]], params: SamplingParams, listener: Any
 ) -> GenerationHandle:
     try:
         return await run_in_threadpool(engine.submit, messages, params, listener)
@@ -236,7 +238,29 @@ async def _submit(
         ) from None
 
 
-async def _wait_result(events: asyncio.Queue[StreamEvent]) -> GenerationResult:
+async def _wait_result(
+    events: asyncio.Queue[StreamEvent], request: Request
+) -> GenerationResult | None:
+    """The final result, or ``None`` as soon as the client disconnects.
+
+    A non-streamed request would otherwise keep its batch row until its last token: a
+    client that gave up on a 1,500-token answer held the engine for a minute.
+    """
+    result = asyncio.ensure_future(_final_event(events))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (result, gone):
+            if not task.done():
+                task.cancel()
+    if not result.done() or result.cancelled():
+        log.info("client disconnected; request cancelled")
+        return None
+    return result.result()
+
+
+async def _final_event(events: asyncio.Queue[StreamEvent]) -> GenerationResult:
     while True:
         ev = await events.get()
         if ev.kind == "done":
@@ -245,6 +269,15 @@ async def _wait_result(events: asyncio.Queue[StreamEvent]) -> GenerationResult:
         if ev.kind == "error":
             log.error("generation failed: %s", ev.text)
             raise internal_error()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection (the body is already read, so the
+    next ASGI message is the disconnect)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def _usage(result: GenerationResult) -> dict[str, int]:

@@ -81,6 +81,7 @@ class EvalAfter(_Strict):
     data_dir: Path = Field(description="benchmark data folder (as `lingshu eval run --data-dir`)")
     limit: int | None = Field(None, ge=1, description="first N samples per benchmark")
     batch_size: int = Field(8, ge=1, description="hf backend batch size")
+    max_new_tokens: int = Field(256, ge=1, description="generation budget per answer")
 
 
 class SFTStageConfig(_Strict):

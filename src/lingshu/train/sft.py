@@ -10,7 +10,8 @@ wrapping and mixed precision from accelerate, LoRA from PEFT.
 Objective: mean cross-entropy over all assistant tokens of an optimizer step. Each
 micro-batch contributes ``sum / N`` where ``N`` counts the assistant tokens of the whole
 step on all processes (every process holds the data index, so ``N`` needs no
-communication); DDP averages gradients over processes, hence the factor ``world_size``.
+communication); gradients are then summed over processes (our all-reduce for plain data
+parallelism; FSDP and DeepSpeed average, so there the loss carries a factor ``world_size``).
 The result is independent of packing, batch split and process count (tests).
 
 Data order: units (samples, or packs with packing) are shuffled per epoch with
@@ -60,9 +61,14 @@ def _accelerator(precision: str) -> Any:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
+    import torch
+
     kwargs: dict[str, Any] = {
         # a text-only micro-batch leaves the vision tower without gradients
         "kwargs_handlers": [DistributedDataParallelKwargs(find_unused_parameters=True)],
+        # without cpu=True, accelerate 1.15 on a GPU-less machine ignores WORLD_SIZE and runs
+        # each launched process alone (DistributedType.NO); with it, gloo DDP (MULTI_CPU)
+        "cpu": not torch.cuda.is_available(),
     }
     if "ACCELERATE_MIXED_PRECISION" not in os.environ:
         kwargs["mixed_precision"] = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
@@ -73,6 +79,10 @@ def _load_model(model_path: Path, config: SFTStageConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    if not sys.stderr.isatty():  # keep log files to our own progress lines
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     processor = AutoProcessor.from_pretrained(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch.float32)
     tok = processor.tokenizer
@@ -145,7 +155,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     import torch
     from accelerate.utils import DistributedType, set_seed
 
-    from lingshu.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from lingshu.train.checkpoint import latest_checkpoint, load_checkpoint
     from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
     from lingshu.train.parts import apply_freezing, count_by_part, param_groups
     from lingshu.train.sft_data import load_sft_data
@@ -189,8 +199,16 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     scheduler = _scheduler(optimizer, config, n_steps)
 
     unwrapped = model
-    model, optimizer = acc.prepare(model, optimizer)
     sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    # Plain data parallelism (several processes, nothing sharded): we all-reduce the summed
+    # gradients ourselves once per optimizer step instead of wrapping in DDP. DDP cannot
+    # accept a micro-batch without a path to any trainable weight (a text-only batch in
+    # stage 1, where only the vision tower trains): its reducer waits for every parameter.
+    manual_dp = world > 1 and not sharded
+    if manual_dp:
+        model = model.to(acc.device)
+    else:
+        model, optimizer = acc.prepare(model, optimizer)
     pad_id = processor.tokenizer.pad_token_id
     if pad_id is None:
         pad_id = processor.tokenizer.eos_token_id
@@ -234,15 +252,28 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
             batch = batch_of(idx)
             useful += int((batch["inputs"]["input_ids"] != pad_id).sum())
             last = m == config.grad_accum - 1
-            ctx = acc.no_sync(model) if not last and world > 1 else _null()
-            with ctx, acc.autocast():
+            with acc.autocast():
                 lsum, _ = loss_sum(model, batch)
-                # DeepSpeed's engine divides by its gradient_accumulation_steps itself
-                scale = world * (config.grad_accum if acc.distributed_type == DistributedType.DEEPSPEED else 1)
+            if lsum.requires_grad:
+                # Sharded engines average gradients over processes (factor world); DeepSpeed
+                # also divides by its gradient_accumulation_steps. Manual DP sums.
+                scale = world if sharded else 1
+                if acc.distributed_type == DistributedType.DEEPSPEED:
+                    scale *= config.grad_accum
                 acc.backward(lsum / max(n_tok, 1) * scale)
+            elif sharded:  # every rank must join the engine's collectives
+                acc.backward(sum(p.sum() for p in params) * 0.0)
             local += lsum.detach().double()
+        if manual_dp:
+            _allreduce_grads(params)
         tot = acc.reduce(local.to(acc.device), reduction="sum") if world > 1 else local
-        grad_norm = acc.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        if sharded:
+            grad_norm = acc.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        else:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
         step_lrs = {f"lr/{g['part']}": g["lr"] for g in optimizer.param_groups}  # the LRs this step used
         optimizer.step()
         scheduler.step()
@@ -275,20 +306,42 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
         "seconds": round(time.time() - t0, 1), "world_size": world,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
     }
-    if config.eval is not None and acc.is_main_process:
-        summary["eval"] = evaluate_stage(final, config, stage_dir, metrics, global_step_offset + n_steps)
     if acc.is_main_process:
+        atomic_write_json(stage_dir / DONE, summary)  # training is done whatever the evaluation does
+    if config.eval is not None and acc.is_main_process:
+        from lingshu.core.errors import UserError
+
+        try:
+            summary["eval"] = evaluate_stage(final, config, stage_dir, metrics, global_step_offset + n_steps)
+        except UserError as e:  # a benchmark problem must not cost the trained model
+            log.error("stage %s: evaluation failed: %s", config.name, e)
+            summary["eval_error"] = str(e)
         atomic_write_json(stage_dir / DONE, summary)
     acc.wait_for_everyone()
     return final
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
+def _allreduce_grads(params: list, bucket: int = 1 << 25) -> None:
+    """Sum every trainable gradient over processes, in flat buckets (as DDP does)."""
+    import torch
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-    def __exit__(self, *a: Any) -> None:
-        return None
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    chunk: list = []
+    size = 0
+    for p in params + [None]:
+        if p is not None:
+            chunk.append(p.grad)
+            size += p.grad.numel()
+        if chunk and (p is None or size >= bucket):
+            flat = _flatten_dense_tensors(chunk)
+            dist.all_reduce(flat)
+            for g, r in zip(chunk, _unflatten_dense_tensors(flat, chunk)):
+                g.copy_(r)
+            chunk, size = [], 0
 
 
 def _checkpoint(acc: Any, stage_dir: Path, step: int, unwrapped: Any, optimizer: Any, scheduler: Any,
@@ -342,15 +395,21 @@ def evaluate_stage(final: Path, config: SFTStageConfig, stage_dir: Path, metrics
 
     ev = config.eval
     assert ev is not None
+    from lingshu.eval.types import GenerationParams
+
     cfg = EvalConfig(benchmarks=ev.benchmarks, data_dir=ev.data_dir, limit=ev.limit, backend="hf",
-                     backend_options={"model": str(final), "batch_size": ev.batch_size})
+                     backend_options={"model": str(final), "batch_size": ev.batch_size},
+                     generation=GenerationParams(max_new_tokens=ev.max_new_tokens))
     result = run_eval(cfg, stage_dir / "eval")
     scores = _numeric(result.metrics)
     if metrics is not None:
         rec = {"stage": config.name, "step": step, "global_step": step}
-        for k, v in _flatten(scores).items():
-            if not math.isnan(v):
-                rec[f"eval/{k}"] = v
+        for k, v in _flatten(scores).items():  # headline scores only; the rest is in eval/
+            parts = k.split("/")
+            headline = (len(parts) == 3 and parts[0] == "benchmarks" and parts[2] in ("accuracy", "invalid_rate")) \
+                or k == "macro_accuracy"
+            if headline and not math.isnan(v):
+                rec[f"eval/{k.removeprefix('benchmarks/')}"] = v
         metrics.write(rec)
     return scores
 

@@ -38,7 +38,7 @@ class PlaceholderGRPOStageConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="stage name")
-    kind: Literal["grpo"] = "grpo"
+    kind: Literal["grpo"] = Field("grpo", description="stage kind")
     data: list[dict[str, Any]] = Field(min_length=1, description="RL JSONL files ({path, ratio})")
     prompt_variant: Literal["thinking", "no_thinking"] = Field("no_thinking", description="Med-R1 prompt")
     rewards: dict[str, float] | str = Field(

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from lingshu.inference import BACKENDS, Backend, BackendConfig, register_backend
-from lingshu.eval.types import Response
+from lingshu.inference import BACKENDS, Backend, BackendConfig, Response
 
 CALLS: list[str] = []
 
@@ -54,21 +53,29 @@ class FakeConfig(BackendConfig):
     tag: str = "v1"
 
 
-if "curate-fake" not in BACKENDS:
+class FakeBackend(Backend):
+    """Registered only while a test uses it (``registered()``), so the package's backend
+    list seen by other tests stays the four real ones."""
 
-    @register_backend("curate-fake")
-    class FakeBackend(Backend):
-        Config = FakeConfig
+    name = "curate-fake"
+    Config = FakeConfig
 
-        def __init__(self, config: FakeConfig) -> None:
-            self.config = config
+    def __init__(self, config: FakeConfig) -> None:
+        self.config = config
 
-        def fingerprint(self):
-            return {"backend": "curate-fake", "tag": self.config.tag}
+    def fingerprint(self):
+        return {"backend": "curate-fake", "tag": self.config.tag}
 
-        def generate(self, requests, params):
-            out = []
-            for r in requests:
-                CALLS.append(_text(r))
-                out.append(Response(text=reply(_text(r))))
-            return out
+    def generate(self, requests, params):
+        out = []
+        for r in requests:
+            CALLS.append(_text(r))
+            out.append(Response(text=reply(_text(r))))
+        return out
+
+
+def registered(monkeypatch) -> None:
+    """Put ``curate-fake`` in the backend registry for the current test only."""
+    import lingshu.inference.backends  # noqa: F401  (the real ones first)
+
+    monkeypatch.setitem(BACKENDS._items, FakeBackend.name, FakeBackend)

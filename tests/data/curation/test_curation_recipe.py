@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_recipe
+from curation_helpers import write_recipe
 from typer.testing import CliRunner
 
 from lingshu.cli.main import app

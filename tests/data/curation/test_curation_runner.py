@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BENCH, SLAKE, rad_images, read_out, write_jsonl, write_recipe
+from curation_helpers import BENCH, SLAKE, rad_images, read_out, write_jsonl, write_recipe
 
 from lingshu.data.curate import load_recipe, run_recipe
 

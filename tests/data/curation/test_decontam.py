@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import BENCH, SLAKE
+from curation_helpers import BENCH, SLAKE
 from PIL import Image
 
 from lingshu.data.curate.ops import OPS

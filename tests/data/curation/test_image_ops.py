@@ -6,7 +6,7 @@ import random
 
 import imagehash
 import pytest
-from conftest import rad_images
+from curation_helpers import rad_images
 from PIL import Image
 
 from lingshu.data.curate.ops import OPS

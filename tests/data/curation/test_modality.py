@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from conftest import BENCH, RAD_IMAGES
+from curation_helpers import BENCH, RAD_IMAGES
 
 from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.ops.modality import DICOM_MODALITY, MODALITIES, FallbackClassifier

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import BENCH, rad_images, write_jsonl
+from curation_helpers import BENCH, rad_images, write_jsonl
 
 from lingshu.core.errors import UserError
 from lingshu.data.curate.readers import read_input

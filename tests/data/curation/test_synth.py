@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fake_backend
 import pytest
-from conftest import rad_images
+from curation_helpers import rad_images
 
 from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.ops.llm import prompt_template
@@ -13,7 +13,8 @@ from lingshu.data.curate.record import Record, conversation
 
 
 @pytest.fixture(autouse=True)
-def _reset():
+def _reset(monkeypatch):
+    fake_backend.registered(monkeypatch)
     fake_backend.CALLS.clear()
 
 

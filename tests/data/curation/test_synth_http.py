@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import rad_images, read_out, write_jsonl, write_recipe
+from curation_helpers import rad_images, read_out, write_jsonl, write_recipe
 
 from lingshu.data.curate import load_recipe, run_recipe
 

@@ -91,7 +91,7 @@ def test_string_values_from_the_command_line_are_coerced():
 
 def test_construction_loads_nothing():
     backend = get_backend("hf", model="/no/such/model", batch_size=4)
-    assert isinstance(backend, HFBackend) and backend._loaded is None
+    assert isinstance(backend, HFBackend) and backend._engine is None
     assert backend.preferred_batch_size() == 4
     with pytest.raises(UserError, match="no such directory"):
         backend.fingerprint()

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from lingshu.inference import get_backend
-from lingshu.inference.backends.hf import HFBackend, HFConfig, _batches, _Prepared
+from lingshu.inference.backends.hf import HFBackend, HFConfig
+from lingshu.inference.engine import Engine, batches
 from lingshu.inference import GenerationParams, Request
 from lingshu.models import LoadOptions, load_image, model_fingerprint_for
 
@@ -241,14 +242,15 @@ def test_missing_image_is_reported_by_name(vl, tmp_path):
 
 
 def test_a_failing_batch_is_retried_request_by_request(vl, mixed_requests, monkeypatch):
-    real = HFBackend._run_batch
+    real = Engine._decode
+    culprit = vl.engine.encode(mixed_requests[1].messages).token_ids()
 
-    def fail_with_second(self, batch, params):
-        if any(p.index == 1 for p in batch):
+    def fail_with_second(self, rows):
+        if any(r.job.prompt.token_ids() == culprit for r in rows):
             raise RuntimeError("device fault\nsecond line")
-        return real(self, batch, params)
+        return real(self, rows)
 
-    monkeypatch.setattr(HFBackend, "_run_batch", fail_with_second)
+    monkeypatch.setattr(Engine, "_decode", fail_with_second)
     responses = vl.generate(mixed_requests[:3], GREEDY)
     assert responses[1].error == "RuntimeError: device fault"
     assert responses[0].error is None and responses[2].error is None
@@ -260,7 +262,7 @@ def test_a_failing_batch_is_retried_request_by_request(vl, mixed_requests, monke
 def test_fingerprint_needs_no_model_load(tiny_vl_dir):
     backend = get_backend("hf", model=str(tiny_vl_dir), device="cpu")
     fp = backend.fingerprint()
-    assert backend._loaded is None
+    assert backend._engine is None
     assert fp == {
         "backend": "hf",
         **model_fingerprint_for(str(tiny_vl_dir), LoadOptions(device="cpu")),
@@ -269,12 +271,11 @@ def test_fingerprint_needs_no_model_load(tiny_vl_dir):
 
 
 def test_batches_respect_rows_and_token_budget():
-    items = [_Prepared(i, "", [], n) for i, n in enumerate([100, 90, 50, 40, 30, 10])]
-    sizes = lambda bs: [[p.length for p in b] for bs in [bs] for b in bs]  # noqa: E731
-    assert sizes(_batches(items, 4, None)) == [[100, 90, 50, 40], [30, 10]]
+    lengths = [100, 90, 50, 40, 30, 10]
+    assert batches(lengths, lengths, 4, None) == [[100, 90, 50, 40], [30, 10]]
     # Budget 200 padded tokens: 100+100 fits, a third row of width 100 would not.
-    assert sizes(_batches(items, 4, 200)) == [[100, 90], [50, 40, 30, 10]]
-    assert sizes(_batches(items, 4, 10)) == [[100], [90], [50], [40], [30], [10]]
+    assert batches(lengths, lengths, 4, 200) == [[100, 90], [50, 40, 30, 10]]
+    assert batches(lengths, lengths, 4, 10) == [[100], [90], [50], [40], [30], [10]]
 
 
 # -- text-only models ------------------------------------------------------------------------
@@ -364,15 +365,13 @@ def test_other_vision_language_models_batch_through_the_auto_classes(
         _image_request("bad", [corrupt_png], "Broken?"),
         _image_request("img3", [image_files[3]], QUESTIONS[3]),
     ]
-    batches = []
-    real = HFBackend._run_batch
-    monkeypatch.setattr(
-        HFBackend, "_run_batch", lambda self, b, p: batches.append(len(b)) or real(self, b, p)
-    )
+    sizes = []
+    real = Engine._decode
+    monkeypatch.setattr(Engine, "_decode", lambda self, rows: sizes.append(len(rows)) or real(self, rows))
     batched = backend.generate(requests, GREEDY)
     assert backend.loaded.kind == "image_text_to_text"
     assert type(backend.loaded.model).__name__ == "LlavaForConditionalGeneration"
-    assert batches == [4, 1]  # mixed image / no-image rows ran as one batch, no fallback
+    assert sizes == [4, 1]  # mixed image / no-image rows ran as one batch, no fallback
     assert batched[4].error.startswith(f"{corrupt_png}: ")
     single = [backend.generate([r], GREEDY)[0] for r in requests]
     assert [r.text for r in batched] == [r.text for r in single]

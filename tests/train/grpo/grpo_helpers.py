@@ -27,7 +27,12 @@ def build_char_model(out: Path, seed: int = 0) -> Path:
     """A 2-layer Qwen2 causal LM over a character vocabulary (saved as an HF folder)."""
     import torch
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        GenerationConfig,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     vocab = {t: i for i, t in enumerate(SPECIAL + CHARS)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))

@@ -46,13 +46,14 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
     assert [r["step"] for r in records] == list(range(1, 25))
     first = sum(r["reward/test_letter_share/mean"] for r in records[:5]) / 5
     last = sum(r["reward/test_letter_share/mean"] for r in records[-5:]) / 5
-    # Random policy over ~25 symbols: ~0.04. Measured with seed 0: first ~0.03, last 1.0.
+    # Random policy over 25 symbols: ~0.04. Measured with seed 0: first five 0.033, last five 1.0.
     assert first < 0.2 and last > first + 0.5, (first, last)
     for key in ("reward/mean", "reward/std", "reward/accuracy/mean", "reward/accuracy/std",
                 "format_compliance", "completion_length/mean", "learning_rate", "loss"):
         assert key in records[-1], key
     assert "kl" not in records[-1]  # beta = 0: no reference model, no KL
-    assert summary["steps"] == 24 and summary["rows_kept"] == 8
+    assert summary["steps"] == 24 and summary["rows_kept"] == 8 and summary["excluded"] == 0
+    assert isinstance(summary["final_loss"], float) and summary["final_reward"] > 0.5
     assert (out / "plots" / "rewards.png").stat().st_size > 1000
     assert (out / "plots" / "training.png").is_file()
     assert json.loads((out / "stage_config.json").read_text())["max_steps"] == 24

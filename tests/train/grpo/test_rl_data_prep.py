@@ -147,3 +147,15 @@ def test_prepare_files_rebases_images_and_writes_report(tmp_path: Path) -> None:
     md = (tmp_path / "rl" / "train.report.md").read_text()
     assert "| modality | mcq | numeric | open | yes_no | total |" in md
     assert "| CT | 4 | 0 | 10 | 2 | 16 |" in md  # columns: mcq numeric open yes_no
+
+
+def test_rewrite_cuts_options_written_on_the_question_line() -> None:
+    row = _row("x", "radiology", "mcq", answer="A", options={"A": "head", "B": "chest"},
+               text="Which body region is shown? A. head B. chest")
+    new = rewrite_as_open(parse_rl_row(row, 0), max_words=4)
+    assert new is not None
+    assert (new.question, new.answer) == ("Which body region is shown?", ["head"])
+    row = _row("y", "CT", "mcq", answer="B", options={"A": "Liver", "B": "Spleen"},
+               text="Organ? Options: (A) liver (B) spleen")
+    assert rewrite_as_open(parse_rl_row(row, 0), max_words=4).question == "Organ?"
+

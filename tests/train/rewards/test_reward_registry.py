@@ -49,3 +49,16 @@ def test_rewards_table_lists_every_reward_on_one_line() -> None:
     lines = rewards_table().splitlines()
     assert len(lines) == len(list_rewards())
     assert any(line.startswith("format_thinking ") for line in lines)
+
+
+def test_numeric_accuracy_works_outside_the_main_thread() -> None:
+    """math-verify's timeout uses SIGALRM (main thread only); rewards may run in a worker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fn = get_reward("accuracy")
+    with ThreadPoolExecutor(1) as pool:
+        got = pool.submit(fn, ["<answer>1/2</answer>", "<answer>3</answer>"],
+                          answer=["0.5", "4"], question_type=["numeric", "numeric"]).result()
+    assert got == [1.0, 0.0]
+    long_answer = "<answer>" + "1" * 200 + "</answer>"
+    assert fn([long_answer], answer=["1" * 200], question_type=["numeric"]) == [0.0]

@@ -26,6 +26,7 @@ from pydantic import Field, SecretStr
 
 from lingshu.core.errors import SampleError
 from lingshu.inference import messages as _messages
+from lingshu.inference.decoding import cut_at_stop
 from lingshu.inference.registry import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 
@@ -171,7 +172,7 @@ def _parse_completion(reply: httpx.Response, params: GenerationParams) -> Respon
             message.get("refusal") or f"finish_reason={data['choices'][0].get('finish_reason')}"
         )
         raise _Failure(f"no content in completion ({reason})", retryable=False)
-    text, _ = _messages.cut_at_stop(content, params.stop)
+    text, _ = cut_at_stop(content, params.stop)
     usage = data.get("usage") or {}
     return Response(
         text=text,

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from lingshu.core.errors import SampleError, UserError
 from lingshu.inference import messages as _messages
+from lingshu.inference.decoding import cut_at_stop
 from lingshu.inference.registry import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.fingerprint import model_fingerprint
@@ -170,7 +171,7 @@ class VLLMBackend(Backend):
 
 def _to_response(out: Any, params: GenerationParams) -> Response:
     completion = out.outputs[0]
-    text, _ = _messages.cut_at_stop(completion.text, params.stop)
+    text, _ = cut_at_stop(completion.text, params.stop)
     return Response(
         text=text,
         prompt_tokens=len(out.prompt_token_ids or []),

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lingshu.train.grpo.prompts import GRPO_PROMPTS, LATEST_VERSION, PromptVariant
+from lingshu.train.recipe import EvalAfter
 from lingshu.train.rewards import REWARDS, reward_preset
 
 
@@ -50,7 +51,8 @@ class GRPOStageConfig(BaseModel):
     # What the model is asked and how it is paid
     prompt_variant: PromptVariant = Field(
         "no_thinking",
-        description="Med-R1 prompt: thinking (<think> then <answer>) or no_thinking (<answer> only)",
+        description="Med-R1 prompt: thinking (<think> then <answer>) or no_thinking "
+        "(<answer> only)",
     )
     prompt_version: int = Field(LATEST_VERSION, ge=1, description="version of the prompt wording")
     rewards: dict[str, float] | str = Field(
@@ -122,6 +124,9 @@ class GRPOStageConfig(BaseModel):
         None, ge=1, description="checkpoint every N optimizer steps (None: only at the end)"
     )
     seed: int | None = Field(None, description="stage seed (default: the run's seed)")
+    eval: EvalAfter | None = Field(
+        None, description="evaluation of final/ after the stage (benchmarks, data_dir, limit)"
+    )
 
     @field_validator("rewards")
     @classmethod

@@ -93,7 +93,7 @@ def rewrite_as_open(row: RLRow, max_words: int) -> RLRow | None:
     ):
         return None
     lines = [
-        line
+        _cut_inline_options(line, row.options)
         for line in row.question.splitlines()
         if not _OPTIONS_HEADER.match(line)
         and not _is_option_line(line, row.options)
@@ -110,6 +110,23 @@ def rewrite_as_open(row: RLRow, max_words: int) -> RLRow | None:
         id=row.id, question=question, images=row.images, answer=[text], question_type="open",
         options=None, modality=row.modality, raw=raw,
     )
+
+
+def _cut_inline_options(line: str, options: dict[str, str]) -> str:
+    """``"Which region? A. head B. chest"`` -> ``"Which region?"``: options written on the
+    question's own line are cut when every one of them is there, in order."""
+    pos, first = 0, None
+    for letter, text in options.items():
+        m = re.compile(
+            rf"(?:\(\s*{letter}\s*\)|\b{letter}\s*[.:)])\s*{re.escape(text.strip())}",
+            re.IGNORECASE,
+        ).search(line, pos)
+        if m is None:
+            return line
+        first = m.start() if first is None else first
+        pos = m.end()
+    cut = line[:first].rstrip(" \t,;:")
+    return re.sub(r"\s*(options|choices)\s*$", "", cut, flags=re.IGNORECASE) if cut else line
 
 
 def _is_option_line(line: str, options: dict[str, str]) -> bool:
@@ -158,7 +175,8 @@ def _sample_cells(
 
 def _table(rows: list[RLRow]) -> dict[str, dict[str, int]]:
     table: dict[str, dict[str, int]] = defaultdict(dict)
-    for (modality, qtype), n in sorted(Counter((r.modality, r.question_type) for r in rows).items()):
+    counts = Counter((r.modality, r.question_type) for r in rows)
+    for (modality, qtype), n in sorted(counts.items()):
         table[modality][qtype] = n
     return dict(table)
 

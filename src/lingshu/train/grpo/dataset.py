@@ -95,7 +95,8 @@ def build_grpo_dataset(
                     n = _prompt_tokens(processor, record)
                     if n > config.max_prompt_length:
                         raise RowError(
-                            f"prompt too long: {n} tokens > max_prompt_length {config.max_prompt_length}"
+                            f"prompt too long: {n} tokens > max_prompt_length "
+                            f"{config.max_prompt_length}"
                         )
             except RowError as e:
                 excluded.append({**where, "reason": _reason_key(str(e)), "detail": str(e)})
@@ -153,27 +154,42 @@ def _record(row: RLRow, text: str, images: list[Path]) -> dict[str, Any]:
 
 
 def _prompt_tokens(processor: Any, record: dict[str, Any]) -> int:
-    """Prompt length in tokens as the trainer will see it (vision tokens included)."""
+    """Prompt length in tokens as the trainer will see it (vision tokens included).
+
+    For the Qwen2-VL family the image tokens are counted from the image's size alone (its
+    header is read, not its pixels): one ``<|image_pad|>`` in the templated text expands to
+    ``patches / merge_size**2`` tokens. Checking 100K rows this way takes seconds, where
+    running the image processor on each would take many minutes on every rank. Other
+    processors are run in full.
+    """
     from PIL import Image as PILImage
 
-    images = []
+    sizes = []
     for p in record["images"]:
         try:
             with PILImage.open(p) as im:
-                images.append(im.convert("RGB"))
+                sizes.append(im.size)  # (width, height); pixels are not decoded
         except OSError as e:
             raise RowError(f"image unreadable: {p} ({e})") from None
-    content = [{"type": "image"} for _ in images] + [
-        {"type": "text", "text": record["prompt"][0]["content"]}
-    ]
-    messages = [{"role": "user", "content": content if images else record["prompt"][0]["content"]}]
-    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    if images:
-        enc = processor(text=[text], images=images, return_tensors=None)
-    else:
-        tok = getattr(processor, "tokenizer", processor)
-        enc = tok([text])
-    return len(enc["input_ids"][0])
+    text = record["prompt"][0]["content"]
+    content = [{"type": "image"} for _ in sizes] + [{"type": "text", "text": text}]
+    messages = [{"role": "user", "content": content if sizes else text}]
+    templated = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    n_text = len(tokenizer(templated)["input_ids"])
+    if not sizes:
+        return n_text
+    ip = getattr(processor, "image_processor", None)
+    if hasattr(ip, "get_number_of_image_patches") and hasattr(ip, "merge_size"):
+        per_image = [
+            ip.get_number_of_image_patches(h, w) // ip.merge_size**2 for w, h in sizes
+        ]
+        return n_text - len(sizes) + sum(per_image)  # each placeholder becomes per_image tokens
+    images = []
+    for p in record["images"]:
+        with PILImage.open(p) as im:
+            images.append(im.convert("RGB"))
+    return len(processor(text=[templated], images=images)["input_ids"][0])
 
 
 def _reason_key(detail: str) -> str:

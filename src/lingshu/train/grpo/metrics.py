@@ -10,8 +10,9 @@ logging step with stable names (docs/training-grpo.md explains each):
 - ``kl``: mean per-token KL to the reference model (only when beta > 0: with beta = 0 no
   reference model exists);
 - ``completion_length/mean|min|max``, ``completion_clipped_ratio`` (cut at the maximum);
-- ``learning_rate``, ``loss``, ``grad_norm``, ``entropy``, ``frac_reward_zero_std`` (groups
-  whose completions all scored the same: they carry no learning signal).
+- ``learning_rate``, ``loss``, ``grad_norm``, ``entropy``, ``step_time_s``;
+- ``frac_reward_zero_std``: groups whose completions all scored the same (they carry no
+  learning signal).
 
 The file is appended with fsync per line (core.io), so a killed run keeps its curve.
 """
@@ -41,6 +42,7 @@ _RENAME = {
     "entropy": "entropy",
     "frac_reward_zero_std": "frac_reward_zero_std",
     "epoch": "epoch",
+    "step_time": "step_time_s",
 }
 
 

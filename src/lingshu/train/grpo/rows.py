@@ -72,7 +72,10 @@ def _first_user_turn(row: dict[str, Any]) -> tuple[str, list[str]]:
             if isinstance(msg, dict) and msg.get("from") in ("human", "user"):
                 text = str(msg.get("value", ""))
                 image = row.get("image")
-                images = [image] if isinstance(image, str) else list(image or row.get("images") or [])
+                if isinstance(image, str):
+                    images = [image]
+                else:
+                    images = list(image or row.get("images") or [])
                 return text, [str(p) for p in images]
         raise RowError("no human turn")
     raise RowError("no 'messages' or 'conversations' list")

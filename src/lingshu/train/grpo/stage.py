@@ -6,7 +6,7 @@ their weights plus a zero-weight format-compliance monitor, metrics with stable 
 plots (``metrics``), and a run folder that the next stage, ``lingshu eval`` and plain
 transformers load (``save_pretrained`` with the processor).
 
-Outputs in ``output_dir``: the model + processor, ``stage_config.json`` (resolved),
+Outputs in ``output_dir``: ``final/`` (model + processor), ``stage_config.json`` (resolved),
 ``metrics.jsonl``, ``plots/rewards.png`` and ``plots/training.png``, ``exclusions.jsonl``
 (skipped rows and why), ``summary.json``; TRL checkpoints in ``checkpoints/`` when
 ``save_steps`` is set (a rerun resumes from the last one).
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import UserError
-from lingshu.core.io import JsonlAppender, atomic_write_json
+from lingshu.core.io import JsonlAppender, atomic_write_json, read_jsonl
 from lingshu.train.grpo.config import GRPOStageConfig
 from lingshu.train.grpo.metrics import (
     COMPLIANCE_REWARD,
@@ -214,6 +214,7 @@ def run_grpo_stage(
         return final  # interrupted on purpose: no export, the next call resumes
     _export(trainer, processor, out)
     plots = plot_metrics(metrics_path, out / "plots")
+    last = (list(read_jsonl(metrics_path)) or [{}])[-1]
     summary = {
         "stage": config.name,
         "kind": "grpo",
@@ -224,6 +225,10 @@ def run_grpo_stage(
         "rows_kept": data.kept,
         "rows_skipped": len(data.excluded),
         "rows_skipped_by_reason": data.excluded_by_reason,
+        "excluded": len(data.excluded),  # the key SFT stages use for the same count
+        "final_loss": float(last.get("loss", 0.0)),
+        "final_reward": last.get("reward/mean"),
+        "final_format_compliance": last.get("format_compliance"),
         "reward_weights": config.reward_weights(),
         "prompt": get_prompt(config.prompt_variant, config.prompt_version).key,
         "dtype": dtype,
@@ -231,8 +236,15 @@ def run_grpo_stage(
         "plots": [str(p.relative_to(out)) for p in plots],
         "ignored_options": sorted(common),
     }
+    if config.eval is not None and trainer.is_world_process_zero():
+        from lingshu.train.sft import evaluate_stage
+
+        summary["eval"] = evaluate_stage(
+            final, config, out, metrics, global_step_offset + trainer.state.global_step
+        )
     if trainer.is_world_process_zero():
         atomic_write_json(out / "summary.json", summary)
+    trainer.accelerator.wait_for_everyone()
     return final
 
 

@@ -12,7 +12,8 @@ for an answer the format reward rejects. How the block is compared with the gold
 - ``open``: normalised exact match (``normalize``) against the gold answer, or any of
   several gold answers when ``answer`` is a list.
 - ``numeric``: math-verify 0.9 (Med-R1's verifier, BRIEF §2), so ``0.5`` == ``1/2`` and
-  ``12`` == ``12.0``; a hedge with several numbers ("12 or 13") scores 0.
+  ``12`` == ``12.0``; a hedge with several numbers ("12 or 13") scores 0, and so does an
+  answer block over 100 characters (no numeric answer is that long; sympy on long text is slow).
 
 A missing ``question_type`` is inferred from the row: options -> mcq, a yes/no gold ->
 yes_no, a number -> numeric, anything else -> open.
@@ -21,6 +22,7 @@ yes_no, a number -> numeric, anything else -> open.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,15 +101,25 @@ def match_open(pred: str, answer: Any) -> bool:
     return bool(said) and any(said == normalize_text(g) for g in _golds(answer))
 
 
+_MAX_NUMERIC_CHARS = 100
+"""A numeric answer is short; longer text is not parsed (sympy on long input is slow)."""
+
+
 def match_numeric(pred: str, answer: Any) -> bool:
     from math_verify import parse, verify
 
+    if len(pred) > _MAX_NUMERIC_CHARS:
+        return False
     if _HEDGE.search(pred) and len(re.findall(r"\d+(?:\.\d+)?", pred)) > 1:
         return False
-    said = parse(pred)
+    # math-verify's timeouts use SIGALRM, which only the main thread may set; a reward run
+    # from a worker thread goes without (inputs are short, see above).
+    limit = 5 if threading.current_thread() is threading.main_thread() else None
+    said = parse(pred, parsing_timeout=limit)
     if not said:
         return False
-    return any(verify(parse(g), said) for g in _golds(answer))
+    return any(verify(parse(g, parsing_timeout=limit), said, timeout_seconds=limit)
+               for g in _golds(answer))
 
 
 def score_answer(pred: str | None, answer: Any, question_type: str | None, options: Any) -> float:

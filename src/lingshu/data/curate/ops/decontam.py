@@ -24,7 +24,7 @@ from pydantic import Field
 from lingshu.data.curate.ops.base import MapOp, OpParams, register_op
 from lingshu.data.curate.ops.hamming import HammingIndex
 from lingshu.data.curate.ops.image import phash_hex
-from lingshu.data.curate.ops.minhash import _WORD
+from lingshu.data.curate.ops.minhash import WORD_RE
 from lingshu.data.curate.record import Record
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class DecontamParams(OpParams):
 
 
 def _ngrams(text: str, n: int) -> set[str]:
-    w = _WORD.findall(text.lower())
+    w = WORD_RE.findall(text.lower())
     return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 

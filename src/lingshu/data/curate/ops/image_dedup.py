@@ -9,7 +9,6 @@ from the highest-priority source, then the earliest in read order.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -30,7 +29,8 @@ class ImageDedupParams(OpParams):
 
 
 def norm_text(t: str) -> str:
-    return re.sub(r"\s+", " ", t.lower()).strip()
+    """Lower case, whitespace runs collapsed (str.split: same set as regex \\s)."""
+    return " ".join(t.lower().split())
 
 
 @register_op("image_dedup")
@@ -63,7 +63,9 @@ class ImageDedup(GlobalOp):
             e = entries[i]
             scope = e["dataset"] if self.params.scope == "dataset" else ""
             key = (scope, e["sig"]["t"])
-            index = indexes.setdefault(key, HammingIndex(bits, self.params.threshold))
+            if key not in indexes:
+                indexes[key] = HammingIndex(bits, self.params.threshold)
+            index = indexes[key]
             own = owners.setdefault(key, [])
             hashes = [int(h, 16) for h in e["sig"]["h"]]
             matches = [index.query(h) for h in hashes]

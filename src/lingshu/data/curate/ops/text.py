@@ -6,11 +6,12 @@ import functools
 import hashlib
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, OpParams, register_op
 from lingshu.data.curate.ops.image_dedup import norm_text
-from lingshu.data.curate.ops.minhash import LshIndex, signatures
+from lingshu.data.curate.ops.minhash import LshIndex, band_keys, signatures
 from lingshu.data.curate.record import Record
 
 
@@ -145,6 +146,15 @@ class TextDedup(GlobalOp):
 
         exact: dict[tuple[str, str], str] = {}
         lsh: dict[str, LshIndex] = {}
+        probe = LshIndex(self.params.threshold, self.params.num_perm, self.params.verify)
+        karr = band_keys([e["sig"]["m"] for e in entries], probe.b, probe.r) if entries \
+            else np.zeros((0, probe.b), dtype=np.uint64)
+        # A document whose key is unique in every band can collide with no other: it
+        # skips the index entirely (most documents of a large corpus).
+        lonely = np.ones(len(entries), dtype=bool)
+        for b in range(karr.shape[1]):
+            _, inv, counts = np.unique(karr[:, b], return_inverse=True, return_counts=True)
+            lonely &= counts[inv] == 1
         owners: dict[str, list[str]] = {}
         drop: dict[str, dict] = {}
         for i in sorted(range(len(entries)), key=rank):
@@ -155,10 +165,16 @@ class TextDedup(GlobalOp):
                 drop[e["id"]] = {"reason": f"exact text duplicate of {exact[key]}",
                                  "statistic": {"matched": exact[key], "jaccard": 1.0}}
                 continue
-            index = lsh.setdefault(scope, LshIndex(self.params.threshold, self.params.num_perm,
-                                                   self.params.verify))
+            if lonely[i]:
+                exact[key] = e["id"]
+                continue
+            if scope not in lsh:
+                lsh[scope] = LshIndex(self.params.threshold, self.params.num_perm,
+                                      self.params.verify)
+            index = lsh[scope]
             own = owners.setdefault(scope, [])
-            hit = index.query(e["sig"]["m"])
+            ki = karr[i].tolist()
+            hit = index.query(e["sig"]["m"], ki)
             if hit is not None:
                 kept = own[hit[0]]
                 drop[e["id"]] = {"reason": f"near text duplicate of {kept}",
@@ -166,6 +182,6 @@ class TextDedup(GlobalOp):
                                                "jaccard_estimate": round(hit[1], 4)}}
                 continue
             exact[key] = e["id"]
-            index.add(e["sig"]["m"])
+            index.add(e["sig"]["m"], ki)
             own.append(e["id"])
         return drop

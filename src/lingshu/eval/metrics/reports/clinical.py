@@ -234,6 +234,11 @@ class RadGraphF1:
 
     def compute(self, ctx: ReportContext) -> MetricResult:
         cfg = _cfg(ctx)
+        if not cfg.weights.get("radgraph"):  # the package would otherwise download from the hub
+            raise MetricUnavailable(
+                "RadGraph-F1 needs its weights: set weights.radgraph to a folder holding radgraph/ "
+                "(radgraph.tar.gz from StanfordAIMI/RRG_scorers, extracted) in --weights-config"
+            )
         try:
             radgraph_pkg = importlib.import_module("radgraph")
         except ImportError:

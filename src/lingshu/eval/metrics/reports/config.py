@@ -16,8 +16,11 @@ Example::
     ratescore_affinity: long                    # RaTEScore type weights: long | short
     green_max_new_tokens: 2048                  # GREEN assessment length limit
 
-A value may be a local path or a Hugging Face hub id; hub ids load only when the machine is
-online (or the model is in the local hub cache). Unknown keys are errors.
+A value may be a local path or a Hugging Face hub id. A hub id named here loads from the hub
+(or its local cache); the usual ids used when nothing is named (``DEFAULT_WEIGHTS``) are
+taken from the local Hugging Face cache only, never fetched, so that scoring without a
+weights file answers at once, listing those metrics as unavailable, instead of waiting on
+an unreachable hub. Unknown keys are errors.
 """
 
 from __future__ import annotations
@@ -61,8 +64,13 @@ class ReportMetricsConfig(BaseModel):
             raise UserError(f"weights: unknown key(s) {unknown}; expected some of {list(WEIGHT_KEYS)}")
 
     def weight(self, key: str) -> str | None:
-        """The configured location, else the usual hub id, else None."""
-        return self.weights.get(key) or DEFAULT_WEIGHTS.get(key)
+        """The configured location, else the usual hub id's folder in the local Hugging
+        Face cache, else None (the metric then reports that it needs weights)."""
+        configured = self.weights.get(key)
+        if configured:
+            return configured
+        default = DEFAULT_WEIGHTS.get(key)
+        return cached_snapshot(default) if default else None
 
     @classmethod
     def coerce(cls, config: Any) -> ReportMetricsConfig:
@@ -77,6 +85,17 @@ class ReportMetricsConfig(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             raise UserError(f"report metrics config: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
+
+
+def cached_snapshot(repo_id: str) -> str | None:
+    """The local folder of ``repo_id`` in the Hugging Face cache, without any network call
+    (``local_files_only``), or None when it was never downloaded."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached, or no huggingface_hub: both mean "absent"
+        return None
 
 
 def load_config(path: Path) -> ReportMetricsConfig:

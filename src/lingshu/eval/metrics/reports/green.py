@@ -184,37 +184,18 @@ def generate_assessments(
     loaded: Any, prompts: list[str], *, max_new_tokens: int, batch_size: int
 ) -> list[str]:
     """Greedy completions of ``prompts`` by a loaded causal LM (``lingshu.models``), in
-    length-sorted batches through the evaluation kit's batched decoder."""
-    import torch
+    length-sorted batches through the inference engine (its fast text decoder)."""
+    from lingshu.inference import EncodedPrompt, Engine, SamplingParams
 
-    from lingshu.inference._causal_decode import decode_causal
-    from lingshu.inference import GenerationParams
-
+    engine = Engine(loaded, max_batch_size=batch_size)
     tok = loaded.tokenizer
-    rows = []
+    encoded = []
     for prompt in prompts:
-        if tok.chat_template is not None:
-            text = tok.apply_chat_template(
-                chat_messages(prompt), tokenize=False, add_generation_prompt=True
-            )
-        else:
-            text = prompt
+        text = engine.encoder.render(chat_messages(prompt)) if engine.encoder.templated else prompt
         # As the reference: special tokens added on top of the template, end truncated.
-        rows.append(tok(text).input_ids[:MAX_PROMPT_TOKENS])
-    eos = {tok.eos_token_id} if tok.eos_token_id is not None else set()
-    params = GenerationParams(max_new_tokens=max_new_tokens)
-    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
-    out: list[str] = [""] * len(rows)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        with torch.inference_mode():
-            new = decode_causal(
-                loaded.model, [rows[i] for i in chunk], params, eos_ids=eos,
-                pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0,
-            )  # fmt: skip
-        for i, tokens in zip(chunk, new, strict=True):
-            out[i] = tok.decode(tokens, skip_special_tokens=True)
-    return out
+        encoded.append(EncodedPrompt.from_ids(tok(text).input_ids[:MAX_PROMPT_TOKENS]))
+    results = engine.generate_many(encoded, SamplingParams(max_tokens=max_new_tokens))
+    return [r.text for r in results]
 
 
 class GreenMetric:
@@ -226,6 +207,11 @@ class GreenMetric:
 
         cfg = ReportMetricsConfig.coerce(ctx.config)
         where = cfg.weight("green")
+        if not where:
+            raise MetricUnavailable(
+                "GREEN needs weights: download StanfordAIMI/GREEN-radllama2-7b and set "
+                "weights.green: /path in --weights-config"
+            )
         try:
             loaded = load_model(str(where), LoadOptions(device=cfg.device))
         except (UserError, OSError) as e:

@@ -1,4 +1,5 @@
-"""Session-wide test models, built once into pytest's base temp folder."""
+"""Session-wide test models, built once into pytest's base temp folder, and an engine over
+the tiny Qwen2.5-VL."""
 
 from __future__ import annotations
 
@@ -124,3 +125,20 @@ def tiny_llava_dir(tiny_vl_dir, tmp_path_factory) -> Path:
         chat_template=LLAVA_TEMPLATE,
     ).save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_vl_dir):
+    """The tiny Qwen2.5-VL, loaded once on the CPU."""
+    from lingshu.models import LoadOptions, load_model
+
+    return load_model(str(tiny_vl_dir), LoadOptions(device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_loaded):
+    from lingshu.inference import Engine
+
+    eng = Engine(tiny_loaded, max_batch_size=8, batch_wait_s=0.02)
+    yield eng
+    eng.close()

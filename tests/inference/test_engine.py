@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import torch
-from serve_helpers import random_image
+from PIL import Image
 
-from lingshu.serve.encoding import PromptError
-from lingshu.serve.engine import GenerationEngine, SamplingParams
+from lingshu.inference import Engine as GenerationEngine
+from lingshu.inference import PromptError, SamplingParams
 
 pytestmark = pytest.mark.slow
+
+
+def random_image(seed: int, width: int = 96, height: int = 72) -> Image.Image:
+    rng = np.random.RandomState(seed)
+    return Image.fromarray((rng.rand(height, width, 3) * 255).astype(np.uint8))
 
 
 def reference_generate(loaded, messages, max_new_tokens):
@@ -136,17 +142,21 @@ def test_seeded_sampling_is_reproducible(engine):
     assert a.text != c.text  # 151k-token vocabulary at temperature 1: collisions are negligible
 
 
-def test_seeded_requests_are_not_batched_with_others():
+def test_seeded_requests_are_not_batched_with_others_under_one_random_stream():
     keys = {
-        SamplingParams(temperature=0.0, seed=3).batch_key(),
-        SamplingParams(temperature=0.7).batch_key(),
-        SamplingParams(temperature=0.7, top_p=0.9).batch_key(),
+        SamplingParams(temperature=0.0, seed=3).batch_key(False),
+        SamplingParams(temperature=0.7).batch_key(False),
+        SamplingParams(temperature=0.7, top_p=0.9).batch_key(False),
     }
     assert len(keys) == 3
-    assert SamplingParams(temperature=0.7, seed=1).batch_key() is None
+    assert SamplingParams(temperature=0.7, seed=1).batch_key(False) is None
+    # The fast decoder gives each row its own generator: seeded rows batch together.
+    assert SamplingParams(temperature=0.7, seed=1).batch_key(True) == SamplingParams(
+        temperature=0.7, seed=2
+    ).batch_key(True)
     assert (
-        SamplingParams(temperature=0.0).batch_key()
-        == SamplingParams(top_p=0.0, temperature=1).batch_key()
+        SamplingParams(temperature=0.0).batch_key(False)
+        == SamplingParams(top_p=0.0, temperature=1).batch_key(False)
     )
 
 
@@ -220,5 +230,5 @@ def test_text_only_model(tmp_path):
     with GenerationEngine(loaded, max_batch_size=4, batch_wait_s=0.5) as eng:
         handles = [eng.submit(c, SamplingParams(max_tokens=6)) for c in convs]
         assert [h.result(timeout=60).text for h in handles] == expected
-        with pytest.raises(PromptError, match="text only"):
+        with pytest.raises(PromptError, match="text-only"):
             eng.submit(user("What is this?", random_image(0)), SamplingParams(max_tokens=2))

@@ -3,7 +3,7 @@ show the start of a stop sequence that then completes."""
 
 from __future__ import annotations
 
-from lingshu.serve.decoding import IncrementalText
+from lingshu.inference.decoding import IncrementalText
 
 
 class ByteTokenizer:

@@ -11,6 +11,7 @@ be cut is released.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,12 @@ def _partial_stop(text: str, stop: str) -> int:
     return 0
 
 
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+def _first_stop(text: str, stops: Iterable[str]) -> int | None:
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
     return min(hits) if hits else None
+
+
+def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest stop string (excluded), and whether one was found."""
+    cut = _first_stop(text, stop)
+    return (text[:cut], True) if cut is not None else (text, False)

@@ -1,0 +1,28 @@
+"""Every shipped recipe loads (ops and parameters valid); decontamination is on by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lingshu.data.curate import load_recipe
+
+RECIPES = sorted((Path(__file__).parents[3] / "recipes" / "curation").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_loads_with_decontamination(path):
+    r = load_recipe(path)
+    assert "decontaminate" in [o.op for o in r.ops]
+
+
+def test_demo_runs_offline(tmp_path):
+    r = load_recipe(RECIPES[[p.stem for p in RECIPES].index("demo")])
+    r = r.model_copy(update={
+        "output": r.output.model_copy(update={"dir": tmp_path / "o", "plots": False}),
+        "inputs": [i.model_copy(update={"limit": 40}) for i in r.inputs]})
+    from lingshu.data.curate import run_recipe
+
+    res = run_recipe(r)
+    assert res.kept > 0 and res.by_op.get("text_dedup", 0) > 0
