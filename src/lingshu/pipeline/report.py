@@ -106,7 +106,7 @@ def plot(points: list[dict[str, Any]], benchmarks: list[str], curves: dict[str, 
     for name, recs in curves.items():
         if "loss" in recs[0] and "reward/mean" not in recs[0]:
             steps = [offset + int(r.get("step", i + 1)) for i, r in enumerate(recs)]
-            ax.plot(steps, [r["loss"] for r in recs], label=name)
+            ax.plot(steps, [r["loss"] for r in recs], marker=".", label=name)
             offset = steps[-1]
     ax.set_title("supervised loss (assistant tokens)")
     ax.set_xlabel("optimizer step (stages in sequence)")
@@ -165,8 +165,11 @@ def write_report(run_dir: Path, points: list[dict[str, Any]], benchmarks: list[s
             if d:
                 md.append(f"- {b}: {100 * d['diff']:+.1f} points [{100 * d['ci_low']:+.1f}, "
                           f"{100 * d['ci_high']:+.1f}] on {d['n']} questions\n")
-    for name, recs in curves.items():
-        if "reward/mean" in recs[0] and any("format_compliance" in r for r in recs):
+    grpo = [(n, r) for n, r in curves.items() if "reward/mean" in r[0]]
+    if grpo:
+        md.append("\nGRPO (share of completions in the strict format, first and last step):\n")
+    for name, recs in grpo:
+        if any("format_compliance" in r for r in recs):
             first, last = recs[0].get("format_compliance"), recs[-1].get("format_compliance")
             md.append(f"- {name}: format compliance {first} at its first step, {last} at its last\n")
     if gates:

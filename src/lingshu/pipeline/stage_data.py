@@ -176,6 +176,9 @@ def leak_check(train_images: set[str], data_dir: Path, benchmarks: list[tuple[st
             for p in s.images:
                 evals.setdefault(p, f"{name}:{s.id}")
     eval_hashes = [(phash(p), p, item) for p, item in sorted(evals.items())]
+    if benchmarks and not eval_hashes:
+        raise UserError(f"leak check: no evaluation image of {[b for b, _ in benchmarks]} could be "
+                        f"loaded from {data_dir}; nothing would prove the split holds")
     closest, leaks = 64, []
     for t in sorted(train_images):
         h = phash(t)

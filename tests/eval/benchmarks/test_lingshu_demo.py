@@ -31,6 +31,7 @@ def test_loads_with_three_shuffled_options():
     samples = get_benchmark("lingshu-demo").load(BUNDLED)
     assert len(samples) == 155
     assert Counter(s.categories["question"] for s in samples) == {"organ": 98, "modality": 57}
+    assert not any(s.refused for s in samples)  # images in the declared sibling folders only
     for s in samples:
         assert s.task == "mcq" and set(s.options) == {"A", "B", "C"}
         assert s.answer in s.options and Path(s.images[0]).is_file()
@@ -100,3 +101,16 @@ def test_bad_row_names_file_and_line(tmp_path):
                                                  "answer": "B", "image": "i.png", "category": "organ"}) + "\n")
     with pytest.raises(DataError, match=r"test.jsonl:1: field 'answer'"):
         get_benchmark("lingshu-demo").load(tmp_path)
+
+
+def test_an_image_outside_the_declared_folders_is_refused(tmp_path):
+    root = tmp_path / "lingshu-demo"
+    root.mkdir()
+    outside = tmp_path.parent / "outside.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(outside)
+    (root / "test.jsonl").write_text(json.dumps({"id": "x", "question": "q", "options": {"A": "a", "B": "b"},
+                                                 "answer": "A", "image": str(outside), "category": "organ"}) + "\n")
+    (sample,) = get_benchmark("lingshu-demo").load(tmp_path)
+    assert sample.refused and not sample.images

@@ -23,6 +23,9 @@ from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
 
 FIELDS = ("id", "question", "options", "answer", "image", "category")
+IMAGE_ROOTS = ("vqa-rad", "slake")
+"""The benchmark folders beside this one whose images the questions reference (declared
+image roots: an image anywhere else is refused by the kit's image-path guard)."""
 
 
 @BENCHMARKS.register("lingshu-demo")
@@ -45,6 +48,8 @@ vqa-rad/VQA_RAD Image Folder/   and   slake/imgs/   (the bundled benchmark folde
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
         split = self.resolve_split(split)
         root = self.root(data_dir)
+        for folder in IMAGE_ROOTS:
+            self.allow_images_under(Path(data_dir) / folder)
         path = root / f"{split}.jsonl"
         if not path.is_file():
             raise DataError(f"{path}: question file not found; expected {self.layout_hint()}")
