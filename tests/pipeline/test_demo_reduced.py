@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "nano" / "pipeline.yaml"
 CHROMIUM = "/usr/bin/chromium"
 
-pytestmark = pytest.mark.slow
+# Minutes on an idle 2-core machine; far more on a loaded one: above pytest's 900 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REDUCED = [
     "raw.limit_per_source=12",
@@ -42,7 +43,10 @@ REDUCED = [
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("demo") / "run"
+    # LINGSHU_PIPELINE_TEST_RUN reuses a run folder across sessions (the pipeline resumes
+    # it: finished steps come from its cache); unset, every session starts from scratch.
+    reuse = os.environ.get("LINGSHU_PIPELINE_TEST_RUN")
+    run = Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "run"
     args = [sys.executable, "-m", "lingshu.cli.main", "pipeline", "--recipe", str(RECIPE), "-q",
             "--set", f"output_dir={run}", "--set", f"final_model={run / 'final'}"]
     for o in REDUCED:

@@ -23,11 +23,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "src" / "lingshu" / "train" / "recipes" / "nano" / "pipeline.yaml"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.timeout(2400), pytest.mark.skipif(
     not (REPO / "src" / "lingshu" / "train" / "stage_kinds.py").is_file()
     or not (REPO / "src" / "lingshu" / "data" / "curate").is_dir(),
     reason="needs the training and curation areas",
-)
+)]
 
 
 def _overrides(run: Path, tiny: Path) -> list[str]:

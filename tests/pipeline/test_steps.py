@@ -143,3 +143,11 @@ def test_resume_after_a_real_kill(tmp_path):
     assert [c["step"] for c in calls] == ["first", "slow", "slow"]  # "first" came from the cache
     assert calls[2]["start"] >= killed_at - 1  # resumed, did not restart from 0
     assert json.loads((run / "slow" / ".done.json").read_text())["output"] == {"steps": 20}
+
+
+def test_a_moved_run_folder_still_resumes(tmp_path):
+    steps = StepRunner(tmp_path / "old", log=lambda m: None)
+    steps.run("s", lambda d: {"file": str(d / "x.txt"), "n": 1}, config={})
+    (tmp_path / "old").rename(tmp_path / "new")
+    moved = StepRunner(tmp_path / "new", log=lambda m: None).run("s", lambda d: {}, config={})
+    assert moved.cached and moved.output == {"file": str(tmp_path / "new" / "s" / "x.txt"), "n": 1}

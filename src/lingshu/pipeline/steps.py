@@ -48,6 +48,19 @@ def files_digest(paths: Iterable[Path]) -> dict[str, str]:
     return out
 
 
+RUN_TOKEN = "${RUN}"
+
+
+def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_strings(v, fn) for v in obj]
+    return obj
+
+
 @dataclass
 class StepResult:
     name: str
@@ -65,6 +78,9 @@ class StepRunner:
     run_dir: Path
     log: Callable[[str], None] = print
     results: list[StepResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir).absolute()
 
     def run(
         self,
@@ -90,7 +106,9 @@ class StepRunner:
         if done.is_file():
             record = json.loads(done.read_text(encoding="utf-8"))
             if record.get("key") == key:
-                result = StepResult(name, key, step_dir, record["output"], True, 0.0)
+                output = _map_strings(record["output"],
+                                      lambda v: v.replace(RUN_TOKEN, str(self.run_dir)))
+                result = StepResult(name, key, step_dir, output, True, 0.0)
                 self.log(f"[cached] {name}")
                 self.results.append(result)
                 return result
@@ -104,7 +122,9 @@ class StepRunner:
         t0 = time.time()
         output = fn(step_dir)
         seconds = round(time.time() - t0, 1)
-        atomic_write_json(done, {"key": key, "output": output, "seconds": seconds})
+        # paths inside the run folder are stored relative to it, so a moved run still resumes
+        stored = _map_strings(output, lambda v: v.replace(str(self.run_dir), RUN_TOKEN))
+        atomic_write_json(done, {"key": key, "output": stored, "seconds": seconds})
         result = StepResult(name, key, step_dir, output, False, seconds)
         self.results.append(result)
         return result
