@@ -134,8 +134,9 @@ def test_served_final_model_answers_about_a_heldout_image(demo_run, tmp_path):
         import base64
 
         uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+        served = httpx.get(url + "/v1/models", timeout=30).json()["data"][0]["id"]
         api = httpx.post(url + "/v1/chat/completions", timeout=300, json={
-            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}},
+            "model": served, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}},
                                                       {"type": "text", "text": question}]}],
             "max_tokens": 12, "temperature": 0}).json()
         assert answer.strip() and answer == api["choices"][0]["message"]["content"]
