@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,11 +32,31 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "benchmarks"
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
 N = 10  # new tokens per answer: enough to differ, cheap on 2 CPU cores
+_ISOLATED = "LINGSHU_ACCEPTANCE_ISOLATED"
+
+
+def _run_isolated(name: str) -> None:
+    """Run this test for ``name`` in a fresh interpreter and require it to pass.
+
+    Why: in the full suite, a module imported by an earlier test (rouge_score, through
+    absl) leaves process-wide state after which pytest's capture stream of this test is
+    found closed at teardown, and the whole session dies ("lost sys.stderr"). The test
+    passes in its own interpreter; its assertions run there unchanged.
+    """
+    node = f"{Path(__file__)}::test_one_answer_through_eval_serve_chat_and_the_layer[{name}]"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+        env={**os.environ, _ISOLATED: "1"}, capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
 
 @pytest.fixture(scope="module", params=["tiny", "nano", "smollm2"])
 def model(request, tmp_path_factory):
-    """(name, directory, loaded model) for each model of the suite."""
+    """(name, directory, loaded model) for each model of the suite; (name, None, None) in
+    the parent process when the test runs isolated (see ``_run_isolated``)."""
+    if os.environ.get(_ISOLATED) != "1":
+        return request.param, None, None
     from lingshu.models import LoadOptions, build_tiny_qwen2_5_vl, ensure_smollm2_dir, load_model
 
     base = tmp_path_factory.getbasetemp()
@@ -143,6 +165,9 @@ def test_one_answer_through_eval_serve_chat_and_the_layer(model, tmp_path, capsy
     from lingshu.serve.settings import ServerSettings
 
     name, path, loaded = model
+    if path is None:
+        _run_isolated(name)
+        return
     # 1. lingshu eval run: requests batched together, of different lengths.
     records = _eval_run(name, path, tmp_path / "run", capsys)
     assert records and all(r["error"] is None for r in records)
