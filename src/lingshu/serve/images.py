@@ -200,7 +200,7 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
     from pydicom.errors import InvalidDicomError
 
     from lingshu.core.errors import SampleError
-    from lingshu.models.images import load_image, supported_formats
+    from lingshu.models.images import supported_formats
 
     if "DICOM" not in {f.upper() for f in supported_formats()}:
         raise bad_request(
@@ -221,11 +221,8 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
         )
     if rows * cols > policy.max_pixels:
         raise _too_large(cols, rows, policy, param)
-    fd, tmp = tempfile.mkstemp(prefix="lingshu-upload-", suffix=".dcm")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return load_image(tmp)
+        return _load_via_file(data, ".dcm")
     except SampleError:
         raise bad_request(
             "the DICOM image could not be decoded; the file is truncated, corrupt "
@@ -233,6 +230,18 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
             param=param,
             code="invalid_image",
         ) from None
+
+
+def _load_via_file(data: bytes, suffix: str):
+    """Decode uploaded bytes with the model layer's file readers (DICOM, NIfTI read paths),
+    through a temporary file that is always removed."""
+    from lingshu.models.images import load_image
+
+    fd, tmp = tempfile.mkstemp(prefix="lingshu-upload-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return load_image(tmp)
     finally:
         os.unlink(tmp)
 
@@ -250,7 +259,6 @@ def _decode_nifti(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
     """A NIfTI volume through the model layer's reader (its default slice), with the slice
     size checked from the header and gzip inflated under a fixed bound first."""
     from lingshu.core.errors import SampleError
-    from lingshu.models.images import load_image
 
     def invalid(why: str) -> ApiError:
         return bad_request(f"the NIfTI file {why}", param=param, code="invalid_image")
@@ -275,15 +283,10 @@ def _decode_nifti(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
     rows, cols = (list(shape) + [1, 1])[:2]
     if rows * cols > policy.max_pixels:
         raise _too_large(cols, rows, policy, param)
-    fd, tmp = tempfile.mkstemp(prefix="lingshu-upload-", suffix=".nii")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        return load_image(tmp)
+        return _load_via_file(raw, ".nii")
     except SampleError:
         raise invalid("could not be decoded; it is truncated or corrupt") from None
-    finally:
-        os.unlink(tmp)
 
 
 def _nifti_shape(raw: bytes) -> tuple[int, ...] | None:
