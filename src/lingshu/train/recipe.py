@@ -97,6 +97,9 @@ class SFTStageConfig(_Strict):
     max_steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
     max_length: int = Field(8192, ge=16, description="tokens per sample; longer samples are excluded")
     packing: bool = Field(False, description="pack several samples per sequence (stage 3)")
+    group_by_length: bool = Field(
+        False, description="batch samples (or packs) of similar length together: less padding, "
+        "same data per epoch")
     per_device_batch: int = Field(1, ge=1, description="sequences (packs) per device per micro-step")
     grad_accum: int = Field(8, ge=1, description="micro-steps per optimizer step")
     warmup_steps: int = Field(100, ge=0, description="linear warmup steps")
