@@ -46,7 +46,8 @@ class DecontamParams(OpParams):
     ngram: int = Field(8, ge=3, description="word n-gram size for question/answer overlap")
     check_answers: bool = True
     image_algorithm: PhashAlgorithm = Field("imagehash", description="pHash definition for "
-                                            "benchmark and sample images (see image_phash)")
+                                            "benchmark and sample images, as image_phash's "
+                                            "algorithm")
 
 
 def _ngrams(text: str, n: int) -> set[str]:

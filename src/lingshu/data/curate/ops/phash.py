@@ -39,10 +39,9 @@ if TYPE_CHECKING:
     from lingshu.data.curate.record import Record
 
 PhashAlgorithm = Literal["imagehash", "imagededup"]
-ALGORITHM_HELP = ("pHash definition: imagehash (imagehash.phash: grey then resize, bit = "
-                  "coefficient > median of all 64) or imagededup (imagededup's PHash: resize "
-                  "RGB then grey, bit = coefficient >= median without the DC term; "
-                  "hash_size 8 only); dedup/decontamination need one definition throughout")
+ALGORITHM_HELP = ("pHash definition: imagehash (imagehash.phash) or imagededup (imagededup's "
+                  "PHash: its duplicate sets; hash_size 8 only); one definition per recipe, "
+                  "see docs/curation.md")
 
 
 def _imagehash(im: Image.Image, hash_size: int) -> str:
