@@ -65,7 +65,7 @@ def _imagededup(im: Image.Image, hash_size: int) -> str:
         if im.mode != "RGB":
             im = im.convert("RGBA").convert("RGB")  # alpha dropped, as imagededup does
         grey = im.resize((side, side), Image.LANCZOS).convert("L")
-    # uint8 -> float64, then the 1-D DCT-II along rows, then columns: the order and
+    # uint8 -> float64, then the 1-D DCT-II over axis 0, then axis 1: the order and
     # precision scipy.fftpack.dct(dct(a, axis=0), axis=1) uses, so ties round alike.
     pixels = np.asarray(grey, dtype=np.float64)
     low = dct(dct(pixels, axis=0), axis=1)[:hash_size, :hash_size].ravel()
