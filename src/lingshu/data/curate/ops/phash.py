@@ -15,7 +15,7 @@ median over         all 64 kept coefficients             the 63 without the DC t
 bit set when        coefficient ``>`` median             coefficient ``>=`` median
 ==================  ===================================  ==================================
 
-``imagehash`` is ``imagehash.phash`` itself (the library the project's dedup names).
+``imagehash`` is ``imagehash.phash`` itself (the default: the library this dedup was built on).
 ``imagededup`` is a reimplementation, from those facts, of imagededup 0.3.3's
 ``PHash.encode_image`` (``methods/hashing.py``, ``utils/image_utils.py``) on PIL and
 scipy, for users who move from imagededup and need the same duplicate sets; a golden
