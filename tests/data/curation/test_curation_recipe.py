@@ -56,4 +56,6 @@ def test_cli_one_line_error_and_ops_listing(tmp_path):
                  "synth_vqa_self_instruct", "synth_cot", "synth_ocr"):
         assert f"\n{name} (" in "\n" + res.output, name
     assert "min_side = 64" in res.output
+    assert res.output.count("    algorithm = 'imagehash'  # pHash definition") == 2  # phash, dedup
+    assert "image_algorithm = 'imagehash'" in res.output
     assert "min_tokens = 10" in res.output and "max_tokens = 1024" in res.output

@@ -52,7 +52,8 @@ def test_min_side_default_64(crafted):
 
 def test_phash_is_imagehash_phash(crafted):
     [r], _ = op("image_phash").apply([rec("a", [crafted["orig"]])])
-    assert r.stats["image_phash"] == [str(imagehash.phash(Image.open(crafted["orig"])))]
+    assert r.stats["image_phash"] == {"algorithm": "imagehash", "hash_size": 8,
+                                      "hashes": [str(imagehash.phash(Image.open(crafted["orig"])))]}
 
 
 def _decide(o, records, priority=None):

@@ -101,7 +101,11 @@ class Recipe(_Strict):
                 ) from None
             seen[spec.op] = seen.get(spec.op, 0) + 1
             label = spec.op if seen[spec.op] == 1 else f"{spec.op}#{seen[spec.op]}"
-            ops.append(cls(params, label=label, context=self))
+            op = cls(params, label=label, context=self)
+            why = op.check_recipe(ops)
+            if why:
+                raise UserError(f"recipe op #{i} ({spec.op}): {why}")
+            ops.append(op)
         return ops
 
     def fingerprint(self) -> str:

@@ -44,6 +44,14 @@ class Op:
     def setup(self) -> None:  # noqa: B027 - optional: load models, build indexes
         """Heavy state, built once per worker (never in __init__, which runs on load)."""
 
+    def check_recipe(self, earlier: list[Op]) -> str | None:
+        """Why this op cannot follow ``earlier`` (the recipe's ops before it), else None.
+
+        Runs when a recipe is loaded, so a combination that cannot work (two ops using
+        different definitions of one statistic) fails before any record is read.
+        """
+        return None
+
     def exclude(self, rec: Record, reason: str, **statistic: Any) -> dict[str, Any]:
         return exclusion(rec, self.label, reason, statistic)
 

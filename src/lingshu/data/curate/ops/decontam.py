@@ -8,7 +8,9 @@ benchmark answer long enough to hold one. The exclusion names the benchmark, spl
 item id. Word 13-grams are GPT-3's decontamination unit (Brown et al. 2020, App. C);
 8 is the default here because medical VQA questions are short, and a full 8-word
 question copied verbatim is the case to catch. Shorter benchmark questions ("What
-modality is this?") are generic and are only matched through their image.
+modality is this?") are generic and are only matched through their image. Image hashes
+follow ``image_algorithm`` on both sides (benchmark and sample); 64-bit hashes stored by
+an earlier ``image_phash`` are reused and must follow the same definition.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ from typing import Any
 
 from pydantic import Field
 
-from lingshu.data.curate.ops.base import MapOp, OpParams, register_op
+from lingshu.data.curate.ops.base import MapOp, Op, OpParams, register_op
 from lingshu.data.curate.ops.hamming import HammingIndex
-from lingshu.data.curate.ops.image import phash_hex
+from lingshu.data.curate.ops.phash import (
+    PhashAlgorithm,
+    phash_hex,
+    recipe_mismatch,
+    stored_hashes,
+)
 from lingshu.data.curate.ops.minhash import WORD_RE
 from lingshu.data.curate.record import Record
 
@@ -38,6 +45,9 @@ class DecontamParams(OpParams):
     image_threshold: int = Field(0, ge=0, le=32, description="pHash Hamming distance (0: exact)")
     ngram: int = Field(8, ge=3, description="word n-gram size for question/answer overlap")
     check_answers: bool = True
+    image_algorithm: PhashAlgorithm = Field("imagehash", description="pHash definition for "
+                                            "benchmark and sample images, as image_phash's "
+                                            "algorithm")
 
 
 def _ngrams(text: str, n: int) -> set[str]:
@@ -46,7 +56,8 @@ def _ngrams(text: str, n: int) -> set[str]:
 
 
 class BenchmarkIndex:
-    def __init__(self, data_dir: Path, names: list[str] | None, threshold: int, n: int) -> None:
+    def __init__(self, data_dir: Path, names: list[str] | None, threshold: int, n: int,
+                 algorithm: str = "imagehash") -> None:
         from lingshu.core.errors import UserError
         from lingshu.data.curate.readers import sample_prompt
         from lingshu.eval.benchmarks import BENCHMARKS, get_benchmark
@@ -79,7 +90,7 @@ class BenchmarkIndex:
                         if p in hashed:
                             continue
                         try:
-                            h = hashed[p] = int(phash_hex(p), 16)
+                            h = hashed[p] = int(phash_hex(p, 8, algorithm), 16)
                         except OSError:
                             hashed[p] = None
                             continue
@@ -94,8 +105,10 @@ class BenchmarkIndex:
 
 
 @functools.lru_cache(maxsize=4)
-def _index(data_dir: str, names: tuple[str, ...] | None, threshold: int, n: int) -> BenchmarkIndex:
-    return BenchmarkIndex(Path(data_dir), list(names) if names else None, threshold, n)
+def _index(data_dir: str, names: tuple[str, ...] | None, threshold: int, n: int,
+           algorithm: str) -> BenchmarkIndex:
+    return BenchmarkIndex(Path(data_dir), list(names) if names else None, threshold, n,
+                          algorithm)
 
 
 @register_op("decontaminate")
@@ -111,6 +124,26 @@ class Decontaminate(MapOp):
             p = base if base.exists() else Path.cwd() / p
         return p
 
+    def check_recipe(self, earlier: list[Op]) -> str | None:
+        return recipe_mismatch(earlier, self.params.image_algorithm, None, "image_algorithm")
+
+    def _hashes(self, rec: Record) -> list[str | None]:
+        """64-bit hashes of the record's images: image_phash's if it stored them (same
+        definition required), else computed here (None: not decodable)."""
+        algo = self.params.image_algorithm
+        st = rec.stats.get("image_phash")
+        if isinstance(st, dict) and st.get("hash_size") == 8:
+            stored = stored_hashes(rec, algo, 8, self.label, "image_algorithm")
+            if stored is not None:
+                return list(stored)
+        out: list[str | None] = []
+        for path in rec.images():
+            try:
+                out.append(phash_hex(path, 8, algo))
+            except OSError:
+                out.append(None)
+        return out
+
     def setup(self) -> None:
         p = self.params
         d = self.data_dir()
@@ -118,18 +151,16 @@ class Decontaminate(MapOp):
             log.warning("decontaminate: benchmark data dir %s not found; nothing to check "
                         "against (set data_dir or LINGSHU_DATA_DIR)", d)
         self.index = _index(str(d), tuple(p.benchmarks) if p.benchmarks else None,
-                            p.image_threshold, p.ngram)
+                            p.image_threshold, p.ngram, p.image_algorithm)
 
     def process(self, rec: Record) -> Record | dict[str, Any]:
         if not hasattr(self, "index"):
             self.setup()
         idx = self.index
-        for path in rec.images():
-            try:
-                h = int(phash_hex(path), 16)
-            except OSError:
+        for hexh in self._hashes(rec):
+            if hexh is None:
                 continue
-            hit = idx.images.query(h)
+            hit = idx.images.query(int(hexh, 16))
             if hit is not None:
                 item = idx.image_items[hit[0]]
                 return self.exclude(rec, f"image matches {item['benchmark']} item "

@@ -1,14 +1,22 @@
 """Image checks: decodable (truncated/corrupt caught), decompression-bomb guard, minimum
-side, perceptual hash. Each writes its measurements to ``stats[<op>]``."""
+side, perceptual hash (its two definitions: ``phash.py``). Each writes its measurements
+to ``stats[<op>]``."""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lingshu.data.curate.ops.base import MapOp, OpParams, register_op
+from lingshu.data.curate.ops.phash import (
+    ALGORITHM_HELP,
+    PhashAlgorithm,
+    definition,
+    only_64_bit,
+    phash_hex,
+)
 from lingshu.data.curate.record import Record
 
 
@@ -94,25 +102,23 @@ class ImageMinSide(MapOp):
 
 
 class PhashParams(OpParams):
-    hash_size: int = Field(8, ge=4, le=16, description="pHash size (8 -> 64 bits, imagehash)")
+    hash_size: int = Field(8, ge=4, le=16, description="pHash size (8 -> 64 bits)")
+    algorithm: PhashAlgorithm = Field("imagehash", description=ALGORITHM_HELP)
 
-
-def phash_hex(path: str, hash_size: int = 8) -> str:
-    import imagehash
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return str(imagehash.phash(im, hash_size=hash_size))
+    _64_bit = field_validator("algorithm")(only_64_bit)
 
 
 @register_op("image_phash")
 class ImagePhash(MapOp):
-    summary = "store each image's perceptual hash (imagehash.phash) in stats"
+    summary = ("store each image's perceptual hash in stats (algorithm: imagehash.phash, "
+               "or imagededup's PHash definition)")
     Params = PhashParams
 
     def process(self, rec: Record) -> Record | dict[str, Any]:
+        p = self.params
         try:
-            rec.stats[self.name] = [phash_hex(p, self.params.hash_size) for p in rec.images()]
+            hashes = [phash_hex(x, p.hash_size, p.algorithm) for x in rec.images()]
         except OSError as e:
             return self.exclude(rec, f"not decodable: {e}")
+        rec.stats[self.name] = {**definition(p.algorithm, p.hash_size), "hashes": hashes}
         return rec

@@ -3,7 +3,9 @@
 Scope ``global`` dedups across all inputs (captions, in the paper); ``dataset`` only
 within each input's dataset (instruction data: one image legitimately carries many
 questions, so ``with_text: true`` also keys on the question). The copy kept is the one
-from the highest-priority source, then the earliest in read order.
+from the highest-priority source, then the earliest in read order. Hashes stored by an
+earlier ``image_phash`` are reused; they must follow this op's ``algorithm`` and
+``hash_size`` (checked when the recipe loads).
 """
 
 from __future__ import annotations
@@ -11,11 +13,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from lingshu.data.curate.ops.base import GlobalOp, OpParams, register_op
+from lingshu.data.curate.ops.base import GlobalOp, Op, OpParams, register_op
 from lingshu.data.curate.ops.hamming import HammingIndex
-from lingshu.data.curate.ops.image import phash_hex
+from lingshu.data.curate.ops.phash import (
+    ALGORITHM_HELP,
+    PhashAlgorithm,
+    only_64_bit,
+    phash_hex,
+    recipe_mismatch,
+    stored_hashes,
+)
 from lingshu.data.curate.record import Record
 
 
@@ -25,7 +34,10 @@ class ImageDedupParams(OpParams):
                                                 "inputs or within each dataset")
     with_text: bool = Field(False, description="also require the same user text "
                             "(instruction data: same image, different question is kept)")
-    hash_size: int = Field(8, ge=4, le=16)
+    hash_size: int = Field(8, ge=4, le=16, description="pHash size (8 -> 64 bits)")
+    algorithm: PhashAlgorithm = Field("imagehash", description=ALGORITHM_HELP)
+
+    _64_bit = field_validator("algorithm")(only_64_bit)
 
 
 def norm_text(t: str) -> str:
@@ -38,13 +50,17 @@ class ImageDedup(GlobalOp):
     summary = "pHash dedup (exact or near), banded index, keeps the highest-priority copy"
     Params = ImageDedupParams
 
+    def check_recipe(self, earlier: list[Op]) -> str | None:
+        return recipe_mismatch(earlier, self.params.algorithm, self.params.hash_size)
+
     def signature(self, rec: Record) -> Any:
         if not rec.images():
             return None
-        hashes = rec.stats.get("image_phash")
-        if hashes is None or self.params.hash_size != 8:
+        p = self.params
+        hashes = stored_hashes(rec, p.algorithm, p.hash_size, self.label)
+        if hashes is None:
             try:
-                hashes = [phash_hex(p, self.params.hash_size) for p in rec.images()]
+                hashes = [phash_hex(x, p.hash_size, p.algorithm) for x in rec.images()]
             except OSError:
                 return None
         text = ""
