@@ -77,11 +77,26 @@ class Evaluation(_Strict):
 class Gate(_Strict):
     """What the final model must show (checked and reported, never eased; BRIEF/issue 12)."""
 
-    benchmark: str = Field(description="benchmark the gate reads")
+    benchmark: str | None = Field(None, description="benchmark the gate reads (omit for a "
+                                  "training gate such as grpo_compliance_rises)")
     min_accuracy: float | None = Field(None, ge=0, le=1, description="final accuracy at least")
     max_invalid_rate: float | None = Field(None, ge=0, le=1, description="final invalid rate at most")
     beats_baseline: bool = Field(False, description="paired bootstrap 95% CI of final - baseline > 0")
     no_drop_beyond_ci: bool = Field(False, description="final >= baseline's CI low bound")
+    grpo_compliance_rises: bool = Field(
+        False, description="GRPO stage: share of sampled completions in the strict format, mean "
+        "of its last quarter of steps > mean of its first quarter")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Gate:
+        reads_eval = any((self.min_accuracy is not None, self.max_invalid_rate is not None,
+                          self.beats_baseline, self.no_drop_beyond_ci))
+        if reads_eval and not self.benchmark:
+            raise ValueError("a gate on accuracy or invalid rate names its benchmark")
+        if not reads_eval and not self.grpo_compliance_rises:
+            raise ValueError("a gate checks something: min_accuracy, max_invalid_rate, "
+                             "beats_baseline, no_drop_beyond_ci or grpo_compliance_rises")
+        return self
 
 
 class PipelineRecipe(_Strict):

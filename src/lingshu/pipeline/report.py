@@ -131,12 +131,34 @@ def plot(points: list[dict[str, Any]], benchmarks: list[str], curves: dict[str, 
     return out
 
 
-def check_gates(gates: list[Any], points: list[dict[str, Any]], paired: dict[str, Any]) -> list[dict]:
+def compliance_change(recs: list[dict]) -> tuple[float, float] | None:
+    """(mean format compliance over the first quarter of a GRPO stage's logged steps, mean
+    over its last quarter); None when the stage logged none. A quarter, not the first and
+    last step: each step samples only a few groups, so one step is noisy."""
+    vals = [float(r["format_compliance"]) for r in recs if r.get("format_compliance") is not None]
+    if len(vals) < 2:
+        return None
+    k = max(1, len(vals) // 4)
+    return sum(vals[:k]) / k, sum(vals[-k:]) / k
+
+
+def check_gates(gates: list[Any], points: list[dict[str, Any]], paired: dict[str, Any],
+                curves: dict[str, list[dict]] | None = None) -> list[dict]:
     """Each gate's verdict; nothing is eased: a failed gate is reported as failed."""
     base = next((p for p in points if p["label"] == "base"), None)
     final = points[-1]
     out = []
     for g in gates:
+        if g.grpo_compliance_rises:
+            grpo = [(n, r) for n, r in (curves or {}).items() if r and "reward/mean" in r[0]]
+            change = compliance_change(grpo[-1][1]) if grpo else None
+            name = grpo[-1][0] if grpo else "grpo"
+            label = "format compliance, last quarter > first quarter"
+            if change is not None:
+                label += f" ({100 * change[0]:.0f}% -> {100 * change[1]:.0f}%)"
+            checks = {label: bool(change and change[1] > change[0])}
+            out.append({"benchmark": name, "checks": checks, "passed": all(checks.values())})
+            continue
         m = final["eval"].get(g.benchmark) or {}
         checks: dict[str, Any] = {}
         if g.min_accuracy is not None:
@@ -167,11 +189,16 @@ def write_report(run_dir: Path, points: list[dict[str, Any]], benchmarks: list[s
                           f"{100 * d['ci_high']:+.1f}] on {d['n']} questions\n")
     grpo = [(n, r) for n, r in curves.items() if "reward/mean" in r[0]]
     if grpo:
-        md.append("\nGRPO (share of completions in the strict format, first and last step):\n")
+        md.append("\nGRPO (share of sampled completions in the strict format):\n")
     for name, recs in grpo:
         if any("format_compliance" in r for r in recs):
             first, last = recs[0].get("format_compliance"), recs[-1].get("format_compliance")
-            md.append(f"- {name}: format compliance {first} at its first step, {last} at its last\n")
+            md.append(f"- {name}: format compliance {first} at its first step, {last} at its last")
+            change = compliance_change(recs)
+            if change is not None:
+                md.append(f"; mean {change[0]:.3f} over its first quarter of steps, "
+                          f"{change[1]:.3f} over its last")
+            md.append("\n")
     if gates:
         md.append("\nGates:\n")
         for g in gates:

@@ -157,8 +157,8 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
         last = list(eval_dirs)[-1]
         for b in benchmarks:
             paired[b] = paired_difference(eval_dirs["base"], eval_dirs[last], b)
-    gates = report.check_gates(recipe.gates, points, paired)
     curves = report.read_curves(stage_dirs)
+    gates = report.check_gates(recipe.gates, points, paired, curves)
     steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds} for r in steps.results]
     paths = report.write_report(run_dir, points, benchmarks, curves, paired, gates, {
         "steps": steps_info, "data": data.output, "curation": curated.output,
