@@ -75,7 +75,10 @@ def test_packed_equals_unpacked_loss_and_gradients(tiny_vl_dir, tmp_path):
     assert abs(loss.item() / k - total / n) < 1e-5
     got = _grads(model)
     assert set(got) == set(ref_grads)
-    worst = max(float((got[name] - ref_grads[name]).abs().max()) for name in got)
+    # Gradients of the objective the trainer optimises (token sum / target count, sft.py), as
+    # the loss above: the raw sum's gradients reach ~15 here, where fp32 summation order alone
+    # moves them by a few 1e-5.
+    worst = max(float((got[name] - ref_grads[name]).abs().max()) for name in got) / n
     assert worst < 1e-5, worst
     assert any(".visual." in name for name in got)  # the image path really got gradients
 
