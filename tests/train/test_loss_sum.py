@@ -18,8 +18,14 @@ TOL = 1e-6
 
 
 def _reference(model, batch):
-    """Full logits, shift already in the targets, mean-free token sum."""
-    logits = model(**batch["inputs"], use_cache=False).logits
+    """Full logits, shift already in the targets, token sum. Packed batches attend the same
+    way as in ``loss_sum`` (per segment), so only the head differs."""
+    import contextlib
+
+    from lingshu.train.packed_attention import packed_attention
+
+    with packed_attention(model) if batch.get("packed") else contextlib.nullcontext():
+        logits = model(**batch["inputs"], use_cache=False).logits
     assert logits.ndim == 3
     tgt = batch["targets"]
     return torch.nn.functional.cross_entropy(

@@ -5,8 +5,11 @@ samples one by one, three things must hold, and the packed-vs-unpacked test chec
 them on loss and gradients:
 
 1. attention stays inside each sample: we pass no attention mask and a row of text
-   positions that restarts at 0 for every sample; transformers (``Qwen2_5_VLTextModel``,
-   "packed position ids") builds a block-diagonal causal mask from where they restart;
+   positions that restarts at 0 for every sample. ``loss_sum`` then runs the language
+   model's attention per segment (``packed_attention``: causal SDPA on each sample's span,
+   no L x L mask); models whose attention layers do not see the positions fall back to
+   transformers' own route (``Qwen2_5_VLTextModel``, "packed position ids"), which builds
+   a block-diagonal causal mask from where they restart;
 2. rotary positions restart per sample, on all three mRoPE axes: each sample's
    (time, height, width) positions come from the model's own ``get_rope_index`` on that
    sample alone, so image tokens get the same 3-D positions as unpacked. Getting this wrong
@@ -132,7 +135,7 @@ def collate_packed(packs: Sequence[Sequence[Encoded]], rope_fn: RopeFn, pad_id: 
         if off < L:
             pos[:, b, off:] = torch.arange(L - off)
     inputs = {"input_ids": ids, "position_ids": pos, **_vision(flat)}
-    return {"inputs": inputs, "targets": tgt}
+    return {"inputs": inputs, "targets": tgt, "packed": True}
 
 
 def _inner_model(model: Any) -> Any | None:
@@ -167,6 +170,24 @@ def _takes_logits_to_keep(model: Any) -> bool:
         return False
 
 
+_NO_SEGMENT_ATTENTION: set[type] = set()
+
+
+def _forward(model: Any, batch: dict, **extra: Any) -> Any:
+    """The model's output; packed batches attend per segment (``packed_attention``) where the
+    model's attention layers see the position ids, else through transformers' own
+    block-diagonal mask from the same restarting positions (identical result, slower)."""
+    if batch.get("packed") and type(model) not in _NO_SEGMENT_ATTENTION:
+        from lingshu.train.packed_attention import NoSegmentInfo, packed_attention
+
+        try:
+            with packed_attention(model):
+                return model(**batch["inputs"], use_cache=False, **extra)
+        except NoSegmentInfo:
+            _NO_SEGMENT_ATTENTION.add(type(model))
+    return model(**batch["inputs"], use_cache=False, **extra)
+
+
 def loss_sum(model: Any, batch: dict) -> tuple[Any, int]:
     """(sum of token cross-entropies over targets, number of targets).
 
@@ -188,15 +209,13 @@ def loss_sum(model: Any, batch: dict) -> tuple[Any, int]:
     n = int(keep.sum())
     if _takes_logits_to_keep(model):
         dev = batch["inputs"]["input_ids"].device
-        out = model(**batch["inputs"], use_cache=False, logits_to_keep=keep.to(dev))
-        logits = out.logits
+        logits = _forward(model, batch, logits_to_keep=keep.to(dev)).logits
         if logits.ndim == 2 and logits.shape[0] == n:
             return F.cross_entropy(logits.float(), tgt[keep].to(logits.device), reduction="sum"), n
     else:
-        out = model(**batch["inputs"], use_cache=False)
-        logits = out.logits
+        logits = _forward(model, batch).logits
     if logits.ndim != 3:  # pragma: no cover - a model that sliced differently; recompute in full
-        logits = model(**batch["inputs"], use_cache=False).logits
+        logits = _forward(model, batch).logits
     tgt = tgt.to(logits.device)
     loss = F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"
