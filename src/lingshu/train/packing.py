@@ -5,8 +5,11 @@ samples one by one, three things must hold, and the packed-vs-unpacked test chec
 them on loss and gradients:
 
 1. attention stays inside each sample: we pass no attention mask and a row of text
-   positions that restarts at 0 for every sample; transformers (``Qwen2_5_VLTextModel``,
-   "packed position ids") builds a block-diagonal causal mask from where they restart;
+   positions that restarts at 0 for every sample. ``loss_sum`` then runs the language
+   model's attention per segment (``packed_attention``: causal SDPA on each sample's span,
+   no L x L mask); models whose attention layers do not see the positions fall back to
+   transformers' own route (``Qwen2_5_VLTextModel``, "packed position ids"), which builds
+   a block-diagonal causal mask from where they restart;
 2. rotary positions restart per sample, on all three mRoPE axes: each sample's
    (time, height, width) positions come from the model's own ``get_rope_index`` on that
    sample alone, so image tokens get the same 3-D positions as unpacked. Getting this wrong
@@ -132,17 +135,89 @@ def collate_packed(packs: Sequence[Sequence[Encoded]], rope_fn: RopeFn, pad_id: 
         if off < L:
             pos[:, b, off:] = torch.arange(L - off)
     inputs = {"input_ids": ids, "position_ids": pos, **_vision(flat)}
-    return {"inputs": inputs, "targets": tgt}
+    return {"inputs": inputs, "targets": tgt, "packed": True}
+
+
+def _inner_model(model: Any) -> Any | None:
+    """The transformers model under accelerate/DDP/``torch.compile``/PEFT wrappers, or None
+    where the wrapper changes the sequence (PEFT prompt learning prepends virtual tokens, so
+    a per-position mask built from our targets would no longer line up)."""
+    m = model
+    for _ in range(8):
+        if hasattr(m, "_orig_mod"):  # torch.compile
+            m = m._orig_mod
+        elif hasattr(m, "get_base_model") and hasattr(m, "peft_config"):  # PEFT
+            cfg = getattr(m, "active_peft_config", None)
+            if cfg is not None and getattr(cfg, "is_prompt_learning", False):
+                return None
+            m = m.get_base_model()
+        elif type(m).__name__ in ("DistributedDataParallel", "DataParallel") and hasattr(m, "module"):
+            m = m.module
+        else:
+            return m
+    return m
+
+
+def _takes_logits_to_keep(model: Any) -> bool:
+    import inspect
+
+    inner = _inner_model(model)
+    if inner is None:
+        return False
+    try:
+        return "logits_to_keep" in inspect.signature(inner.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_NO_SEGMENT_ATTENTION: set[type] = set()
+
+
+def _forward(model: Any, batch: dict, **extra: Any) -> Any:
+    """The model's output; packed batches attend per segment (``packed_attention``) where the
+    model's attention layers see the position ids, else through transformers' own
+    block-diagonal mask from the same restarting positions (identical result, slower)."""
+    if batch.get("packed") and type(model) not in _NO_SEGMENT_ATTENTION:
+        from lingshu.train.packed_attention import NoSegmentInfo, packed_attention
+
+        try:
+            with packed_attention(model):
+                return model(**batch["inputs"], use_cache=False, **extra)
+        except NoSegmentInfo:
+            _NO_SEGMENT_ATTENTION.add(type(model))
+    return model(**batch["inputs"], use_cache=False, **extra)
 
 
 def loss_sum(model: Any, batch: dict) -> tuple[Any, int]:
-    """(sum of token cross-entropies over targets, number of targets)."""
+    """(sum of token cross-entropies over targets, number of targets).
+
+    The vocabulary projection runs only at positions that have a target: transformers'
+    causal LMs (Llama/SmolLM2, Qwen2-VL, Qwen2.5-VL) take ``logits_to_keep`` as a boolean
+    (batch, length) mask and apply ``lm_head`` to those hidden states alone
+    (``modeling_utils.slice_logits_to_keep``), returning (n_targets, vocab) logits. In
+    assistant-only SFT most positions are prompt, image or padding, and the full
+    (batch, length, vocab) float logits were the largest tensor of the step (vocab 49,152 for
+    SmolLM2) forward and backward. The targets are already shifted (position t holds the
+    label of token t+1), so the kept positions are exactly those with a target. Models whose
+    forward has no ``logits_to_keep``, or that return full logits anyway, take the
+    full-logits path; the result is the same (tests/train/test_loss_sum.py).
+    """
     import torch.nn.functional as F
 
-    out = model(**batch["inputs"], use_cache=False)
-    logits = out.logits
-    tgt = batch["targets"].to(logits.device)
+    tgt = batch["targets"]
+    keep = tgt != IGNORE
+    n = int(keep.sum())
+    if _takes_logits_to_keep(model):
+        dev = batch["inputs"]["input_ids"].device
+        logits = _forward(model, batch, logits_to_keep=keep.to(dev)).logits
+        if logits.ndim == 2 and logits.shape[0] == n:
+            return F.cross_entropy(logits.float(), tgt[keep].to(logits.device), reduction="sum"), n
+    else:
+        logits = _forward(model, batch).logits
+    if logits.ndim != 3:  # pragma: no cover - a model that sliced differently; recompute in full
+        logits = _forward(model, batch).logits
+    tgt = tgt.to(logits.device)
     loss = F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"
     )
-    return loss, int((tgt != IGNORE).sum())
+    return loss, n

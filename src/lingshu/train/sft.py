@@ -197,7 +197,13 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     lrs = {p: config.lr_of(p) for p in PARTS}
     trainable = apply_freezing(model, lrs, lora=config.lora is not None)
     groups = param_groups(model, lrs, config.optimizer.weight_decay)
-    optimizer = torch.optim.AdamW(groups, betas=config.optimizer.betas, eps=config.optimizer.eps)
+    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    # The fused kernel (CPU and CUDA since torch 2.4; transformers' Trainer default,
+    # "adamw_torch_fused") updates all tensors in one pass instead of a Python loop per
+    # parameter; sharded engines manage their own optimizer state, so they keep the default.
+    fused = not sharded and all(p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
+    optimizer = torch.optim.AdamW(groups, betas=config.optimizer.betas, eps=config.optimizer.eps,
+                                  **({"fused": True} if fused else {}))
 
     t0 = time.time()
     samples, excl = load_sft_data(config.data, processor, max_length=config.max_length,
@@ -220,7 +226,6 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     scheduler = _scheduler(optimizer, config, n_steps)
 
     unwrapped = model
-    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
     # Plain data parallelism (several processes, nothing sharded): we all-reduce the summed
     # gradients ourselves once per optimizer step instead of wrapping in DDP. DDP cannot
     # accept a micro-batch without a path to any trainable weight (a text-only batch in
@@ -273,7 +278,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
         for m in range(config.grad_accum):
             idx = mine[m * config.per_device_batch:(m + 1) * config.per_device_batch]
             batch = batch_of(idx)
-            useful += int((batch["inputs"]["input_ids"] != pad_id).sum())
+            useful += sum(samples[i].length for u in idx for i in units[u])  # real tokens, no padding
             last = m == config.grad_accum - 1
             with acc.autocast():
                 lsum, _ = loss_sum(model, batch)

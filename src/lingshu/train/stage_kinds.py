@@ -2,18 +2,17 @@
 
 ``sft`` is built in. ``grpo`` comes from :mod:`lingshu.train.grpo` (CONTRACTS §3): its
 ``GRPOStageConfig`` validates the stage and ``run_grpo_stage(config, *, model_path,
-output_dir, seed, **common)`` runs it. While that package is absent, a placeholder model
-with the paper's GRPO fields validates the stage (so recipes and dry runs work) and running
-it says what is missing. Other packages may add kinds with :func:`register_stage_kind`.
+output_dir, seed, **common)`` runs it. Other packages may add kinds with
+:func:`register_stage_kind`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from lingshu.core.errors import UserError
 from lingshu.core.registry import Registry
@@ -32,50 +31,6 @@ def register_stage_kind(name: str, config_model: type[BaseModel], runner: Callab
     STAGE_KINDS.add(name, StageKind(config_model, runner))
 
 
-class PlaceholderGRPOStageConfig(BaseModel):
-    """PLACEHOLDER until ``lingshu.train.grpo.GRPOStageConfig`` is merged: the GRPO values of
-    the paper (BRIEF §2) and Med-R1, named as TRL's GRPOConfig names them."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="stage name")
-    kind: Literal["grpo"] = Field("grpo", description="stage kind")
-    data: list[dict[str, Any]] = Field(min_length=1, description="RL JSONL files ({path, ratio})")
-    prompt_variant: Literal["thinking", "no_thinking"] = Field("no_thinking", description="Med-R1 prompt")
-    rewards: dict[str, float] | str = Field(
-        description="reward name -> weight, or a preset name (lingshu, med-r1-thinking, ...)"
-    )
-    learning_rate: float = Field(gt=0, lt=1, description="learning rate (paper: 1e-6)")
-    num_generations: int = Field(ge=2, description="responses per prompt")
-    beta: float = Field(ge=0, description="KL coefficient")
-    kl_estimator: Literal["k1", "k3"] = Field("k3", description="KL estimator")
-    loss_type: str = Field(description="TRL loss_type (grpo, dapo, dr_grpo, bnpo)")
-    temperature: float = Field(gt=0, description="sampling temperature")
-    max_prompt_length: int = Field(ge=1, description="prompt tokens")
-    max_completion_length: int = Field(ge=1, description="completion tokens")
-    global_batch: int = Field(ge=1, description="prompts x generations per optimizer step")
-    rollout_batch: int = Field(ge=1, description="completions generated per rollout")
-    epochs: float = Field(1.0, gt=0, description="passes over the RL data")
-    max_steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
-    max_pixels: int | None = Field(None, ge=784, description="largest image area")
-    seed: int | None = Field(None, description="stage seed (default: the recipe's)")
-
-
-def _placeholder_runner(config: Any, **_: Any) -> Any:
-    raise UserError(
-        f"stage {config.name!r} is a grpo stage, but lingshu.train.grpo is not installed in this "
-        "build; run the SFT stages (lingshu train ... --stages NAME) or install the full package"
-    )
-
-
-def _grpo_kind() -> StageKind:
-    try:
-        from lingshu.train import grpo  # type: ignore[attr-defined]
-
-        return StageKind(grpo.GRPOStageConfig, grpo.run_grpo_stage)
-    except (ImportError, AttributeError):
-        return StageKind(PlaceholderGRPOStageConfig, _placeholder_runner)
-
-
 def _ensure_builtin() -> None:
     if "sft" not in STAGE_KINDS:
         from lingshu.train.recipe import SFTStageConfig
@@ -83,8 +38,9 @@ def _ensure_builtin() -> None:
 
         register_stage_kind("sft", SFTStageConfig, run_sft_stage)
     if "grpo" not in STAGE_KINDS:
-        k = _grpo_kind()
-        register_stage_kind("grpo", k.config_model, k.runner)
+        from lingshu.train import grpo
+
+        register_stage_kind("grpo", grpo.GRPOStageConfig, grpo.run_grpo_stage)
 
 
 def get_stage_kind(name: str) -> StageKind:
