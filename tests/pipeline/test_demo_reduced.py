@@ -66,7 +66,7 @@ def test_reduced_demo_runs_every_step(demo_run):
     for p in report["points"]:
         assert p["eval"]["lingshu-demo"]["n"] == 12 and p["eval"]["mmlu-med"]["n"] == 4
     assert report["paired"]["lingshu-demo"]["n"] == 12
-    assert {g["benchmark"] for g in report["gates"]} == {"lingshu-demo", "mmlu-med"}
+    assert {g["benchmark"] for g in report["gates"]} == {"lingshu-demo", "mmlu-med", "stage4-grpo"}
     leak = report["data"]["leak_check"]
     assert leak["closest_distance"] > leak["max_distance"]
     decon = (demo_run / "curate" / "decontamination.jsonl").read_text()
