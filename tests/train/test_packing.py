@@ -122,3 +122,20 @@ def test_naive_packing_is_detected(setup):
         batch["inputs"]["position_ids"][0] = torch.arange(batch["inputs"]["input_ids"].shape[1])
         naive = loss_sum(model, batch)[0].item()
     assert abs(naive - ref) > 1e-3
+
+
+def test_packed_attention_switches_only_mask_based_attention():
+    """sdpa/eager are replaced for the duration and restored; flash-attention, which already
+    reads the restarting positions as varlen cu_seqlens, is left alone."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1)
+    model = LlamaForCausalLM(cfg)
+    model.config._attn_implementation = "sdpa"
+    with packed_attention.packed_attention(model) as on:
+        assert on and model.config._attn_implementation == packed_attention.NAME
+    assert model.config._attn_implementation == "sdpa"
+    model.config._attn_implementation = "flash_attention_2"
+    with packed_attention.packed_attention(model) as on:
+        assert not on and model.config._attn_implementation == "flash_attention_2"

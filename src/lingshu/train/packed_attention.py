@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 NAME = "lingshu_packed_sdpa"
+_REPLACES = ("sdpa", "eager", None)
 
 _registered = False
 _cache: list = [None, None]  # [position_ids tensor, its segments]: computed once per forward
@@ -68,16 +69,14 @@ def packed_sdpa_forward(module: Any, query: Any, key: Any, value: Any, attention
         value = value.repeat_interleave(groups, dim=1)
     p = dropout if module.training else 0.0
     rows = []
-    for b, spans in enumerate(_segments(position_ids)):
-        if len(spans) == 1:
-            s, e = spans[0]
-            rows.append(F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
-                                                       dropout_p=p, scale=scaling, is_causal=True))
-            continue
-        parts = [F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
-                                                dropout_p=p, scale=scaling, is_causal=True) for s, e in spans]
-        rows.append(torch.cat(parts, dim=2))
-    out = torch.cat(rows, dim=0) if len(rows) > 1 else rows[0]
+    # unbind/split rather than slicing: their backward stacks/concatenates the pieces' gradients
+    # once, where every slice's backward would allocate and fill a whole-tensor zero gradient
+    for spans, q, k, v in zip(_segments(position_ids), query.unbind(0), key.unbind(0), value.unbind(0)):
+        sizes = [e - s for s, e in spans]
+        parts = [F.scaled_dot_product_attention(qs, ks, vs, dropout_p=p, scale=scaling, is_causal=True)
+                 for qs, ks, vs in zip(q.split(sizes, dim=1), k.split(sizes, dim=1), v.split(sizes, dim=1))]
+        rows.append(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
+    out = torch.stack(rows, dim=0)
     return out.transpose(1, 2).contiguous(), None
 
 
@@ -106,8 +105,11 @@ def _text_configs(model: Any) -> list[Any]:
 @contextlib.contextmanager
 def packed_attention(model: Any) -> Iterator[bool]:
     """While active, the model's language model attends per packed segment (yields True), or
-    nothing changes where the model's config cannot be found (yields False)."""
-    cfgs = _text_configs(model)
+    nothing changes where the model's config cannot be found or its attention already handles
+    packed positions without a dense mask (yields False)."""
+    # Only replace the mask-based implementations: flash-attention (varlen from the same
+    # positions) and flex attention already skip the masked-out blocks.
+    cfgs = [c for c in _text_configs(model) if c._attn_implementation in _REPLACES]
     if not cfgs:
         yield False
         return
