@@ -24,8 +24,8 @@ demo: venv
 
 # The whole system on Lingshu-Nano (docs/pipeline.md): curate the bundled raw data, train the
 # four stages, evaluate after each, publish runs/demo/final. Not yet the default demo: as
-# configured it takes about an hour on 2 idle CPU cores and its learning gates have not yet
-# been verified end to end (docs/pipeline.md says what was measured).
+# configured it takes well over 15 minutes on 2 idle CPU cores and probes of its stage 1 have
+# not yet shown the model learning (docs/pipeline.md says what was measured).
 demo-pipeline: venv
 	$(BIN)/lingshu pipeline --recipe recipes/nano/pipeline.yaml
 
