@@ -32,6 +32,30 @@ def qwen_row(i: int, image: str | None, q: str, a: str) -> dict:
     }
 
 
+MIXED_ROWS = (
+    (0, "images/a.png", "Which organ?", "The left lung, upper lobe."),
+    (1, None, "Define pneumothorax briefly.", "Air in the pleural space."),
+    (2, "images/b.png", "Modality?", "CT"),
+    (3, None, "Is aspirin an NSAID?", "Yes, it is."),
+    (4, "images/a.png", "Any fracture? Answer yes or no.", "No"),
+)
+"""Image and text-only conversations of different lengths (packing and loss tests)."""
+
+
+def encoded_samples(model_dir: Path, tmp: Path, n: int = len(MIXED_ROWS)) -> tuple[list, object]:
+    """The first ``n`` of :data:`MIXED_ROWS` encoded by the model's processor (images written
+    under ``tmp/images``), and the processor."""
+    from transformers import AutoProcessor
+
+    from lingshu.train.sft_data import encode, normalise
+
+    proc = AutoProcessor.from_pretrained(model_dir)
+    make_images(tmp / "images")
+    samples = [encode(proc, normalise(qwen_row(*r), tmp), max_length=512, min_pixels=56 * 56,
+                      max_pixels=28 * 28 * 64) for r in MIXED_ROWS[:n]]
+    return samples, proc
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))

@@ -9,9 +9,9 @@ import pytest
 
 from lingshu.train import packing
 from lingshu.train.packing import collate_packed, collate_padded, loss_sum, rope_fn_for
-from lingshu.train.sft_data import IGNORE, encode, normalise
+from lingshu.train.sft_data import IGNORE
 
-from _train_helpers import make_images, qwen_row
+from _train_helpers import encoded_samples
 
 torch = pytest.importorskip("torch")
 TOL = 1e-6
@@ -56,18 +56,9 @@ def _compare(model, batch, wrapped=None):
 
 @pytest.fixture(scope="module")
 def vl(tiny_vl_dir, tmp_path_factory):
-    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+    from transformers import Qwen2_5_VLForConditionalGeneration
 
-    tmp = tmp_path_factory.mktemp("loss_sum")
-    proc = AutoProcessor.from_pretrained(tiny_vl_dir)
-    make_images(tmp / "images")
-    rows = [
-        qwen_row(0, "images/a.png", "Which organ?", "The left lung, upper lobe."),
-        qwen_row(1, None, "Define pneumothorax briefly.", "Air in the pleural space."),
-        qwen_row(2, "images/b.png", "Modality?", "CT"),
-    ]
-    samples = [encode(proc, normalise(r, tmp), max_length=512, min_pixels=56 * 56, max_pixels=28 * 28 * 64)
-               for r in rows]
+    samples, proc = encoded_samples(tiny_vl_dir, tmp_path_factory.mktemp("loss_sum"), n=3)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_vl_dir, dtype=torch.float32)
     model.config._attn_implementation = "sdpa"
     model.train()

@@ -5,15 +5,13 @@ through transformers' block-diagonal mask."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from lingshu.train import packed_attention
 from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
-from lingshu.train.sft_data import encode, normalise
 
-from _train_helpers import make_images, qwen_row
+from _train_helpers import encoded_samples
 
 torch = pytest.importorskip("torch")
 
@@ -27,24 +25,6 @@ def test_pack_greedy_fits_and_covers():
     assert sorted(map(sorted, packs)) == sorted([[1, 6], [4, 5], [2, 3], [0]])
 
 
-def _samples(tiny_dir: Path, tmp: Path):
-    from transformers import AutoProcessor
-
-    proc = AutoProcessor.from_pretrained(tiny_dir)
-    make_images(tmp / "images")
-    rows = [
-        qwen_row(0, "images/a.png", "Which organ?", "The left lung, upper lobe."),
-        qwen_row(1, None, "Define pneumothorax briefly.", "Air in the pleural space."),
-        qwen_row(2, "images/b.png", "Modality?", "CT"),
-        qwen_row(3, None, "Is aspirin an NSAID?", "Yes, it is."),
-        qwen_row(4, "images/a.png", "Any fracture? Answer yes or no.", "No"),
-    ]
-    return [
-        encode(proc, normalise(r, tmp), max_length=512, min_pixels=56 * 56, max_pixels=28 * 28 * 64)
-        for r in rows
-    ], proc
-
-
 def _grads(model):
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
 
@@ -53,7 +33,7 @@ def _grads(model):
 def setup(tiny_vl_dir, tmp_path_factory):
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    samples, proc = _samples(tiny_vl_dir, tmp_path_factory.mktemp("packing"))
+    samples, proc = encoded_samples(tiny_vl_dir, tmp_path_factory.mktemp("packing"))
     assert samples[0].image_grid_thw.tolist() != samples[2].image_grid_thw.tolist()
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_vl_dir, dtype=torch.float32)
     model.config._attn_implementation = "sdpa"

@@ -112,13 +112,12 @@ def plot(points: list[dict[str, Any]], benchmarks: list[str], curves: dict[str, 
     ax.set_xlabel("optimizer step (stages in sequence)")
     ax.legend(fontsize=8)
     ax = axes[1][1]
-    for name, recs in curves.items():
-        if "reward/mean" in recs[0]:
-            steps = [int(r.get("step", i + 1)) for i, r in enumerate(recs)]
-            ax.plot(steps, [r["reward/mean"] for r in recs], marker=".", label=f"{name} reward")
-            if any("format_compliance" in r for r in recs):
-                ax.plot(steps, [r.get("format_compliance") for r in recs], marker=".",
-                        label=f"{name} format compliance")
+    for name, recs in grpo_curves(curves):
+        steps = [int(r.get("step", i + 1)) for i, r in enumerate(recs)]
+        ax.plot(steps, [r["reward/mean"] for r in recs], marker=".", label=f"{name} reward")
+        if any("format_compliance" in r for r in recs):
+            ax.plot(steps, [r.get("format_compliance") for r in recs], marker=".",
+                    label=f"{name} format compliance")
     ax.set_title("GRPO reward and format compliance")
     ax.set_xlabel("GRPO step")
     ax.legend(fontsize=8)
@@ -142,6 +141,11 @@ def compliance_change(recs: list[dict]) -> tuple[float, float] | None:
     return sum(vals[:k]) / k, sum(vals[-k:]) / k
 
 
+def grpo_curves(curves: dict[str, list[dict]]) -> list[tuple[str, list[dict]]]:
+    """The GRPO stages' records among the training curves (they log ``reward/mean``)."""
+    return [(n, r) for n, r in curves.items() if r and "reward/mean" in r[0]]
+
+
 def check_gates(gates: list[Any], points: list[dict[str, Any]], paired: dict[str, Any],
                 curves: dict[str, list[dict]] | None = None) -> list[dict]:
     """Each gate's verdict; nothing is eased: a failed gate is reported as failed."""
@@ -150,7 +154,7 @@ def check_gates(gates: list[Any], points: list[dict[str, Any]], paired: dict[str
     out = []
     for g in gates:
         if g.grpo_compliance_rises:
-            grpo = [(n, r) for n, r in (curves or {}).items() if r and "reward/mean" in r[0]]
+            grpo = grpo_curves(curves or {})
             change = compliance_change(grpo[-1][1]) if grpo else None
             name = grpo[-1][0] if grpo else "grpo"
             label = "format compliance, last quarter > first quarter"
@@ -187,7 +191,7 @@ def write_report(run_dir: Path, points: list[dict[str, Any]], benchmarks: list[s
             if d:
                 md.append(f"- {b}: {100 * d['diff']:+.1f} points [{100 * d['ci_low']:+.1f}, "
                           f"{100 * d['ci_high']:+.1f}] on {d['n']} questions\n")
-    grpo = [(n, r) for n, r in curves.items() if "reward/mean" in r[0]]
+    grpo = grpo_curves(curves)
     if grpo:
         md.append("\nGRPO (share of sampled completions in the strict format):\n")
     for name, recs in grpo:

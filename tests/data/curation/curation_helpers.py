@@ -66,6 +66,16 @@ def crafted(tmp_path) -> dict[str, Path]:
     return out
 
 
+def op(name: str, **params):
+    """A registered curation op, its parameters validated and ``setup()`` run."""
+    from lingshu.data.curate.ops import OPS
+
+    cls = OPS.get(name)
+    o = cls(cls.Params(**params))
+    o.setup()
+    return o
+
+
 def qa_row(rid: str, q: str, a: str, image: Path | None = None, **kw) -> dict:
     row = {"id": rid, "question": q, "answer": a, **kw}
     if image is not None:

@@ -6,10 +6,9 @@ import random
 
 import imagehash
 import pytest
-from curation_helpers import rad_images
+from curation_helpers import op, rad_images
 from PIL import Image
 
-from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.ops.hamming import HammingIndex
 from lingshu.data.curate.record import Record, conversation
 
@@ -17,13 +16,6 @@ from lingshu.data.curate.record import Record, conversation
 def rec(rid, paths, source="s", dataset=None, q="Describe.", a="x"):
     return Record(id=rid, source=source, dataset=dataset or source,
                   messages=conversation(q, a, [str(p) for p in paths]))
-
-
-def op(name, **params):
-    cls = OPS.get(name)
-    o = cls(cls.Params(**params))
-    o.setup()
-    return o
 
 
 def test_decodable_catches_truncated_corrupt_and_bombs(crafted):

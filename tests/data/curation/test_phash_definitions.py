@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curation_helpers import BENCH, RAD_IMAGES, SLAKE, write_recipe
+from curation_helpers import BENCH, RAD_IMAGES, SLAKE, op, write_recipe
 from PIL import Image, ImageDraw, ImageOps
 
 from lingshu.core.errors import UserError
 from lingshu.data.curate import load_recipe
-from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.ops.phash import phash_hex
 from lingshu.data.curate.record import Record, conversation
 
@@ -144,13 +143,6 @@ def test_imagededup_definition_equals_imagededup_phash(tmp_path):
 def rec(rid, paths, **stats):
     return Record(id=rid, source="s", dataset="s",
                   messages=conversation("Describe.", "x", [str(p) for p in paths]), stats=stats)
-
-
-def op(name, **params):
-    cls = OPS.get(name)
-    o = cls(cls.Params(**params))
-    o.setup()
-    return o
 
 
 def test_dedup_with_imagededup_definition_groups_like_imagededup(tmp_path):

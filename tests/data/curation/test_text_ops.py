@@ -6,8 +6,8 @@ import random
 import re
 
 import pytest
+from curation_helpers import op
 
-from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.ops.minhash import optimal_bands, shingles
 from lingshu.data.curate.record import Record, conversation
 
@@ -15,13 +15,6 @@ from lingshu.data.curate.record import Record, conversation
 def rec(rid, a, q="Describe the image.", task="caption", source="s", dataset=None):
     return Record(id=rid, source=source, dataset=dataset or source, task=task,
                   messages=conversation(q, a))
-
-
-def op(name, **params):
-    cls = OPS.get(name)
-    o = cls(cls.Params(**params))
-    o.setup()
-    return o
 
 
 def test_token_count_with_the_qwen_vocabulary_and_caption_bounds():
