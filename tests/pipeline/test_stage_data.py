@@ -12,7 +12,8 @@ import pytest
 from lingshu.core.errors import UserError
 from lingshu.pipeline.raw import caption
 from lingshu.pipeline.recipe import StageData, load_pipeline_recipe
-from lingshu.pipeline.stage_data import build_stage_rows, part_of, read_curated
+from lingshu.eval.scoring.extract import extract_choice
+from lingshu.pipeline.stage_data import build_stage_rows, mcq_answer, part_of, read_curated
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,20 @@ def test_mcq_asked_as_the_evaluation_kit_asks_it():
         "A. head\nB. chest\nC. abdomen\n"
         "Answer with the option's letter from the given choices directly.")
     assert answer["content"][0]["text"] == "B. chest"
+
+
+@pytest.mark.parametrize(("style", "expected"), [
+    ("letter_text", "B. chest"), ("letter", "B"), ("text", "chest"),
+    ("text_then_letter", "chest. Answer: B")])
+def test_mcq_answer_styles_and_the_strict_parser_reads_each_back(style, expected):
+    rows = build_stage_rows([MCQ], StageData(include=["mcq"], mcq_answer=style), seed=0)
+    assert rows[0]["messages"][1]["content"][0]["text"] == expected
+    assert extract_choice(expected, MCQ["meta"]["options"]).value == "B"
+
+
+def test_mcq_answer_rejects_a_gold_outside_the_options():
+    with pytest.raises(ValueError, match="gold letter 'D'"):
+        mcq_answer("text", "D", {"A": "head", "B": "chest"})
 
 
 def test_rl_rows_carry_gold_options_and_type():

@@ -50,6 +50,10 @@ class StageData(_Strict):
     mcq_prompt: Literal["evaluation", "curation"] = Field(
         "evaluation", description="evaluation: multiple choice asked as the evaluation kit's "
         "strict profile asks it; curation: as the synthesis op wrote it")
+    mcq_answer: Literal["letter_text", "letter", "text", "text_then_letter"] = Field(
+        "letter_text", description="the target of an sft multiple-choice turn: letter_text "
+        "'C. head', letter 'C', text 'head', text_then_letter 'head. Answer: C' (name what "
+        "the image shows, then pick the letter: see stage_data.mcq_answer)")
     rl_prompt_share: float = Field(0.0, ge=0, le=1, description="share of sft multiple choice "
                                    "asked with the GRPO prompt and answered <answer>X</answer> "
                                    "(a cold start for GRPO's format reward)")

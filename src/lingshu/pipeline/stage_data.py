@@ -94,6 +94,25 @@ def mcq_evaluation_prompt(question: str, options: dict[str, str]) -> str:
     return get_profile("strict").prompt(sample)
 
 
+def mcq_answer(style: str, gold: str, options: dict[str, str]) -> str:
+    """The assistant's target for a multiple-choice turn in ``style`` (``StageData.mcq_answer``).
+
+    ``text_then_letter`` ("head. Answer: C") exists for small language models. SmolLM2-135M,
+    given the content in plain text ("This is an X-ray image of the chest." + the strict
+    prompt), answered "B" to 60 of 60 demo questions (25% correct): it cannot bind an option
+    letter to what it knows in one token, and 60 fine-tuning steps on "C. head" targets
+    taught it a letter prior, not the binding (docs/pipeline.md, "Learning-curve probes").
+    Naming the content first makes the letter a lookup of a word already in the context.
+    Every style is read by the strict profile's ``extract_choice``: the letter, the bare
+    option text, and the text after "Answer:".
+    """
+    if gold not in options:
+        raise ValueError(f"gold letter {gold!r} is not one of the options {sorted(options)}")
+    text = options[gold]
+    return {"letter_text": f"{gold}. {text}", "letter": gold, "text": text,
+            "text_then_letter": f"{text}. Answer: {gold}"}[style]
+
+
 def rl_prompt(question: str, options: dict[str, str], variant: str = "no_thinking") -> str:
     """The GRPO stage's prompt for this question (the training area's versioned template)."""
     from lingshu.train.grpo import get_prompt
@@ -127,7 +146,8 @@ def build_stage_rows(rows: list[dict], spec: Any, seed: int) -> list[dict]:
         if spec.rl_prompt_share and rng.random() < spec.rl_prompt_share:
             prompt, answer = rl_prompt(question, options), f"<answer>{gold}</answer>"
         elif spec.mcq_prompt == "evaluation":
-            prompt, answer = mcq_evaluation_prompt(question, options), f"{gold}. {options[gold]}"
+            prompt = mcq_evaluation_prompt(question, options)
+            answer = mcq_answer(spec.mcq_answer, gold, options)
         else:
             prompt, answer = _user_text(row), (row["messages"][-1]["content"][0]["text"])
         out.append({"id": row["id"], "messages": _conversation(images, prompt, answer),
