@@ -111,7 +111,9 @@ def test_rows_joining_a_running_decode_equal_generate_alone(loaded):
         return [Joining(i, prompts[i]) for i in joining]
 
     with torch.inference_mode():
-        run_causal(loaded.model, prompts[:1], GenerationParams(), pad_id=151643, step=step, admit=admit)
+        run_causal(
+            loaded.model, prompts[:1], GenerationParams(), pad_id=151643, step=step, admit=admit
+        )
     for i, tokens in got.items():
         assert tokens == generate_alone(loaded, prompts[i], budget[i]), f"row {i}"
 
@@ -169,7 +171,8 @@ def submit_on_first_delta(engine: Engine, submissions, done_order: list[str], ha
         if ev.kind == "delta" and not submitted.is_set():
             submitted.set()
             for name, messages, params, inner in submissions:
-                handles[name] = engine.submit(messages, params, listener=_recorder(name, done_order, inner))
+                listen = _recorder(name, done_order, inner)
+                handles[name] = engine.submit(messages, params, listener=listen)
         if ev.kind == "done":
             done_order.append("first")
 
@@ -279,9 +282,9 @@ def test_a_request_that_cannot_join_is_not_overtaken(loaded):
         listener, handles = submit_on_first_delta(
             engine,
             [
-                ("sampled", conversation(QUESTIONS[1]), SamplingParams(max_tokens=3, temperature=1.0), None),
+                ("sampled", conversation(QUESTIONS[1]), SamplingParams(3, temperature=1.0), None),
                 ("greedy", conversation(QUESTIONS[3]), SamplingParams(max_tokens=3), None),
-            ],  # fmt: skip
+            ],
             done_order,
         )
         engine.submit(conversation(QUESTIONS[0]), SamplingParams(max_tokens=20), listener=listener)

@@ -336,7 +336,8 @@ def _widen(t: torch.Tensor, width: int, at: int, dim: int) -> torch.Tensor:
         return t
     shape = list(t.shape)
     shape[dim] = extra
-    return torch.cat([t.narrow(dim, 0, at), t.new_zeros(shape), t.narrow(dim, at, t.shape[dim] - at)], dim=dim)
+    head, tail = t.narrow(dim, 0, at), t.narrow(dim, at, t.shape[dim] - at)
+    return torch.cat([head, t.new_zeros(shape), tail], dim=dim)
 
 
 def _select(model: Any, batch: _Batch, keep: list[int], trim: bool) -> _Batch:
@@ -353,7 +354,8 @@ def _select(model: Any, batch: _Batch, keep: list[int], trim: bool) -> _Batch:
     if trim and not bool(used.all()):
         columns = used.nonzero().squeeze(1)
         mask = mask[:, columns]
-        cache = _new_cache(model, [(k[:, :, columns], v[:, :, columns]) for k, v in batch.keys_values()])
+        trimmed = [(k[:, :, columns], v[:, :, columns]) for k, v in batch.keys_values()]
+        cache = _new_cache(model, trimmed)
     return _Batch(
         [batch.rows[j] for j in keep],
         cache,
