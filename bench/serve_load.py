@@ -451,6 +451,9 @@ def main_text_only(args: argparse.Namespace) -> int:
     finally:
         for server in servers.values():
             server.stop()
+    per_round = [
+        a.requests_per_s / g.requests_per_s for a, g in zip(runs["auto"], runs["generate"])
+    ]
     generate = combine(f"generate ({args.clients} clients)", runs["generate"])
     fast = combine(f"auto ({args.clients} clients)", runs["auto"])
     mismatches = sum(1 for a, b in zip(generate.answers, fast.answers) if a != b)
@@ -470,6 +473,10 @@ def main_text_only(args: argparse.Namespace) -> int:
             f"{s['p50_latency_s']:8.2f} {s['p99_latency_s']:8.2f} {s['http_5xx']:5d}"
         )
     print(f"throughput ratio fast/generate: {ratio:.2f}x (target >= 1.5x)")
+    print(
+        "per round: " + ", ".join(f"{x:.2f}x" for x in per_round)
+        + " (a round's two phases run back to back; load that changes between them shows here)"
+    )
     print(f"answers differing between the two strategies: {mismatches} of {len(fast.answers)}")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -479,6 +486,7 @@ def main_text_only(args: argparse.Namespace) -> int:
             "fast": fast.summary(), "throughput_ratio": round(ratio, 2),
             "answers_differing": mismatches, "load_average_before": round(load_before, 2),
             "rounds": args.rounds, "load_average_after": round(os.getloadavg()[0], 2),
+            "ratio_per_round": [round(x, 2) for x in per_round],
         }  # fmt: skip
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
     failed = any(s != 200 for s in generate.statuses + fast.statuses)
