@@ -16,10 +16,14 @@ in the models cache), else the tiny random Qwen2.5-VL; the output says which.
     python bench/serve_load.py --text-only              # SmolLM2: fast decoder vs generate
 
 ``--text-only`` sends text questions (no images) to a text-only model (SmolLM2 by default)
-from N concurrent clients, twice: once with the inference engine's default strategy (its
-fast text decoder) and once with ``LINGSHU_ENGINE_STRATEGY=generate`` (``model.generate``
-on each batch, the previous server's way), and reports the requests/s ratio (target
->= 1.5x) and how many answers differ (must be 0).
+from N concurrent clients to two servers: one with the inference engine's default strategy
+(its fast text decoder, with continuous batching) and one with
+``LINGSHU_ENGINE_STRATEGY=generate`` (``model.generate`` on each batch, the previous
+server's way), and reports the requests/s ratio (target >= 1.5x) and how many answers
+differ (must be 0). Both servers stay up and the whole load runs ``--rounds`` times
+against each, alternating which goes first (generate, fast, fast, generate, ...), so load
+from other processes on the machine falls on both alike; the load average is printed
+around every phase.
 
 Reports requests/s, p50/p99 latency, HTTP 5xx (must be 0), the concurrent/sequential
 throughput ratio (the target on 2 CPU cores is >= 2x, which batching makes possible) and
@@ -280,6 +284,10 @@ def main() -> int:
         "--text-only", action="store_true",
         help="text questions to a text-only model (default SmolLM2): fast decoder vs generate",
     )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=2,
+        help="--text-only: runs of the whole load per strategy, alternating which goes first",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.text_only:
         return main_text_only(args)
@@ -363,24 +371,49 @@ TEXT_QUESTIONS = [
 ]
 
 
-def serve_phase(
-    model_dir: str, strategy: str, bodies: list[dict[str, Any]], clients: int, batch_size: int
-) -> Phase:
+@dataclass
+class Server:
+    label: str
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_warm_server(
+    model_dir: str, strategy: str, body: dict[str, Any], batch_size: int
+) -> Server:
+    """A server with the given engine strategy, up and past its first (slow) request."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = Path(tempfile.mkdtemp(prefix="lingshu-serve-load-")) / "server.log"
     proc = start_server(model_dir, port, batch_size, log_path, strategy=strategy)
+    server = Server(strategy, url, proc, log_path)
     try:
         wait_until_up(url, proc, log_path)
         with httpx.Client(timeout=600) as client:  # warm-up
-            send(client, url, bodies[0])
-        return run_phase(f"{strategy} ({clients} clients)", url, bodies, clients=clients)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            send(client, url, body)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def combine(label: str, phases: list[Phase]) -> Phase:
+    """One phase from several runs of the same load: times add up, latencies pool."""
+    out = Phase(label, sum(p.seconds for p in phases))
+    for p in phases:
+        out.latencies += p.latencies
+        out.statuses += p.statuses
+        out.answers += p.answers
+        out.completion_tokens += p.completion_tokens
+    return out
 
 
 def main_text_only(args: argparse.Namespace) -> int:
@@ -399,15 +432,38 @@ def main_text_only(args: argparse.Namespace) -> int:
         for i in range(n)
     ]  # fmt: skip
     load_before = os.getloadavg()[0]
-    generate = serve_phase(model_dir, "generate", bodies, args.clients, args.batch_size)
-    fast = serve_phase(model_dir, "auto", bodies, args.clients, args.batch_size)
+    servers = {}
+    try:
+        for strategy in ("generate", "auto"):
+            servers[strategy] = start_warm_server(model_dir, strategy, bodies[0], args.batch_size)
+        runs: dict[str, list[Phase]] = {"generate": [], "auto": []}
+        for r in range(args.rounds):
+            order = ("generate", "auto") if r % 2 == 0 else ("auto", "generate")
+            for strategy in order:
+                before = os.getloadavg()[0]
+                phase = run_phase(strategy, servers[strategy].url, bodies, args.clients)
+                runs[strategy].append(phase)
+                print(
+                    f"round {r + 1} {strategy:8} {phase.requests_per_s:6.2f} req/s "
+                    f"(load average {before:.2f} -> {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+    per_round = [
+        a.requests_per_s / g.requests_per_s for a, g in zip(runs["auto"], runs["generate"])
+    ]
+    generate = combine(f"generate ({args.clients} clients)", runs["generate"])
+    fast = combine(f"auto ({args.clients} clients)", runs["auto"])
     mismatches = sum(1 for a, b in zip(generate.answers, fast.answers) if a != b)
     ratio = fast.requests_per_s / generate.requests_per_s
     print(f"model: {model_dir}")
     print(
-        f"{n} text requests from {args.clients} concurrent clients, max_tokens "
-        f"{args.max_tokens}, greedy; server --batch-size {args.batch_size}; "
-        f"{os.cpu_count()} CPU cores; load average before the run {load_before:.2f}"
+        f"{n} text requests from {args.clients} concurrent clients, {args.rounds} rounds per "
+        f"strategy, max_tokens {args.max_tokens}, greedy; server --batch-size "
+        f"{args.batch_size}; {os.cpu_count()} CPU cores; load average before the run "
+        f"{load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )
     print(f"{'':28} {'req/s':>8} {'tok/s':>8} {'p50 s':>8} {'p99 s':>8} {'5xx':>5}")
     for label, phase in (("generate strategy (forced)", generate), ("engine default (fast)", fast)):
@@ -417,7 +473,11 @@ def main_text_only(args: argparse.Namespace) -> int:
             f"{s['p50_latency_s']:8.2f} {s['p99_latency_s']:8.2f} {s['http_5xx']:5d}"
         )
     print(f"throughput ratio fast/generate: {ratio:.2f}x (target >= 1.5x)")
-    print(f"answers differing between the two strategies: {mismatches}")
+    print(
+        "per round: " + ", ".join(f"{x:.2f}x" for x in per_round)
+        + " (a round's two phases run back to back; load that changes between them shows here)"
+    )
+    print(f"answers differing between the two strategies: {mismatches} of {len(fast.answers)}")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         report = {
@@ -425,6 +485,8 @@ def main_text_only(args: argparse.Namespace) -> int:
             "max_tokens": args.max_tokens, "generate": generate.summary(),
             "fast": fast.summary(), "throughput_ratio": round(ratio, 2),
             "answers_differing": mismatches, "load_average_before": round(load_before, 2),
+            "rounds": args.rounds, "load_average_after": round(os.getloadavg()[0], 2),
+            "ratio_per_round": [round(x, 2) for x in per_round],
         }  # fmt: skip
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
     failed = any(s != 200 for s in generate.statuses + fast.statuses)

@@ -1,5 +1,5 @@
 """A lean batched decoder for text-only causal LMs: shared prompt prefix computed once,
-finished rows dropped as they finish.
+finished rows dropped as they finish, new prompts admitted into the running batch.
 
 ``model.generate`` on a left-padded batch spends compute that a benchmark run does not
 need (measured on SmolLM2-135M, 2 CPU cores, MedMCQA prompts):
@@ -14,10 +14,21 @@ need (measured on SmolLM2-135M, 2 CPU cores, MedMCQA prompts):
   cheapest with many rows at once: here prompts are prefilled in small groups of similar
   length and their caches merged into one decoding batch (see ``PREFILL_ROWS``).
 
-Layout: ``[shared prefix | left padding | rest of the prompt]``; the attention mask
-zeroes the padding and positions count real tokens only, so every row sees exactly the
-tokens and positions it would see alone. Decoding is greedy (argmax of float32 logits, as
-``generate``) or temperature / top-p sampling from a seeded generator. Vision-language
+A server cannot wait for a batch to end before starting the requests that arrived during
+it: a decoding step costs about the same for 1 row as for 16 (on CPU the weights' memory
+traffic dominates), so idle rows are lost throughput and a late request would wait for the
+whole batch. ``admit`` (continuous batching) is asked between steps for prompts to join:
+they are prefilled on their own (reusing the shared prefix's keys and values as far as they
+share it) and merged into the running batch, whose rows go on untouched.
+
+Layout: each row's keys and values sit in the columns of one cache, left-padded, with
+padding wherever rows of different widths were merged (after the shared prefix when
+prefill groups merge, on the left when prompts join); the attention mask zeroes the
+padding and positions count real tokens only, so every row sees exactly the tokens and
+positions it would see alone. A decoding step's one query attends to every cached column,
+so where a column sits does not matter, only the mask; columns that are padding for every
+row left are dropped with the finished rows. Decoding is greedy (argmax of float32 logits,
+as ``generate``) or temperature / top-p sampling from a seeded generator. Vision-language
 models keep ``generate``: their positions (mRoPE) and image inputs are model-specific.
 """
 
@@ -46,7 +57,8 @@ def common_prefix_length(rows: list[list[int]]) -> int:
 
 
 COMPACT_FRACTION = 4
-"""Finished rows leave the batch once they are 1/4 of it (each removal copies the cache)."""
+"""Finished rows leave the batch once they are 1/4 of it (each removal copies the cache),
+or at once when prompts are joining (the join copies the cache anyway)."""
 
 PREFILL_ROWS = 16
 """Prompts encoded together. Prompts are prefilled in groups of similar length (little
@@ -56,12 +68,48 @@ and 33.3 s all 128 at once (padding), while decoding all 128 together took 3.8 s
 10.8 s in batches of 32."""
 
 
+@dataclass(frozen=True)
+class Joining:
+    """A prompt admitted into a running decode. ``row``: the id ``step`` will be called
+    with (distinct from every other row's); ``generator``: the row's own random stream
+    when sampled rows draw per row (``generators`` given to :func:`run_causal`)."""
+
+    row: int
+    tokens: list[int]
+    generator: torch.Generator | None = None
+
+
+Step = Callable[[int, int], bool]
+Admit = Callable[[], list[Joining]]
+
+
 @dataclass
-class _Prefilled:
-    rows: list[int]  # indices into the caller's rows
-    keys_values: list[tuple[Any, Any]]  # per layer, [rows, heads, shared + width, dim]
-    tail_mask: Any  # [rows, width]: 0 for left padding
-    logits: Any  # [rows, vocab]: the last prompt position's
+class _Batch:
+    """Rows ready for their next token. Prefilled groups and the running decode are each
+    one of these, so merging two is how groups become one batch and how prompts join."""
+
+    rows: list[int]  # the caller's row ids, in batch order
+    cache: Any  # per layer, keys and values [rows, heads, width, dim]
+    mask: torch.Tensor  # [rows, width]: 0 for padding
+    next_pos: torch.Tensor  # [rows]: the position of each row's next token
+    logits: torch.Tensor  # [rows, vocab]: what chooses each row's next token
+    generators: list[torch.Generator] | None = None  # per row, when sampled per row
+
+    def keys_values(self) -> list[tuple[Any, Any]]:
+        return [(layer.keys, layer.values) for layer in self.cache.layers]
+
+
+@dataclass
+class _Prefix:
+    """The shared prompt prefix: its tokens and their keys and values (one row)."""
+
+    tokens: list[int]
+    keys_values: list[tuple[Any, Any]]
+
+    def cut(self, n: int) -> _Prefix:
+        """The first ``n`` tokens' part: a causal model's keys and values of a prefix do not
+        depend on what follows, so a prompt sharing only part of the prefix reuses that."""
+        return _Prefix(self.tokens[:n], [(k[:, :, :n], v[:, :, :n]) for k, v in self.keys_values])
 
 
 def decode_causal(
@@ -72,49 +120,109 @@ def decode_causal(
     eos_ids: set[int],
     pad_id: int,
     stopped: Callable[[list[int]], bool] | None = None,
-    step: Callable[[int, int], bool] | None = None,
     generators: list[torch.Generator] | None = None,
     prefill_rows: int = PREFILL_ROWS,
 ) -> list[list[int]]:
     """New tokens for each prompt in ``rows`` (token ids, unpadded), EOS included when
-    emitted. ``stopped(tokens)`` ends a row early (stop strings).
+    emitted; a row ends at EOS, at ``params.max_new_tokens`` or when ``stopped(tokens)``
+    says so (stop strings). The convenience form of :func:`run_causal`."""
+    out: list[list[int]] = [[] for _ in rows]
 
-    ``step(row, token)``, when given, is told each new token as it is chosen and decides
-    alone when a row is done (the engine's per-row stopping: its own EOS, token budget, stop
-    strings, cancellation); ``params.max_new_tokens`` is then only the longest budget.
-    ``generators`` (one per row) make each sampled row draw from its own seeded stream, so
-    its answer does not depend on its neighbours; without them one stream seeded with
-    ``params.seed`` serves the batch."""
+    def step(row: int, token: int) -> bool:
+        tokens = out[row]
+        tokens.append(token)
+        return (
+            token in eos_ids
+            or len(tokens) >= params.max_new_tokens
+            or (stopped is not None and stopped(tokens))
+        )
+
+    if params.max_new_tokens > 0:
+        run_causal(
+            model, rows, params, pad_id=pad_id, step=step, generators=generators,
+            prefill_rows=prefill_rows,
+        )  # fmt: skip
+    return out
+
+
+def run_causal(
+    model: Any,
+    rows: list[list[int]],
+    params: GenerationParams,
+    *,
+    pad_id: int,
+    step: Step,
+    generators: list[torch.Generator] | None = None,
+    admit: Admit | None = None,
+    prefill_rows: int = PREFILL_ROWS,
+) -> None:
+    """Decode ``rows`` (token ids, unpadded; row ids 0..n-1) until every row is done.
+
+    ``step(row, token)`` is told each new token as it is chosen and decides alone when a
+    row is done (the engine's per-row stopping: EOS, its own token budget, stop strings,
+    cancellation); it keeps the tokens. ``admit()``, when given, is asked between steps for
+    prompts to join the batch (continuous batching); it decides how many. Models with a
+    sliding-window layer take no joiners, since merging puts padding inside a row's window.
+    ``generators`` (one per row; joiners bring theirs) make each sampled row draw from its
+    own seeded stream, so its answer does not depend on its neighbours; without them one
+    stream seeded with ``params.seed`` serves the batch."""
     full_attention = _full_attention_only(model)
     shared = common_prefix_length(rows) if full_attention else 0
-    if shared < MIN_SHARED_PREFIX:
-        shared = 0
-    prefix = _prefix_keys_values(model, rows[0][:shared]) if shared else None
-    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+    prefix = None
+    if shared >= MIN_SHARED_PREFIX:
+        prefix = _Prefix(rows[0][:shared], _prefix_keys_values(model, rows[0][:shared]))
     # Groups are merged by inserting padding between prefix and prompt, which a sliding
     # window would see; such models prefill all rows at once, as ``generate`` does.
     size = prefill_rows if full_attention else len(rows)
-    parts = [
-        _prefill(model, rows, order[s : s + size], shared, prefix, pad_id)
-        for s in range(0, len(order), size)
-    ]
-    merged = _merge(parts, shared)
-    cache = _new_cache(model, merged.keys_values)
-    device = merged.tail_mask.device
-    mask = torch.cat(
-        [torch.ones((len(rows), shared), dtype=torch.long, device=device), merged.tail_mask], dim=1
+    batch = _prefill_groups(
+        model, rows, list(range(len(rows))), generators, prefix, pad_id, size
     )
-    next_pos = shared + merged.tail_mask.sum(dim=1)
-    if generators is not None:
-        generators = [generators[i] for i in merged.rows]  # the batch's row order
-    generated = _decode_loop(
-        model, merged.logits, cache, mask, next_pos, params, eos_ids, stopped, step,
-        merged.rows, generators,
-    )  # fmt: skip
-    out: list[list[int]] = [[] for _ in rows]
-    for tokens, i in zip(generated, merged.rows, strict=True):
-        out[i] = tokens
-    return out
+    generator = None
+    if params.temperature > 0 and generators is None:
+        generator = torch.Generator(device=model.device).manual_seed(params.seed)
+    done: set[int] = set()  # rows finished but still in the batch until the next compaction
+    while True:
+        tokens = _choose(batch, params, generator)
+        keep = []
+        for j, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
+            if row in done:
+                continue
+            if step(row, token):
+                done.add(row)
+            else:
+                keep.append(j)
+        joining = admit() if admit is not None and full_attention else []
+        fresh = (
+            _prefill_groups(
+                model, [j.tokens for j in joining], [j.row for j in joining],
+                [j.generator for j in joining] if generators is not None else None,
+                _prefix_for(prefix, [j.tokens for j in joining]), pad_id, size,
+            )  # fmt: skip
+            if joining
+            else None
+        )
+        if not keep:
+            if fresh is None:
+                return
+            batch, done = fresh, set()
+            continue
+        # Dropping rows copies the whole cache, so finished rows leave in bulk: once they
+        # are a quarter of the batch, or when prompts join (the join copies it anyway).
+        finished = len(batch.rows) - len(keep)
+        if finished and (fresh is not None or finished * COMPACT_FRACTION >= len(batch.rows)):
+            batch, tokens, done = _select(model, batch, keep, full_attention), tokens[keep], set()
+        _advance(model, batch, tokens)
+        if fresh is not None:
+            batch = _merge(model, [batch, fresh], at=0)
+
+
+def _prefix_for(prefix: _Prefix | None, prompts: list[list[int]]) -> _Prefix | None:
+    """The part of the running decode's shared prefix that all ``prompts`` start with, if
+    long enough to be worth reusing (the chat template's system turn, typically)."""
+    if prefix is None:
+        return None
+    n = common_prefix_length([prefix.tokens + [-1], *prompts])
+    return prefix.cut(n) if n >= MIN_SHARED_PREFIX else None
 
 
 def _prefix_keys_values(model: Any, prefix: list[int]) -> list[tuple[Any, Any]]:
@@ -129,28 +237,57 @@ def _prefix_keys_values(model: Any, prefix: list[int]) -> list[tuple[Any, Any]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
+def _prefill_groups(
+    model: Any,
+    prompts: list[list[int]],
+    ids: list[int],
+    generators: list[torch.Generator] | None,
+    prefix: _Prefix | None,
+    pad_id: int,
+    group_rows: int,
+) -> _Batch:
+    """All ``prompts`` prefilled, longest first in groups of ``group_rows``, merged into
+    one batch (the groups' extra padding goes after the shared prefix)."""
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    parts = []
+    for s in range(0, len(order), group_rows):
+        group = order[s : s + group_rows]
+        parts.append(
+            _prefill(
+                model, [prompts[i] for i in group], [ids[i] for i in group],
+                [generators[i] for i in group] if generators is not None else None,
+                prefix, pad_id,
+            )  # fmt: skip
+        )
+    return _merge(model, parts, at=len(prefix.tokens) if prefix is not None else 0)
+
+
 def _prefill(
     model: Any,
-    rows: list[list[int]],
-    group: list[int],
-    shared: int,
-    prefix: list[tuple[Any, Any]] | None,
+    prompts: list[list[int]],
+    ids: list[int],
+    generators: list[torch.Generator] | None,
+    prefix: _Prefix | None,
     pad_id: int,
-) -> _Prefilled:
+) -> _Batch:
     """One forward pass over a group of prompts, after the shared prefix: layout
     ``[shared prefix | left padding | rest of the prompt]``, positions counting real tokens
     only, so each row sees exactly the tokens and positions it would see alone."""
     device = model.device
-    n = len(group)
+    n = len(prompts)
+    shared = len(prefix.tokens) if prefix is not None else 0
     seeded = None
     if prefix is not None:
-        seeded = [(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in prefix]
+        seeded = [
+            (k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous())
+            for k, v in prefix.keys_values
+        ]
     cache = _new_cache(model, seeded)
-    width = max(len(rows[i]) - shared for i in group)
+    width = max(len(p) - shared for p in prompts)
     input_ids = torch.full((n, width), pad_id, dtype=torch.long, device=device)
     tail_mask = torch.zeros((n, width), dtype=torch.long, device=device)
-    for j, i in enumerate(group):
-        rest = rows[i][shared:]
+    for j, prompt in enumerate(prompts):
+        rest = prompt[shared:]
         input_ids[j, width - len(rest) :] = torch.tensor(rest, device=device)
         tail_mask[j, width - len(rest) :] = 1
     mask = torch.cat([torch.ones((n, shared), dtype=torch.long, device=device), tail_mask], dim=1)
@@ -163,98 +300,93 @@ def _prefill(
         use_cache=True,
         **_keep_last(model),
     )
-    keys_values = [(layer.keys, layer.values) for layer in cache.layers]
-    return _Prefilled(group, keys_values, tail_mask, out.logits[:, -1])
+    return _Batch(ids, cache, mask, positions[:, -1] + 1, out.logits[:, -1], generators)
 
 
-def _merge(parts: list[_Prefilled], shared: int) -> _Prefilled:
-    """One batch from groups prefilled at different widths: each group's padding grows (on
-    the left of its prompts, after the prefix) to the widest group's; padded positions are
-    masked, so their zero keys and values are never attended to."""
+def _merge(model: Any, parts: list[_Batch], at: int) -> _Batch:
+    """One batch from batches of different widths: each one's padding grows, at column
+    ``at``, to the widest's; padded columns are masked, so their zero keys and values are
+    never attended to."""
     if len(parts) == 1:
         return parts[0]
-    width = max(p.tail_mask.shape[1] for p in parts)
-
-    def widen(t: Any, extra: int) -> Any:
-        if extra == 0:
-            return t
-        gap = t.new_zeros((t.shape[0], t.shape[1], extra, t.shape[3]))
-        return torch.cat([t[:, :, :shared], gap, t[:, :, shared:]], dim=2)
-
+    width = max(p.mask.shape[1] for p in parts)
+    per_part = [p.keys_values() for p in parts]
     keys_values = []
-    for layer in range(len(parts[0].keys_values)):
-        ks = [widen(p.keys_values[layer][0], width - p.tail_mask.shape[1]) for p in parts]
-        vs = [widen(p.keys_values[layer][1], width - p.tail_mask.shape[1]) for p in parts]
+    for layer in range(len(per_part[0])):
+        ks = [_widen(kv[layer][0], width, at, dim=2) for kv in per_part]
+        vs = [_widen(kv[layer][1], width, at, dim=2) for kv in per_part]
         keys_values.append((torch.cat(ks), torch.cat(vs)))
-    tail_mask = torch.cat(
-        [torch.nn.functional.pad(p.tail_mask, (width - p.tail_mask.shape[1], 0)) for p in parts]
-    )
-    return _Prefilled(
+    generators = None
+    if all(p.generators is not None for p in parts):
+        generators = [g for p in parts for g in p.generators]  # type: ignore[union-attr]
+    return _Batch(
         [i for p in parts for i in p.rows],
-        keys_values,
-        tail_mask,
+        _new_cache(model, keys_values),
+        torch.cat([_widen(p.mask, width, at, dim=1) for p in parts]),
+        torch.cat([p.next_pos for p in parts]),
         torch.cat([p.logits for p in parts]),
+        generators,
     )
 
 
-def _decode_loop(
-    model: Any,
-    logits: torch.Tensor,
-    cache: Any,
-    mask: torch.Tensor,
-    next_pos: torch.Tensor,
-    params: GenerationParams,
-    eos_ids: set[int],
-    stopped: Callable[[list[int]], bool] | None,
-    step: Callable[[int, int], bool] | None,
-    caller_rows: list[int],
-    generators: list[torch.Generator] | None,
-) -> list[list[int]]:
-    generator = None
-    if params.temperature > 0 and generators is None:
-        generator = torch.Generator(device=logits.device).manual_seed(params.seed)
-    alive = list(range(logits.shape[0]))  # batch row of each live row (merged order)
-    finished: set[int] = set()
-    generated: list[list[int]] = [[] for _ in alive]
-    for _ in range(params.max_new_tokens):
-        if generators is not None and params.temperature > 0:
-            tokens = _next_tokens_per_row(logits, params, [generators[r] for r in alive])
-        else:
-            tokens = _next_tokens(logits, params, generator)
-        keep = []
-        for j, (row, token) in enumerate(zip(alive, tokens.tolist(), strict=True)):
-            if row in finished:
-                continue  # still in the batch until the next compaction; its tokens unused
-            generated[row].append(token)
-            if step is not None:
-                done = step(caller_rows[row], token)
-            else:
-                done = token in eos_ids or len(generated[row]) >= params.max_new_tokens
-                done = done or (stopped is not None and stopped(generated[row]))
-            if done:
-                finished.add(row)
-            else:
-                keep.append(j)
-        if not keep:
-            break
-        # Dropping rows copies the whole cache, so finished rows leave in bulk: once they
-        # are a quarter of the batch.
-        if (len(alive) - len(keep)) * COMPACT_FRACTION >= len(alive):
-            index = torch.tensor(keep, device=logits.device)
-            cache.batch_select_indices(index)
-            mask, tokens, next_pos = mask[index], tokens[index], next_pos[index]
-            alive = [alive[j] for j in keep]
-        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-        out = model(
-            input_ids=tokens[:, None],
-            attention_mask=mask,
-            position_ids=next_pos[:, None],
-            past_key_values=cache,
-            use_cache=True,
-        )
-        logits = out.logits[:, -1]
-        next_pos = next_pos + 1
-    return generated
+def _widen(t: torch.Tensor, width: int, at: int, dim: int) -> torch.Tensor:
+    """``t`` with zero columns inserted at ``at`` along ``dim`` up to ``width``."""
+    extra = width - t.shape[dim]
+    if extra == 0:
+        return t
+    shape = list(t.shape)
+    shape[dim] = extra
+    head, tail = t.narrow(dim, 0, at), t.narrow(dim, at, t.shape[dim] - at)
+    return torch.cat([head, t.new_zeros(shape), tail], dim=dim)
+
+
+def _select(model: Any, batch: _Batch, keep: list[int], trim: bool) -> _Batch:
+    """The batch's rows ``keep`` (batch positions). With ``trim``, also without the
+    columns that are padding for all of them (what the finished rows alone used): a decode
+    that rows keep joining would otherwise grow wider with every row that ever passed
+    through it. (Not for sliding-window models: their cache layers hold only the window's
+    columns, so one column index does not mean the same key in every layer.)"""
+    index = torch.tensor(keep, device=batch.mask.device)
+    batch.cache.batch_select_indices(index)
+    mask = batch.mask[index]
+    used = mask.any(dim=0)
+    cache = batch.cache
+    if trim and not bool(used.all()):
+        columns = used.nonzero().squeeze(1)
+        mask = mask[:, columns]
+        trimmed = [(k[:, :, columns], v[:, :, columns]) for k, v in batch.keys_values()]
+        cache = _new_cache(model, trimmed)
+    return _Batch(
+        [batch.rows[j] for j in keep],
+        cache,
+        mask,
+        batch.next_pos[index],
+        batch.logits[index],
+        [batch.generators[j] for j in keep] if batch.generators is not None else None,
+    )
+
+
+def _advance(model: Any, batch: _Batch, tokens: torch.Tensor) -> None:
+    """Feed each row its new token: one forward pass, new logits."""
+    batch.mask = torch.cat([batch.mask, batch.mask.new_ones((batch.mask.shape[0], 1))], dim=1)
+    out = model(
+        input_ids=tokens[:, None],
+        attention_mask=batch.mask,
+        position_ids=batch.next_pos[:, None],
+        past_key_values=batch.cache,
+        use_cache=True,
+    )
+    batch.logits = out.logits[:, -1]
+    batch.next_pos = batch.next_pos + 1
+
+
+def _choose(
+    batch: _Batch, params: GenerationParams, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Each row's next token: greedy, or drawn from the row's own stream or the batch's."""
+    if batch.generators is not None and params.temperature > 0:
+        return _next_tokens_per_row(batch.logits, params, batch.generators)
+    return _next_tokens(batch.logits, params, generator)
 
 
 def _next_tokens(

@@ -312,7 +312,7 @@ def test_text_model_falls_back_to_generate_when_the_lean_decoder_does_not_fit(
         calls.append(1)
         raise TypeError("forward() got an unexpected keyword argument 'position_ids'")
 
-    monkeypatch.setattr(_causal_decode, "decode_causal", unfit)
+    monkeypatch.setattr(_causal_decode, "run_causal", unfit)
     backend = HFBackend(HFConfig(model=str(tiny_text_dir), batch_size=4, device="cpu"))
     with caplog.at_level("WARNING"):
         got = backend.generate(requests, GREEDY)
