@@ -57,6 +57,43 @@ def test_mcq_answer_styles_and_the_strict_parser_reads_each_back(style, expected
     assert extract_choice(expected, MCQ["meta"]["options"]).value == "B"
 
 
+@pytest.mark.parametrize(("style", "expected"), [
+    ("letter_text", "<answer>B</answer>"), ("letter", "<answer>B</answer>"),
+    ("text", "<answer>chest</answer>"), ("text_then_letter", "<answer>chest</answer>")])
+def test_rl_cold_start_answer_follows_the_style(style, expected):
+    from lingshu.train.rewards.accuracy import accuracy
+    from lingshu.train.rewards.format import format_no_thinking
+
+    spec = StageData(include=["mcq"], mcq_answer=style, rl_prompt_share=1.0)
+    (row,) = build_stage_rows([MCQ], spec, seed=0)
+    assert row["messages"][1]["content"][0]["text"] == expected
+    assert "<answer>" in row["messages"][0]["content"][1]["text"]  # asked with the GRPO prompt
+    # the GRPO stage's own rewards pay the cold-start target in full
+    assert format_no_thinking([expected]) == [1.0]
+    assert accuracy([expected], answer=["B"], options=[MCQ["meta"]["options"]],
+                    question_type=["mcq"]) == [1.0]
+
+
+TEXT_MCQ = {"id": "t:m", "source": "text", "meta": {
+    "question_type": "mcq", "answer": "D", "options": {"A": "liver", "B": "spleen", "C": "lung", "D": "heart"}},
+    "messages": [{"role": "user", "content": [{"type": "text", "text":
+        "Which organ pumps blood?\nA. liver\nB. spleen\nC. lung\nD. heart"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "D. heart"}]}]}
+
+
+def test_text_multiple_choice_is_text_asked_as_multiple_choice():
+    assert part_of(TEXT_MCQ) == "text"
+    (row,) = build_stage_rows([TEXT_MCQ], StageData(include=["text"], mcq_answer="text_then_letter"), seed=0)
+    user, answer = row["messages"]
+    assert user["content"] == [{"type": "text", "text": (
+        "Question: Which organ pumps blood?\nOptions:\nA. liver\nB. spleen\nC. lung\nD. heart\n"
+        "Answer with the option's letter from the given choices directly.")}]
+    assert answer["content"][0]["text"] == "heart. Answer: D"
+    # GRPO's rows are image questions only (TRL cannot batch image and text-only prompts)
+    assert build_stage_rows([MCQ, TEXT_MCQ], StageData(include=["mcq"], format="rl"), seed=0)[0]["id"] == MCQ["id"]
+    assert len(build_stage_rows([MCQ, TEXT_MCQ], StageData(include=["mcq"], format="rl"), seed=0)) == 1
+
+
 def test_mcq_answer_rejects_a_gold_outside_the_options():
     with pytest.raises(ValueError, match="gold letter 'D'"):
         mcq_answer("text", "D", {"A": "head", "B": "chest"})

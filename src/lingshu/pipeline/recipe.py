@@ -55,7 +55,8 @@ class StageData(_Strict):
         "'C. head', letter 'C', text 'head', text_then_letter 'head. Answer: C' (name what "
         "the image shows, then pick the letter: see stage_data.mcq_answer)")
     rl_prompt_share: float = Field(0.0, ge=0, le=1, description="share of sft multiple choice "
-                                   "asked with the GRPO prompt and answered <answer>X</answer> "
+                                   "asked with the GRPO prompt and answered <answer>X</answer> (X: the letter, or "
+                                   "the option's text when mcq_answer names the content first) "
                                    "(a cold start for GRPO's format reward)")
 
 

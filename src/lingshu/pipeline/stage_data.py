@@ -58,14 +58,21 @@ def _user_text(row: dict) -> str:
     return ""
 
 
-def part_of(row: dict) -> str:
-    """caption | mcq | text | other."""
+def is_mcq(row: dict) -> bool:
+    """A multiple-choice record (its meta has question_type mcq, options and the answer)."""
     meta = row.get("meta") or {}
-    if meta.get("question_type") == "mcq" and meta.get("options") and meta.get("answer"):
-        return "mcq"
+    return bool(meta.get("question_type") == "mcq" and meta.get("options") and meta.get("answer"))
+
+
+def part_of(row: dict) -> str:
+    """caption | mcq (image multiple choice) | text (text-only rows, multiple choice or not)
+    | other. Text multiple choice belongs to ``text``: GRPO's rows (``include: [mcq]``)
+    stay image rows, since TRL's GRPO cannot batch image and text-only prompts together."""
     if not _images(row):
         return "text"
-    if not meta.get("synthesis"):
+    if is_mcq(row):
+        return "mcq"
+    if not (row.get("meta") or {}).get("synthesis"):
         return "caption"
     return "other"
 
@@ -113,6 +120,15 @@ def mcq_answer(style: str, gold: str, options: dict[str, str]) -> str:
             "text_then_letter": f"{text}. Answer: {gold}"}[style]
 
 
+def rl_answer(style: str, gold: str, options: dict[str, str]) -> str:
+    """The cold-start target of a question asked with the GRPO prompt: ``<answer>C</answer>``
+    for the letter styles, ``<answer>head</answer>`` (the option's text, which the accuracy
+    reward accepts) for the styles that name the content first, so that the habit stages 2-3
+    teach and the one GRPO reinforces are the same."""
+    mcq_answer(style, gold, options)  # the same checks
+    return f"<answer>{gold if style in ('letter_text', 'letter') else options[gold]}</answer>"
+
+
 def rl_prompt(question: str, options: dict[str, str], variant: str = "no_thinking") -> str:
     """The GRPO stage's prompt for this question (the training area's versioned template)."""
     from lingshu.train.grpo import get_prompt
@@ -129,7 +145,7 @@ def build_stage_rows(rows: list[dict], spec: Any, seed: int) -> list[dict]:
         part = part_of(row)
         if part not in spec.include:
             continue
-        if part != "mcq":
+        if not is_mcq(row):
             out.append({"id": row["id"], "messages": row["messages"], "source": row.get("source"),
                         "modality": row.get("modality")})
             continue
@@ -144,7 +160,7 @@ def build_stage_rows(rows: list[dict], spec: Any, seed: int) -> list[dict]:
                 "source": row.get("source"), "modality": row.get("modality")})
             continue
         if spec.rl_prompt_share and rng.random() < spec.rl_prompt_share:
-            prompt, answer = rl_prompt(question, options), f"<answer>{gold}</answer>"
+            prompt, answer = rl_prompt(question, options), rl_answer(spec.mcq_answer, gold, options)
         elif spec.mcq_prompt == "evaluation":
             prompt = mcq_evaluation_prompt(question, options)
             answer = mcq_answer(spec.mcq_answer, gold, options)

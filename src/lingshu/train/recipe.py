@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lingshu.core.errors import UserError
+from lingshu.train.augment import ImageAugment
 
 PartName = Literal["vision", "merger", "llm"]
 PARTS: tuple[str, ...] = ("vision", "merger", "llm")
@@ -97,6 +98,9 @@ class SFTStageConfig(_Strict):
     max_steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
     max_length: int = Field(8192, ge=16, description="tokens per sample; longer samples are excluded")
     packing: bool = Field(False, description="pack several samples per sequence (stage 3)")
+    augment: ImageAugment = Field(default_factory=ImageAugment, description="random crops / "
+                                  "mirroring of training images, a new view each step "
+                                  "(train/augment.py)")
     group_by_length: bool = Field(
         False, description="batch samples (or packs) of similar length together: less padding, "
         "same data per epoch")

@@ -179,6 +179,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     from lingshu.train.checkpoint import latest_checkpoint, load_checkpoint
     from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
     from lingshu.train.parts import apply_freezing, count_by_part, param_groups
+    from lingshu.train.augment import augment_sample, view_rng
     from lingshu.train.sft_data import load_sft_data
 
     stage_dir = Path(output_dir)
@@ -207,7 +208,8 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
 
     t0 = time.time()
     samples, excl = load_sft_data(config.data, processor, max_length=config.max_length,
-                                  min_pixels=config.min_pixels, max_pixels=config.max_pixels, seed=seed)
+                                  min_pixels=config.min_pixels, max_pixels=config.max_pixels, seed=seed,
+                                  keep_images=config.augment.active)
     if acc.is_main_process:
         atomic_write_text(stage_dir / "exclusions.jsonl",
                           "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in excl.rows))
@@ -255,10 +257,18 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
             metrics.truncate_after(config.name, start)
         log.info("stage %s: resumed at step %d from %s", config.name, start, ckpt)
 
-    def batch_of(idx: list[int]) -> dict:
+    def view(step: int, u: int, k: int) -> Any:
+        i = units[u][k]
+        if not config.augment.active:
+            return samples[i]
+        return augment_sample(samples[i], processor, view_rng(seed, step, u, k), config.augment,
+                              config.min_pixels, config.max_pixels)
+
+    def batch_of(step: int, idx: list[int]) -> dict:
         if config.packing:
-            return collate_packed([[samples[i] for i in units[u]] for u in idx], rope, pad_id)
-        return collate_padded([samples[units[u][0]] for u in idx], pad_id)
+            return collate_packed([[view(step, u, k) for k in range(len(units[u]))] for u in idx],
+                                  rope, pad_id)
+        return collate_padded([view(step, u, 0) for u in idx], pad_id)
 
     params = [p for p in unwrapped.parameters() if p.requires_grad]
     unit_lengths = ([sum(samples[i].length for i in u) for u in units]
@@ -277,7 +287,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
         useful = 0
         for m in range(config.grad_accum):
             idx = mine[m * config.per_device_batch:(m + 1) * config.per_device_batch]
-            batch = batch_of(idx)
+            batch = batch_of(step, idx)
             useful += sum(samples[i].length for u in idx for i in units[u])  # real tokens, no padding
             last = m == config.grad_accum - 1
             with acc.autocast():

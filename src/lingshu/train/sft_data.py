@@ -59,6 +59,7 @@ class Encoded:
     mm_token_type_ids: Any  # LongTensor [L]
     pixel_values: Any | None = None  # [patches, C*T*P*P]
     image_grid_thw: Any | None = None  # [n_images, 3]
+    images: list[Any] | None = None  # the resized PIL images, kept only for augmentation
 
     @property
     def length(self) -> int:
@@ -265,7 +266,8 @@ def _template_messages(conv: Conversation) -> list[dict]:
     ]
 
 
-def encode(processor: Any, conv: Conversation, *, max_length: int, min_pixels: int, max_pixels: int) -> Encoded:
+def encode(processor: Any, conv: Conversation, *, max_length: int, min_pixels: int, max_pixels: int,
+           keep_images: bool = False) -> Encoded:
     import torch
 
     images = load_images(conv, min_pixels, max_pixels)
@@ -292,6 +294,7 @@ def encode(processor: Any, conv: Conversation, *, max_length: int, min_pixels: i
         mm_token_type_ids=tt,
         pixel_values=out.get("pixel_values") if images else None,
         image_grid_thw=out.get("image_grid_thw") if images else None,
+        images=images if (images and keep_images) else None,
     )
 
 
@@ -320,8 +323,10 @@ def mix(rows: list, ratio: float, rng: random.Random) -> list:
 
 
 def load_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pixels: int,
-                  max_pixels: int, seed: int, progress: Any = None) -> tuple[list[Encoded], Exclusions]:
-    """Read and encode a stage's data mixture; bad rows go to the returned exclusions."""
+                  max_pixels: int, seed: int, progress: Any = None,
+                  keep_images: bool = False) -> tuple[list[Encoded], Exclusions]:
+    """Read and encode a stage's data mixture; bad rows go to the returned exclusions.
+    ``keep_images`` keeps each sample's resized images (for per-step augmentation)."""
     rng = random.Random(seed)
     encoded: list[Encoded] = []
     excl = Exclusions()
@@ -335,7 +340,7 @@ def load_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pi
                     raise row
                 conv = normalise(row, path.parent, src.format)
                 encoded.append(encode(processor, conv, max_length=max_length, min_pixels=min_pixels,
-                                      max_pixels=max_pixels))
+                                      max_pixels=max_pixels, keep_images=keep_images))
             except BadSample as e:
                 excl.add(str(path), line, rid, e)
             if progress is not None:

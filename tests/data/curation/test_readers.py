@@ -46,6 +46,20 @@ def test_jsonl_styles_give_identical_messages(tmp_path):
     assert recs[0].images() == [str(img)] and recs[0].text("assistant") == "lung"
 
 
+def test_a_rows_meta_object_travels_with_the_record(tmp_path):
+    rows = [{"id": "m", "question": "Which organ makes bile?\nA. liver\nB. spleen", "answer": "A. liver",
+             "meta": {"question_type": "mcq", "options": {"A": "liver", "B": "spleen"}, "answer": "A",
+                      "license": "from meta"},
+             "license": "CC0-1.0"},
+            {"id": "plain", "question": "q", "answer": "a", "meta": "not an object"}]
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    recs, excl = read(tmp_path, path="d.jsonl")
+    assert not excl
+    assert recs[0].meta == {"question_type": "mcq", "options": {"A": "liver", "B": "spleen"},
+                            "answer": "A", "license": "CC0-1.0"}  # top-level keys win
+    assert recs[1].meta == {}
+
+
 def test_bad_rows_are_excluded_and_the_run_goes_on(tmp_path):
     p = tmp_path / "d.jsonl"
     good = json.dumps({"question": "q", "answer": "a"}).encode()

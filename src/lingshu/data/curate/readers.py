@@ -216,7 +216,10 @@ def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: _Ctx, rel_to: Path) -
         if missing:
             yield _read_row_excl(ctx.spec.name, rid, "missing image", path=missing[0])
             continue
-        meta = {k: row[k] for k in ("license", "label", "organ") if k in row}
+        # a row's own ``meta`` object (e.g. a multiple-choice row's question_type, options
+        # and answer) travels with the record; the top-level keys below win over it
+        meta = dict(row["meta"]) if isinstance(row.get("meta"), dict) else {}
+        meta.update({k: row[k] for k in ("license", "label", "organ") if k in row})
         yield ctx.record(rid, msgs, modality=row.get("modality"), meta=meta,
                          task=row.get("task", ctx.spec.task))
 
