@@ -1,5 +1,5 @@
 """`lingshu demo` works from any directory and says how long it will take (issue 9).
-The model is replaced by the dummy backend here; the real demo is `make demo`."""
+The model is replaced by the dummy backend here; the real run is `make demo-eval`."""
 
 from __future__ import annotations
 

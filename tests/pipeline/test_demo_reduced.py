@@ -4,7 +4,7 @@ page, a question about a held-out demo image.
 
 Reduced: 12 images per source, a few steps per stage, 12 + 4 evaluation questions; it shows
 that every step of the shipped recipe runs end to end (CI), not that the model learns
-(`make demo-pipeline` does that; docs/pipeline.md has the measured numbers).
+(`make demo` does that; docs/pipeline.md has the measured numbers).
 """
 
 from __future__ import annotations
