@@ -106,9 +106,9 @@ def mcq_answer(style: str, gold: str, options: dict[str, str]) -> str:
 
     ``text_then_letter`` ("head. Answer: C") exists for small language models. SmolLM2-135M,
     given the content in plain text ("This is an X-ray image of the chest." + the strict
-    prompt), answered "B" to 60 of 60 demo questions (25% correct): it cannot bind an option
+    prompt), answered "B" to 57 of 60 demo questions (25% correct): it cannot bind an option
     letter to what it knows in one token, and 60 fine-tuning steps on "C. head" targets
-    taught it a letter prior, not the binding (docs/pipeline.md, "Learning-curve probes").
+    taught it a letter prior, not the binding (docs/pipeline.md, "What made it learn").
     Naming the content first makes the letter a lookup of a word already in the context.
     Every style is read by the strict profile's ``extract_choice``: the letter, the bare
     option text, and the text after "Answer:".
