@@ -1,6 +1,6 @@
 """lingshu-demo: organ and modality multiple choice on held-out real images.
 
-The evaluation set of ``make demo-pipeline`` (docs/pipeline.md): does a model trained by the Lingshu
+The evaluation set of ``make demo`` (docs/pipeline.md): does a model trained by the Lingshu
 pipeline on the bundled images recognise, on images it never saw, the body region (head /
 chest / abdomen) and the imaging modality (CT / MRI / X-ray)? Every question offers all
 three values of its label space in a shuffled order, so chance is 1/3.
