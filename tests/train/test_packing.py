@@ -25,6 +25,27 @@ def test_pack_greedy_fits_and_covers():
     assert sorted(map(sorted, packs)) == sorted([[1, 6], [4, 5], [2, 3], [0]])
 
 
+def test_pack_greedy_seeded_mixes_lengths():
+    """Decreasing order fills each pack with samples of one length; when length follows the
+    label ("X-ray. Answer: C" is a token longer than "CT. Answer: A"), each pack, and so each
+    packed optimizer step, holds one answer. Training packs in a seeded random order."""
+    lengths = [11] * 20 + [10] * 20  # label b = length 11, label a = length 10
+    label = ["b"] * 20 + ["a"] * 20
+    ffd = pack_greedy(lengths, 100)
+    # worked by hand: 9 of 11 (99), 9 of 11 (99), 2 of 11 + 7 of 10 (92), 10 of 10, 3 of 10
+    assert [len(p) for p in ffd] == [9, 9, 9, 10, 3]
+    assert sum(len({label[i] for i in p}) == 1 for p in ffd) == 4
+    for seed in range(5):
+        packs = pack_greedy(lengths, 100, seed=seed)
+        assert sorted(i for p in packs for i in p) == list(range(40))
+        assert all(sum(lengths[i] for i in p) <= 100 for p in packs)
+        assert len(packs) == 5  # 430 tokens: as few packs as decreasing order needs
+        assert packs == pack_greedy(lengths, 100, seed=seed)  # a pure function of the seed
+        # no pack of 5 or more is one label (in 20 + 20 drawn at random, that would be rare)
+        assert not any(len(p) >= 5 and len({label[i] for i in p}) == 1 for p in packs), seed
+    assert pack_greedy(lengths, 100, seed=0) != pack_greedy(lengths, 100, seed=1)
+
+
 def _grads(model):
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
 

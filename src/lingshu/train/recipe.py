@@ -103,7 +103,8 @@ class SFTStageConfig(_Strict):
                                   "(train/augment.py)")
     group_by_length: bool = Field(
         False, description="batch samples (or packs) of similar length together: less padding, "
-        "same data per epoch")
+        "same data per epoch; where length follows the answer (short templated answers), a step "
+        "then holds mostly one answer")
     per_device_batch: int = Field(1, ge=1, description="sequences (packs) per device per micro-step")
     grad_accum: int = Field(8, ge=1, description="micro-steps per optimizer step")
     warmup_steps: int = Field(100, ge=0, description="linear warmup steps")

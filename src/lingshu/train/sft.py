@@ -221,7 +221,7 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
 
         raise UserError(f"stage {config.name}: no usable samples ({dict(excl.counts)}); "
                         f"see {stage_dir / 'exclusions.jsonl'}")
-    units = (pack_greedy([s.length for s in samples], config.max_length) if config.packing
+    units = (pack_greedy([s.length for s in samples], config.max_length, seed=seed) if config.packing
              else [[i] for i in range(len(samples))])
     per_step = config.per_device_batch * config.grad_accum * world
     n_steps = total_steps(len(units), config, world)
