@@ -65,6 +65,10 @@ def test_reduced_demo_runs_every_step(demo_run):
         "stage3-instruction-tuning", "stage4-grpo"]
     for p in report["points"]:
         assert p["eval"]["lingshu-demo"]["n"] == 12 and p["eval"]["mmlu-med"]["n"] == 4
+    # every evaluation ran the recipe's evaluation.dtype (bf16, as trained)
+    for step in ("eval-base", "eval-stage4-grpo"):
+        config = json.loads((demo_run / step / "eval" / "config.json").read_text())
+        assert config["backend_options"]["dtype"] == "bfloat16"
     assert report["paired"]["lingshu-demo"]["n"] == 12
     assert {g["benchmark"] for g in report["gates"]} == {"lingshu-demo", "mmlu-med", "stage4-grpo"}
     leak = report["data"]["leak_check"]

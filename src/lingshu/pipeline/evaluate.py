@@ -21,7 +21,7 @@ def evaluate_model(model: Path, evaluation: Any, out_dir: Path, *, progress: boo
     from lingshu.inference import GenerationParams
 
     options: dict[str, Any] = {"model": str(model), "batch_size": evaluation.batch_size,
-                               "device": "cpu"}
+                               "device": "cpu", "dtype": evaluation.dtype}
     if evaluation.min_pixels:
         options["min_pixels"] = evaluation.min_pixels
     if evaluation.max_pixels:

@@ -74,6 +74,9 @@ class Evaluation(_Strict):
     baseline: bool = Field(True, description="evaluate the base model before training")
     batch_size: int = Field(16, ge=1, description="hf backend batch size")
     max_new_tokens: int = Field(16, ge=1, description="answer tokens")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="weights' dtype for evaluation (auto: bf16 on GPU, fp32 on CPU); "
+        "bfloat16 evaluates a bf16-trained model as trained, and faster on CPU")
     min_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
     max_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
     bootstrap_resamples: int = Field(1000, ge=100, description="bootstrap resamples for CIs")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lingshu.core.errors import UserError
 from lingshu.train.augment import ImageAugment
+from lingshu.train.embed_align import EmbeddingAlignment
 
 PartName = Literal["vision", "merger", "llm"]
 PARTS: tuple[str, ...] = ("vision", "merger", "llm")
@@ -101,6 +102,10 @@ class SFTStageConfig(_Strict):
     augment: ImageAugment = Field(default_factory=ImageAugment, description="random crops / "
                                   "mirroring of training images, a new view each step "
                                   "(train/augment.py)")
+    embedding_alignment: EmbeddingAlignment = Field(
+        default_factory=EmbeddingAlignment, description="before the first step, align the "
+        "vision tower / merger with the language model's input embeddings of the caption words "
+        "(train/embed_align.py; no language-model layer runs)")
     group_by_length: bool = Field(
         False, description="batch samples (or packs) of similar length together: less padding, "
         "same data per epoch; where length follows the answer (short templated answers), a step "
@@ -134,6 +139,10 @@ class SFTStageConfig(_Strict):
             raise ValueError("parts: every part is frozen, nothing would train")
         if self.lora is not None and self.parts.get("llm") == "frozen":
             raise ValueError("lora trains the language model: give parts.llm a learning rate")
+        if self.embedding_alignment.active and self.parts.get("vision") == "frozen" \
+                and self.parts.get("merger") == "frozen":
+            raise ValueError("embedding_alignment trains the vision tower or the merger: give "
+                             "parts.vision or parts.merger a learning rate")
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} exceeds max_pixels {self.max_pixels}")
         return self

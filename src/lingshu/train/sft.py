@@ -221,6 +221,16 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
 
         raise UserError(f"stage {config.name}: no usable samples ({dict(excl.counts)}); "
                         f"see {stage_dir / 'exclusions.jsonl'}")
+    if config.embedding_alignment.active and latest_checkpoint(stage_dir) is None:
+        # before the first step only: a resumed stage holds the result in its weights
+        from lingshu.train.embed_align import align_to_embeddings
+
+        summary = align_to_embeddings(
+            model, samples, processor, config.embedding_alignment, lrs, seed=seed,
+            augment=config.augment, min_pixels=config.min_pixels, max_pixels=config.max_pixels,
+            autocast=acc.autocast, device=acc.device, log_path=stage_dir / "embedding_alignment.jsonl",
+            progress=acc.is_main_process and sys.stderr.isatty())
+        log.info("stage %s: embedding alignment %s", config.name, summary)
     units = (pack_greedy([s.length for s in samples], config.max_length, seed=seed) if config.packing
              else [[i] for i in range(len(samples))])
     per_step = config.per_device_batch * config.grad_accum * world

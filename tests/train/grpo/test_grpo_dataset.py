@@ -28,3 +28,31 @@ def test_prompt_length_from_image_size_equals_the_processor(tmp_path: Path) -> N
         pil = [Image.open(p).convert("RGB") for p in paths]
         full = processor(text=[text], images=pil or None)["input_ids"][0]
         assert _prompt_tokens(processor, record) == len(full), images
+
+
+def test_image_and_text_rows_in_one_stage_are_one_clear_error(tmp_path: Path) -> None:
+    import pytest
+    from PIL import Image
+
+    from lingshu.core.errors import UserError
+    from lingshu.train.grpo.config import GRPOStageConfig
+    from lingshu.train.grpo.dataset import build_grpo_dataset
+
+    from grpo_helpers import qa_row, write_rows
+
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (56, 56), (40, 90, 160)).save(tmp_path / "img" / "0.png")
+    data = write_rows(tmp_path / "rl.jsonl", [qa_row(0, image="img/0.png"), qa_row(1), qa_row(2)])
+    def config(path: Path) -> GRPOStageConfig:
+        return GRPOStageConfig(data=[{"path": str(path)}], num_generations=2, global_batch=1,
+                               rollout_batch=1, per_device_batch=2, max_steps=1)
+
+    with pytest.raises(UserError) as err:
+        build_grpo_dataset(config(data), seed=0)
+    msg = str(err.value)
+    assert "\n" not in msg and "1 RL rows have images and 2 do not (first: q1)" in msg
+    assert "separate GRPO stages" in msg
+    # all text, or all images: fine
+    only_text = write_rows(tmp_path / "t.jsonl", [qa_row(1), qa_row(2)])
+    built = build_grpo_dataset(config(only_text), seed=0)
+    assert built.kept == 2

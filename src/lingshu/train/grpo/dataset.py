@@ -107,6 +107,14 @@ def build_grpo_dataset(
             f"stage {config.name!r}: no usable RL rows ({len(excluded)} excluded; first reason: "
             f"{excluded[0]['detail'] if excluded else 'no rows'}); see CONTRACTS.md point 2"
         )
+    with_images = [r for r in records if r["images"]]
+    if with_images and len(with_images) < len(records):
+        first = next(r["id"] for r in records if not r["images"])
+        raise UserError(
+            f"stage {config.name!r}: {len(with_images)} RL rows have images and "
+            f"{len(records) - len(with_images)} do not (first: {first}); TRL's GRPO cannot batch "
+            "image and text-only prompts together: train them in separate GRPO stages"
+        )
     features = Features(
         {
             "id": Value("string"),
