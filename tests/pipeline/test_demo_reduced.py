@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 REDUCED = [
     "raw.limit_per_source=12",
     "training_overrides=" + json.dumps([
-        "stages.0.max_steps=6", "stages.0.per_device_batch=4",
+        "stages.0.max_steps=6", "stages.0.per_device_batch=4", "stages.0.embedding_alignment.epochs=2",
         "stages.1.max_steps=1", "stages.1.per_device_batch=4",
         "stages.2.max_steps=1", "stages.2.max_length=512",
         "stages.3.max_steps=1", "stages.3.num_generations=2", "stages.3.global_batch=4",
@@ -76,6 +76,8 @@ def test_reduced_demo_runs_every_step(demo_run):
     decon = (demo_run / "curate" / "decontamination.jsonl").read_text()
     assert "lingshu-demo" in decon
     assert (demo_run / "stage-stage4-grpo" / "metrics.jsonl").is_file()
+    align = (demo_run / "stage-stage1-shallow-alignment" / "embedding_alignment.jsonl").read_text()
+    assert json.loads(align.splitlines()[-1])["epoch"] == 2
     out = (demo_run / "stdout.txt").read_text()
     assert f"lingshu serve --model {demo_run / 'final'} --ui" in out
 

@@ -30,6 +30,9 @@ def test_bag_of_words_loss_against_hand_worked_values():
     loss1 = -(0 - lse1)
     got = bag_of_words_loss(pooled, table, [([0, 1], [1.0, 3.0]), ([2], [2.0])], T)
     assert float(got) == pytest.approx((loss0 + loss1) / 2, rel=1e-6)
+    unit = table / table.norm(dim=-1, keepdim=True)
+    same = bag_of_words_loss(pooled, unit, [([0, 1], [1.0, 3.0]), ([2], [2.0])], T, unit_rows=True)
+    assert float(same) == pytest.approx(float(got), rel=1e-6)
 
 
 def _enc(i: int, labels: list[int], image: bool) -> Encoded:
