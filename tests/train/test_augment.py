@@ -53,6 +53,42 @@ def test_crop_is_a_resized_window_of_the_image():
     assert np.array_equal(np.asarray(got), np.asarray(want))
 
 
+def test_zoom_out_places_a_shrunk_image_on_black():
+    im = Image.new("RGB", (40, 30), (255, 255, 255))
+    cfg = ImageAugment(zoom_out=0.5)
+    ref = random.Random(5)  # the same draws by hand: scale, then the corner
+    s = ref.uniform(0.5, 1.0)
+    zw, zh = round(40 * s), round(30 * s)
+    x, y = ref.randint(0, 40 - zw), ref.randint(0, 30 - zh)
+    got = np.asarray(augment_image(im, random.Random(5), cfg))
+    assert got.shape == (30, 40, 3)
+    lit = np.argwhere(got.sum(-1) > 0)
+    assert (lit.min(0).tolist(), lit.max(0).tolist()) == ([y, x], [y + zh - 1, x + zw - 1])
+    assert got.sum(-1)[lit[:, 0], lit[:, 1]].min() == 3 * 255  # a white image stays white inside
+    assert cfg.active
+
+
+def test_contrast_scales_about_the_mean_by_the_drawn_factor():
+    arr = np.zeros((4, 4, 3), dtype=np.uint8)
+    arr[:, :2] = 100
+    arr[:, 2:] = 200  # grey mean 150
+    im = Image.fromarray(arr)
+    factor = random.Random(2).uniform(0.6, 1.4)
+    got = np.asarray(augment_image(im, random.Random(2), ImageAugment(contrast=0.4))).astype(int)
+    # PIL's contrast: mean + factor * (v - mean), the mean of the grey image, rounded to an int
+    want_lo, want_hi = 150 + factor * (100 - 150), 150 + factor * (200 - 150)
+    assert abs(got[0, 0, 0] - want_lo) <= 1 and abs(got[0, 3, 0] - want_hi) <= 1
+
+
+def test_new_options_off_keep_the_old_views():
+    im = _ramp(40, 30)
+    for seed in range(5):
+        old = augment_image(im, random.Random(seed), ImageAugment(crop=0.7, flip=True))
+        new = augment_image(im, random.Random(seed), ImageAugment(crop=0.7, flip=True, zoom_out=1.0,
+                                                                  contrast=0.0))
+        assert np.array_equal(np.asarray(old), np.asarray(new))
+
+
 def test_config_is_typed():
     with pytest.raises(ValidationError):
         ImageAugment(crop=0.0)

@@ -30,15 +30,22 @@ class ImageAugment(BaseModel):
                         "fraction of each side (1.0: no crop), resized back to the image's size")
     flip: bool = Field(False, description="mirror left-right half of the time (leave off where "
                        "laterality matters: 'left lung' questions)")
+    zoom_out: float = Field(1.0, gt=0.0, le=1.0, description="shrink the image to a random "
+                            "fraction in [zoom_out, 1] of each side and place it at a random "
+                            "position on a black canvas of its size (1.0: off): scale jitter, "
+                            "for an organ that fills the frame in one source and sits small "
+                            "on black in another")
+    contrast: float = Field(0.0, ge=0.0, lt=1.0, description="scale the contrast by a random "
+                            "factor in [1 - contrast, 1 + contrast] (0: off)")
 
     @property
     def active(self) -> bool:
-        return self.crop < 1.0 or self.flip
+        return self.crop < 1.0 or self.flip or self.zoom_out < 1.0 or self.contrast > 0.0
 
 
 def augment_image(image: Any, rng: random.Random, cfg: ImageAugment) -> Any:
     """One random view of a PIL ``image``, the same size as ``image``."""
-    from PIL import ImageOps
+    from PIL import Image, ImageEnhance, ImageOps
 
     w, h = image.size
     out = image
@@ -47,6 +54,16 @@ def augment_image(image: Any, rng: random.Random, cfg: ImageAugment) -> Any:
         cw, ch = max(1, round(w * s)), max(1, round(h * s))
         x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
         out = out.crop((x, y, x + cw, y + ch)).resize((w, h), _bicubic())
+    # each option draws only when it is on, so adding one leaves the others' views unchanged
+    if cfg.zoom_out < 1.0:
+        s = rng.uniform(cfg.zoom_out, 1.0)
+        zw, zh = max(1, round(w * s)), max(1, round(h * s))
+        x, y = rng.randint(0, w - zw), rng.randint(0, h - zh)
+        canvas = Image.new(out.mode, (w, h))  # black
+        canvas.paste(out.resize((zw, zh), _bicubic()), (x, y))
+        out = canvas
+    if cfg.contrast > 0.0:
+        out = ImageEnhance.Contrast(out).enhance(rng.uniform(1 - cfg.contrast, 1 + cfg.contrast))
     if cfg.flip and rng.random() < 0.5:
         out = ImageOps.mirror(out)
     return out
