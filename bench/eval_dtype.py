@@ -22,17 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval_throughput import backend_answers as answers  # bench/ is on sys.path: python bench/x.py
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "benchmarks"
 PIXELS = 112 * 112
-
-
-def answers(backend: Any, requests: list[Any], params: Any) -> list[str]:
-    responses = backend.generate(requests, params)
-    errors = [r.error for r in responses if r.error]
-    if errors:
-        sys.exit(f"the hf backend reported errors: {errors[:3]}")
-    return [r.text for r in responses]
 
 
 def accuracy(samples: list[Any], texts: list[str]) -> float:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lingshu.core.errors import UserError
+from lingshu.models.loading import DType
 
 Part = Literal["caption", "mcq", "text"]
 
@@ -74,7 +75,7 @@ class Evaluation(_Strict):
     baseline: bool = Field(True, description="evaluate the base model before training")
     batch_size: int = Field(16, ge=1, description="hf backend batch size")
     max_new_tokens: int = Field(16, ge=1, description="answer tokens")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+    dtype: DType = Field(
         "auto", description="weights' dtype for evaluation (auto: bf16 on GPU, fp32 on CPU); "
         "bfloat16 evaluates a bf16-trained model as trained, and faster on CPU")
     min_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")

@@ -99,9 +99,9 @@ class SFTStageConfig(_Strict):
     max_steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
     max_length: int = Field(8192, ge=16, description="tokens per sample; longer samples are excluded")
     packing: bool = Field(False, description="pack several samples per sequence (stage 3)")
-    augment: ImageAugment = Field(default_factory=ImageAugment, description="random crops / "
-                                  "mirroring of training images, a new view each step "
-                                  "(train/augment.py)")
+    augment: ImageAugment = Field(default_factory=ImageAugment, description="random crops, "
+                                  "mirroring, zoom-out and contrast of training images, a new "
+                                  "view each step (train/augment.py)")
     embedding_alignment: EmbeddingAlignment = Field(
         default_factory=EmbeddingAlignment, description="before the first step, align the "
         "vision tower / merger with the language model's input embeddings of the caption words "

@@ -221,7 +221,8 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
 
         raise UserError(f"stage {config.name}: no usable samples ({dict(excl.counts)}); "
                         f"see {stage_dir / 'exclusions.jsonl'}")
-    if config.embedding_alignment.active and latest_checkpoint(stage_dir) is None:
+    ckpt = latest_checkpoint(stage_dir)
+    if config.embedding_alignment.active and ckpt is None:
         # before the first step only: a resumed stage holds the result in its weights
         from lingshu.train.embed_align import align_to_embeddings
 
@@ -253,7 +254,6 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
     rope = rope_fn_for(unwrapped)
 
     start = 0
-    ckpt = latest_checkpoint(stage_dir)
     if ckpt is not None:
         if sharded:
             acc.load_state(str(ckpt / "accelerate"))
