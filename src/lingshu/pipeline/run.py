@@ -163,7 +163,8 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
             paired[b] = paired_difference(eval_dirs["base"], eval_dirs[last], b)
     curves = report.read_curves(stage_dirs)
     gates = report.check_gates(recipe.gates, points, paired, curves)
-    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds} for r in steps.results]
+    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds,
+                   "cpu_seconds": r.cpu_seconds} for r in steps.results]
     paths = report.write_report(run_dir, points, benchmarks, curves, paired, gates, {
         "steps": steps_info, "data": data.output, "curation": curated.output,
         "final_model": str(recipe.final_dir), "seconds_this_run": round(time.time() - t0, 1),
