@@ -1,0 +1,167 @@
+"""Names: runs of capitalised words, kept when something says they are a person.
+
+A run of two or more capitalised words (letters of any alphabet, with hyphens, apostrophes
+and particles such as van der, da, Ní, Mac) is a name unless it reads as medical language:
+it is followed by, or contains, a clinical head noun ("Down syndrome", "Classical Hodgkin
+lymphoma", "Glasgow Coma Scale"), or starts with a word that opens sentences. A single
+capitalised word is a name only after a cue: a title (Dr, Mrs, Herr, M.), a role or a
+relative ("daughter Aoife", "Patient:"), because "Crohn", "Down", "Denies" and "Graves"
+are single capitalised words too. Chinese and Korean names: a common surname after a cue
+(患者, 家属, 환자) or in brackets right after a Latin-script name ("Chen Jing (陈静)").
+"""
+
+from __future__ import annotations
+
+import re
+
+from lingshu.data.curate.deid.spans import Span
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_PARTICLES = {"van", "der", "den", "de", "del", "della", "da", "das", "dos", "do", "di", "du",
+              "le", "la", "von", "zu", "bin", "ibn", "al", "el", "ben", "y", "Ní", "Nic", "Ó",
+              "Ua", "Mac", "Mc", "St"}
+# Titles and cues: the run after them is a name even if it is one word. Not part of the span.
+_TITLES = {"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Professor", "Herr", "Frau", "M",
+           "Mme", "Mlle", "Sr", "Sra", "Dra", "Don", "Doña", "Dona", "Sig", "Signora", "Pan",
+           "Pani", "NP", "RN", "PA", "Nurse", "Sister", "Dear", "Attending"}
+_CUES = {"patient", "pt", "name", "daughter", "son", "wife", "husband", "partner", "mother",
+         "father", "sister", "brother", "niece", "nephew", "uncle", "aunt", "granddaughter",
+         "grandson", "proxy", "surgeon", "assistant", "attending", "gp", "spouse", "caregiver",
+         "guardian", "friend", "neighbour", "neighbor", "patiente", "paciente",
+         "signed", "by", "cc", "anhörig", "anhörige"}
+# Clinical head nouns: a capitalised run before one of these is an eponym, not a person.
+_HEAD_NOUNS = {
+    "syndrome", "disease", "sign", "signs", "test", "score", "scores", "scale", "stage",
+    "grade", "criteria", "classification", "procedure", "operation", "repair", "fracture",
+    "lymphoma", "sarcoma", "tumor", "tumour", "palsy", "phenomenon", "encephalopathy",
+    "esophagus", "oesophagus", "thyroiditis", "contracture", "pattern", "stain", "smear",
+    "catheter", "proteinuria", "protein", "nodes", "node", "lesions", "spots", "respiration",
+    "breathing", "point", "enteritis", "profile", "tear", "hernia", "ulcer", "cyst",
+    "diverticulum", "anomaly", "aneurysm", "reflex", "maneuver", "manoeuvre", "type",
+    "index", "ratio", "formula", "law", "effect", "cells", "cell", "bodies", "body", "triad",
+    "tube", "position", "incision", "features", "tendon", "disorder", "dementia", "ataxia",
+    "dystrophy", "anemia", "anaemia", "leukemia", "carcinoma", "gastric", "fundoplication",
+    "bypass", "shunt", "valve", "block", "murmur", "phase", "method", "technique", "therapy",
+    "coma", "pupil", "angle", "line", "lines", "space", "canal", "duct", "gland", "glands",
+    "ganglion", "area", "nucleus", "fibers", "fibres", "complex", "reaction", "solution",
+    "agar", "virus", "bacillus", "deformity", "foot", "hand", "elbow", "knee", "toe", "crisis",
+}
+# Capitalised words that open sentences or headings in notes and never start a name.
+_OPENERS = {
+    "The", "A", "An", "This", "That", "These", "Those", "His", "Her", "Their", "Our", "My",
+    "Patient", "Pt", "Post", "Status", "Classical", "Blood", "Free", "Vitamin", "Insulin",
+    "Plan", "Follow", "Seen", "Called", "Call", "Consult", "Reviewed", "History", "Social",
+    "Lab", "Progress", "Discharge", "Admission", "Nurse", "Home", "Hospice", "Clinic",
+    "Letter", "Fax", "Specimen", "Message", "Telephone", "Outside", "Transfer", "Genetic",
+    "Medication", "Endoscopy", "Interpreter", "Operative", "Identified", "Subject", "Date",
+    "Dear", "Thank", "Please", "Mobile", "Phone", "Contact", "Address", "Email", "Diagnosis",
+    "Referral", "Referred", "Visit", "Surgeon", "Assistant", "Family", "Daughter", "Son",
+    "Wife", "Husband", "Mother", "Father", "Niece", "Nephew", "Partner", "Impression",
+    "Findings", "Assessment", "Echo", "Chest", "Left", "Right", "Normal", "No", "Yes",
+    "In", "On", "At", "For", "From", "To", "With", "After", "Before", "During", "Denies",
+    "Reports", "Mild", "Moderate", "Severe", "Acute", "Chronic", "Known", "Suspected",
+    "Confirmed", "Cardiac", "Lipids", "Vitals", "Chemotherapy", "Stoma", "Growth",
+    "Estrogen", "Reflexes", "Pupils", "Strength", "Height", "Weight", "Bone", "Sick",
+    "Hemoglobin", "Haemoglobin", "Platelets", "Glucose", "Hospital", "Medicare", "Insurance",
+}
+_HAN_SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚"
+    "邵万钱严覃武戴莫孔向汤")
+_HAN_COMPOUND = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
+_HAN_CUES = ("患者", "病人", "家属", "女儿", "儿子", "丈夫", "妻子", "母亲", "父亲", "医生", "医师",
+             "护士", "姓名：", "姓名:", "先生", "联系人")
+_HAN_STOP = set("，。、；：（）() ,.;:男女岁于因在和与及陪同说称电手邮住现入出来去是的了先生女士")
+_KO_SURNAMES = set("김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허유남심노하곽성차주우구민진나")
+
+
+def _capitalised(tok: str) -> bool:
+    return tok[0].isupper() and any(c.islower() for c in tok)
+
+
+def _runs(text: str) -> list[list[tuple[int, int, str]]]:
+    """Maximal runs of capitalised words / particles separated by one space (or hyphen)."""
+    runs: list[list[tuple[int, int, str]]] = []
+    cur: list[tuple[int, int, str]] = []
+    for m in _WORD.finditer(text):
+        tok = m.group()
+        if tok.endswith(("'s", "’s")):
+            tok = tok[:-2]
+        ok = _capitalised(tok) or tok in _PARTICLES
+        joined = cur and text[cur[-1][1] : m.start()] in (" ", "  ", ". ")
+        if ok and joined and not (text[cur[-1][1] : m.start()] == ". " and cur[-1][2] not in ("St", "M")):
+            cur.append((m.start(), m.start() + len(tok), tok))
+            continue
+        if cur:
+            runs.append(cur)
+        cur = [(m.start(), m.start() + len(tok), tok)] if ok else []
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def _next_word(text: str, end: int) -> str:
+    m = _WORD.search(text, end)
+    return m.group().lower() if m and text[end : m.start()].strip() == "" else ""
+
+
+def _prev_word(text: str, start: int) -> str:
+    words = _WORD.findall(text[max(0, start - 40) : start])
+    return words[-1] if words else ""
+
+
+def _latin_names(text: str) -> list[Span]:
+    out = []
+    for run in _runs(text):
+        # split off titles and sentence openers at the front; remember a title as a cue
+        cued = _prev_word(text, run[0][0]).lower() in _CUES or _prev_word(text, run[0][0]) in _TITLES
+        while run and (run[0][2] in _TITLES or run[0][2] in _OPENERS or run[0][2] in _PARTICLES
+                       and len(run) == 1):
+            cued = cued or run[0][2] in _TITLES or run[0][2].lower() in _CUES
+            run = run[1:]
+        while run and run[-1][2] in _PARTICLES:
+            run = run[:-1]
+        if not run:
+            continue
+        words = [t for _, _, t in run]
+        if any(w.lower() in _HEAD_NOUNS for w in words) or _next_word(text, run[-1][1]) in _HEAD_NOUNS:
+            continue
+        n_caps = sum(_capitalised(w) and w not in _PARTICLES for w in words)
+        if n_caps >= 2 or cued:
+            out.append((run[0][0], run[-1][1], "NAME"))
+    return out
+
+
+def _han_name_at(text: str, i: int) -> int:
+    """End of a Chinese name starting at ``i`` (surname + 1-2 given characters), else i."""
+    j = i + 2 if text.startswith(_HAN_COMPOUND, i) else i + 1
+    if j == i + 1 and (i >= len(text) or text[i] not in _HAN_SURNAMES):
+        return i
+    k = j
+    while k < len(text) and k - j < 2 and "\u4e00" <= text[k] <= "\u9fff" and text[k] not in _HAN_STOP:
+        k += 1
+    return k if k > j else i
+
+
+def _cjk_names(text: str, latin: list[Span]) -> list[Span]:
+    out = []
+    for cue in _HAN_CUES:
+        for m in re.finditer(re.escape(cue), text):
+            end = _han_name_at(text, m.end())
+            if end > m.end():
+                out.append((m.end(), end, "NAME"))
+    for m in re.finditer(r"(?:환자|보호자|이름)\s*([\uac00-\ud7af]{2,4}?)(?=님|씨|\s|$|은|는|이|가)", text):
+        if m.group(1)[0] in _KO_SURNAMES:
+            out.append((m.start(1), m.end(1), "NAME"))
+    # a name in another script in brackets right after a Latin-script name
+    for s, e, _ in latin:
+        m = re.match(r"\s*[(（]([\u3040-\u30ff\u4e00-\u9fff\u0400-\u04ff\uac00-\ud7af\s]{2,20})[)）]",
+                     text[e:])
+        if m:
+            out.append((e + m.start(1), e + m.end(1), "NAME"))
+    return out
+
+
+def find_names(text: str) -> list[Span]:
+    latin = _latin_names(text)
+    return latin + _cjk_names(text, latin)
