@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import importlib.util
+import logging
 import subprocess
 import sys
 import time
@@ -77,6 +78,9 @@ def presidio(spacy_model: str | None) -> Callable[[str], list[Span]] | str:
         engine.load()
     else:
         engine.nlp = {"en": spacy.blank("en")}
+    # tldextract (presidio's URL/email checks) tries to refresh its suffix list online; with
+    # no network it logs a traceback and uses the copy it ships, which is what we want
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
 
     def detect(text: str) -> list[Span]:
@@ -165,7 +169,8 @@ def main() -> None:
     n_free = sum(r["kind"] == "free" for r in rows)
     print(f"corpus: {len(rows)} notes ({args.split}), {n_spans} PHI spans, {n_free} PHI-free notes")
     head = "".join(f"{c:>9}" for c in CATEGORIES)
-    print(f"\nrecall (gold spans fully removed){'':<7}{head}      all   prec  free-changed  cut  ms/note")
+    title = "recall (gold spans fully removed)"
+    print(f"\n{title:<40}{head}      all   prec  free-changed  cut  ms/note")
     scores = {}
     for name, det in candidates(args.spacy_model).items():
         if not callable(det):
@@ -179,7 +184,8 @@ def main() -> None:
               f"  {s.free_changed:>4}/{s.free_notes:<4}  {s.cut:>5}  {ms:7.1f}")
     print("\nprecision per detected kind: share of detected spans that touch a gold span (count)")
     for name, s in scores.items():
-        print(f"{name:<40}" + " ".join(f"{k}={fmt(s.precision(k))}({s.pred[k]})" for k in sorted(s.pred)))
+        cells = [f"{k}={fmt(s.precision(k))}({s.pred[k]})" for k in sorted(s.pred)]
+        print(f"{name:<40}" + " ".join(cells))
     if args.show_misses in scores:
         s = scores[args.show_misses]
         for m in s.missed + [("false positive", *fp) for fp in s.false_pos]:

@@ -57,7 +57,8 @@ def test_phi_free_notes_unchanged():
      "Seen by Dr. [NAME] and Mrs [NAME]."),
     ("Referred by Nguyễn Thị Minh Khai; Down syndrome, Crohn disease.",
      "Referred by [NAME]; Down syndrome, Crohn disease."),
-    ("Denies fever. Platelets 245 x10^9/L, BP 128/76.", "Denies fever. Platelets 245 x10^9/L, BP 128/76."),
+    ("Denies fever. Platelets 245 x10^9/L, BP 128/76.",
+     "Denies fever. Platelets 245 x10^9/L, BP 128/76."),
     ("患者张伟，男，92岁，电话13800138000。", "患者[NAME]，男，[AGE]岁，电话[PHONE]。"),
     ("Татьяна Иванова (Tatiana Ivanova), DOB 21.06.1949.", "[NAME] ([NAME]), DOB [DATE]."),
 ])
@@ -69,7 +70,8 @@ def test_snap_merge_replace_by_hand():
     text = "José García"
     assert snap(text, [(0, 3, "NAME")]) == [(0, 4, "NAME")]  # "Jos" of "José"
     assert cut_words(text, [(0, 3, "NAME")]) == 1
-    assert merge([(5, 11, "NAME"), (0, 4, "NAME"), (3, 6, "DATE")], ("DATE", "NAME")) == [(0, 11, "NAME")]
+    spans = [(5, 11, "NAME"), (0, 4, "NAME"), (3, 6, "DATE")]
+    assert merge(spans, ("DATE", "NAME")) == [(0, 11, "NAME")]
     assert replace("ab cd ef", [(3, 5, "X")]) == "ab [X] ef"
 
 
@@ -77,7 +79,8 @@ def test_op_replaces_records_and_audits():
     t = "Dr. Maria Gonzalez saw me on 03/14/2021; call (312) 555-0199."
     cls = OPS.get("deidentify")
     [r], dropped = cls(cls.Params()).apply(
-        [Record(id="a", source="s", task="dialogue", messages=conversation("Hi, I am Wei Zhang.", t))])
+        [Record(id="a", source="s", task="dialogue",
+                messages=conversation("Hi, I am Wei Zhang.", t))])
     assert dropped == []
     assert r.text("user") == "Hi, I am [NAME]."
     assert r.text("assistant") == "Dr. [NAME] saw me on [DATE]; call [PHONE]."
@@ -91,7 +94,8 @@ def test_op_replaces_records_and_audits():
 def test_op_categories_are_configurable():
     cls = OPS.get("deidentify")
     op = cls(cls.Params(categories=["DATE"]))
-    [r], _ = op.apply([Record(id="a", source="s", messages=conversation("q", "Ayşe Yılmaz, 2024-01-19."))])
+    rec = Record(id="a", source="s", messages=conversation("q", "Ayşe Yılmaz, 2024-01-19."))
+    [r], _ = op.apply([rec])
     assert r.text("assistant") == "Ayşe Yılmaz, [DATE]."
     with pytest.raises(ValidationError, match="categories"):
         cls.Params(categories=["SSN"])

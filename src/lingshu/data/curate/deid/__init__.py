@@ -35,7 +35,9 @@ def find_phi(text: str, categories: tuple[str, ...] | list[str] = CATEGORIES) ->
     return merge(snap(text, spans), PRIORITY)
 
 
-def scrub(text: str, categories: tuple[str, ...] | list[str] = CATEGORIES) -> tuple[str, list[Span]]:
+def scrub(
+    text: str, categories: tuple[str, ...] | list[str] = CATEGORIES
+) -> tuple[str, list[Span]]:
     """``text`` with each PHI span replaced by ``[CATEGORY]``, and the spans replaced."""
     spans = find_phi(text, categories)
     return replace(text, spans), spans

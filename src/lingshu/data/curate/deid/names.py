@@ -65,14 +65,27 @@ _OPENERS = {
     "Hemoglobin", "Haemoglobin", "Platelets", "Glucose", "Hospital", "Medicare", "Insurance",
 }
 _HAN_SURNAMES = set(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
-    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚"
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯"
+    "邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭"
+    "陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎"
+    "贺顾毛郝龚"
     "邵万钱严覃武戴莫孔向汤")
-_HAN_COMPOUND = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
-_HAN_CUES = ("患者", "病人", "家属", "女儿", "儿子", "丈夫", "妻子", "母亲", "父亲", "医生", "医师",
+_HAN_COMPOUND = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙",
+                 "慕容", "令狐")
+_HAN_CUES = ("患者", "病人", "家属", "女儿", "儿子", "丈夫", "妻子",
+             "母亲", "父亲", "医生", "医师",
              "护士", "姓名：", "姓名:", "先生", "联系人")
-_HAN_STOP = set("，。、；：（）() ,.;:男女岁于因在和与及陪同说称电手邮住现入出来去是的了先生女士")
-_KO_SURNAMES = set("김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허유남심노하곽성차주우구민진나")
+_HAN_STOP = set("，。、；：（）() ,.;:男女岁于因在和与及陪同说称"
+                "电手邮住现入出来去是的了先生女士")
+_KO_SURNAMES = set("김이박최정강조윤장임한오서신권황안송류홍전"
+                   "고문양손배백허유남심노하곽성차주우구민진나")
+
+
+_KO_NAME = re.compile(r"(?:환자|보호자|이름)\s*([\uac00-\ud7af]{2,4}?)"
+                      r"(?=님|씨|\s|$|은|는|이|가)")
+# kana, CJK, Cyrillic or Hangul in brackets after a name: "Chen Jing (陈静)"
+_BRACKETED = re.compile(r"\s*[(（]([\u3040-\u30ff\u4e00-\u9fff\u0400-\u04ff\uac00-\ud7af\s]{2,20})"
+                        r"[)）]")
 
 
 def _capitalised(tok: str) -> bool:
@@ -89,7 +102,9 @@ def _runs(text: str) -> list[list[tuple[int, int, str]]]:
             tok = tok[:-2]
         ok = _capitalised(tok) or tok in _PARTICLES
         joined = cur and text[cur[-1][1] : m.start()] in (" ", "  ", ". ")
-        if ok and joined and not (text[cur[-1][1] : m.start()] == ". " and cur[-1][2] not in ("St", "M")):
+        # a full stop ends the run, except after an abbreviation inside a name (St. Brigid)
+        stop = bool(cur) and text[cur[-1][1] : m.start()] == ". " and cur[-1][2] not in ("St", "M")
+        if ok and joined and not stop:
             cur.append((m.start(), m.start() + len(tok), tok))
             continue
         if cur:
@@ -114,7 +129,8 @@ def _latin_names(text: str) -> list[Span]:
     out = []
     for run in _runs(text):
         # split off titles and sentence openers at the front; remember a title as a cue
-        cued = _prev_word(text, run[0][0]).lower() in _CUES or _prev_word(text, run[0][0]) in _TITLES
+        prev = _prev_word(text, run[0][0])
+        cued = prev.lower() in _CUES or prev in _TITLES
         while run and (run[0][2] in _TITLES or run[0][2] in _OPENERS or run[0][2] in _PARTICLES
                        and len(run) == 1):
             cued = cued or run[0][2] in _TITLES or run[0][2].lower() in _CUES
@@ -124,7 +140,8 @@ def _latin_names(text: str) -> list[Span]:
         if not run:
             continue
         words = [t for _, _, t in run]
-        if any(w.lower() in _HEAD_NOUNS for w in words) or _next_word(text, run[-1][1]) in _HEAD_NOUNS:
+        after = _next_word(text, run[-1][1])
+        if any(w.lower() in _HEAD_NOUNS for w in words) or after in _HEAD_NOUNS:
             continue
         n_caps = sum(_capitalised(w) and w not in _PARTICLES for w in words)
         if n_caps >= 2 or cued:
@@ -138,7 +155,8 @@ def _han_name_at(text: str, i: int) -> int:
     if j == i + 1 and (i >= len(text) or text[i] not in _HAN_SURNAMES):
         return i
     k = j
-    while k < len(text) and k - j < 2 and "\u4e00" <= text[k] <= "\u9fff" and text[k] not in _HAN_STOP:
+    while (k < len(text) and k - j < 2 and "\u4e00" <= text[k] <= "\u9fff"
+           and text[k] not in _HAN_STOP):
         k += 1
     return k if k > j else i
 
@@ -150,13 +168,12 @@ def _cjk_names(text: str, latin: list[Span]) -> list[Span]:
             end = _han_name_at(text, m.end())
             if end > m.end():
                 out.append((m.end(), end, "NAME"))
-    for m in re.finditer(r"(?:환자|보호자|이름)\s*([\uac00-\ud7af]{2,4}?)(?=님|씨|\s|$|은|는|이|가)", text):
+    for m in _KO_NAME.finditer(text):
         if m.group(1)[0] in _KO_SURNAMES:
             out.append((m.start(1), m.end(1), "NAME"))
     # a name in another script in brackets right after a Latin-script name
     for s, e, _ in latin:
-        m = re.match(r"\s*[(（]([\u3040-\u30ff\u4e00-\u9fff\u0400-\u04ff\uac00-\ud7af\s]{2,20})[)）]",
-                     text[e:])
+        m = _BRACKETED.match(text[e:])
         if m:
             out.append((e + m.start(1), e + m.end(1), "NAME"))
     return out

@@ -44,11 +44,12 @@ DATE_RULES = [
     re.compile(rf"(?<![\d.])\d{{1,2}}\.\s\d{{1,2}}\.\s{_YEAR}\b"),
     # day month [year]: 14 March 2024, 22nd February 2024, 07-Aug-2023, 3rd of June,
     # 2 de marzo de 2024, 12. marts 2024
-    re.compile(rf"\b(?:{_WEEKDAY})?(?:the\s+)?(?:3[01]|[12]\d|0?[1-9]){_ORD}\.?(?:\s+of|\s+de|-|\s)\s*"
-               rf"{_MON}(?![a-z])(?:(?:,?\s+|-|\s+de\s+){_YEAR}|\s+'\d\d)?", _I),
+    re.compile(rf"\b(?:{_WEEKDAY})?(?:the\s+)?(?:3[01]|[12]\d|0?[1-9]){_ORD}\.?"
+               rf"(?:\s+of|\s+de|-|\s)\s*{_MON}(?![a-z])"
+               rf"(?:(?:,?\s+|-|\s+de\s+){_YEAR}|\s+'\d\d)?", _I),
     # month day [year]: March 14, 2024; Sept. 3, 2023; Jan. 22; Feb 5th; Mar 3 2024
-    re.compile(rf"\b(?:{_WEEKDAY})?{_MON}\s+(?:3[01]|[12]\d|0?[1-9]){_ORD}(?!\d)(?:,?\s+{_YEAR})?\b",
-               _I),
+    re.compile(rf"\b(?:{_WEEKDAY})?{_MON}\s+(?:3[01]|[12]\d|0?[1-9]){_ORD}(?!\d)"
+               rf"(?:,?\s+{_YEAR})?\b", _I),
     # month year: October 2023
     re.compile(rf"\b{_MON}\s+{_YEAR}\b", _I),
     # the 21st (a day of the current month) -- not "the 50th centile"
@@ -65,7 +66,8 @@ AGE_RULES = [
     re.compile(rf"(?<![\d.,/]){_AGE_NUM}(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
                rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.|anni|anos|años|ans|år|Jahre)\b|"
                rf"\s*(?:岁|歳|세)|(?:st|nd|rd|th)\s+birthday)", _I),
-    re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)({_AGE_NUM})(?!\d|[.,/]\d)", _I),
+    re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
+               rf"({_AGE_NUM})(?!\d|[.,/]\d)", _I),
     re.compile(rf"[(]({_AGE_NUM})[)]"),
 ]
 
@@ -76,7 +78,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # allows up to 15) so doses, vitals and lab values never qualify.
 PHONE = re.compile(r"(?<![A-Za-z0-9_+/.,-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,6}"
                    r"(?:[\s.-]\d{2,6}){1,4}(?![A-Za-z0-9_/]|[.,-]\d)")
-PHONE_CUE = re.compile(r"(?:\b(?:tel|phone|mobile|cell|call|fax)\b\.?:?|电话|手机|联系电话|연락처)\s*"
+PHONE_CUE = re.compile(r"(?:\b(?:tel|phone|mobile|cell|call|fax)\b\.?:?|"
+                       r"电话|手机|联系电话|연락처)\s*"
                        r"(\+?\d{8,15})(?!\d)", _I)
 CN_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
@@ -84,13 +87,15 @@ _ID_CUE = (r"MRN|medical record(?: number| no\.?)?|hospital (?:number|no\.?)|pat
            r"account(?: number| no\.?)?|acc(?:ount)?\.? no\.?|member id|insurance (?:id|number)|"
            r"claim(?: number| no\.?)?|accession|requisition|barcode|NHS number|Medicare number|"
            r"SSN|social security(?: number)?|personnummer|CPR|fødselsnummer|rodné číslo|NAM|"
-           r"passport(?: number)?|licen[cs]e(?: number)?|ID(?: number)?|身份证号?|住院号|病历号|门诊号")
+           r"passport(?: number)?|licen[cs]e(?: number)?|ID(?: number)?|"
+           r"身份证号?|住院号|病历号|门诊号")
 ID_RULES = [
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSN
     re.compile(rf"(?:\b|(?<=[\u4e00-\u9fff]))(?:{_ID_CUE})\s*(?:[:#：]|no\.?|number)?\s*"
                r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/-]*\d[A-Z0-9/-]*(?:\s\d{3,4}){0,2})", _I),
     # a code mixing letters and at least 5 digits (H7731904, CLM-20931847, S24-001873)
-    re.compile(r"(?<![\w-])#?(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])"),
+    re.compile(r"(?<![\w-])#?(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})"
+               r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])"),
     # a bare run of 7 or more digits (#88220417, 00482913)
     re.compile(r"(?<![\w.,/-])#?\d{7,}(?![\w.,/-]|-\d)"),
 ]
@@ -100,24 +105,28 @@ _CAP = r"[^\W\d_][\w'’.-]*"  # a word starting with a letter (case checked by 
 _STREET_TYPE = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
                 r"Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy|Square|Close|Crescent")
 _STREET_FIRST = (r"rue|Rue|Via|Viale|Calle|Rua|Avenida|Av\.|ul\.|Paseo|Plaza|Piazza|Boulevard")
-_STREET_SUFFIX = r"(?:straße|strasse|str\.|weg|platz|gasse|allee|ring|damm|gracht|laan|vej|gade|gatan|vägen)"
+_STREET_SUFFIX = (r"(?:straße|strasse|str\.|weg|platz|gasse|allee|ring|damm|gracht|laan|vej|"
+                  r"gade|gatan|vägen)")
 _TAIL = (r"(?:,?\s+(?:Apt|Suite|Unit|Flat)\.?\s*\w+)?"
-         r"(?:,\s*(?:[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{2}-\d{3}|\d{4,5}(?:-\d{3,4})?)?\s*"
+         r"(?:,\s*(?:[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{2}-\d{3}|"
+         r"\d{4,5}(?:-\d{3,4})?)?\s*"
          rf"(?:{_UP}[\w'’.-]*(?:[ -]{_UP}[\w'’.-]*){{0,3}}|\d{{3}}\s\d{{2}})"
          r"(?:,?\s+(?:[A-Z]{2}\s)?(?:[A-Z]\d[A-Z]\s\d[A-Z]\d|\d{5}(?:-\d{3,4})?|"
          r"[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{4}|\d{1,2}))?){0,3}")
 ADDRESS_RULES = [
-    re.compile(rf"(?:\b(?:Flat|Apt\.?|Unit|Suite)\s+\w+,\s*)?\b\d{{1,5}}[A-Z]?\s+(?:{_CAP}\s+){{0,3}}"
-               rf"(?:{_STREET_TYPE})\b\.?{_TAIL}"),
+    re.compile(rf"(?:\b(?:Flat|Apt\.?|Unit|Suite)\s+\w+,\s*)?\b\d{{1,5}}[A-Z]?\s+"
+               rf"(?:{_CAP}\s+){{0,3}}(?:{_STREET_TYPE})\b\.?{_TAIL}"),
     re.compile(rf"\b\d{{1,5}}\s+(?:rue|avenue|boulevard|chemin|allée)\s+(?:[\w'’-]+\s+){{0,4}}?"
                rf"{_UP}[\w'’-]*(?:\s+(?:Ouest|Est|Nord|Sud))?{_TAIL}"),
-    re.compile(rf"\b(?:{_STREET_FIRST})\s+(?:(?:de|del|da|do|la|las|los|di)\s+)*(?:{_CAP}\s+){{1,3}}"
-               rf"\d{{1,4}}(?:/\d{{1,4}})?{_TAIL}"),
+    re.compile(rf"\b(?:{_STREET_FIRST})\s+(?:(?:de|del|da|do|la|las|los|di)\s+)*"
+               rf"(?:{_CAP}\s+){{1,3}}\d{{1,4}}(?:/\d{{1,4}})?{_TAIL}"),
     re.compile(rf"\b[A-ZÄÖÜÅØÆ][\w-]*{_STREET_SUFFIX}\s+\d{{1,4}}[a-z]?{_TAIL}"),
-    re.compile(rf"\b(?:{_CAP}\s+)(?:Caddesi|Sokak|Bulvarı|náměstí|ulice|třída)(?:\s+No:?)?\s+\d{{1,4}}{_TAIL}"),
+    re.compile(rf"\b(?:{_CAP}\s+)(?:Caddesi|Sokak|Bulvarı|náměstí|ulice|třída)(?:\s+No:?)?"
+               rf"\s+\d{{1,4}}{_TAIL}"),
     re.compile(rf"\b(?i:P\.?\s?O\.?\s+Box)\s+\d+{_TAIL}"),  # no re.I: _TAIL needs case
     # a facility: St. Brigid's Nursing Home, Kilkenny
-    re.compile(rf"\b(?:St\.?\s+)?(?:{_CAP}\s+){{1,3}}(?:Nursing Home|Care Home|Manor|Hospice)\b{_TAIL}"),
+    re.compile(rf"\b(?:St\.?\s+)?(?:{_CAP}\s+){{1,3}}(?:Nursing Home|Care Home|Manor|Hospice)\b"
+               rf"{_TAIL}"),
     # "lives ... in Tehranpars, Tehran": a place after a residence verb
     re.compile(r"\b(?:lives?|living|resides?|residing)\b[^.;\n]{0,60}?\bin\s+"
                r"([A-Z][\w'’-]+(?:,\s*[A-Z][\w'’-]+){0,2})"),
@@ -160,7 +169,8 @@ def find_emails(text: str) -> list[Span]:
 
 
 def find_phones(text: str) -> list[Span]:
-    out = [(m.start(), m.end(), "PHONE") for m in PHONE.finditer(text) if 8 <= _digits(m.group()) <= 15]
+    out = [(m.start(), m.end(), "PHONE") for m in PHONE.finditer(text)
+           if 8 <= _digits(m.group()) <= 15]
     out += [(m.start(1), m.end(1), "PHONE") for m in PHONE_CUE.finditer(text)]
     out += [(m.start(), m.end(), "PHONE") for m in CN_MOBILE.finditer(text)]
     return out

@@ -44,7 +44,8 @@ class DeidParams(OpParams):
 
 @register_op("deidentify")
 class Deidentify(MapOp):
-    summary = "replace names, dates, ages > 89, phones, emails, IDs, addresses by [KIND] (+ LLM rewrite)"
+    summary = ("replace names, dates, ages > 89, phones, emails, IDs, addresses by [KIND] "
+               "(+ LLM rewrite)")
     Params = DeidParams
     uses_model = True
 
