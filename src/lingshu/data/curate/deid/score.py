@@ -10,31 +10,19 @@ is what turned "José García" into ``[NAME]é García``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lingshu.core.io import read_jsonl
 from lingshu.data.curate.deid.spans import Span, cut_words
 
 Detector = Callable[[str], list[Span]]
-CATEGORIES = ("NAME", "DATE", "AGE", "PHONE", "EMAIL", "ADDRESS", "ID")
 
 
 def load_corpus(path: str | Path, split: str | None = None) -> list[dict]:
     """The corpus rows, optionally of one split (``tune`` or ``heldout``)."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not JSON ({e.msg}); one note object per line") from e
-            if split is None or row.get("split") == split:
-                rows.append(row)
-    return rows
+    return [row for row in read_jsonl(Path(path)) if split is None or row.get("split") == split]
 
 
 def _covered(text: str, start: int, end: int, found: list[Span]) -> bool:
