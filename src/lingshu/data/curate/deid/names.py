@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from lingshu.data.curate.deid.lexicon import is_common_word, is_given_name_only
 from lingshu.data.curate.deid.spans import Span
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -88,6 +89,12 @@ _BRACKETED = re.compile(r"\s*[(（]([\u3040-\u30ff\u4e00-\u9fff\u0400-\u04ff\uac
                         r"[)）]")
 
 
+_UPPER_WORD = r"[^\W\d_a-zß-ÿ][\w'’-]*"  # starts with a capital (or a caseless letter)
+_FIELD = re.compile(rf"\b(?i:patient(?: name)?|name|pt)\s*:\s*"
+                    rf"((?:(?:van|von|der|den|de|da|di|du|le|la) )*"
+                    rf"{_UPPER_WORD}(?: {_UPPER_WORD})?, ?{_UPPER_WORD}(?: {_UPPER_WORD})?)")
+
+
 def _capitalised(tok: str) -> bool:
     return tok[0].isupper() and any(c.islower() for c in tok)
 
@@ -125,28 +132,47 @@ def _prev_word(text: str, start: int) -> str:
     return words[-1] if words else ""
 
 
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".:;!?\n"
+
+
+def _is_name_run(text: str, run: list[tuple[int, int, str]], cued: bool) -> bool:
+    words = [t for _, _, t in run]
+    after = _next_word(text, run[-1][1])
+    if any(w.lower() in _HEAD_NOUNS for w in words) or after in _HEAD_NOUNS:
+        return False
+    caps = [w for w in words if _capitalised(w) and w not in _PARTICLES]
+    if not caps or all(is_common_word(w) for w in caps):
+        return False  # "Past Medical History", "Blue Cross", "Small Left Pleural Effusion"
+    if len(caps) >= 2 or cued:
+        return True
+    return is_given_name_only(caps[0]) and not _sentence_start(text, run[0][0])
+
+
 def _latin_names(text: str) -> list[Span]:
     out = []
     for run in _runs(text):
-        # split off titles and sentence openers at the front; remember a title as a cue
         prev = _prev_word(text, run[0][0])
         cued = prev.lower() in _CUES or prev in _TITLES
-        while run and (run[0][2] in _TITLES or run[0][2] in _OPENERS or run[0][2] in _PARTICLES
-                       and len(run) == 1):
+        # titles, sentence openers and a leading imperative ("Start Augmentin", "Hold
+        # Lisinopril") are not part of a name; a title still marks what follows as one
+        while run and (run[0][2] in _TITLES or run[0][2] in _OPENERS
+                       or run[0][2] in _PARTICLES and len(run) == 1
+                       or not cued and len(run) > 1 and is_common_word(run[0][2])):
             cued = cued or run[0][2] in _TITLES or run[0][2].lower() in _CUES
             run = run[1:]
         while run and run[-1][2] in _PARTICLES:
             run = run[:-1]
-        if not run:
-            continue
-        words = [t for _, _, t in run]
-        after = _next_word(text, run[-1][1])
-        if any(w.lower() in _HEAD_NOUNS for w in words) or after in _HEAD_NOUNS:
-            continue
-        n_caps = sum(_capitalised(w) and w not in _PARTICLES for w in words)
-        if n_caps >= 2 or cued:
+        if run and _is_name_run(text, run, cued):
             out.append((run[0][0], run[-1][1], "NAME"))
-    return out
+    return out + _field_names(text)
+
+
+def _field_names(text: str) -> list[Span]:
+    """"Surname, Given" after a "Patient:" / "Name:" field label, in any case
+    ("PATIENT: KOWALSKI, STANISLAW", "Name: van der Berg, Pieter")."""
+    return [(m.start(1), m.end(1), "NAME") for m in _FIELD.finditer(text)]
 
 
 def _han_name_at(text: str, i: int) -> int:

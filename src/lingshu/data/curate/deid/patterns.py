@@ -64,7 +64,7 @@ DATE_RULES = [
 _AGE_NUM = r"(?:9\d|1[0-2]\d)"  # 90-129: Safe Harbor groups ages over 89
 AGE_RULES = [
     re.compile(rf"(?<![\d.,/]){_AGE_NUM}(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
-               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.|anni|anos|años|ans|år|Jahre)\b|"
+               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre)(?!\w)|"
                rf"\s*(?:岁|歳|세)|(?:st|nd|rd|th)\s+birthday)", _I),
     re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
                rf"({_AGE_NUM})(?!\d|[.,/]\d)", _I),
@@ -112,21 +112,34 @@ _TAIL = (r"(?:,?\s+(?:Apt|Suite|Unit|Flat)\.?\s*\w+)?"
          r"\d{4,5}(?:-\d{3,4})?)?\s*"
          rf"(?:{_UP}[\w'’.-]*(?:[ -]{_UP}[\w'’.-]*){{0,3}}|\d{{3}}\s\d{{2}})"
          r"(?:,?\s+(?:[A-Z]{2}\s)?(?:[A-Z]\d[A-Z]\s\d[A-Z]\d|\d{5}(?:-\d{3,4})?|"
-         r"[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{4}|\d{1,2}))?){0,3}")
+         r"[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{3}-\d{4}|\d{4,6}|"
+         r"\d{1,2}))?){0,3}")
 ADDRESS_RULES = [
     re.compile(rf"(?:\b(?:Flat|Apt\.?|Unit|Suite)\s+\w+,\s*)?\b\d{{1,5}}[A-Z]?\s+"
-               rf"(?:{_CAP}\s+){{0,3}}(?:{_STREET_TYPE})\b\.?{_TAIL}"),
-    re.compile(rf"\b\d{{1,5}}\s+(?:rue|avenue|boulevard|chemin|allée)\s+(?:[\w'’-]+\s+){{0,4}}?"
+               rf"(?:{_CAP}\s+){{0,3}}(?:{_STREET_TYPE})\b\.?"
+               rf"(?:\s+(?:North|South|East|West|N|S|E|W|NE|NW|SE|SW)\b)?{_TAIL}"),
+    # Japanese block addresses: 2-11-3 Shibuya, Shibuya-ku, Tokyo 150-0002
+    re.compile(rf"\b\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?\s+{_UP}[\w'’-]*{_TAIL}"),
+    re.compile(rf"\b\d{{1,5}}\s+(?:rue|avenue|boulevard|chemin|allée)\s+(?:[\w'’-]+\s+){{0,4}}"
                rf"{_UP}[\w'’-]*(?:\s+(?:Ouest|Est|Nord|Sud))?{_TAIL}"),
     re.compile(rf"\b(?:{_STREET_FIRST})\s+(?:(?:de|del|da|do|la|las|los|di)\s+)*"
                rf"(?:{_CAP}\s+){{1,3}}\d{{1,4}}(?:/\d{{1,4}})?{_TAIL}"),
     re.compile(rf"\b[A-ZÄÖÜÅØÆ][\w-]*{_STREET_SUFFIX}\s+\d{{1,4}}[a-z]?{_TAIL}"),
-    re.compile(rf"\b(?:{_CAP}\s+)(?:Caddesi|Sokak|Bulvarı|náměstí|ulice|třída)(?:\s+No:?)?"
+    re.compile(rf"\b(?:{_CAP}\s+)(?:Caddesi|Sokak|Bulvarı|náměstí|ulice|třída|Prospekt|prospekt)"
+               rf"(?:\s+No:?)?"
                rf"\s+\d{{1,4}}{_TAIL}"),
     re.compile(rf"\b(?i:P\.?\s?O\.?\s+Box)\s+\d+{_TAIL}"),  # no re.I: _TAIL needs case
-    # a facility: St. Brigid's Nursing Home, Kilkenny
-    re.compile(rf"\b(?:St\.?\s+)?(?:{_CAP}\s+){{1,3}}(?:Nursing Home|Care Home|Manor|Hospice)\b"
-               rf"{_TAIL}"),
+    # a facility followed by its place: St. Brigid's Nursing Home, Kilkenny; CHU de
+    # Bordeaux, Place ...; Women's Health Centre, 150 King Street (not "Primary Care Clinic")
+    re.compile(rf"\b(?:St\.?\s+)?(?:{_CAP}\s+){{1,3}}(?:Nursing Home|Care Home|Manor|Hospice|"
+               rf"Centre|Center|Clinic|Hospital)\b(?=,\s*(?:\d|{_UP})){_TAIL}"),
+    re.compile(rf"\b(?:CHU|CHRU|Hôpital|Hospital|Clinique|Klinikum|Ospedale|Hospital Universitario)"
+               rf"\s+(?:(?:de|du|des|di|del|la|le)\s+)*{_UP}[\w'’-]*(?:\s+{_UP}[\w'’-]*){{0,3}}"
+               rf"(?=,\s*(?:\d|{_UP})){_TAIL}"),
+    # street-name-first without a number, then postcode and city:
+    # Place Amélie Raba Léon, 33000 Bordeaux
+    re.compile(rf"\b(?:Place|Rue|Allée|Avenue|Boulevard|Quai|Cours)\s+(?:[\w'’-]+\s+){{0,4}}?"
+               rf"{_UP}[\w'’-]*,\s*\d{{5}}\s+{_UP}[\w'’-]*"),
     # "lives ... in Tehranpars, Tehran": a place after a residence verb
     re.compile(r"\b(?:lives?|living|resides?|residing)\b[^.;\n]{0,60}?\bin\s+"
                r"([A-Z][\w'’-]+(?:,\s*[A-Z][\w'’-]+){0,2})"),

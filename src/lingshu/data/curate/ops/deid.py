@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from lingshu.data.curate.deid import CATEGORIES, scrub
+from lingshu.data.curate.deid.lexicon import load_lexicon
 from lingshu.data.curate.ops.base import MapOp, OpParams, register_op
 from lingshu.data.curate.ops.llm import LlmClient, LlmSpec, render
 from lingshu.data.curate.record import Record
@@ -50,6 +51,7 @@ class Deidentify(MapOp):
     uses_model = True
 
     def setup(self) -> None:
+        load_lexicon()  # once per worker, and a missing philter-lite fails here in one line
         self.llm = None
         if self.params.llm_rewrite is not None:
             out = Path(self.context.resolve(self.context.output.dir)) if self.context else Path(".")
