@@ -24,12 +24,16 @@ _PARTICLES = {"van", "der", "den", "de", "del", "della", "da", "das", "dos", "do
 # Titles and cues: the run after them is a name even if it is one word. Not part of the span.
 _TITLES = {"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Professor", "Herr", "Frau", "M",
            "Mme", "Mlle", "Sr", "Sra", "Dra", "Don", "Doña", "Dona", "Sig", "Signora", "Pan",
-           "Pani", "NP", "RN", "PA", "Nurse", "Sister", "Dear", "Attending"}
+           "Pani", "NP", "RN", "Nurse", "Sister", "Dear", "Attending"}
 _CUES = {"patient", "pt", "name", "daughter", "son", "wife", "husband", "partner", "mother",
          "father", "sister", "brother", "niece", "nephew", "uncle", "aunt", "granddaughter",
          "grandson", "proxy", "surgeon", "assistant", "attending", "gp", "spouse", "caregiver",
          "guardian", "friend", "neighbour", "neighbor", "patiente", "paciente",
-         "signed", "by", "cc", "anhörig", "anhörige"}
+         "signed", "cc", "anhörig", "anhörige"}
+_NAME_FOLLOWERS = {"is", "was", "has", "had", "and", "who", "says", "said", "reports",
+                   "reported", "called", "came", "presented", "attended", "will", "would",
+                   "can", "could", "did", "does", "asked", "wants", "prefers", "lives", "died",
+                   "feels", "felt", "denies", "agrees", "agreed", "declined", "refused"}
 # Clinical head nouns: a capitalised run before one of these is an eponym, not a person.
 _HEAD_NOUNS = {
     "syndrome", "disease", "sign", "signs", "test", "score", "scores", "scale", "stage",
@@ -46,10 +50,18 @@ _HEAD_NOUNS = {
     "coma", "pupil", "angle", "line", "lines", "space", "canal", "duct", "gland", "glands",
     "ganglion", "area", "nucleus", "fibers", "fibres", "complex", "reaction", "solution",
     "agar", "virus", "bacillus", "deformity", "foot", "hand", "elbow", "knee", "toe", "crisis",
+    "purpura", "serum", "vaccine",
+    # organisations, instruments and studies are not people either
+    "association", "organization", "organisation", "federation", "society", "bank", "register",
+    "registry", "institute", "university", "college", "foundation", "trust", "program",
+    "programme", "study", "trial", "survey", "form", "questionnaire", "inventory", "guidelines",
+    "guideline", "department", "service", "services", "support", "network", "group", "system",
+    "company", "corporation", "inc", "ltd", "journal", "center", "centre", "hospital", "clinic",
 }
 # Capitalised words that open sentences or headings in notes and never start a name.
 _OPENERS = {
     "The", "A", "An", "This", "That", "These", "Those", "His", "Her", "Their", "Our", "My",
+    "He", "She", "They", "We", "It", "You", "I", "Him", "Them",
     "Patient", "Pt", "Post", "Status", "Classical", "Blood", "Free", "Vitamin", "Insulin",
     "Plan", "Follow", "Seen", "Called", "Call", "Consult", "Reviewed", "History", "Social",
     "Lab", "Progress", "Discharge", "Admission", "Nurse", "Home", "Hospice", "Clinic",
@@ -96,7 +108,10 @@ _FIELD = re.compile(rf"\b(?i:patient(?: name)?|name|pt)\s*:\s*"
 
 
 def _capitalised(tok: str) -> bool:
-    return tok[0].isupper() and any(c.islower() for c in tok)
+    """Starts with a capital, has lower case, and does not start with two capitals
+    ("LDL-cholesterol", "SpO2" are not names; "McAllister", "O'Connor" are)."""
+    return (tok[0].isupper() and any(c.islower() for c in tok)
+            and not (len(tok) > 1 and tok[1].isupper()))
 
 
 def _runs(text: str) -> list[list[tuple[int, int, str]]]:
@@ -147,7 +162,10 @@ def _is_name_run(text: str, run: list[tuple[int, int, str]], cued: bool) -> bool
         return False  # "Past Medical History", "Blue Cross", "Small Left Pleural Effusion"
     if len(caps) >= 2 or cued:
         return True
-    return is_given_name_only(caps[0]) and not _sentence_start(text, run[0][0])
+    # one known given name, no cue: only as the subject or owner of something ("that Hamish
+    # is unwell", "Hamish's wife"), not "Indian patients" or "Mother Teresa"
+    return (is_given_name_only(caps[0]) and not _sentence_start(text, run[0][0])
+            and (after in _NAME_FOLLOWERS or text.startswith(("'s", "’s"), run[-1][1])))
 
 
 def _latin_names(text: str) -> list[Span]:

@@ -53,8 +53,8 @@ DATE_RULES = [
     # month year: October 2023
     re.compile(rf"\b{_MON}\s+{_YEAR}\b", _I),
     # the 21st (a day of the current month) -- not "the 50th centile"
-    re.compile(r"\bthe\s+(?:3[01]|[12]\d|[1-9])(?:st|nd|rd|th)\b(?!\s+(?:centile|percentile|"
-               r"birthday|day|week|cycle|dose|time))"),
+    # "Follow-up the 21st." -- a bare ordinal ending a phrase, not "the 4th ventricle"
+    re.compile(r"\bthe\s+(?:3[01]|[12]\d|[1-9])(?:st|nd|rd|th)\b(?=\s*[.,;)]|\s*$)"),
     # Chinese / Japanese and Korean: 2023年5月12日, 2024年2月, 2024년 1월 15일
     re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?"),
     re.compile(r"(?<!\d)\d{1,2}\s*月\s*\d{1,2}\s*[日号]"),
@@ -63,7 +63,9 @@ DATE_RULES = [
 
 _AGE_NUM = r"(?:9\d|1[0-2]\d)"  # 90-129: Safe Harbor groups ages over 89
 AGE_RULES = [
-    re.compile(rf"(?<![\d.,/]){_AGE_NUM}(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
+    # not the top of a range ("aged 22-94 years", "from 15 to 93 years": a cohort, not a person)
+    re.compile(rf"(?<![\d.,/])(?<!\d[-–])(?<!\bto ){_AGE_NUM}"
+               rf"(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
                rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre)(?!\w)|"
                rf"\s*(?:岁|歳|세)|(?:st|nd|rd|th)\s+birthday)", _I),
     re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
@@ -81,6 +83,8 @@ PHONE = re.compile(r"(?<![A-Za-z0-9_+/.,-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\
 PHONE_CUE = re.compile(r"(?:\b(?:tel|phone|mobile|cell|call|fax)\b\.?:?|"
                        r"电话|手机|联系电话|연락처)\s*"
                        r"(\+?\d{8,15})(?!\d)", _I)
+# 1997-2007 is a period and 10.84-14.07 an interval, not phones
+_RANGE = re.compile(rf"{_YEAR}\s?[-–]\s?{_YEAR}|\d+\.\d+\s?[-–]\s?\d+\.\d+")
 CN_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 _ID_CUE = (r"MRN|medical record(?: number| no\.?)?|hospital (?:number|no\.?)|patient id|PID|"
@@ -93,24 +97,25 @@ ID_RULES = [
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSN
     re.compile(rf"(?:\b|(?<=[\u4e00-\u9fff]))(?:{_ID_CUE})\s*(?:[:#：]|no\.?|number)?\s*"
                r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/-]*\d[A-Z0-9/-]*(?:\s\d{3,4}){0,2})", _I),
-    # a code mixing letters and at least 5 digits (H7731904, CLM-20931847, S24-001873)
-    re.compile(r"(?<![\w-])#?(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})"
+    # a code mixing letters and at least 5 digits (H7731904, CLM-20931847, S24-001873); not
+    # obstetric history (G5P4105)
+    re.compile(r"(?<![\w-])#?(?!G\d{1,2}P\d)(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})"
                r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])"),
     # a bare run of 7 or more digits (#88220417, 00482913)
     re.compile(r"(?<![\w.,/-])#?\d{7,}(?![\w.,/-]|-\d)"),
 ]
 
-_UP = r"[^\W\d_a-zß-ÿ]"  # an upper-case letter, or a letter of a script without case
+_UP = r"[^\W\d_a-zß-ÿµ]"  # an upper-case letter, or a letter of a script without case
 _CAP = r"[^\W\d_][\w'’.-]*"  # a word starting with a letter (case checked by the pattern)
 _STREET_TYPE = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
                 r"Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy|Square|Close|Crescent")
 _STREET_FIRST = (r"rue|Rue|Via|Viale|Calle|Rua|Avenida|Av\.|ul\.|Paseo|Plaza|Piazza|Boulevard")
-_STREET_SUFFIX = (r"(?:straße|strasse|str\.|weg|platz|gasse|allee|ring|damm|gracht|laan|vej|"
+_STREET_SUFFIX = (r"(?:straße|strasse|str\.|weg|platz|gasse|allee|damm|gracht|laan|vej|"
                   r"gade|gatan|vägen)")
 _TAIL = (r"(?:,?\s+(?:Apt|Suite|Unit|Flat)\.?\s*\w+)?"
          r"(?:,\s*(?:[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{2}-\d{3}|"
          r"\d{4,5}(?:-\d{3,4})?)?\s*"
-         rf"(?:{_UP}[\w'’.-]*(?:[ -]{_UP}[\w'’.-]*){{0,3}}|\d{{3}}\s\d{{2}})"
+         rf"(?:{_UP}[\w'’-]*(?:[ -]{_UP}[\w'’-]*){{0,3}}|\d{{3}}\s\d{{2}})"
          r"(?:,?\s+(?:[A-Z]{2}\s)?(?:[A-Z]\d[A-Z]\s\d[A-Z]\d|\d{5}(?:-\d{3,4})?|"
          r"[A-Z]{1,2}\d[\dA-Z]?\s\d[A-Z]{2}|[A-Z]\d\d\s[A-Z\d]{4}|\d{3}-\d{4}|\d{4,6}|"
          r"\d{1,2}))?){0,3}")
@@ -119,7 +124,7 @@ ADDRESS_RULES = [
                rf"(?:{_CAP}\s+){{0,3}}(?:{_STREET_TYPE})\b\.?"
                rf"(?:\s+(?:North|South|East|West|N|S|E|W|NE|NW|SE|SW)\b)?{_TAIL}"),
     # Japanese block addresses: 2-11-3 Shibuya, Shibuya-ku, Tokyo 150-0002
-    re.compile(rf"\b\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?\s+{_UP}[\w'’-]*{_TAIL}"),
+    re.compile(rf"\b\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?\s+{_UP}[\w'’-]*(?=,){_TAIL}"),
     re.compile(rf"\b\d{{1,5}}\s+(?:rue|avenue|boulevard|chemin|allée)\s+(?:[\w'’-]+\s+){{0,4}}"
                rf"{_UP}[\w'’-]*(?:\s+(?:Ouest|Est|Nord|Sud))?{_TAIL}"),
     re.compile(rf"\b(?:{_STREET_FIRST})\s+(?:(?:de|del|da|do|la|las|los|di)\s+)*"
@@ -183,7 +188,7 @@ def find_emails(text: str) -> list[Span]:
 
 def find_phones(text: str) -> list[Span]:
     out = [(m.start(), m.end(), "PHONE") for m in PHONE.finditer(text)
-           if 8 <= _digits(m.group()) <= 15]
+           if 8 <= _digits(m.group()) <= 15 and not _RANGE.fullmatch(m.group())]
     out += [(m.start(1), m.end(1), "PHONE") for m in PHONE_CUE.finditer(text)]
     out += [(m.start(), m.end(), "PHONE") for m in CN_MOBILE.finditer(text)]
     return out
