@@ -12,9 +12,9 @@ import sys, time, json, shutil, torch
 from pathlib import Path
 from types import SimpleNamespace
 from transformers import AutoModelForImageTextToText, AutoProcessor, get_scheduler
-from lingshu.train.sft_data import load_sft_data
-from lingshu.train.recipe import DataSource
-from lingshu.train.packing import collate_padded, loss_sum
+from lingshu.train.data.sft import load_sft_data
+from lingshu.train.config import DataSource
+from lingshu.train.data.packing import collate_padded, loss_sum
 from lingshu.train.parts import apply_freezing, param_groups
 from lingshu.train.sft import units_for_step
 from lingshu.pipeline.evaluate import evaluate_model

@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lingshu.train.sft_data import IGNORE, Encoded
+from lingshu.train.data.sft import IGNORE, Encoded
 
 
 def pack_greedy(lengths: Sequence[int], max_length: int, seed: int | None = None) -> list[list[int]]:
@@ -192,7 +192,7 @@ def _forward(model: Any, batch: dict, **extra: Any) -> Any:
     model's attention layers see the position ids, else through transformers' own
     block-diagonal mask from the same restarting positions (identical result, slower)."""
     if batch.get("packed") and type(model) not in _NO_SEGMENT_ATTENTION:
-        from lingshu.train.packed_attention import NoSegmentInfo, packed_attention
+        from lingshu.train.data.packed_attention import NoSegmentInfo, packed_attention
 
         try:
             with packed_attention(model):

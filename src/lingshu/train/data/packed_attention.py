@@ -92,7 +92,7 @@ def register() -> None:
 
 def _text_configs(model: Any) -> list[Any]:
     """The configs whose ``_attn_implementation`` the language model's attention reads."""
-    from lingshu.train.packing import _inner_model  # noqa: PLC0415 - same area
+    from lingshu.train.data.packing import _inner_model  # noqa: PLC0415 - same area
 
     inner = _inner_model(model)
     if inner is None or not hasattr(inner, "config"):
