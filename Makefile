@@ -21,7 +21,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyp
 # four stages, evaluate after each, publish runs/demo/final. About 13-14 minutes on 2 idle
 # CPU cores; a second run answers from the step cache in seconds; a killed one resumes.
 demo: venv
-	$(BIN)/lingshu pipeline --recipe recipes/nano/pipeline.yaml
+	$(BIN)/lingshu pipeline --recipe nano
 
 demo-pipeline: demo
 
