@@ -19,7 +19,7 @@ found by name: ``lingshu pipeline --recipe nano``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -28,7 +28,8 @@ from lingshu.core.errors import UserError
 from lingshu.data.curate import Recipe as CurationRecipe
 from lingshu.data.curate import parse_recipe
 from lingshu.models.loading import DType
-from lingshu.train import EvalSettings, load_recipe, shipped_recipes as shipped_training_recipes
+from lingshu.train import EvalSettings, load_recipe
+from lingshu.train import shipped_recipes as shipped_training_recipes
 from lingshu.train import Recipe as TrainingRecipe
 
 Part = Literal["caption", "mcq", "text"]
