@@ -80,8 +80,9 @@ class Evaluation(EvalSettings):
     profile: str | None = Field("strict", description="prompt/scoring profile")
     device: str | None = Field("cpu", description="hf backend device")
     dtype: DType | None = Field(
-        "auto", description="weights' dtype for evaluation (auto: bf16 on GPU, fp32 on CPU); "
-        "bfloat16 evaluates a bf16-trained model as trained, and faster on CPU")
+        "auto", description="weights' dtype for evaluation (auto: bfloat16 where the CPU or GPU "
+        "computes in it, else float32, as training's precision auto); bfloat16 evaluates a "
+        "bf16-trained model as trained")
     bootstrap_resamples: int | None = Field(1000, ge=100, description="bootstrap resamples for CIs")
     baseline: bool = Field(True, description="evaluate the base model before training")
 

@@ -44,6 +44,7 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     from rich.markup import escape
 
     from lingshu.models import resolve_model_dir
+    from lingshu.models.precision import resolve_precision, training_device
     from lingshu.train import run_recipe
 
     console = console or Console()
@@ -52,6 +53,11 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     atomic_write_json(run_dir / "pipeline.resolved.json", recipe.model_dump(mode="json"))
     steps = StepRunner(run_dir, log=lambda m: console.print(f"[bold]pipeline[/] {escape(m)}"))
     t0 = time.time()
+    # keys and configs hold what ran: "auto" resolved on this machine (bf16 here, fp32 there)
+    evaluation = _resolved_evaluation(recipe)
+    training = recipe.training.model_copy(
+        update={"precision": resolve_precision(recipe.training.precision, training_device())})
+    recipe = recipe.model_copy(update={"evaluation": evaluation, "training": training})
     ev = recipe.evaluation
     ev_cfg = ev.model_dump(mode="json", exclude={"data_dir"})
 
@@ -60,10 +66,10 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     data = _data_step(steps, recipe, curated, ev_cfg)
 
     stages = StageSteps(steps, recipe, data.output["files"], ev_cfg, progress)
-    model = Path(resolve_model_dir(recipe.training.base_model))
+    model = Path(resolve_model_dir(training.base_model))
     if ev.baseline:
         stages.evaluate_base(model)
-    results = run_recipe(recipe.training, data_for=stages.data_for, around_stage=stages.around_stage,
+    results = run_recipe(training, data_for=stages.data_for, around_stage=stages.around_stage,
                          after_stage=stages.after_stage)
     if results:
         model = list(results.values())[-1].model_path
@@ -82,13 +88,23 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
             paired[b] = report.paired_difference(stages.eval_dirs["base"], stages.eval_dirs[last], b)
     curves = report.read_curves(stages.stage_dirs)
     gates = report.check_gates(recipe.gates, stages.points, paired, curves)
-    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds} for r in steps.results]
+    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds,
+                   "cpu_seconds": r.cpu_seconds} for r in steps.results]
     paths = report.write_report(run_dir, stages.points, benchmarks, curves, paired, gates, {
         "steps": steps_info, "data": data.output, "curation": curated.output,
         "final_model": str(recipe.final_dir), "seconds_this_run": round(time.time() - t0, 1),
     })
     return {"points": stages.points, "paired": paired, "gates": gates, "steps": steps_info,
             "final_model": Path(recipe.final_dir), "report": paths, "benchmarks": benchmarks}
+
+
+def _resolved_evaluation(recipe: PipelineRecipe) -> Any:
+    """The evaluation settings with ``dtype: auto`` resolved for its device (the cache keys
+    and the saved configs hold what ran)."""
+    from lingshu.models.precision import resolve_dtype_name
+
+    ev = recipe.evaluation
+    return ev.model_copy(update={"dtype": resolve_dtype_name(ev.dtype, ev.device or "cpu")})
 
 
 def _raw_step(steps: StepRunner, recipe: PipelineRecipe) -> StepResult:

@@ -25,10 +25,14 @@ def eval_config(model: Path, settings: EvalSettings) -> Any:
     from lingshu.eval.config import EvalConfig
     from lingshu.inference import GenerationParams
 
+    from lingshu.models.precision import resolve_dtype_name
+
     options: dict[str, Any] = {"model": str(model), "batch_size": settings.batch_size}
     for key in ("device", "dtype", "min_pixels", "max_pixels"):
         if getattr(settings, key):
             options[key] = getattr(settings, key)
+    if settings.device and settings.dtype:  # auto: bf16 where that device computes in it
+        options["dtype"] = resolve_dtype_name(settings.dtype, settings.device)
     limits = {b.name: b.limit or settings.limit for b in settings.benchmarks
               if b.limit or settings.limit}
     per_benchmark = any(b.limit for b in settings.benchmarks)
