@@ -144,6 +144,10 @@ def test_recipe_errors_are_one_line(tmp_path):
         load_pipeline_recipe(shipped, [f"data_root={tmp_path / 'nowhere'}"])
     with pytest.raises(UserError, match=r"pipeline recipe 'nanoo': no such file .* shipped: nano"):
         load_pipeline_recipe("nanoo")
+    from lingshu.pipeline import resolve_recipe_path
+
+    nano = REPO / "src" / "lingshu" / "pipeline" / "recipes" / "nano.yaml"
+    assert resolve_recipe_path("nano") == resolve_recipe_path("recipes/nano/pipeline.yaml") == nano
     assert load_pipeline_recipe(shipped, [root]).evaluation.benchmarks[0].name == "lingshu-demo"
 
 

@@ -153,14 +153,17 @@ def shipped_recipes() -> dict[str, Path]:
 
 
 def resolve_recipe_path(name_or_path: str | Path) -> Path:
-    """A file path, or the name of a shipped pipeline recipe (``nano``)."""
+    """A file path, or the name of a shipped pipeline recipe (``nano``). The path a shipped
+    recipe had before it moved into the pipeline area (``recipes/nano/pipeline.yaml``, under
+    the training recipes) still names it, so commands written for it keep working."""
     p = Path(name_or_path).expanduser()
     if p.is_file():
         return p.absolute()
     shipped = shipped_recipes()
-    key = str(name_or_path).removesuffix(".yaml")
-    if key in shipped:
-        return shipped[key]
+    former = p.parent.name if p.name == "pipeline.yaml" else None
+    for key in (str(name_or_path).removesuffix(".yaml"), former):
+        if key in shipped:
+            return shipped[key]
     raise UserError(f"pipeline recipe {str(name_or_path)!r}: no such file and no shipped recipe of "
                     f"that name; shipped: {', '.join(shipped) or '(none)'}")
 
