@@ -106,11 +106,8 @@ def test_op_categories_are_configurable():
 def test_missing_word_lists_fail_in_one_line(monkeypatch):
     from lingshu.data.curate.deid import lexicon
 
-    def missing(name: str):  # noqa: ANN202
-        raise ModuleNotFoundError(name)
-
     lexicon.load_lexicon.cache_clear()
-    monkeypatch.setattr(lexicon.importlib.resources, "files", missing)
+    monkeypatch.setattr(lexicon.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(lexicon.LexiconError, match=r"pip install philter-lite==0\.6\.0"):
         lexicon.load_lexicon()
     monkeypatch.undo()
