@@ -2,16 +2,17 @@
 
 Public API (import from ``lingshu.inference`` only, never from its modules):
 
-- the data that flows through it: ``Message``, ``GenerationParams``, ``Request``,
-  ``Response``;
+- the data that flows through it: ``Message``, ``GenerationParams`` (the one type for
+  decoding settings, from the command line to the decoder), ``Request``, ``Response``;
 - the backend protocol and registry: ``Backend``, ``BackendConfig``, ``register_backend``,
   ``get_backend(name, **options)`` (``hf``, ``openai``, ``vllm``, ``dummy``),
   ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``;
 - the engine that runs a loaded model (``lingshu.models.load_model``) for every local
   caller: ``Engine`` (``generate_many`` for lists of prompts, ``submit`` for a queue with
-  streaming and cancellation), ``SamplingParams``, ``GenerationHandle``,
+  streaming and cancellation), ``GenerationHandle``,
   ``GenerationResult``, ``StreamEvent``, ``EngineBusy``, ``GenerationError``; prompt
-  encoding: ``EncodedPrompt``, ``PromptError``.
+  encoding: ``EncodedPrompt``, ``PromptError``; ``SamplingParams`` is the deprecated
+  spelling of ``GenerationParams.from_client`` (the engine's own type before issue 18).
 
 Importing this package loads no heavy library (torch, transformers, vllm); backends import
 them when they are used. See docs/inference.md for how a request flows.
@@ -24,7 +25,6 @@ from lingshu.inference.engine import (
     GenerationError,
     GenerationHandle,
     GenerationResult,
-    SamplingParams,
     StreamEvent,
 )
 from lingshu.inference.registry import (
@@ -36,7 +36,7 @@ from lingshu.inference.registry import (
     parse_backend_config,
     register_backend,
 )
-from lingshu.inference.types import GenerationParams, Message, Request, Response
+from lingshu.inference.types import GenerationParams, Message, Request, Response, SamplingParams
 
 __all__ = [
     "BACKENDS",
