@@ -35,9 +35,9 @@ class Conversation:
     pending_images: list[str] = field(default_factory=list)
 
     def user_turn(self, question: str) -> dict[str, Any]:
-        parts: list[dict[str, Any]] = [{"type": "image", "image": p} for p in self.pending_images]
-        parts.append({"type": "text", "text": question})
-        return {"role": "user", "content": parts}
+        from lingshu.inference import user_message
+
+        return user_message(question, self.pending_images)
 
     def prompt_for(self, turn: dict[str, Any]) -> list[dict[str, Any]]:
         head = [{"role": "system", "content": self.system}] if self.system else []

@@ -4,6 +4,9 @@ Public API (import from ``lingshu.inference`` only, never from its modules):
 
 - the data that flows through it: ``Message``, ``GenerationParams`` (the one type for
   decoding settings, from the command line to the decoder), ``Request``, ``Response``;
+  chat messages are built by ``user_message``, ``assistant_message``, ``conversation``;
+- model calls through a cache (evaluation, judge, curation): ``cached_calls``,
+  ``CallBatch``, ``TextResponses``;
 - the backend protocol and registry: ``Backend``, ``BackendConfig``, ``register_backend``,
   ``get_backend(name, **options)`` (``hf``, ``openai``, ``vllm``, ``dummy``),
   ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``;
@@ -18,6 +21,7 @@ Importing this package loads no heavy library (torch, transformers, vllm); backe
 them when they are used. See docs/inference.md for how a request flows.
 """
 
+from lingshu.inference.cached import CallBatch, TextResponses, cached_calls
 from lingshu.inference.encoding import EncodedPrompt, PromptError
 from lingshu.inference.engine import (
     Engine,
@@ -27,6 +31,7 @@ from lingshu.inference.engine import (
     GenerationResult,
     StreamEvent,
 )
+from lingshu.inference.messages import assistant_message, conversation, user_message
 from lingshu.inference.registry import (
     BACKENDS,
     Backend,
@@ -42,6 +47,7 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendConfig",
+    "CallBatch",
     "EncodedPrompt",
     "Engine",
     "EngineBusy",
@@ -55,8 +61,13 @@ __all__ = [
     "Response",
     "SamplingParams",
     "StreamEvent",
+    "TextResponses",
+    "assistant_message",
+    "cached_calls",
+    "conversation",
     "describe_backend_options",
     "get_backend",
     "parse_backend_config",
     "register_backend",
+    "user_message",
 ]
