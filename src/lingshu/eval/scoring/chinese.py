@@ -75,7 +75,9 @@ HEDGE = re.compile(
 _CLAUSE = re.compile(r"[,，.。;；!！?？:：、\s]+")
 # Characters an answer clause may hold besides the question's own and the polarity words:
 # pronouns, "image", particles, degree words.
-_FILLER = set("这那此该它其图片像影中里内上的地得了吗呢啊吧呀也都很并且确实明显清楚部张个")
+_FILLER = set("这那此该它其图片像影中里内上的地得了吗呢啊吧呀也都很并且确实明显清楚部张个样如")
+# Set phrases holding a negator that affirm: 没错 "no mistake" is "right".
+_AFFIRMING_IDIOMS = {"没错": "对", "没问题": "对"}
 
 
 def gold_polarity(gold: str, question: str) -> str | None:
@@ -132,6 +134,8 @@ def _clause_vote(clause: str, question: str) -> str | None:
     else."""
     asks = _asks(question)
     plain = _NOT_NEGATION.sub("", clause)
+    for idiom, meaning in _AFFIRMING_IDIOMS.items():
+        plain = plain.replace(idiom, meaning)
     if asks is not None:
         state = _normality(plain)
         if state is not None:
