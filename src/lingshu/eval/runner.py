@@ -272,7 +272,7 @@ class Evaluator:
                 if cfg.judge is not None:
                     self._judge_benchmark(bench, stats[bench.name])
                 compact_samples(rundir.samples_path(self.run_dir, bench.name))
-                data_manifest[bench.name] = manifest_mod.data_files(Path(cfg.data_dir) / bench.name)
+                data_manifest[bench.name] = manifest_mod.data_files(bench.data_root(Path(cfg.data_dir)))
         except BaseException:
             if created:  # never delete from a folder this run did not make
                 _remove_if_empty_run(self.run_dir, created)
