@@ -259,7 +259,7 @@ class Evaluator:
         cfg = self.cfg
         # Unknown benchmark, profile or backend options fail before any data is read.
         # Building a backend is cheap (weights load on the first generate).
-        benches = [get_benchmark(name) for name in cfg.benchmarks]
+        benches = [get_benchmark(name).for_profile(cfg.profile) for name in cfg.benchmarks]
         backend = self.backend
         created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
         prepare_run_dir(self.run_dir, cfg, overwrite=self.overwrite)

@@ -112,6 +112,12 @@ class Benchmark(ABC):
         return samples
 
 
+    def for_profile(self, profile: str) -> Benchmark:
+        """The benchmark as ``profile`` evaluates it (default: itself). A profile that
+        reproduces another tool may need that tool's sample set: MedEvalKit's MMLU-Med has
+        nine subjects where the paper has six (``mmlu_med``)."""
+        return self
+
     def data_root(self, data_dir: Path) -> Path:
         """The folder whose files the run manifest records (``data_dir/<name>``)."""
         return Path(data_dir) / self.name
