@@ -13,6 +13,9 @@ Two figures per profile:
   invalid both earn nothing): the accuracy-relevant agreement, fair to a profile without
   an invalid class.
 
+``tests/golden/strict_heldout.jsonl`` holds responses written after the rules of issue 21
+and never used to change them: its figure is the held-out one.
+
     PYTHONPATH=src python bench/strict_agreement.py [--show-disagreements]
 """
 
@@ -26,7 +29,9 @@ from pathlib import Path
 from lingshu.eval.prompts import get_profile
 from lingshu.eval.types import Sample
 
-LABELLED = Path(__file__).resolve().parents[1] / "tests" / "golden" / "strict_labelled.jsonl"
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
+LABELLED = GOLDEN / "strict_labelled.jsonl"
+HELDOUT = GOLDEN / "strict_heldout.jsonl"
 
 
 def load_cases(path: Path = LABELLED) -> list[dict]:
@@ -66,16 +71,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-disagreements", action="store_true")
     args = parser.parse_args()
-    cases = load_cases()
-    langs = Counter(c["lang"] for c in cases)
-    print(f"{len(cases)} labelled responses ({dict(langs)}; labels {dict(Counter(c['label'] for c in cases))})")
-    for name in ("strict", "medevalkit"):
-        label, credit, misses = agreement(name, cases)
-        print(f"{name:<11} label agreement {label}/{len(cases)}  credit agreement {credit}/{len(cases)}")
-        if args.show_disagreements:
-            for case, got in misses:
-                print(f"    {case['id']} {case['question'][:40]!r} gold={case['gold']!r} "
-                      f"resp={case['response']!r} grader={case['label']} {name}={got}")
+    for path in (LABELLED, HELDOUT):
+        cases = load_cases(path)
+        langs = dict(Counter(c["lang"] for c in cases))
+        labels = dict(Counter(c["label"] for c in cases))
+        print(f"{path.name}: {len(cases)} responses ({langs}; labels {labels})")
+        for name in ("strict", "medevalkit"):
+            label, credit, misses = agreement(name, cases)
+            print(f"  {name:<11} label agreement {label}/{len(cases)}  credit agreement {credit}/{len(cases)}")
+            if args.show_disagreements:
+                for case, got in misses:
+                    print(f"      {case['id']} {case['question'][:40]!r} gold={case['gold']!r} "
+                          f"resp={case['response']!r} grader={case['label']} {name}={got}")
 
 
 if __name__ == "__main__":
