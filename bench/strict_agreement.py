@@ -78,7 +78,8 @@ def main() -> None:
         print(f"{path.name}: {len(cases)} responses ({langs}; labels {labels})")
         for name in ("strict", "medevalkit"):
             label, credit, misses = agreement(name, cases)
-            print(f"  {name:<11} label agreement {label}/{len(cases)}  credit agreement {credit}/{len(cases)}")
+            n = len(cases)
+            print(f"  {name:<11} label agreement {label}/{n}  credit agreement {credit}/{n}")
             if args.show_disagreements:
                 for case, got in misses:
                     print(f"      {case['id']} {case['question'][:40]!r} gold={case['gold']!r} "

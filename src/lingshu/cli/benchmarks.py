@@ -38,7 +38,8 @@ def info(
 
     if name.startswith("custom:"):
         custom = get_benchmark(name)
-        print(f"{custom.name} (version {custom.version}, {custom.modality}, split {custom.splits[0]})")
+        kind = f"{custom.modality}, split {custom.splits[0]}"
+        print(f"{custom.name} (version {custom.version}, {kind})")
         print(f"\n{custom.description()}\n")
         print("\n".join(custom.summary()))  # type: ignore[attr-defined]
         return

@@ -52,6 +52,7 @@ PREFIX = "custom:"
 QuestionType = Literal["multiple-choice", "yes-no", "closed", "open"]
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ANSWER_TYPE = {"multiple-choice": None, "yes-no": "closed", "closed": "closed", "open": "open"}
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Z])[.):]\s*(.*)$")
 
 
@@ -235,7 +236,7 @@ class CustomBenchmark(Benchmark):
             options=options,
             images=(self._image(where, row[c.image]),) if c.image else (),
             context=_cell(row, c.context, where) or None if c.context else None,
-            answer_type=None if qtype == "multiple-choice" else "open" if qtype == "open" else "closed",
+            answer_type=_ANSWER_TYPE[qtype],
             categories=categories,
         )
 
@@ -300,9 +301,12 @@ class CustomBenchmark(Benchmark):
         cats = {k for s in samples for k in s.categories if k != "question_type"}
         for key in sorted(cats):
             values = Counter(s.categories.get(key, "") for s in samples)
-            lines.append(f"category {key}: " + ", ".join(f"{v} {n}" for v, n in values.most_common(8)))
+            common = ", ".join(f"{v} {n}" for v, n in values.most_common(8))
+            lines.append(f"category {key}: {common}")
         first = samples[0]
-        lines.append(f"first:    id={first.id} question={first.question[:60]!r} answer={first.answer!r}")
+        lines.append(
+            f"first:    id={first.id} question={first.question[:60]!r} answer={first.answer!r}"
+        )
         if first.options:
             lines.append("          options " + json.dumps(first.options, ensure_ascii=False)[:100])
         return lines
@@ -324,7 +328,9 @@ def _parse_options(cell: Any, where: str, col: str) -> dict[str, str]:
             try:
                 cell = json.loads(stripped)
             except json.JSONDecodeError as e:
-                raise DataError(f"{where}: column {col!r}: options are not valid JSON ({e.msg})") from None
+                raise DataError(
+                    f"{where}: column {col!r}: options are not valid JSON ({e.msg})"
+                ) from None
         else:
             lines = [ln for ln in stripped.splitlines() if ln.strip()]
             found = [_OPTION_LINE.match(ln) for ln in lines]

@@ -166,7 +166,10 @@ save_to_disk folder) with columns question, subject, choices, answer
     def _whose(self) -> str:
         if self.subjects == SUBJECTS:
             return ""
-        return " (MedEvalKit's list, loaded by the medevalkit profiles; --profile strict uses the paper's six)"
+        return (
+            " (MedEvalKit's list, loaded by the medevalkit profiles; --profile strict uses "
+            "the paper's six)"
+        )
 
 
 def _sample(

@@ -1,7 +1,8 @@
 """The ``strict`` profile (default): clear prompts, scoring that never guesses.
 
 Prompt choice never looks at the gold answer (one exception for Chinese yes / no families,
-below). Multiple choice: the question, its options as ``A. text`` lines and "Answer with the option's letter from the given choices directly."
+below). Multiple choice: the question, its options as ``A. text`` lines and "Answer with
+the option's letter from the given choices directly."
 (PubMedQA-style samples get ``Context: ...`` first). Free-form questions: a polar question by
 its wording (``is_polar_question``: "Is there ...?", "Does ...?", no "or") is asked for yes /
 no; otherwise a question the benchmark labels ``closed`` is asked for a single word or
