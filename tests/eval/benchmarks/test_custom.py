@@ -207,6 +207,20 @@ def test_malformed_jsonl_and_parquet_name_the_file(tmp_path):
         get_benchmark(_yaml(tmp_path, yaml.format(f="qa.parquet"), "p.yaml")).load(Path("."))
 
 
+def test_spreadsheet_csv_with_byte_order_mark(tmp_path):
+    (tmp_path / "qa.csv").write_bytes("\ufeffq,a\nIs it?,yes\n".encode("utf-8"))
+    yaml = "name: e\nfile: qa.csv\nquestion_type: yes-no\ncolumns: {question: q, answer: a}\n"
+    samples = get_benchmark(_yaml(tmp_path, yaml)).load(Path("."))
+    assert [(s.id, s.question, s.answer) for s in samples] == [("row-2", "Is it?", "yes")]
+
+
+def test_not_utf8_csv_is_named(tmp_path):
+    (tmp_path / "qa.csv").write_bytes("q,a\nIs it?,oui\xe9\n".encode("latin-1"))
+    yaml = "name: e\nfile: qa.csv\nquestion_type: open\ncolumns: {question: q, answer: a}\n"
+    with pytest.raises(UserError, match=r"qa.csv: row 2: not UTF-8 text \(byte 0xe9 at offset 14\)"):
+        get_benchmark(_yaml(tmp_path, yaml)).load(Path("."))
+
+
 def test_version_changes_with_the_data(tmp_path):
     _write(tmp_path, "qa.csv", "q,a\nx,y\n")
     name = _yaml(tmp_path, "name: e\nfile: qa.csv\nquestion_type: open\ncolumns: {question: q, answer: a}\n")

@@ -42,7 +42,7 @@ from pydantic import Field, field_validator
 
 from lingshu.core.config import StrictModel, read_yaml, validate
 from lingshu.core.errors import DataError, UserError
-from lingshu.eval.benchmarks._common import iter_csv, iter_jsonl, materialize_image
+from lingshu.eval.benchmarks._common import _not_utf8, iter_jsonl, materialize_image
 from lingshu.eval.benchmarks._multimodal import check_unique_ids, image_file, text
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.scoring.verdicts import gold_yes_no
@@ -164,14 +164,15 @@ class CustomBenchmark(Benchmark):
         return [(f"{f}: row {i}", r) for i, r in enumerate(self._parquet_rows(), start=1)]
 
     def _iter_delimited(self) -> list[tuple[int, dict]]:
-        if self.format == "csv":
-            return [(i, r) for i, r in iter_csv(self.data_path)]  # type: ignore[misc]
+        """Rows numbered as a spreadsheet shows them (the header is row 1). ``utf-8-sig``:
+        spreadsheets save UTF-8 CSV with a byte-order mark, which would otherwise become
+        part of the first column's name."""
+        delimiter = "," if self.format == "csv" else "\t"
         try:
-            with self.data_path.open(encoding="utf-8", newline="") as fh:
-                reader = csv.DictReader(fh, delimiter="\t")
-                return list(enumerate(reader, start=2))
+            with self.data_path.open(encoding="utf-8-sig", newline="") as fh:
+                return list(enumerate(csv.DictReader(fh, delimiter=delimiter), start=2))
         except UnicodeDecodeError:
-            raise DataError(f"{self.data_path}: not UTF-8 text; save the file as UTF-8") from None
+            raise _not_utf8(self.data_path, "row") from None
 
     def _parquet_rows(self) -> list[dict]:
         import pyarrow.parquet as pq
