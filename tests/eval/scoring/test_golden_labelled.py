@@ -10,7 +10,6 @@ only raise it (update the pinned classes and ``docs/profiles.md`` when it does).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -33,19 +32,6 @@ AGREEMENT = {
 }
 
 
-def _bench_module():
-    """``bench/strict_agreement.py``, which turns a case into a verdict class: the number
-    it prints and the numbers pinned here come from the same function."""
-    path = Path(__file__).resolve().parents[3] / "bench" / "strict_agreement.py"
-    spec = importlib.util.spec_from_file_location("strict_agreement", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_class = _bench_module().verdict_label
-
-
 def test_sets_are_large_bilingual_and_labelled():
     labelled = [c for c in CASES if c["id"].startswith("lab-")]
     assert len(labelled) >= 90 and len(CASES) == len({c["id"] for c in CASES})
@@ -56,8 +42,9 @@ def test_sets_are_large_bilingual_and_labelled():
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 @pytest.mark.parametrize("profile", ["strict", "medevalkit"])
-def test_every_case(case, profile):
-    assert _class(profile, case) == case[profile], (case["response"], case["label"], case["note"])
+def test_every_case(case, profile, agreement_module):
+    got = agreement_module.verdict_label(profile, case)
+    assert got == case[profile], (case["response"], case["label"], case["note"])
 
 
 @pytest.mark.parametrize(("name", "profile"), list(AGREEMENT))

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from lingshu.eval.prompts import get_profile
-from lingshu.eval.types import Sample
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "strict_rules.jsonl"
 CASES = [json.loads(x) for x in GOLDEN.read_text(encoding="utf-8").splitlines() if x]
@@ -37,17 +36,8 @@ def test_every_rule_has_credit_and_controls():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['id']}-{c['rule']}" for c in CASES])
-def test_rule_case(case):
-    sample = Sample(
-        id=case["id"],
-        benchmark=case["benchmark"],
-        task=case["kind"],
-        question=case["question"],
-        answer=case["gold"],
-        options=case["options"],
-        answer_type=case["answer_type"],
-    )
-    v = STRICT.score(sample, case["response"])
+def test_rule_case(case, agreement_module):
+    v = STRICT.score(agreement_module.case_sample(case), case["response"])
     want = case["strict"]
     assert (v.extracted, v.invalid, v.correct) == (
         want["extracted"],
