@@ -41,8 +41,15 @@ def info(name: str = typer.Argument(..., help="A benchmark name from `lingshu be
     print(f"split:   {b.split}  (--split choices: {', '.join(b.splits)})")
     if b.expected_count is not None:
         print(f"paper n: {b.expected_count:,}")
+    print(f"generation: {_generation_line(b)}  (override: --max-new-tokens, --stop)")
     print(f"\nPut the files under DATA_DIR/{b.name}/ like this:\n")
     print(textwrap.indent(textwrap.dedent(b.layout).strip("\n"), "  "))
+
+
+def _generation_line(b: type) -> str:
+    """The benchmark's own generation defaults, as ``info`` and the docs show them."""
+    stop = ", ".join(repr(s) for s in b.stop) or "none"
+    return f"max_new_tokens {b.max_new_tokens}, stop strings: {stop}"
 
 
 def render_markdown() -> str:
@@ -80,6 +87,7 @@ def render_markdown() -> str:
             f"- license: {b.license}",
             f"- split: {b.split} (`--split` choices: {', '.join(f'`{x}`' for x in b.splits)})",
             f"- version: {b.version}",
+            f"- generation defaults: {_generation_line(b)}",
             "",
             "Layout under `DIR/`:",
             "",

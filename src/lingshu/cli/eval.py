@@ -198,7 +198,12 @@ def build_config(**kw: Any) -> Any:
             gen[key] = kw[key]
     if kw.get("stop"):
         gen["stop"] = tuple(kw["stop"])
-    merged = {**base, "backend_options": backend_options, "generation": _generation(gen, where)}
+    checked = _generation(gen, where)  # a wrong key, type or range fails here, as one line
+    # Only the settings given travel on: the others are each benchmark's own defaults.
+    merged = {**base, "backend_options": backend_options}
+    merged.pop("generation", None)
+    if gen:
+        merged["generation"] = {k: getattr(checked, k) for k in gen}
     if kw.get("split"):
         merged["split"] = _parse_splits(kw["split"])
     for key in ("benchmarks", "data_dir", "profile", "backend", "cache_path"):

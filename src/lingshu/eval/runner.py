@@ -185,7 +185,7 @@ class Evaluator:
                 emit(out, records, st, self.on_record)
         if not todo:
             return st
-        generation = cfg.generation
+        generation = cfg.generation_for(bench)
         planned = plan_requests(bench, todo, self.profile, self._fingerprint(), generation)
         bar = tqdm(total=len(selected), initial=st.resumed + len(refused), desc=bench.name,
                    unit="q", disable=not self.progress, dynamic_ncols=True)  # fmt: skip
