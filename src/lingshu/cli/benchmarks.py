@@ -14,7 +14,7 @@ app = typer.Typer(help="List benchmarks and show how to get their data.", no_arg
 @app.command("list")
 def list_benchmarks() -> None:
     """Print every registered benchmark with its modality, split and size."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+    from lingshu.eval import BENCHMARKS
 
     table = Table(title="Benchmarks")
     for col in ("name", "modality", "split", "paper n", "version"):
@@ -29,7 +29,7 @@ def list_benchmarks() -> None:
 @app.command("info")
 def info(name: str = typer.Argument(..., help="A benchmark name from `lingshu benchmarks list`.")) -> None:
     """Show the expected file layout, source, license and split of one benchmark."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+    from lingshu.eval import BENCHMARKS
 
     b = BENCHMARKS.get(name)
     doc = b.description()
@@ -55,7 +55,7 @@ def _generation_line(b: type) -> str:
 def render_markdown() -> str:
     """docs/benchmarks.md, generated from the registry so it cannot drift from the code
     (a test compares the two; regenerate with `lingshu benchmarks docs > docs/benchmarks.md`)."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+    from lingshu.eval import BENCHMARKS
 
     out = [
         "# Benchmarks",

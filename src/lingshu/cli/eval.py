@@ -32,11 +32,11 @@ def _choices(kind: str) -> str:
     if kind == "judge_scopes":
         import typing
 
-        from lingshu.eval.judge.config import JudgeScope
+        from lingshu.eval import JudgeScope
 
         return ", ".join(typing.get_args(JudgeScope))
     if kind == "report_metrics":
-        from lingshu.eval.metrics.reports import DEFAULT_METRICS
+        from lingshu.eval import DEFAULT_REPORT_METRICS as DEFAULT_METRICS
 
         return ", ".join(DEFAULT_METRICS)
     rows = {"benchmarks": ev.benchmark_rows, "profiles": ev.profile_rows,
@@ -121,7 +121,7 @@ def _validation_line(e: ValidationError, where: str, prefix: str = "") -> str:
 
 def _model_at(title: str, loc: tuple) -> Any:
     """The pydantic model a validation error's location points into (for its field names)."""
-    from lingshu.eval.config import EvalConfig
+    from lingshu.eval import EvalConfig
 
     model: Any = EvalConfig if title == "EvalConfig" else _GENERATION_MODEL
     for part in loc:
@@ -176,7 +176,7 @@ def _generation(values: dict[str, Any], where: str) -> Any:
 
 
 def build_config(**kw: Any) -> Any:
-    from lingshu.eval.config import EvalConfig, Shard
+    from lingshu.eval import EvalConfig, Shard
     from lingshu.inference import GenerationParams
 
     from lingshu.core.config import apply_overrides, read_yaml
@@ -330,9 +330,7 @@ def run(
     verdicts are saved per sample and cached too, and a failed judge call is counted as a
     judge error, never as a wrong answer.
     """
-    from lingshu.eval import rundir
-    from lingshu.eval.report import print_summary
-    from lingshu.eval.runner import check_names, run_eval
+    from lingshu.eval import check_names, print_summary, rundir, run_eval
 
     if resume is not None:
         cfg = rundir.load_config(resume)
@@ -356,7 +354,7 @@ def run(
     console = make_console()
     console.print(f"run directory: {out}")
     if data_parallel is not None and data_parallel > 1:
-        from lingshu.eval.parallel import run_data_parallel
+        from lingshu.eval import run_data_parallel
 
         metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
     else:
@@ -379,8 +377,7 @@ def compare(
     """Per-benchmark accuracy differences (B - A, paired bootstrap CI) and the samples on
     which the two runs disagree."""
     from lingshu.core.io import atomic_write_json
-    from lingshu.eval.compare import compare_runs
-    from lingshu.eval.report import pct
+    from lingshu.eval import compare_runs, pct
 
     diffs = compare_runs(run_a, run_b)
     console = make_console()
@@ -426,9 +423,7 @@ def merge(
     output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Where to write the merged run."),
 ) -> None:
     """Merge shard runs into one run directory with the metrics of a single run."""
-    from lingshu.eval import rundir
-    from lingshu.eval.merge import merge_runs
-    from lingshu.eval.report import print_summary
+    from lingshu.eval import merge_runs, print_summary, rundir
 
     metrics = merge_runs(shard_dirs, output_dir)
     print_summary(rundir.load_config(output_dir), metrics)
@@ -438,8 +433,7 @@ def merge(
 @app.command("show")
 def show(run_dir: Path = typer.Argument(..., help="A run directory."), as_json: bool = typer.Option(False, "--json", help="Print metrics.json.")) -> None:
     """Print the results table of a finished run."""
-    from lingshu.eval import rundir
-    from lingshu.eval.report import print_summary
+    from lingshu.eval import print_summary, rundir
 
     metrics = rundir.load_metrics(run_dir)
     if as_json:

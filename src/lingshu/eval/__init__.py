@@ -12,8 +12,10 @@ pay for the benchmarks, the report metrics or the backends.
 - results: ``compare_runs``, ``merge_runs``, ``print_summary``, ``write_summary``, ``pct``,
   ``score_report_files``;
 - registries: ``BENCHMARKS`` / ``get_benchmark`` / ``Benchmark``, ``PROFILES`` /
-  ``get_profile`` / ``Profile``, ``REPORT_METRICS``, and the listings ``benchmark_rows``,
-  ``profile_rows``, ``metric_rows``, ``backend_rows``;
+  ``get_profile`` / ``Profile``, ``REPORT_METRICS`` (``DEFAULT_REPORT_METRICS``,
+  ``ReportContext``, ``ReportMetricsConfig``; the bundled IU-Xray corpus through
+  ``load_iu_reports`` / ``findings_impression_pairs``), ``JudgeScope``, and the listings
+  ``benchmark_rows``, ``profile_rows``, ``metric_rows``, ``backend_rows``;
 - data: ``Sample``, ``Verdict``, ``GenerationParams`` (the inference layer's);
 - scoring: ``normalize_answer`` / ``answer_tokens`` (the one answer normaliser, also
   used by the GRPO accuracy reward), ``extract_choice``.
@@ -44,6 +46,12 @@ _EXPORTS: dict[str, str] = {
     "Profile": "lingshu.eval.prompts",
     "get_profile": "lingshu.eval.prompts",
     "REPORT_METRICS": "lingshu.eval.metrics.reports",
+    "DEFAULT_REPORT_METRICS": "lingshu.eval.metrics.reports",
+    "ReportContext": "lingshu.eval.metrics.reports",
+    "ReportMetricsConfig": "lingshu.eval.metrics.reports",
+    "findings_impression_pairs": "lingshu.eval.metrics.reports.corpus",
+    "load_iu_reports": "lingshu.eval.metrics.reports.corpus",
+    "JudgeScope": "lingshu.eval.judge.config",
     "benchmark_rows": "lingshu.eval.catalog",
     "profile_rows": "lingshu.eval.catalog",
     "metric_rows": "lingshu.eval.catalog",
@@ -55,7 +63,7 @@ _EXPORTS: dict[str, str] = {
     "answer_tokens": "lingshu.eval.scoring.normalize",
     "extract_choice": "lingshu.eval.scoring.extract",
 }
-_RENAMED = {"score_report_files": "score_files"}
+_RENAMED = {"score_report_files": "score_files", "DEFAULT_REPORT_METRICS": "DEFAULT_METRICS"}
 
 
 def __getattr__(name: str) -> Any:

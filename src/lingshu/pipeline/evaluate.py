@@ -16,8 +16,7 @@ from typing import Any
 def evaluate_model(model: Path, evaluation: Any, out_dir: Path, *, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` (a Hugging Face folder or alias) into ``out_dir``; return the
     per-benchmark accuracy, CI and invalid rate."""
-    from lingshu.eval.config import EvalConfig
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval import EvalConfig, run_eval
     from lingshu.inference import GenerationParams
     from lingshu.models.precision import resolve_dtype_name
 
@@ -52,7 +51,7 @@ def evaluate_model(model: Path, evaluation: Any, out_dir: Path, *, progress: boo
 def paired_difference(baseline_dir: Path, final_dir: Path, benchmark: str) -> dict[str, Any] | None:
     """final - baseline accuracy on the samples both answered, with the kit's paired
     bootstrap 95% interval (``lingshu eval compare``)."""
-    from lingshu.eval.compare import compare_runs
+    from lingshu.eval import compare_runs
 
     for d in compare_runs(baseline_dir, final_dir):
         if d.benchmark == benchmark:

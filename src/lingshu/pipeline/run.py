@@ -174,6 +174,6 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
 
 
 def _is_multimodal(name: str) -> bool:
-    from lingshu.eval.benchmarks import get_benchmark
+    from lingshu.eval import get_benchmark
 
     return get_benchmark(name).modality == "multimodal"

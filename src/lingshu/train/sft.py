@@ -441,12 +441,10 @@ def _export(model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig)
 
 def evaluate_stage(final: Path, config: SFTStageConfig, stage_dir: Path, metrics: Any, step: int) -> dict:
     """Run the stage's evaluation through the evaluation kit (hf backend); returns scores."""
-    from lingshu.eval.config import EvalConfig
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval import EvalConfig, GenerationParams, run_eval
 
     ev = config.eval
     assert ev is not None
-    from lingshu.eval.types import GenerationParams
 
     cfg = EvalConfig(benchmarks=ev.benchmarks, data_dir=ev.data_dir, limit=ev.limit, backend="hf",
                      backend_options={"model": str(final), "batch_size": ev.batch_size},

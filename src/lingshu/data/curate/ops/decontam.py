@@ -60,7 +60,7 @@ class BenchmarkIndex:
                  algorithm: str = "imagehash") -> None:
         from lingshu.core.errors import UserError
         from lingshu.data.curate.readers import sample_prompt
-        from lingshu.eval.benchmarks import BENCHMARKS, get_benchmark
+        from lingshu.eval import BENCHMARKS, get_benchmark
 
         self.images = HammingIndex(64, threshold)
         self.image_items: list[dict] = []
