@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +24,17 @@ from lingshu.inference import Backend
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class JudgeStep:
     """Judging for one run: ``judge_file`` per benchmark, ``manifest`` at the end."""
 
-    def __init__(
-        self,
-        cfg: JudgeConfig,
-        profile: str,
-        *,
-        cache_path: Path | None,
-        use_cache: bool,
-        backend: Backend | None = None,  # tests inject a fake; default: the openai backend
-        progress: bool = True,
-    ) -> None:
-        self.cfg = cfg
-        self.profile = profile
-        self.cache_path = cache_path
-        self.use_cache = use_cache
-        self.backend = backend
-        self.progress = progress
-        self._judge: Any = None  # lingshu.eval.judge.Judge
+    cfg: JudgeConfig
+    profile: str
+    cache_path: Path | None = None
+    use_cache: bool = True
+    backend: Backend | None = None  # tests inject a fake; default: the openai backend
+    progress: bool = True
+    _judge: Any = field(default=None, init=False, repr=False)  # lingshu.eval.judge.Judge
 
     def _get_judge(self) -> Any:
         if self._judge is None:
