@@ -176,10 +176,8 @@ def _generation(values: dict[str, Any], where: str) -> Any:
 
 
 def build_config(**kw: Any) -> Any:
-    from lingshu.eval import EvalConfig, Shard
-    from lingshu.inference import GenerationParams
-
     from lingshu.core.config import apply_overrides, read_yaml
+    from lingshu.eval import EvalConfig, Shard
 
     where = "eval config" if kw["config"] is None else str(kw["config"])
     base: dict[str, Any] = {}
