@@ -1,4 +1,6 @@
-"""The batch loop of one benchmark: cached answers first, then the misses in chunks.
+"""The batch loop of one benchmark: cached answers first, then the misses in chunks
+(``lingshu.inference.cached_calls``, the cache-then-ask loop shared with the judge and
+curation).
 
 Each chunk's answers are appended to the run's per-sample file and put in the response
 cache the moment the backend returns them, so a kill loses at most one chunk. Sorting the
@@ -7,7 +9,6 @@ requests of a chunk by prompt length is the backend's business.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from lingshu.eval.cache import ResponseCache
 from lingshu.eval.planning import Planned
 from lingshu.eval.prompts.base import Profile
 from lingshu.eval.records import BenchmarkStats, emit, make_record
-from lingshu.inference import Backend, GenerationParams, Request
+from lingshu.inference import Backend, GenerationParams, Request, cached_calls
 
 
 @dataclass
@@ -43,54 +44,31 @@ class BatchLoop:
         st: BenchmarkStats,
         bar: tqdm,
     ) -> None:
-        misses = self._from_cache(benchmark, planned, out, st, bar)
-        chunk = self.chunk_size or max(1, self.backend.preferred_batch_size() * 4)
-        for start in range(0, len(misses), chunk):
-            part = misses[start : start + chunk]
-            t1 = time.time()
-            responses = self.backend.generate(
-                [Request(id=p.sample.id, messages=p.messages) for p in part], generation
-            )
-            st.generate_s += time.time() - t1
-            if len(responses) != len(part):
-                raise RuntimeError(
-                    f"backend {self.backend_name} returned {len(responses)} responses for "
-                    f"{len(part)} requests"
-                )
-            if self.cache is not None:
-                self.cache.put_many((p.key, r) for p, r in zip(part, responses, strict=True))
+        for batch in cached_calls(
+            self.backend.generate,
+            [Request(id=p.sample.id, messages=p.messages) for p in planned],
+            [p.key for p in planned],
+            generation,
+            store=self.cache,
+            chunk_size=self.chunk_size or max(1, self.backend.preferred_batch_size() * 4),
+            who=f"backend {self.backend_name}",
+        ):
             records = [
-                make_record(benchmark, p.index, p.sample, p.messages, r, self.profile, False)
-                for p, r in zip(part, responses, strict=True)
-            ]
+                make_record(benchmark, planned[i].index, planned[i].sample, planned[i].messages,
+                            r, self.profile, batch.cached)
+                for positions, r in batch.groups
+                for i in positions
+            ]  # fmt: skip
             emit(out, records, st, self.on_record)
-            st.generated += len(records)
             bar.update(len(records))
+            if batch.cached:
+                st.cache_hits = len(records)
+                continue
+            st.generate_s += batch.seconds
+            st.generated += len(records)
             failed = [r for r in records if r["error"] is not None]
             if failed and self.fail_fast:
                 raise UserError(
                     f"{benchmark}: sample {failed[0]['sample_id']} failed: "
                     f"{failed[0]['error']} (--fail-fast)"
                 )
-
-    def _from_cache(
-        self,
-        benchmark: str,
-        planned: list[Planned],
-        out: JsonlAppender,
-        st: BenchmarkStats,
-        bar: tqdm,
-    ) -> list[Planned]:
-        """Record the cached answers; return the requests still to generate."""
-        if self.cache is None:
-            return planned
-        hits = self.cache.get_many(p.key for p in planned)
-        records = [
-            make_record(benchmark, p.index, p.sample, p.messages, hits[p.key], self.profile, True)
-            for p in planned
-            if p.key in hits
-        ]
-        emit(out, records, st, self.on_record)
-        st.cache_hits = len(records)
-        bar.update(len(records))
-        return [p for p in planned if p.key not in hits]
