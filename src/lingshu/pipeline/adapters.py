@@ -40,7 +40,7 @@ def run_curation(recipe_path: Path, raw_files: dict[str, str], licenses: dict[st
     """Curate the raw step's JSONL files into ``out_dir`` (curation's own run layout).
     A ``decontaminate`` op without ``data_dir`` checks against ``benchmarks_dir`` (the
     pipeline's evaluation data)."""
-    from lingshu.data.curate import parse_recipe, run_recipe
+    from lingshu.data import parse_recipe, run_recipe
 
     data = curation_config(recipe_path)
     for op in data.get("ops") or []:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from lingshu.data.curate import load_recipe
+from lingshu.data.curate import load_recipe, shipped_recipes
 
-RECIPES = sorted((Path(__file__).parents[3] / "recipes" / "curation").glob("*.yaml"))
+RECIPES = list(shipped_recipes().values())
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])

@@ -11,14 +11,38 @@ from __future__ import annotations
 import copy
 import json
 import random
+import shutil
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lingshu.core.hashing import sha256_file
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
-from lingshu.data.curate.runner import RunResult, copy_image, shard_name
+from lingshu.data.curate.shards import decision_exclusion, shard_name
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    kept: int
+    excluded: int
+    by_op: dict[str, int] = field(default_factory=dict)
+
+
+def copy_image(src: str, images_dir: Path) -> str:
+    """Content-addressed copy (same bytes -> same file), written atomically."""
+    p = Path(src)
+    name = sha256_file(p)[:32] + p.suffix.lower()
+    dst = images_dir / name
+    if not dst.exists():
+        images_dir.mkdir(parents=True, exist_ok=True)
+        tmp = images_dir / f".{name}.tmp"
+        shutil.copyfile(p, tmp)
+        tmp.replace(dst)
+    return f"images/{name}"
 
 
 def training_row(rec: Record) -> dict[str, Any]:
@@ -45,10 +69,8 @@ def write_outputs(
         for r in shard["records"]:
             rec = Record.from_dict(r)
             if decisions and rec.id in decisions["drop"]:
-                d = decisions["drop"][rec.id]
-                exclusions.append({"id": rec.id, "source": rec.source, "dataset": rec.dataset,
-                                   "op": decisions["op"], "reason": d["reason"],
-                                   "statistic": d["statistic"]})
+                exclusions.append(decision_exclusion(rec, decisions["op"],
+                                                     decisions["drop"][rec.id]))
                 continue
             if recipe.output.images == "copy":
                 rec.replace_images({p: copy_image(p, data_dir / "images") for p in rec.images()})
@@ -92,22 +114,25 @@ def summarise(recipe: Recipe, rows: list[dict], exclusions: list[dict]) -> dict[
     for r in rows:
         for w, h in r["stats"].get("image_decodable", {}).get("sizes", []):
             sizes.append([w, h])
-    by_source_in: Counter[str] = Counter()
-    by_source_out = Counter(r["source"] for r in rows)
-    for r in rows:
-        by_source_in[r["source"]] += 1
-    for e in exclusions:
-        by_source_in[e["source"]] += 1
+    kept = Counter(r["source"] for r in rows)
+    excluded = Counter(e["source"] for e in exclusions)
+    made = Counter(r["source"] for r in rows if r["meta"].get("synthesis"))
+    made.update(e["source"] for e in exclusions if e.get("synthesised"))
+    # read + synthesised = kept + excluded, per source (every record is accounted for)
+    sources = {s.name: {"read": kept[s.name] + excluded[s.name] - made[s.name],
+                        "synthesised": made[s.name], "kept": kept[s.name],
+                        "excluded": excluded[s.name], "license": s.license}
+               for s in recipe.inputs}
     return {
         "recipe": recipe.name,
         "kept": len(rows),
         "excluded": len(exclusions),
+        "read": sum(v["read"] for v in sources.values()),
+        "synthesised": sum(made.values()),
         "excluded_by_op": dict(sorted(Counter(e["op"] for e in exclusions).items())),
         "reasons": dict(sorted(Counter(f"{e['op']}: {e['reason']}" for e in exclusions)
                                .items())),
-        "sources": {s.name: {"read": by_source_in.get(s.name, 0),
-                             "kept": by_source_out.get(s.name, 0), "license": s.license}
-                    for s in recipe.inputs},
+        "sources": sources,
         "modality": dict(sorted(Counter(r["modality"] or "unlabelled" for r in rows).items())),
         "task": dict(sorted(Counter(r["task"] for r in rows).items())),
         "token_lengths": _token_lengths(rows),
@@ -118,9 +143,10 @@ def summarise(recipe: Recipe, rows: list[dict], exclusions: list[dict]) -> dict[
 def summary_table(s: dict[str, Any]) -> str:
     lines = [f"# Curation summary: {s['recipe']}", "",
              f"Kept {s['kept']} records, excluded {s['excluded']}.", "",
-             "| source | read | kept | license |", "|---|---:|---:|---|"]
-    lines += [f"| {k} | {v['read']} | {v['kept']} | {v['license']} |"
-              for k, v in s["sources"].items()]
+             "| source | read | synthesised | kept | excluded | license |",
+             "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {k} | {v['read']} | {v['synthesised']} | {v['kept']} | {v['excluded']} "
+              f"| {v['license']} |" for k, v in s["sources"].items()]
     lines += ["", "| op | excluded |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in s["excluded_by_op"].items()]
     lines += ["", "| reason | count |", "|---|---:|"]
@@ -138,8 +164,8 @@ def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
         "Produced by `lingshu data run`; training JSONL in `data/` (Qwen-messages, image "
         "paths relative to the JSONL file).\n\n"
         "## Sources (licenses as given in the recipe; check them before redistribution)\n\n"
-        + "\n".join(f"- **{k}**: read {v['read']}, kept {v['kept']}; license: {v['license']}"
-                    for k, v in s["sources"].items())
+        + "\n".join(f"- **{k}**: read {v['read']}, synthesised {v['synthesised']}, kept "
+                    f"{v['kept']}; license: {v['license']}" for k, v in s["sources"].items())
         + f"\n\n## Processing (in order)\n\n{ops}\n\n## What was removed and why\n\n"
         + ("\n".join(f"- {k}: {v}" for k, v in s["reasons"].items()) or "- nothing")
         + "\n\nEvery removed sample is listed in `exclusions.jsonl` (op, statistic, reason); "
