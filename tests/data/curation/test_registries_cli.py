@@ -14,7 +14,7 @@ from lingshu.cli.main import app
 from lingshu.core.errors import UserError
 from lingshu.data.curate import EXECUTORS, READERS, load_recipe, run_recipe, shipped_recipes
 from lingshu.data.curate.executors import Executor, make_executor, register_executor
-from lingshu.data.curate.shards import process_shard
+from lingshu.data.curate.shards import run_job
 
 runner = CliRunner()
 
@@ -64,15 +64,15 @@ def test_unknown_executor_and_reader_are_one_line_errors(tmp_path):
 
 def test_a_registered_executor_runs_the_same_shard_jobs(tmp_path):
     """A new engine is one registered class; the runner hands it the shard jobs."""
-    seen: list[int] = []
+    seen: list[int | str] = []
 
     class Recording(Executor):
         """Runs jobs in order, recording the segment of each."""
 
         def run(self, jobs):
             for j in jobs:
-                seen.append(j["segment"])
-                process_shard(j)
+                seen.append(j.get("segment", j.get("kind")))
+                run_job(j)
 
     register_executor("recording-test")(Recording)
     try:
@@ -84,7 +84,8 @@ def test_a_registered_executor_runs_the_same_shard_jobs(tmp_path):
         res = run_recipe(load_recipe(r), executor="recording-test")
     finally:
         EXECUTORS._items.pop("recording-test")
-    assert seen == [0, 0, 0, 1, 1, 1]  # 3 shards, 2 segments (split after text_dedup)
+    # 3 shards through 2 segments (cut after text_dedup), then each shard's write
+    assert seen == [0, 0, 0, 1, 1, 1, "write", "write", "write"]
     assert (res.kept, res.excluded) == (7, 0)
 
 

@@ -1,7 +1,7 @@
 """Executors: who runs the shard jobs of a segment. One registered class per engine.
 
-The runner hands an executor a list of shard jobs (``shards.process_shard`` arguments)
-and waits; what the jobs do never depends on the executor, so every executor gives the
+The runner hands an executor a list of shard jobs (``shards.run_job`` arguments: a
+segment of ops, or the final write of a shard) and waits; what the jobs do never depends on the executor, so every executor gives the
 same output (tested: Ray equals local). Add an engine by registering a class with its
 own ``Options`` model (``lingshu data executors`` lists them; ``--executor NAME`` picks).
 
@@ -25,7 +25,7 @@ from pydantic import Field
 from lingshu.core.config import StrictModel, validate
 from lingshu.core.registry import Registry
 from lingshu.data.curate.ops.base import Op
-from lingshu.data.curate.shards import process_shard, segments
+from lingshu.data.curate.shards import run_job, segments
 
 Job = dict[str, Any]
 
@@ -81,12 +81,12 @@ class LocalExecutor(Executor):
         workers = self.options.workers
         if workers <= 1 or len(jobs) <= 1:
             for j in jobs:
-                process_shard(j)
+                run_job(j)
             return
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(process_shard, jobs))
+            list(pool.map(run_job, jobs))
 
 
 class RayOptions(ExecutorOptions):
@@ -100,7 +100,7 @@ class _ShardActor:
         keys = list(batch)
         n = len(batch[keys[0]])
         jobs = [{k: _plain(batch[k][i]) for k in keys} for i in range(n)]
-        return {"shard": [process_shard(j) for j in jobs]}
+        return {"shard": [run_job(j) for j in jobs]}
 
 
 def _plain(v: Any) -> Any:
@@ -110,7 +110,7 @@ def _plain(v: Any) -> Any:
 
 
 def _task(row: dict[str, Any]) -> dict[str, Any]:
-    return {"shard": process_shard({k: _plain(v) for k, v in row.items()})}
+    return {"shard": run_job({k: _plain(v) for k, v in row.items()})}
 
 
 @register_executor("ray")
@@ -136,7 +136,7 @@ class RayExecutor(Executor):
         # None values (no decisions yet) do not survive Arrow; send "" instead.
         rows = [{**j, "decisions": j["decisions"] or ""} for j in jobs]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        if jobs[0]["segment"] in model_segments:
+        if jobs[0].get("segment", -1) in model_segments:
             ds = ds.map_batches(_ShardActor, batch_size=1, concurrency=opts.workers,
                                 num_gpus=opts.gpus_per_actor or None)
         else:

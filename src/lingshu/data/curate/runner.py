@@ -4,7 +4,9 @@ Layout of a run (``OUT`` = ``output.dir``)::
 
     OUT/.work/read-<h>/shard-00000.json     records + read exclusions, one file per shard
     OUT/.work/stage<k>-<h>/shard-00000.json records after segment k (+ exclusions, signatures)
-    OUT/.work/stage<k>-<h>/decisions.json   the segment's global op: id -> reason
+    OUT/.work/stage<k>-<h>/decisions/shard-00000.json  the segment's global op: the
+                                            drops of that shard only (id -> reason)
+    OUT/.work/stage<k>-<h>/decisions.json   written last: the decision is complete
     OUT/data/shard-00000.jsonl               training JSONL (CONTRACTS point 2) + data/images/
     OUT/exclusions.jsonl, summary.json, summary.md, plots/*.png, data_card.md, mixtures/
 
@@ -27,7 +29,13 @@ from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.executors import make_executor
 from lingshu.data.curate.ops.base import GlobalOp
 from lingshu.data.curate.recipe import Recipe
-from lingshu.data.curate.shards import read_shards, recipe_json, segments, shard_name
+from lingshu.data.curate.shards import (
+    decision_file,
+    read_shards,
+    recipe_json,
+    segments,
+    shard_name,
+)
 from lingshu.data.curate.writer import RunResult, write_outputs
 
 log = logging.getLogger(__name__)
@@ -57,7 +65,7 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
         jobs = [
             {"src": str(prev_dir / f"{shard_name(i)}.json"),
              "out": str(stage / f"{shard_name(i)}.json"),
-             "decisions": str(prev_dec) if prev_dec else None,
+             "decisions": str(decision_file(prev_dec, i)) if prev_dec else None,
              "segment": k, "recipe": rjson, "base_dir": str(recipe.base_dir)}
             for i in range(n)
         ]
@@ -71,19 +79,28 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
             prev_dec = stage / "decisions.json"
             if not prev_dec.exists():
                 _decide(glob, stage, n, recipe, prev_dec)
-    return write_outputs(recipe, out_dir, read_dir, stage_dirs, prev_dec, n)
+    return write_outputs(recipe, out_dir, read_dir, stage_dirs, prev_dec, n, execute)
 
 
 def _decide(op: GlobalOp, stage: Path, n: int, recipe: Recipe, path: Path) -> None:
+    """The global op's decision over every shard's signatures, written as one small file
+    per shard (a shard job reads only its own drops) and then the completion marker."""
     entries = []
+    shard_of: dict[str, int] = {}
     for i in range(n):
         data = json.loads((stage / f"{shard_name(i)}.json").read_text())
         for r, sig in zip(data["records"], data["sigs"], strict=True):
             if sig is not None:
                 entries.append({"id": r["id"], "source": r["source"],
                                 "dataset": r["dataset"], "sig": sig})
+                shard_of[r["id"]] = i
     priority = {s.name: (s.priority, i) for i, s in enumerate(recipe.inputs)}
     order = {name: rank for rank, (name, _) in
              enumerate(sorted(priority.items(), key=lambda kv: kv[1]))}
     drop = op.decide(entries, order)
-    atomic_write_json(path, {"op": op.label, "drop": drop})
+    per_shard: list[dict[str, dict]] = [{} for _ in range(n)]
+    for rid, d in drop.items():
+        per_shard[shard_of[rid]][rid] = d
+    for i, shard_drop in enumerate(per_shard):
+        atomic_write_json(decision_file(path, i), {"op": op.label, "drop": shard_drop})
+    atomic_write_json(path, {"op": op.label, "dropped": len(drop), "shards": n})

@@ -22,7 +22,8 @@ from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
-from lingshu.data.curate.record import Record, exclusion
+from lingshu.data.curate.record import Record
+from lingshu.data.curate.shard_writer import decision_exclusion, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ def recipe_json(recipe: Recipe) -> str:
     return stable_json(d)
 
 
-def decision_exclusion(rec: Record, label: str, d: dict[str, Any]) -> dict[str, Any]:
-    """The exclusion row of a record a global op's decision drops."""
-    return exclusion(rec, label, d["reason"], d["statistic"])
+def decision_file(marker: Path, i: int) -> Path:
+    """Shard ``i``'s part of the decision whose completion marker is ``marker``."""
+    return marker.parent / "decisions" / f"{shard_name(i)}.json"
 
 
 def process_shard(job: dict[str, Any]) -> str:
@@ -139,3 +140,9 @@ def process_shard(job: dict[str, Any]) -> str:
     atomic_write_json(out, {"records": [r.to_dict() for r in records],
                             "exclusions": exclusions, "sigs": sigs})
     return out.name
+
+
+def run_job(job: dict[str, Any]) -> str:
+    """One shard job of either kind: a segment (``process_shard``) or the final write
+    (``shard_writer.write_shard``); executors run this."""
+    return write_shard(job) if job.get("kind") == "write" else process_shard(job)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import sha256_file
+from lingshu.core.hashing import sha256_text
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
-from lingshu.data.curate.record import Record
-from lingshu.data.curate.shards import decision_exclusion, shard_name
+from lingshu.data.curate.shard_writer import COUNTS
+from lingshu.data.curate.shards import decision_file, shard_name
 
 
 @dataclass
@@ -32,92 +32,84 @@ class RunResult:
     by_op: dict[str, int] = field(default_factory=dict)
 
 
-def copy_image(src: str, images_dir: Path) -> str:
-    """Content-addressed copy (same bytes -> same file), written atomically."""
-    p = Path(src)
-    name = sha256_file(p)[:32] + p.suffix.lower()
-    dst = images_dir / name
-    if not dst.exists():
-        images_dir.mkdir(parents=True, exist_ok=True)
-        tmp = images_dir / f".{name}.tmp"
-        shutil.copyfile(p, tmp)
-        tmp.replace(dst)
-    return f"images/{name}"
-
-
-def training_row(rec: Record) -> dict[str, Any]:
-    return {"id": rec.id, "messages": rec.messages, "source": rec.source,
-            "dataset": rec.dataset, "task": rec.task, "modality": rec.modality,
-            "meta": rec.meta, "stats": rec.stats}
-
-
 def write_outputs(
     recipe: Recipe, out_dir: Path, read_dir: Path, stage_dirs: list[Path],
-    final_decisions: Path | None, n: int,
+    final_decisions: Path | None, n: int, execute: Any,
 ) -> RunResult:
-    data_dir = out_dir / "data"
+    """Write every shard in the workers (``execute``: the run's executor), then merge their
+    count tables and stream their exclusions into the run's files."""
     last = stage_dirs[-1]
-    decisions = json.loads(final_decisions.read_text()) if final_decisions else None
-    exclusions: list[dict] = []
-    for d in [read_dir, *stage_dirs]:
-        for i in range(n):
-            exclusions.extend(json.loads((d / f"{shard_name(i)}.json").read_text())["exclusions"])
-    kept_rows: list[dict] = []
-    for i in range(n):
-        shard = json.loads((last / f"{shard_name(i)}.json").read_text())
-        rows = []
-        for r in shard["records"]:
-            rec = Record.from_dict(r)
-            if decisions and rec.id in decisions["drop"]:
-                exclusions.append(decision_exclusion(rec, decisions["op"],
-                                                     decisions["drop"][rec.id]))
-                continue
-            if recipe.output.images == "copy":
-                rec.replace_images({p: copy_image(p, data_dir / "images") for p in rec.images()})
-            rows.append(training_row(rec))
-        out = data_dir / f"{shard_name(i)}.jsonl"
-        if not out.exists():
-            atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True)
-                                           + "\n" for r in rows))
-        kept_rows.extend(rows)
-    atomic_write_text(out_dir / "exclusions.jsonl", "".join(
-        json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in exclusions))
-    summary = summarise(recipe, kept_rows, exclusions)
+    write_dir = last.parent / f"write-{sha256_text(last.name + recipe.output.images)[:12]}"
+    jobs = [
+        {"kind": "write", "src": str(last / f"{shard_name(i)}.json"),
+         "decisions": str(decision_file(final_decisions, i)) if final_decisions else "",
+         "earlier": "\n".join(str(d / f"{shard_name(i)}.json") for d in [read_dir, *stage_dirs]),
+         "data": str(out_dir / "data" / f"{shard_name(i)}.jsonl"),
+         "out": str(write_dir / f"{shard_name(i)}.json"), "images": recipe.output.images}
+        for i in range(n)
+    ]
+    todo = [j for j in jobs if not Path(j["out"]).exists()]
+    if todo:
+        execute.run(todo)
+    counts: dict[str, Counter] = {k: Counter() for k in COUNTS}
+    with _Streams(out_dir, ("exclusions.jsonl", "decontamination.jsonl")) as (excl, decon):
+        for j in jobs:
+            part = json.loads(Path(j["out"]).read_text())
+            for k, v in part["counts"].items():
+                counts[k].update(v)
+            for e in part["exclusions"]:
+                line = json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n"
+                excl.write(line)
+                if e["op"].startswith("decontaminate"):
+                    decon.write(line)
+    summary = summarise(recipe, counts)
     atomic_write_json(out_dir / "summary.json", summary)
     atomic_write_text(out_dir / "summary.md", summary_table(summary))
     atomic_write_text(out_dir / "data_card.md", data_card(recipe, summary))
-    decon = [e for e in exclusions if e["op"].startswith("decontaminate")]
-    atomic_write_text(out_dir / "decontamination.jsonl", "".join(
-        json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in decon))
     if recipe.output.plots:
         from lingshu.data.curate.plots import write_plots
 
         write_plots(summary, out_dir / "plots")
     if recipe.mixtures:
-        write_mixtures(recipe, kept_rows, out_dir / "mixtures")
-    by_op = summary["excluded_by_op"]
-    return RunResult(out_dir=out_dir, kept=len(kept_rows), excluded=len(exclusions),
-                     by_op=by_op)
+        write_mixtures(recipe, _kept_rows(out_dir / "data", n), out_dir / "mixtures")
+    return RunResult(out_dir=out_dir, kept=summary["kept"], excluded=summary["excluded"],
+                     by_op=summary["excluded_by_op"])
 
 
-def _token_lengths(rows: list[dict]) -> list[int]:
-    out = []
-    for r in rows:
-        t = r["stats"].get("token_count")
-        if t:
-            out.append(t["tokens"])
-    return out
+class _Streams:
+    """Text files written line by line to temporary names, renamed into place on success
+    (as ``atomic_write_text``, without holding the text)."""
+
+    def __init__(self, folder: Path, names: tuple[str, ...]) -> None:
+        self.paths = [folder / n for n in names]
+
+    def __enter__(self) -> list[Any]:
+        self.fhs = []
+        for p in self.paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            self.fhs.append(open(p.with_name(f".{p.name}.tmp"), "w", encoding="utf-8"))  # noqa: SIM115
+        return self.fhs
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        for fh, p in zip(self.fhs, self.paths, strict=True):
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            tmp = p.with_name(f".{p.name}.tmp")
+            if exc_type is None:
+                tmp.replace(p)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
-def summarise(recipe: Recipe, rows: list[dict], exclusions: list[dict]) -> dict[str, Any]:
-    sizes = []
-    for r in rows:
-        for w, h in r["stats"].get("image_decodable", {}).get("sizes", []):
-            sizes.append([w, h])
-    kept = Counter(r["source"] for r in rows)
-    excluded = Counter(e["source"] for e in exclusions)
-    made = Counter(r["source"] for r in rows if r["meta"].get("synthesis"))
-    made.update(e["source"] for e in exclusions if e.get("synthesised"))
+def _kept_rows(data_dir: Path, n: int) -> list[dict]:
+    return [json.loads(line) for i in range(n)
+            for line in (data_dir / f"{shard_name(i)}.jsonl").read_text().splitlines()]
+
+
+def summarise(recipe: Recipe, counts: dict[str, Counter]) -> dict[str, Any]:
+    """The run's summary from the merged per-shard count tables."""
+    kept, excluded, made = counts["kept"], counts["excluded"], counts["synthesised"]
     # read + synthesised = kept + excluded, per source (every record is accounted for)
     sources = {s.name: {"read": kept[s.name] + excluded[s.name] - made[s.name],
                         "synthesised": made[s.name], "kept": kept[s.name],
@@ -125,18 +117,18 @@ def summarise(recipe: Recipe, rows: list[dict], exclusions: list[dict]) -> dict[
                for s in recipe.inputs}
     return {
         "recipe": recipe.name,
-        "kept": len(rows),
-        "excluded": len(exclusions),
+        "kept": sum(kept.values()),
+        "excluded": sum(excluded.values()),
         "read": sum(v["read"] for v in sources.values()),
         "synthesised": sum(made.values()),
-        "excluded_by_op": dict(sorted(Counter(e["op"] for e in exclusions).items())),
-        "reasons": dict(sorted(Counter(f"{e['op']}: {e['reason']}" for e in exclusions)
-                               .items())),
+        "excluded_by_op": dict(sorted(counts["excluded_by_op"].items())),
+        "reasons": dict(sorted(counts["reasons"].items())),
         "sources": sources,
-        "modality": dict(sorted(Counter(r["modality"] or "unlabelled" for r in rows).items())),
-        "task": dict(sorted(Counter(r["task"] for r in rows).items())),
-        "token_lengths": _token_lengths(rows),
-        "image_sizes": sizes,
+        "modality": dict(sorted(counts["modality"].items())),
+        "task": dict(sorted(counts["task"].items())),
+        # value -> records: as large as the number of distinct values, not of records
+        "token_lengths": dict(sorted(counts["token_lengths"].items(), key=lambda kv: int(kv[0]))),
+        "image_sides": dict(sorted(counts["image_sides"].items(), key=lambda kv: int(kv[0]))),
     }
 
 
