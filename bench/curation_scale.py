@@ -36,6 +36,8 @@ BENCH = ROOT / "data" / "benchmarks"
 
 
 def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 

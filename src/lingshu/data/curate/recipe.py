@@ -37,10 +37,9 @@ from lingshu.data.curate.readers import READERS
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 """The shipped curation recipes (``lingshu data recipes``)."""
 
-_Strict = StrictModel
 
 
-class InputSpec(_Strict):
+class InputSpec(StrictModel):
     name: str = Field(description="source name: kept in every record, used for priorities")
     path: Path = Field(description="file or folder (data dir for format=benchmark)")
     format: str = Field("auto", description="auto (guessed from the path) or a reader's name "
@@ -66,25 +65,25 @@ class InputSpec(_Strict):
         return v
 
 
-class OutputSpec(_Strict):
+class OutputSpec(StrictModel):
     dir: Path
     shard_size: int = Field(1000, ge=1)
     images: Literal["copy", "reference"] = "copy"
     plots: bool = True
 
 
-class MixtureSpec(_Strict):
+class MixtureSpec(StrictModel):
     sources: dict[str, float] = Field(description="source name -> ratio (normalised)")
     size: int | None = Field(None, description="total records (default: largest possible)")
     seed: int = 0
 
 
-class OpSpec(_Strict):
+class OpSpec(StrictModel):
     op: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Recipe(_Strict):
+class Recipe(StrictModel):
     name: str = "curation"
     description: str = Field("", description="one line for `lingshu data recipes`")
     inputs: list[InputSpec]

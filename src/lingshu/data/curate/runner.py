@@ -92,7 +92,7 @@ def _decide(op: GlobalOp, stage: Path, n: int, recipe: Recipe, path: Path) -> No
         for r, sig in zip(data["records"], data["sigs"], strict=True):
             if sig is not None:
                 entries.append({"id": r["id"], "source": r["source"],
-                                "dataset": r["dataset"], "sig": sig})
+                                "dataset": r["dataset"], "sig": op.compact(sig)})
                 shard_of[r["id"]] = i
     priority = {s.name: (s.priority, i) for i, s in enumerate(recipe.inputs)}
     order = {name: rank for rank, (name, _) in

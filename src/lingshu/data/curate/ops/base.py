@@ -83,6 +83,11 @@ class GlobalOp(Op):
         """Batch form of ``signature`` (ops override it to batch library calls)."""
         return [self.signature(r) for r in records]
 
+    def compact(self, sig: Any) -> Any:
+        """The signature as ``decide`` holds it in memory (read back from a shard file);
+        ops with large signatures store them packed, since every record's is held."""
+        return sig
+
     def decide(
         self, entries: list[dict[str, Any]], priority: dict[str, int]
     ) -> dict[str, dict[str, Any]]:
