@@ -207,3 +207,7 @@ def test_decisions_and_writes_are_per_shard(tmp_path):
               for i in range(3)]
     assert [c["kept"].get("t", 0) for c in counts] == [4, 1, 0]
     assert [c["excluded"].get("t", 0) for c in counts] == [0, 3, 4]
+    # an output shard deleted after the run is written again by a rerun
+    (out / "data" / "shard-00000.jsonl").unlink()
+    run_recipe(load_recipe(r))
+    assert read_out(out) == (rows_out, excl)

@@ -74,9 +74,9 @@ def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
 def write_shard(job: dict[str, Any]) -> str:
     """Write shard ``job``: its training JSONL (``data``), and (``out``) its exclusions
     from every earlier step (``earlier``: shard files, newline-separated) plus its counts.
-    ``out`` is written last, so it marks the shard done."""
+    ``out`` is written last, so with the JSONL it marks the shard done."""
     out = Path(job["out"])
-    if out.exists():
+    if out.exists() and Path(job["data"]).exists():
         return out.name
     shard = json.loads(Path(job["src"]).read_text())
     decisions = json.loads(Path(job["decisions"]).read_text()) if job["decisions"] else None

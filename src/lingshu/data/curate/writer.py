@@ -48,7 +48,7 @@ def write_outputs(
          "out": str(write_dir / f"{shard_name(i)}.json"), "images": recipe.output.images}
         for i in range(n)
     ]
-    todo = [j for j in jobs if not Path(j["out"]).exists()]
+    todo = [j for j in jobs if not (Path(j["out"]).exists() and Path(j["data"]).exists())]
     if todo:
         execute.run(todo)
     counts: dict[str, Counter] = {k: Counter() for k in COUNTS}
