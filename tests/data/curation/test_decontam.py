@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
+import decontam_text_cases as cases
 import pytest
 from curation_helpers import BENCH, RAD_IMAGES
 from PIL import Image, ImageEnhance
 
 from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.record import Record, conversation
-
-sys.path.insert(0, str(Path(__file__).parent))
-import decontam_text_cases as cases  # noqa: E402
 
 
 def op(data_dir=BENCH, **params):

@@ -398,7 +398,7 @@ def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
     acquisition metadata in ``meta.dicom`` (modality labelling reads it)."""
     import pydicom
 
-    from lingshu.models.medical_images import read_dicom
+    from lingshu.models import read_dicom
 
     files = sorted(p for p in ctx.path.rglob("*") if p.is_file() and p.suffix.lower() in
                    (".dcm", ".dicom", ""))

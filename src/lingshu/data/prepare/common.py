@@ -225,7 +225,7 @@ def dicom_to_png(src: Path, dest: Path) -> None:
     decoded.
     """
     from lingshu.core.errors import SampleError
-    from lingshu.models.medical_images import read_dicom
+    from lingshu.models import read_dicom
 
     try:
         image = read_dicom(src, frame=0).convert("L")  # equal R=G=B: conversion is exact
