@@ -207,3 +207,13 @@ def _override(data: dict, item: str) -> None:
         node[parts[-1]] = value
     else:
         raise UserError(f"override {key!r}: cannot set {parts[-1]!r}")
+
+
+def _pipeline_recipes():
+    from lingshu.core.recipes import ShippedRecipes
+
+    return ShippedRecipes("pipeline", Path(__file__).resolve().parent / "recipes",
+                          "lingshu pipeline recipes")
+
+
+PIPELINE_RECIPES = _pipeline_recipes()
