@@ -43,7 +43,7 @@ def overrides_from(args: list[str] | None, sets: list[str] | None, *, example: s
     items = [*(args or []), *(sets or [])]
     bad = [a for a in items if "=" not in a]
     if bad:
-        raise UserError(f"argument {bad[0]!r}: expected a key=value override (e.g. {example})")
+        raise UserError(f"argument {bad[0]!r}: expected key=value override (e.g. {example})")
     return items
 
 

@@ -56,7 +56,7 @@ def run(
 @app.command("recipes")
 def recipes(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """List the shipped pipeline recipes."""
-    from lingshu.pipeline.recipe import PIPELINE_RECIPES
+    from lingshu.pipeline import PIPELINE_RECIPES
 
     items = PIPELINE_RECIPES.summaries()
     if json_out:

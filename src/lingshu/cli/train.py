@@ -46,15 +46,14 @@ def run(
     if recipe is None:
         raise UserError("give --recipe FILE (or a shipped name; see `lingshu train recipes`)")
     items = overrides_from(overrides, sets, example=_EXAMPLE)
-    from lingshu.train.recipe import load_recipe
-    from lingshu.train.recipe_files import resolve_recipe_path
+    from lingshu.train import load_recipe, resolve_recipe_path
 
     path = resolve_recipe_path(recipe)
     rec = load_recipe(path, items, check_files=not dry_run)
     if dry_run:
         _dry_run(rec, json_out)
         return
-    from lingshu.train.runner import run_recipe, stage_summaries
+    from lingshu.train import run_recipe, stage_summaries
 
     run_recipe(rec, path, items, only=stage or None)
     if os.environ.get("RANK", "0") != "0":  # one summary per run, not per process
@@ -84,16 +83,15 @@ def recipes(
 ) -> None:
     """List the shipped training recipes (or, with --fields, every recipe key)."""
     if fields:
-        from lingshu.train.recipe import SFTStageConfig, field_docs
-        from lingshu.train.stage_kinds import get_stage_kind
+        from lingshu.train import SFTStageConfig, field_docs, get_stage_kind
 
         rows = field_docs() + field_docs(SFTStageConfig, "stages[kind=sft].")
         rows += field_docs(get_stage_kind("grpo").config_model, "stages[kind=grpo].")
         echo_rows(rows, (48,))
         return
-    from lingshu.train.recipe_files import recipe_summary, shipped_recipes
+    from lingshu.train import TRAIN_RECIPES
 
-    items = {n: {"path": str(p), "description": recipe_summary(p)} for n, p in shipped_recipes().items()}
+    items = TRAIN_RECIPES.summaries()
     if json_out:
         as_json(items)
         return
@@ -103,14 +101,10 @@ def recipes(
 @app.command("stages")
 def stages(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """List the stage kinds a recipe's `kind:` can name, with their config keys."""
-    from lingshu.train.stage_kinds import STAGE_KINDS, get_stage_kind
+    from lingshu.train import stage_kinds
 
-    get_stage_kind("sft")  # registers the built-in kinds
-    items = {}
-    for name in STAGE_KINDS.names():
-        model = STAGE_KINDS.get(name).config_model
-        doc = (model.__doc__ or "").strip().splitlines()
-        items[name] = {"description": doc[0] if doc else "", "keys": list(model.model_fields)}
+    items = {k.name: {"description": k.doc, "keys": list(k.config_model.model_fields)}
+             for k in stage_kinds()}
     if json_out:
         as_json(items)
         return

@@ -8,6 +8,7 @@ over its own folder; the CLI lists and resolves through it, so a name that works
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -20,10 +21,13 @@ class ShippedRecipes:
     """The recipes of one kind shipped in ``folder`` (``*.yaml``; ``name/*.yaml`` bundles
     are addressed as ``name/file``)."""
 
-    def __init__(self, kind: str, folder: Path, list_command: str) -> None:
+    def __init__(self, kind: str, folder: Path, list_command: str,
+                 aliases: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.folder = Path(folder)
         self.list_command = list_command
+        # former spellings (a recipe's path before it moved) -> its name, so old commands work
+        self.aliases = dict(aliases or {})
 
     def names(self) -> dict[str, Path]:
         """Name -> path of every shipped recipe, sorted by name."""
@@ -38,6 +42,7 @@ class ShippedRecipes:
             return p.absolute()
         shipped = self.names()
         key = str(name_or_path).removesuffix(".yaml")
+        key = self.aliases.get(os.path.normpath(key), key)
         if key in shipped:
             return shipped[key]
         guess = did_you_mean(key, shipped)

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import UserError
-from lingshu.train.recipe import PARTS, Recipe, SFTStageConfig, stage_name, total_steps
-from lingshu.train.stage_kinds import kind_of
+from lingshu.train.config import PARTS, Recipe, SFTStageConfig, total_steps
 
 ARCH_DIR = Path(__file__).resolve().parent / "architectures"
 
@@ -47,9 +46,9 @@ def load_config(recipe: Recipe) -> Any:
                             f"{', '.join(bundled_architectures())}")
         data = json.loads(arch.read_text())
     else:
-        from lingshu.train.runner import resolve_base_model
+        from lingshu.models.loading import resolve_model_dir
 
-        data = json.loads((resolve_base_model(recipe.base_model) / "config.json").read_text())
+        data = json.loads((resolve_model_dir(recipe.base_model) / "config.json").read_text())
     return CONFIG_MAPPING[data["model_type"]].from_dict(data)
 
 
@@ -134,7 +133,7 @@ def plan(recipe: Recipe) -> Plan:
     world = par.world_size
     stages = []
     for st in recipe.stages:
-        sp = StagePlan(name=stage_name(st), kind=kind_of(st))
+        sp = StagePlan(name=st.name, kind=st.kind)
         if isinstance(st, SFTStageConfig):
             lrs = {p: st.lr_of(p) for p in PARTS}
             sp.lrs = {p: (v if v is not None else "frozen") for p, v in lrs.items()}
@@ -192,8 +191,10 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
                      f"= {recipe.parallelism.world_size}")
     if int(data.get("num_machines", 1)) != recipe.parallelism.nodes:
         probs.append(f"{acc.name}: num_machines {data.get('num_machines')} != nodes {recipe.parallelism.nodes}")
-    mp = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[recipe.precision]
-    if want != "DEEPSPEED" and data.get("mixed_precision", "no") != mp:
+    # auto resolves on the machine that trains (bf16 on GPUs that have it), so either fits
+    mp = {"bf16": ("bf16",), "fp16": ("fp16",), "fp32": ("no",),
+          "auto": ("bf16", "no")}[recipe.precision]
+    if want != "DEEPSPEED" and data.get("mixed_precision", "no") not in mp:
         probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
     ds = (data.get("deepspeed_config") or {})
     if want == "DEEPSPEED":
