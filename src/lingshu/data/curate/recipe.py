@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError, field_validator
 from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import stable_json
+from lingshu.core.recipes import ShippedRecipes
 from lingshu.core.registry import unknown_name_message
 from lingshu.data.curate.ops.base import OPS, Op
 from lingshu.data.curate.readers import READERS
@@ -160,22 +161,17 @@ def parse_recipe(data: dict[str, Any], base_dir: Path, where: str = "recipe") ->
     return recipe
 
 
+CURATION_RECIPES = ShippedRecipes("curation", RECIPES_DIR, "lingshu data recipes")
+
+
 def shipped_recipes() -> dict[str, Path]:
     """Name (file stem) -> file of every curation recipe shipped with the package."""
-    return {p.stem: p for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+    return CURATION_RECIPES.names()
 
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
     """A recipe file path as given, or a shipped recipe's name (``demo``)."""
-    p = Path(name_or_path).expanduser()
-    if p.is_file():
-        return p
-    shipped = shipped_recipes()
-    name = str(name_or_path).removesuffix(".yaml")
-    if name in shipped:
-        return shipped[name]
-    raise UserError(f"recipe {str(name_or_path)!r}: no such file and no shipped curation recipe "
-                    f"of that name; shipped: {', '.join(shipped)} (`lingshu data recipes`)")
+    return CURATION_RECIPES.resolve(name_or_path)
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
