@@ -97,7 +97,7 @@ def test_shipped_name_and_overrides(tmp_path):
     assert r.inputs[0].limit == 5
     with pytest.raises(UserError, match=r"recipe op #4 \(image_dedup\): parameter threshold"):
         load_recipe("demo", ["ops.3.threshold=-1"])
-    with pytest.raises(UserError, match="no shipped curation recipe of that name; shipped: demo"):
+    with pytest.raises(UserError, match="no shipped recipe of that name; did you mean .demo.?"):
         load_recipe("demoo")
 
 
