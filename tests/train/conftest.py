@@ -1,22 +1,12 @@
-"""Training test fixtures: the tiny Qwen2.5-VL, small images and JSONL files in each style."""
+"""Training test fixtures (the tiny Qwen2.5-VL comes from tests/conftest.py): small images and JSONL files in each style."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-
-from lingshu.models import build_tiny_qwen2_5_vl
-
 from _train_helpers import make_images, qwen_row, write_jsonl
-
-
-@pytest.fixture(scope="session")
-def tiny_vl_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "tiny-qwen2_5_vl"
-    if not (out / "model.safetensors").is_file():
-        build_tiny_qwen2_5_vl(out, seed=0)
-    return out
 
 
 @pytest.fixture()
@@ -28,3 +18,13 @@ def sft_jsonl(tmp_path) -> Path:
         img = ["images/a.png", "images/b.png", None][i % 3]
         rows.append(qwen_row(i, img, f"What organ is shown in case {i}?" + " more" * (i % 4), f"Answer {i}: lung" + " x" * (i % 5)))
     return write_jsonl(tmp_path / "train.jsonl", rows)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerator_state():
+    """Each test starts without accelerate's process-wide state: a GRPO test whose precision
+    resolves to bf16 (``precision: auto`` on a CPU with bf16) would otherwise leave an
+    ``AcceleratorState`` that refuses the next test's fp32 ``Accelerator``."""
+    yield
+    if "accelerate.state" in sys.modules:
+        sys.modules["accelerate.state"].AcceleratorState._reset_state()
