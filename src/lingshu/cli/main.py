@@ -27,8 +27,7 @@ from lingshu.cli import models as models_cli
 from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.cli import train as train_cli
-from lingshu.cli.output import configure_progress
-from lingshu.core.errors import UserError
+from lingshu.cli.output import configure_progress, run_cli
 
 app = typer.Typer(
     name="lingshu",
@@ -139,28 +138,10 @@ def command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        command().main(args=argv, prog_name="lingshu", standalone_mode=False)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume where it stopped", file=sys.stderr)
-        return 130
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.Abort:
-        return 1
-    except typer.TyperException as e:
-        # Usage errors (a mistyped option, command or value): the usage line, a hint and
-        # the error, as click prints them in standalone mode, never a traceback.
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"error: {e.format_message()}", file=sys.stderr)
-        return e.exit_code
-    return 0
+    return run_cli(
+        lambda: command().main(args=argv, prog_name="lingshu", standalone_mode=False),
+        interrupted="interrupted; rerun the same command to resume where it stopped",
+    )
 
 
 if __name__ == "__main__":

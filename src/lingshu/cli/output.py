@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -47,3 +48,34 @@ def make_console(**kwargs: Any) -> Console:
     stream = sys.stderr if kwargs.get("stderr") else sys.stdout
     kwargs.setdefault("soft_wrap", not is_terminal(stream))
     return Console(**kwargs)
+
+
+def run_cli(invoke: Callable[[], Any], *, interrupted: str | None = None) -> int:
+    """Run a click/typer command and turn every way it can end into an exit code: a
+    ``UserError`` prints one line (exit 2), a usage error prints the usage line and the
+    message as click does in standalone mode, Ctrl-C exits 130; never a traceback."""
+    import typer
+
+    from lingshu.core.errors import UserError
+
+    try:
+        invoke()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        if interrupted:
+            print(interrupted, file=sys.stderr)
+        return 130
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        return 1
+    except typer.TyperException as e:
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
+        return e.exit_code
+    return 0
