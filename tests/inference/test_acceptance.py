@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from lingshu.cli.main import main as lingshu
-from lingshu.inference import Engine, SamplingParams
+from lingshu.inference import Engine, GenerationParams
 
 pytestmark = pytest.mark.slow
 
@@ -188,7 +188,7 @@ def test_one_answer_through_eval_serve_chat_and_the_layer(model, tmp_path, capsy
         [{"role": "user", "content": "Describe the anatomy of the heart in detail, " * 6}],
     ]
     prompts = [engine.encode(m) for m in others + requests]
-    got = engine.generate_many(prompts, SamplingParams(max_tokens=N))
+    got = engine.generate_many(prompts, GenerationParams.from_client(max_new_tokens=N))
     assert [g.text for g in got[len(others):]] == expected
     assert engine.stats.strategies[-1] == ("fast" if name == "smollm2" else "generate")
 
@@ -196,7 +196,7 @@ def test_one_answer_through_eval_serve_chat_and_the_layer(model, tmp_path, capsy
     long = max(expected, key=len)
     stop = (long[2:4],)
     assert stop[0] and stop[0] in long
-    got = engine.generate_many(prompts, SamplingParams(max_tokens=N, stop=stop))
+    got = engine.generate_many(prompts, GenerationParams.from_client(max_new_tokens=N, stop=stop))
     assert [g.text for g in got[len(others):]] == [reference(loaded, m, stop=stop) for m in requests]
 
     # 3. lingshu serve over HTTP: concurrent clients, with and without stop strings.

@@ -17,14 +17,13 @@ import time
 import pytest
 import torch
 
-from lingshu.inference import Engine, SamplingParams
+from lingshu.inference import Engine, GenerationParams
 from lingshu.inference._causal_decode import (
     MIN_SHARED_PREFIX,
     Joining,
     common_prefix_length,
     run_causal,
 )
-from lingshu.inference.types import GenerationParams
 
 QUESTIONS = [
     "Which organ produces insulin?",
@@ -202,10 +201,10 @@ def test_late_requests_join_the_running_decode_and_finish_first(loaded):
         done_order: list[str] = []
         listener, handles = submit_on_first_delta(
             engine,
-            [(name, m, SamplingParams(max_tokens=4), None) for name, m in late.items()],
+            [(name, m, GenerationParams.from_client(max_new_tokens=4), None) for name, m in late.items()],
             done_order,
         )
-        first = engine.submit(early, SamplingParams(max_tokens=40), listener=listener)
+        first = engine.submit(early, GenerationParams.from_client(max_new_tokens=40), listener=listener)
         result = first.result(timeout=120)
         late_results = {name: h.result(timeout=120) for name, h in handles.items()}
         assert engine.stats.batches == 1 and engine.stats.joined == 3  # one decode for all four
@@ -240,14 +239,14 @@ def test_a_joined_row_streams_stops_on_its_stop_string_and_can_be_cancelled(load
         listener, _ = submit_on_first_delta(
             engine,
             [
-                ("streamed", streamed, SamplingParams(max_tokens=8), on_streamed),
-                ("stopped", stopped, SamplingParams(max_tokens=12, stop=(stop,)), None),
-                ("cancelled", cancelled, SamplingParams(max_tokens=1000), on_cancelled),
+                ("streamed", streamed, GenerationParams.from_client(max_new_tokens=8), on_streamed),
+                ("stopped", stopped, GenerationParams.from_client(max_new_tokens=12, stop=(stop,)), None),
+                ("cancelled", cancelled, GenerationParams.from_client(max_new_tokens=1000), on_cancelled),
             ],
             done_order,
             handles,
         )
-        first = engine.submit(early, SamplingParams(max_tokens=30), listener=listener)
+        first = engine.submit(early, GenerationParams.from_client(max_new_tokens=30), listener=listener)
         result = first.result(timeout=120)
         out = {name: h.result(timeout=120) for name, h in handles.items()}
         assert engine.stats.joined == 3 and engine.stats.batches == 1
@@ -261,13 +260,13 @@ def test_a_joined_row_streams_stops_on_its_stop_string_and_can_be_cancelled(load
 
 
 def test_a_seeded_sampled_request_answers_the_same_joined_or_alone(loaded):
-    params = SamplingParams(max_tokens=8, temperature=0.9, seed=11)
+    params = GenerationParams.from_client(max_new_tokens=8, temperature=0.9, seed=11)
     joiner = conversation(QUESTIONS[1])
     with Engine(loaded, max_batch_size=4, batch_wait_s=0.0) as engine:
         alone = engine.generate(joiner, params).text
         listener, handles = submit_on_first_delta(engine, [("b", joiner, params, None)], [])
         engine.submit(
-            conversation(QUESTIONS[0]), SamplingParams(max_tokens=30, temperature=0.9, seed=5),
+            conversation(QUESTIONS[0]), GenerationParams.from_client(max_new_tokens=30, temperature=0.9, seed=5),
             listener=listener,
         ).result(timeout=120)  # fmt: skip
         assert handles["b"].result(timeout=120).text == alone
@@ -282,12 +281,12 @@ def test_a_request_that_cannot_join_is_not_overtaken(loaded):
         listener, handles = submit_on_first_delta(
             engine,
             [
-                ("sampled", conversation(QUESTIONS[1]), SamplingParams(3, temperature=1.0), None),
-                ("greedy", conversation(QUESTIONS[3]), SamplingParams(max_tokens=3), None),
+                ("sampled", conversation(QUESTIONS[1]), GenerationParams.from_client(max_new_tokens=3, temperature=1.0), None),
+                ("greedy", conversation(QUESTIONS[3]), GenerationParams.from_client(max_new_tokens=3), None),
             ],
             done_order,
         )
-        engine.submit(conversation(QUESTIONS[0]), SamplingParams(max_tokens=20), listener=listener)
+        engine.submit(conversation(QUESTIONS[0]), GenerationParams.from_client(max_new_tokens=20), listener=listener)
         wait_for(lambda: len(done_order) == 3)
         assert engine.stats.joined == 0 and engine.stats.batches == 3
     assert done_order == ["first", "sampled", "greedy"]
@@ -296,9 +295,9 @@ def test_a_request_that_cannot_join_is_not_overtaken(loaded):
 def test_the_generate_strategy_takes_no_joiners(loaded):
     with Engine(loaded, max_batch_size=4, batch_wait_s=0.0, strategy="generate") as engine:
         listener, handles = submit_on_first_delta(
-            engine, [("late", conversation(QUESTIONS[3]), SamplingParams(max_tokens=3), None)], []
+            engine, [("late", conversation(QUESTIONS[3]), GenerationParams.from_client(max_new_tokens=3), None)], []
         )
-        engine.submit(conversation(QUESTIONS[0]), SamplingParams(max_tokens=10), listener=listener)
+        engine.submit(conversation(QUESTIONS[0]), GenerationParams.from_client(max_new_tokens=10), listener=listener)
         wait_for(lambda: "late" in handles)
         handles["late"].result(timeout=120)
         assert engine.stats.joined == 0 and engine.stats.batches == 2

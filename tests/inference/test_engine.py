@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from lingshu.inference import Engine as GenerationEngine
-from lingshu.inference import PromptError, SamplingParams
+from lingshu.inference import PromptError, GenerationParams
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def references(tiny_loaded):
 
 def test_alone_equals_plain_transformers(engine, references):
     for conv, (text, n_prompt, n_completion) in zip(CONVERSATIONS, references):
-        result = engine.generate(conv, SamplingParams(max_tokens=10))
+        result = engine.generate(conv, GenerationParams.from_client(max_new_tokens=10))
         assert result.text == text
         assert result.prompt_tokens == n_prompt
         assert result.completion_tokens == n_completion
@@ -94,7 +94,7 @@ def test_alone_equals_plain_transformers(engine, references):
 
 def test_batched_answers_equal_alone_answers(tiny_loaded, references):
     with GenerationEngine(tiny_loaded, max_batch_size=8, batch_wait_s=0.5) as eng:
-        handles = [eng.submit(c, SamplingParams(max_tokens=10)) for c in CONVERSATIONS]
+        handles = [eng.submit(c, GenerationParams.from_client(max_new_tokens=10)) for c in CONVERSATIONS]
         results = [h.result(timeout=120) for h in handles]
         assert eng.stats.max_batch_size == len(CONVERSATIONS)  # one batch held them all
     assert [r.text for r in results] == [t for t, _, _ in references]
@@ -105,7 +105,7 @@ def test_rows_stop_on_their_own_max_tokens(tiny_loaded, references):
     limits = [3, 10, 1, 7, 5]
     with GenerationEngine(tiny_loaded, max_batch_size=8, batch_wait_s=0.5) as eng:
         handles = [
-            eng.submit(c, SamplingParams(max_tokens=n)) for c, n in zip(CONVERSATIONS, limits)
+            eng.submit(c, GenerationParams.from_client(max_new_tokens=n)) for c, n in zip(CONVERSATIONS, limits)
         ]
         results = [h.result(timeout=120) for h in handles]
     for conv, n, r in zip(CONVERSATIONS, limits, results):
@@ -115,7 +115,7 @@ def test_rows_stop_on_their_own_max_tokens(tiny_loaded, references):
 
 
 def test_stream_pieces_add_up_to_the_result(engine, references):
-    handle = engine.submit(CONVERSATIONS[0], SamplingParams(max_tokens=10))
+    handle = engine.submit(CONVERSATIONS[0], GenerationParams.from_client(max_new_tokens=10))
     pieces = list(handle.stream())
     assert len(pieces) > 1
     assert "".join(pieces) == handle.result().text == references[0][0]
@@ -126,7 +126,7 @@ def test_stop_sequence_cuts_the_answer(engine, references):
     stop = full[len(full) // 2 : len(full) // 2 + 2]  # two characters from the middle
     assert stop.strip()
     expected = full[: full.find(stop)]
-    handle = engine.submit(CONVERSATIONS[3], SamplingParams(max_tokens=10, stop=(stop,)))
+    handle = engine.submit(CONVERSATIONS[3], GenerationParams.from_client(max_new_tokens=10, stop=(stop,)))
     pieces = list(handle.stream())
     result = handle.result()
     assert result.text == expected and result.finish_reason == "stop"
@@ -135,28 +135,28 @@ def test_stop_sequence_cuts_the_answer(engine, references):
 
 def test_seeded_sampling_is_reproducible(engine):
     conv = CONVERSATIONS[1]
-    a = engine.generate(conv, SamplingParams(max_tokens=8, temperature=1.0, seed=7))
-    b = engine.generate(conv, SamplingParams(max_tokens=8, temperature=1.0, seed=7))
-    c = engine.generate(conv, SamplingParams(max_tokens=8, temperature=1.0, seed=8))
+    a = engine.generate(conv, GenerationParams.from_client(max_new_tokens=8, temperature=1.0, seed=7))
+    b = engine.generate(conv, GenerationParams.from_client(max_new_tokens=8, temperature=1.0, seed=7))
+    c = engine.generate(conv, GenerationParams.from_client(max_new_tokens=8, temperature=1.0, seed=8))
     assert a.text == b.text
     assert a.text != c.text  # 151k-token vocabulary at temperature 1: collisions are negligible
 
 
 def test_seeded_requests_are_not_batched_with_others_under_one_random_stream():
     keys = {
-        SamplingParams(temperature=0.0, seed=3).batch_key(False),
-        SamplingParams(temperature=0.7).batch_key(False),
-        SamplingParams(temperature=0.7, top_p=0.9).batch_key(False),
+        GenerationParams.from_client(temperature=0.0, seed=3).batch_key(False),
+        GenerationParams.from_client(temperature=0.7).batch_key(False),
+        GenerationParams.from_client(temperature=0.7, top_p=0.9).batch_key(False),
     }
     assert len(keys) == 3
-    assert SamplingParams(temperature=0.7, seed=1).batch_key(False) is None
+    assert GenerationParams.from_client(temperature=0.7, seed=1).batch_key(False) is None
     # The fast decoder gives each row its own generator: seeded rows batch together.
-    assert SamplingParams(temperature=0.7, seed=1).batch_key(True) == SamplingParams(
+    assert GenerationParams.from_client(temperature=0.7, seed=1).batch_key(True) == GenerationParams.from_client(
         temperature=0.7, seed=2
     ).batch_key(True)
     assert (
-        SamplingParams(temperature=0.0).batch_key(False)
-        == SamplingParams(top_p=0.0, temperature=1).batch_key(False)
+        GenerationParams.from_client(temperature=0.0).batch_key(False)
+        == GenerationParams.from_client(top_p=0.0, temperature=1).batch_key(False)
     )
 
 
@@ -167,7 +167,7 @@ def test_cancel_stops_a_running_request(engine):
         if ev.kind == "delta":
             started.set()
 
-    handle = engine.submit(CONVERSATIONS[0], SamplingParams(max_tokens=4000), listener=on_event)
+    handle = engine.submit(CONVERSATIONS[0], GenerationParams.from_client(max_new_tokens=4000), listener=on_event)
     assert started.wait(60)
     handle.cancel()
     result = handle.result(timeout=60)
@@ -178,12 +178,12 @@ def test_cancel_stops_a_running_request(engine):
 def test_prompt_longer_than_the_context_is_refused(engine):
     long_question = "word " * 5000  # the tiny model's context is 4096 positions
     with pytest.raises(PromptError, match="context"):
-        engine.submit(user(long_question), SamplingParams(max_tokens=4))
+        engine.submit(user(long_question), GenerationParams.from_client(max_new_tokens=4))
 
 
 def test_max_tokens_is_capped_to_the_context_left(engine):
     question = "word " * 4000
-    result = engine.generate(user(question), SamplingParams(max_tokens=1000))
+    result = engine.generate(user(question), GenerationParams.from_client(max_new_tokens=1000))
     assert result.prompt_tokens + result.completion_tokens <= engine.context_length
 
 
@@ -228,7 +228,7 @@ def test_text_only_model(tmp_path):
         text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         expected.append(text.rstrip("\ufffd"))  # the engine drops a character torn by max_tokens
     with GenerationEngine(loaded, max_batch_size=4, batch_wait_s=0.5) as eng:
-        handles = [eng.submit(c, SamplingParams(max_tokens=6)) for c in convs]
+        handles = [eng.submit(c, GenerationParams.from_client(max_new_tokens=6)) for c in convs]
         assert [h.result(timeout=60).text for h in handles] == expected
         with pytest.raises(PromptError, match="text-only"):
-            eng.submit(user("What is this?", random_image(0)), SamplingParams(max_tokens=2))
+            eng.submit(user("What is this?", random_image(0)), GenerationParams.from_client(max_new_tokens=2))

@@ -9,7 +9,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from lingshu.inference import GenerationParams, SamplingParams
+from lingshu.inference import GenerationParams
 
 
 @pytest.mark.parametrize(
@@ -61,10 +61,9 @@ def test_from_client_reads_top_p_zero_as_greedy_and_no_seed_as_none():
     assert (q.temperature, q.top_p, q.seed, q.greedy) == (0.8, 0.9, 3, False)
 
 
-def test_the_deprecated_engine_spelling_builds_the_one_type():
-    p = SamplingParams(7, temperature=0.5, stop=("x",))
-    assert type(p) is GenerationParams
-    assert p == GenerationParams(max_new_tokens=7, temperature=0.5, seed=None, stop=("x",))
+def test_from_client_defaults_to_the_field_defaults():
+    p = GenerationParams.from_client(temperature=0.5, stop=["x"])
+    assert p == GenerationParams(max_new_tokens=256, temperature=0.5, seed=None, stop=("x",))
 
 
 def test_temperatures_below_the_greedy_threshold_are_greedy():

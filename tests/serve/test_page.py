@@ -158,7 +158,7 @@ def test_dicom_is_rendered_by_the_server(browser, ui_server):
         assert np.array_equal(shown_pixels, np.asarray(load_image(path)))
         set_max_tokens(page, 8)
         answer = ask_and_wait(page, "Which organ is shown?")
-        from lingshu.inference import SamplingParams
+        from lingshu.inference import GenerationParams
 
         expected = ui_server.engine.generate(
             [
@@ -170,7 +170,7 @@ def test_dicom_is_rendered_by_the_server(browser, ui_server):
                     ],
                 }
             ],
-            SamplingParams(max_tokens=8),
+            GenerationParams.from_client(max_new_tokens=8),
         )
         assert answer == expected.text
     finally:

@@ -64,7 +64,7 @@ def test_completion_matches_the_engine_and_counts_usage(server):
     choice = data["choices"][0]
     assert choice["message"]["role"] == "assistant"
     # Independent path: the same image decoded by PIL and sent through the engine directly.
-    from lingshu.inference import SamplingParams
+    from lingshu.inference import GenerationParams
 
     expected = server.engine.generate(
         [
@@ -76,7 +76,7 @@ def test_completion_matches_the_engine_and_counts_usage(server):
                 ],
             }
         ],
-        SamplingParams(max_tokens=10),
+        GenerationParams.from_client(max_new_tokens=10),
     )
     assert choice["message"]["content"] == expected.text
     assert choice["finish_reason"] == ("length" if expected.finish_reason == "length" else "stop")
@@ -683,7 +683,7 @@ def test_dicom_data_uri(server):
     from pydicom.data import get_testdata_file
 
     from lingshu.models.images import load_image
-    from lingshu.inference import SamplingParams
+    from lingshu.inference import GenerationParams
 
     path = get_testdata_file("CT_small.dcm", download=False)
     uri = data_uri(open(path, "rb").read(), "application/dicom")
@@ -692,7 +692,7 @@ def test_dicom_data_uri(server):
     expected = server.engine.generate(
         [{"role": "user", "content": [{"type": "image", "image": load_image(path)},
                                       {"type": "text", "text": "Which organ is shown?"}]}],
-        SamplingParams(max_tokens=8),
+        GenerationParams.from_client(max_new_tokens=8),
     )
     assert resp.json()["choices"][0]["message"]["content"] == expected.text
     assert resp.json()["usage"]["prompt_tokens"] == expected.prompt_tokens

@@ -14,8 +14,7 @@ Public API (import from ``lingshu.inference`` only, never from its modules):
   caller: ``Engine`` (``generate_many`` for lists of prompts, ``submit`` for a queue with
   streaming and cancellation), ``GenerationHandle``,
   ``GenerationResult``, ``StreamEvent``, ``EngineBusy``, ``GenerationError``; prompt
-  encoding: ``EncodedPrompt``, ``PromptError``; ``SamplingParams`` is the deprecated
-  spelling of ``GenerationParams.from_client`` (the engine's own type before issue 18).
+  encoding: ``EncodedPrompt``, ``PromptError``.
 
 Importing this package loads no heavy library (torch, transformers, vllm); backends import
 them when they are used. See docs/inference.md for how a request flows.
@@ -41,7 +40,7 @@ from lingshu.inference.backends.base import (
     parse_backend_config,
     register_backend,
 )
-from lingshu.inference.types import GenerationParams, Message, Request, Response, SamplingParams
+from lingshu.inference.types import GenerationParams, Message, Request, Response
 
 __all__ = [
     "BACKENDS",
@@ -59,7 +58,6 @@ __all__ = [
     "PromptError",
     "Request",
     "Response",
-    "SamplingParams",
     "StreamEvent",
     "TextResponses",
     "assistant_message",

@@ -64,7 +64,7 @@ class GenerationParams(FrozenStrictModel):
     def from_client(
         cls,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int = 256,
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
@@ -102,21 +102,6 @@ class GenerationParams(FrozenStrictModel):
         d = self.model_dump()
         d["stop"] = list(self.stop)
         return d
-
-
-def SamplingParams(  # noqa: N802 - the engine's former class name, kept as a constructor
-    max_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    stop: tuple[str, ...] = (),
-) -> GenerationParams:
-    """Deprecated spelling of :meth:`GenerationParams.from_client` (the engine's own
-    parameter type before issue 18, whose ``max_tokens`` is ``max_new_tokens`` and whose
-    seed defaulted to none). It builds a ``GenerationParams``; new code builds that."""
-    return GenerationParams.from_client(
-        max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, stop=stop
-    )
 
 
 @dataclass(frozen=True)

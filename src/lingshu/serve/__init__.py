@@ -14,9 +14,9 @@ from lingshu.inference import (
     EngineBusy,
     GenerationError,
     GenerationHandle,
+    GenerationParams,
     GenerationResult,
     PromptError,
-    SamplingParams,
     StreamEvent,
 )
 from lingshu.serve.app import create_app
@@ -31,10 +31,10 @@ __all__ = [
     "GenerationEngine",
     "GenerationError",
     "GenerationHandle",
+    "GenerationParams",
     "GenerationResult",
     "ImagePolicy",
     "PromptError",
-    "SamplingParams",
     "ServerSettings",
     "StreamEvent",
     "create_app",
