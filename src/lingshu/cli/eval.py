@@ -289,6 +289,8 @@ def run(
             updates["cache_path"] = cache_path
         if fail_fast:
             updates["fail_fast"] = True
+        if api_key:  # never saved with the run (core.secrets): given again, or from the environment
+            updates["backend_options"] = {**cfg.backend_options, "api_key": api_key}
         if judge_api_key and cfg.judge is not None:
             updates["judge"] = cfg.judge.model_copy(
                 update={"api_key": SecretStr(judge_api_key), "api_key_set": True}

@@ -10,10 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_obj
+from lingshu.core.secrets import without_secrets
 from lingshu.eval.judge.config import JudgeConfig, resolve_scope
 from lingshu.inference import GenerationParams
 
@@ -89,6 +97,13 @@ class EvalConfig(BaseModel):
             "report_metrics": self.report_metrics,
             "report_config": self.report_weights,
         }
+
+    @field_serializer("backend_options")
+    def _no_credentials(self, options: dict[str, Any]) -> dict[str, Any]:
+        """A key given as a backend option (``--api-key``) is used, never dumped: it stays
+        out of config.json and of the run's identity, so a resume may take it from the
+        environment or use a rotated one (core.secrets)."""
+        return without_secrets(options)
 
     @field_validator("benchmarks")
     @classmethod

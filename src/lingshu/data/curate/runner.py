@@ -28,6 +28,7 @@ from typing import Any
 
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_file, sha256_text, stable_json
+from lingshu.core.secrets import without_secrets
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.readers import read_input
@@ -200,7 +201,8 @@ def run_recipe(
     done_ops = 0
     for k, (map_ops, glob) in enumerate(segments(ops)):
         n_ops = len(map_ops) + (glob is not None)
-        spec_slice = [s.model_dump(mode="json") for s in recipe.ops[done_ops:done_ops + n_ops]]
+        spec_slice = [without_secrets(s.model_dump(mode="json"))  # a rotated key is the same step
+                      for s in recipe.ops[done_ops:done_ops + n_ops]]
         done_ops += n_ops
         h = sha256_text(h + stable_json(spec_slice) + str(k))[:12]
         stage = work / f"stage{k}-{h}"

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lingshu.core.secrets import without_secrets
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
@@ -131,7 +132,7 @@ def summary_table(s: dict[str, Any]) -> str:
 
 
 def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
-    ops = "\n".join(f"{i}. `{o.op}` {json.dumps(o.params, sort_keys=True)}"
+    ops = "\n".join(f"{i}. `{o.op}` {json.dumps(without_secrets(o.params), sort_keys=True)}"
                     for i, o in enumerate(recipe.ops, 1)) or "(none)"
     return (
         f"# Data card: {recipe.name}\n\n"
