@@ -30,6 +30,26 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
     raise FileExistsError(f"{directory}: could not create a temporary file for {name}")
 
 
+def remove_stale_temps(root: Path, dir_patterns: Iterable[str] = ()) -> list[Path]:
+    """Delete what writers killed mid-write left under ``root``: hidden ``.*.tmp`` files
+    (:func:`_create_temp`'s names and other ``.NAME.tmp`` copies) and hidden folders
+    matching ``dir_patterns`` (e.g. a checkpoint's ``.step-*``). Call it when a run starts,
+    before any writer of this run works under ``root``. Returns what was removed."""
+    import shutil
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    gone = [p for p in root.rglob(".*.tmp") if p.is_file() or p.is_symlink()]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    for pattern in dir_patterns:
+        for d in [d for d in root.rglob(pattern) if d.is_dir() and d.name.startswith(".")]:
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
