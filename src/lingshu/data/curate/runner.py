@@ -29,7 +29,7 @@ from typing import Any
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_file, sha256_text, stable_json
 from lingshu.core.secrets import without_secrets
-from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.core.io import atomic_write_json, atomic_write_text, remove_stale_temps
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
@@ -183,6 +183,7 @@ def run_recipe(
 ) -> RunResult:
     out_dir = recipe.resolve(recipe.output.dir)
     work = out_dir / ".work"
+    remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
     ops = recipe.build_ops()
     if executor == "ray":
         from lingshu.data.curate.ray_executor import ray_executor
