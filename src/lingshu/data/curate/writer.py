@@ -54,11 +54,13 @@ def write_outputs(
             if recipe.output.images == "copy":
                 rec.replace_images({p: copy_image(p, data_dir / "images") for p in rec.images()})
             rows.append(training_row(rec))
-        out = data_dir / f"{shard_name(i)}.jsonl"
-        if not out.exists():
-            atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True)
-                                           + "\n" for r in rows))
+        # always rewritten: an existing file may hold an earlier run's rows (issue 22)
+        atomic_write_text(data_dir / f"{shard_name(i)}.jsonl", "".join(
+            json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
         kept_rows.extend(rows)
+    for stale in data_dir.glob("shard-*.jsonl"):  # an earlier run with more shards
+        if stale.name >= f"{shard_name(n)}.jsonl":
+            stale.unlink()
     atomic_write_text(out_dir / "exclusions.jsonl", "".join(
         json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in exclusions))
     summary = summarise(recipe, kept_rows, exclusions)
