@@ -30,19 +30,39 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
     raise FileExistsError(f"{directory}: could not create a temporary file for {name}")
 
 
+def temp_dir(parent: Path, name: str) -> Path:
+    """A new hidden folder ``parent/.NAME.XXXXXXXXXXXX.tmp`` to fill and then rename into
+    place, created with mode 0777 so the kernel applies the umask: the renamed folder gets
+    the permissions of every other folder a run writes (``tempfile.mkdtemp`` would leave
+    it 0700 whatever the umask). :func:`remove_stale_temps` removes one a kill left."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = parent / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            path.mkdir(mode=0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{parent}: could not create a temporary folder for {name}")
+
+
 def remove_stale_temps(root: Path, dir_patterns: Iterable[str] = ()) -> list[Path]:
     """Delete what writers killed mid-write left under ``root``: hidden ``.*.tmp`` files
-    (:func:`_create_temp`'s names and other ``.NAME.tmp`` copies) and hidden folders
-    matching ``dir_patterns`` (e.g. a checkpoint's ``.step-*``). Call it when a run starts,
+    and folders (:func:`_create_temp`'s and :func:`temp_dir`'s names, other ``.NAME.tmp``
+    copies) and hidden folders matching ``dir_patterns`` (older names such as ``.step-*``). Call it when a run starts,
     before any writer of this run works under ``root``. Returns what was removed."""
     import shutil
 
     root = Path(root)
     if not root.is_dir():
         return []
-    gone = [p for p in root.rglob(".*.tmp") if p.is_file() or p.is_symlink()]
+    gone = list(root.rglob(".*.tmp"))
     for p in gone:
-        p.unlink(missing_ok=True)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
     for pattern in dir_patterns:
         for d in [d for d in root.rglob(pattern) if d.is_dir() and d.name.startswith(".")]:
             shutil.rmtree(d, ignore_errors=True)
