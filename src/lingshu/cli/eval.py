@@ -45,8 +45,10 @@ def _parse_splits(values: list[str]) -> str | dict[str, str]:
     for v in values:
         if "=" not in v:
             raise UserError(f"--split {v!r}: with several --split options each must be BENCHMARK=SPLIT")
-        b, s = v.split("=", 1)
-        out[b.strip()] = s.strip()
+        b, s = (part.strip() for part in v.split("=", 1))
+        if not b or not s:
+            raise UserError(f"--split {v!r}: expected SPLIT, or BENCHMARK=SPLIT with both named")
+        out[b] = s
     return out
 
 
@@ -131,15 +133,17 @@ def build_config(**kw: Any) -> Any:
     base: dict[str, Any] = {}
     where = "eval config" if kw["config"] is None else str(kw["config"])
     if kw["config"] is not None:
+        from lingshu.core.config import read_yaml
+
         path = Path(kw["config"])
-        if not path.is_file():
-            raise UserError(f"--config {path}: file not found")
-        try:
-            base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        base = read_yaml(path, what="eval config") or {}
         if not isinstance(base, dict):
             raise UserError(f"{path}: expected a mapping of EvalConfig fields at the top level")
+        for key in ("generation", "backend_options", "judge"):
+            if base.get(key) is not None and not isinstance(base[key], dict):
+                raise UserError(
+                    f"{path}: field {key!r}: expected a mapping of settings, got {base[key]!r}"
+                )
     backend_options = dict(base.get("backend_options") or {})
     for key in ("model", "batch_size", "dtype", "device", "min_pixels", "max_pixels", "base_url", "api_key", "concurrency", "timeout_s", "max_retries"):
         if kw.get(key) is not None:

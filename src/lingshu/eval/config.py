@@ -33,6 +33,27 @@ class Shard(BaseModel):
     index: int
     count: int
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """``shard: 1/4`` in a config file means what ``--shard 1/4`` means."""
+        if isinstance(data, str):
+            try:
+                i, n = (int(p) for p in data.split("/"))
+            except ValueError:
+                raise ValueError(f"expected 'i/n' with integers, e.g. 0/4; got {data!r}") from None
+            return {"index": i, "count": n}
+        return data
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Shard:
+        # shard 5 of 2 would select no sample and report an empty run as a success
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(
+                f"shard {self.index}/{self.count}: need 0 <= i < n (shards are 0-based)"
+            )
+        return self
+
     @classmethod
     def parse(cls, text: str) -> Shard:
         try:
