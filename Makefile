@@ -18,9 +18,11 @@ $(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyp
 	touch $(STAMP)
 
 # The whole system on Lingshu-Nano (docs/pipeline.md): curate the bundled raw data, train the
-# four stages, evaluate after each, publish runs/demo/final. About 13-14 minutes on 2 idle
-# CPU cores; a second run answers from the step cache in seconds; a killed one resumes.
+# four stages, evaluate after each, publish runs/demo/final. It first prints the expected time
+# for this machine (bf16 where the CPU has it, else fp32: docs/performance.md); a second run
+# answers from the step cache in seconds; a killed one resumes.
 demo: venv
+	@$(BIN)/python scripts/demo_expected_time.py
 	$(BIN)/lingshu pipeline --recipe recipes/nano/pipeline.yaml
 
 demo-pipeline: demo

@@ -41,21 +41,27 @@ REDUCED = [
 ]
 
 
+def run_reduced(run: Path, env: dict[str, str] | None = None, timeout: float = 3000) -> Path:
+    """The reduced demo into ``run`` in a child process (``env`` added to this one's);
+    its stdout and stderr are kept beside the report."""
+    args = [sys.executable, "-m", "lingshu.cli.main", "pipeline", "--recipe", str(RECIPE), "-q",
+            "--set", f"output_dir={run}", "--set", f"final_model={run / 'final'}"]
+    for o in REDUCED:
+        args += ["--set", o]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src")) | (env or {})
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    (run / "stdout.txt").write_text(out.stdout)
+    (run / "stderr.txt").write_text(out.stderr)
+    return run
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
     # LINGSHU_PIPELINE_TEST_RUN reuses a run folder across sessions (the pipeline resumes
     # it: finished steps come from its cache); unset, every session starts from scratch.
     reuse = os.environ.get("LINGSHU_PIPELINE_TEST_RUN")
-    run = Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "run"
-    args = [sys.executable, "-m", "lingshu.cli.main", "pipeline", "--recipe", str(RECIPE), "-q",
-            "--set", f"output_dir={run}", "--set", f"final_model={run / 'final'}"]
-    for o in REDUCED:
-        args += ["--set", o]
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=3000, cwd=REPO)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    (run / "stdout.txt").write_text(out.stdout)
-    return run
+    return run_reduced(Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "run")
 
 
 def test_reduced_demo_runs_every_step(demo_run):
@@ -65,10 +71,12 @@ def test_reduced_demo_runs_every_step(demo_run):
         "stage3-instruction-tuning", "stage4-grpo"]
     for p in report["points"]:
         assert p["eval"]["lingshu-demo"]["n"] == 12 and p["eval"]["mmlu-med"]["n"] == 4
-    # every evaluation ran the recipe's evaluation.dtype (bf16, as trained)
+    # every evaluation ran the recipe's evaluation.dtype (auto: as trained, per machine)
+    from lingshu.models.precision import resolve_dtype_name
+
     for step in ("eval-base", "eval-stage4-grpo"):
         config = json.loads((demo_run / step / "eval" / "config.json").read_text())
-        assert config["backend_options"]["dtype"] == "bfloat16"
+        assert config["backend_options"]["dtype"] == resolve_dtype_name("auto", announce=False)
     assert report["paired"]["lingshu-demo"]["n"] == 12
     assert {g["benchmark"] for g in report["gates"]} == {"lingshu-demo", "mmlu-med", "stage4-grpo"}
     leak = report["data"]["leak_check"]

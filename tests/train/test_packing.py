@@ -46,6 +46,46 @@ def test_pack_greedy_seeded_mixes_lengths():
     assert pack_greedy(lengths, 100, seed=0) != pack_greedy(lengths, 100, seed=1)
 
 
+def _first_fit_scan(lengths, max_length, order):
+    """The reference: the quadratic scan pack_greedy used before issue 19 (each sample into
+    the first open pack with room, else a new pack)."""
+    bins, room = [], []
+    for i in order:
+        for b, r in enumerate(room):
+            if lengths[i] <= r:
+                bins[b].append(i)
+                room[b] -= lengths[i]
+                break
+        else:
+            bins.append([i])
+            room.append(max_length - lengths[i])
+    return [sorted(b) for b in bins]
+
+
+@pytest.mark.parametrize("n,max_length,top", [(4000, 64, 40), (2500, 1024, 1100), (400, 16, 16)])
+def test_pack_greedy_equals_the_first_fit_scan(n, max_length, top):
+    """The O(n log n) tree gives exactly the scan's packs: seeded and decreasing orders, more
+    packs than its first 1024 leaves (it grows), samples longer than a pack (alone)."""
+    import random
+
+    rng = random.Random(n)
+    lengths = [rng.randint(1, top) for _ in range(n)]
+    ffd = sorted(range(n), key=lambda i: (-lengths[i], i))
+    assert pack_greedy(lengths, max_length) == _first_fit_scan(lengths, max_length, ffd)
+    for seed in (0, 7):
+        order = random.Random(f"pack:{seed}").sample(range(n), n)
+        packs = pack_greedy(lengths, max_length, seed=seed)
+        assert packs == _first_fit_scan(lengths, max_length, order)
+    if max_length == 64:
+        assert len(packs) > 1024  # this case crosses the tree's growth
+
+
+def test_pack_greedy_hand_worked_first_fit():
+    # decreasing order: 12 alone in pack0 (longer than a pack), 6 -> pack1 (room 4),
+    # 5 -> pack2 (room 5), 4 -> pack1 (0), 3 -> pack2 (2), 2 -> pack2 (0)
+    assert pack_greedy([12, 6, 5, 4, 3, 2], 10) == [[0], [1, 3], [2, 4, 5]]
+
+
 def _grads(model):
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
 

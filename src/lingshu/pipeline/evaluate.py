@@ -19,9 +19,10 @@ def evaluate_model(model: Path, evaluation: Any, out_dir: Path, *, progress: boo
     from lingshu.eval.config import EvalConfig
     from lingshu.eval.runner import run_eval
     from lingshu.inference import GenerationParams
+    from lingshu.models.precision import resolve_dtype_name
 
     options: dict[str, Any] = {"model": str(model), "batch_size": evaluation.batch_size,
-                               "device": "cpu", "dtype": evaluation.dtype}
+                               "device": "cpu", "dtype": resolve_dtype_name(evaluation.dtype, "cpu")}
     if evaluation.min_pixels:
         options["min_pixels"] = evaluation.min_pixels
     if evaluation.max_pixels:

@@ -76,8 +76,9 @@ class Evaluation(_Strict):
     batch_size: int = Field(16, ge=1, description="hf backend batch size")
     max_new_tokens: int = Field(16, ge=1, description="answer tokens")
     dtype: DType = Field(
-        "auto", description="weights' dtype for evaluation (auto: bf16 on GPU, fp32 on CPU); "
-        "bfloat16 evaluates a bf16-trained model as trained, and faster on CPU")
+        "auto", description="weights' dtype for evaluation (auto: bfloat16 where the CPU or GPU "
+        "computes in it, else float32, as training's precision auto); bfloat16 evaluates a "
+        "bf16-trained model as trained")
     min_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
     max_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
     bootstrap_resamples: int = Field(1000, ge=100, description="bootstrap resamples for CIs")

@@ -19,6 +19,7 @@ from typing import Any
 from lingshu import __version__
 from lingshu.core.errors import UserError
 from lingshu.core.io import atomic_write_json
+from lingshu.models.precision import resolve_dtype_name, resolve_precision, training_device
 from lingshu.pipeline import adapters, report
 from lingshu.pipeline.evaluate import evaluate_model, paired_difference
 from lingshu.pipeline.raw import build_raw
@@ -52,10 +53,13 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
     t0 = time.time()
     ev = recipe.evaluation
     ev_cfg = ev.model_dump(mode="json", exclude={"data_dir"})
+    # keys hold what ran: "auto" resolved on this machine (bf16 here, fp32 there)
+    ev_cfg["dtype"] = resolve_dtype_name(ev.dtype, "cpu")
     bench_files = [ev.data_dir / b.name for b in ev.benchmarks if (ev.data_dir / b.name).is_dir()]
 
     # the training recipe is validated before any work starts
     training = adapters.load_training(recipe.training, recipe.training_overrides)
+    precision = resolve_precision(training.precision, training_device())
     names = [adapters.stage_name(s) for s in training.stages]
     missing = [n for n in names if n not in recipe.stage_data]
     unknown = [n for n in recipe.stage_data if n not in names]
@@ -125,13 +129,13 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
 
         def _train(d: Path, staged: Any = staged, current_model: Path = current_model) -> dict[str, Any]:
             out = adapters.run_stage(staged, model_path=current_model, out_dir=d, seed=recipe.seed,
-                                     precision=training.precision)
+                                     precision=precision)
             return {"model": str(out)}
 
         trained = steps.run(
             f"stage-{name}", _train,
             config={"stage": adapters.stage_config_json(stage), "seed": recipe.seed,
-                    "precision": training.precision,
+                    "precision": precision,
                     "base": training.base_model if prev is None else None, "version": __version__},
             after=[prev] if prev is not None else [],
             files=[data_file],
@@ -159,7 +163,8 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
             paired[b] = paired_difference(eval_dirs["base"], eval_dirs[last], b)
     curves = report.read_curves(stage_dirs)
     gates = report.check_gates(recipe.gates, points, paired, curves)
-    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds} for r in steps.results]
+    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds,
+                   "cpu_seconds": r.cpu_seconds} for r in steps.results]
     paths = report.write_report(run_dir, points, benchmarks, curves, paired, gates, {
         "steps": steps_info, "data": data.output, "curation": curated.output,
         "final_model": str(recipe.final_dir), "seconds_this_run": round(time.time() - t0, 1),

@@ -19,6 +19,7 @@ counts as finished only when everything it wrote is on disk.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -69,6 +70,7 @@ class StepResult:
     output: dict[str, Any]
     cached: bool
     seconds: float
+    cpu_seconds: float = 0.0  # this process's CPU time (all its threads): comparable under load
 
 
 @dataclass
@@ -119,12 +121,13 @@ class StepRunner:
         resumed = started.is_file()
         atomic_write_text(started, key + "\n")
         self.log(f"[{'resume' if resumed else 'run'}] {name}")
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         output = fn(step_dir)
-        seconds = round(time.time() - t0, 1)
+        seconds, cpu = round(time.time() - t0, 1), round(time.process_time() - c0, 1)
         # paths inside the run folder are stored relative to it, so a moved run still resumes
         stored = _map_strings(output, lambda v: v.replace(str(self.run_dir), RUN_TOKEN))
-        atomic_write_json(done, {"key": key, "output": stored, "seconds": seconds})
-        result = StepResult(name, key, step_dir, output, False, seconds)
+        atomic_write_json(done, {"key": key, "output": stored, "seconds": seconds,
+                                 "cpu_seconds": cpu, "load_average": os.getloadavg()[0]})
+        result = StepResult(name, key, step_dir, output, False, seconds, cpu)
         self.results.append(result)
         return result

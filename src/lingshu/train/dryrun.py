@@ -192,8 +192,10 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
                      f"= {recipe.parallelism.world_size}")
     if int(data.get("num_machines", 1)) != recipe.parallelism.nodes:
         probs.append(f"{acc.name}: num_machines {data.get('num_machines')} != nodes {recipe.parallelism.nodes}")
-    mp = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[recipe.precision]
-    if want != "DEEPSPEED" and data.get("mixed_precision", "no") != mp:
+    # auto resolves on the machine that trains (bf16 on GPUs that have it), so either fits
+    mp = {"bf16": ("bf16",), "fp16": ("fp16",), "fp32": ("no",),
+          "auto": ("bf16", "no")}[recipe.precision]
+    if want != "DEEPSPEED" and data.get("mixed_precision", "no") not in mp:
         probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
     ds = (data.get("deepspeed_config") or {})
     if want == "DEEPSPEED":

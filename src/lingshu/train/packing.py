@@ -43,24 +43,66 @@ def pack_greedy(lengths: Sequence[int], max_length: int, seed: int | None = None
     packed stage 3 lost 6-17 points of accuracy that way, its modality answers drifting to
     "X-ray", while the same stage unpacked held (docs/pipeline.md). Random order costs a
     few percent of fill on short samples.
+
+    O(n log n): the leftmost pack with room is found in a max tree over the packs' room
+    (issue 19: the former scan of every open pack took 24 s for 40K samples and would take
+    days for stage 3's 7.1M). The packs are exactly those of the scan, so the fill ratio and
+    every seeded run stay as they were.
     """
     if seed is None:
         order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     else:
         order = random.Random(f"pack:{seed}").sample(range(len(lengths)), len(lengths))
     bins: list[list[int]] = []
-    room: list[int] = []
+    tree = _RoomTree(max_length)
     for i in order:
-        n = lengths[i]
-        for b, r in enumerate(room):
-            if n <= r:
-                bins[b].append(i)
-                room[b] -= n
-                break
-        else:
-            bins.append([i])
-            room.append(max_length - n)
+        b = tree.take(lengths[i])
+        if b == len(bins):
+            bins.append([])
+        bins[b].append(i)
     return [sorted(b) for b in bins]
+
+
+class _RoomTree:
+    """Room left in each pack, in a max segment tree; leaves past the last open pack hold a
+    whole empty pack, so "the leftmost leaf with room >= n" is first fit, a new pack
+    included. Doubles its leaves when the packs outgrow them."""
+
+    def __init__(self, max_length: int, leaves: int = 1024) -> None:
+        self.full, self.cap, self.opened = max_length, leaves, 0
+        self.tree = [max_length] * (2 * leaves)
+
+    def take(self, n: int) -> int:
+        """Put ``n`` tokens in the first pack with room; return the pack's index."""
+        tree = self.tree
+        if tree[1] >= n:
+            i = 1
+            while i < self.cap:
+                i = 2 * i if tree[2 * i] >= n else 2 * i + 1
+        else:  # longer than a pack: alone in a new one, as the scan did
+            i = self.cap + self.opened
+        b = i - self.cap
+        self.opened = max(self.opened, b + 1)
+        tree[i] -= n
+        while i > 1:
+            i //= 2
+            top = max(tree[2 * i], tree[2 * i + 1])
+            if tree[i] == top:
+                break
+            tree[i] = top
+        if self.opened == self.cap:
+            self._grow()
+        return b
+
+    def _grow(self) -> None:
+        old, cap = self.tree, self.cap
+        self.cap = 2 * cap
+        tree = [0] * (2 * self.cap)
+        tree[self.cap:self.cap + cap] = old[cap:]
+        tree[self.cap + cap:] = [self.full] * cap
+        for i in range(self.cap - 1, 0, -1):
+            tree[i] = max(tree[2 * i], tree[2 * i + 1])
+        self.tree = tree
 
 
 def _shifted(labels: Any) -> Any:

@@ -184,8 +184,9 @@ class Recipe(_Strict):
     )
     output_dir: Path = Field(description="run directory; relative paths resolve against the CWD")
     seed: int = Field(0, description="seed for data order, initialisation and sampling")
-    precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "bf16", description="compute precision (master weights stay fp32)"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "bf16", description="compute precision (master weights stay fp32); auto: bf16 where "
+        "the GPU or CPU computes in it, else fp32 (lingshu.models.precision)"
     )
     parallelism: Parallelism = Field(default_factory=Parallelism, description="data parallelism")
     loggers: list[Literal["tensorboard", "wandb"]] = Field(

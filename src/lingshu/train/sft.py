@@ -92,6 +92,9 @@ def _accelerator(precision: str) -> Any:
         "cpu": not torch.cuda.is_available(),
     }
     if "ACCELERATE_MIXED_PRECISION" not in os.environ:
+        from lingshu.models.precision import resolve_precision, training_device
+
+        precision = resolve_precision(precision, training_device())
         kwargs["mixed_precision"] = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
     return Accelerator(**kwargs)
 

@@ -1,125 +1,117 @@
-"""De-identification recall on a labelled synthetic PHI sample, and no damage to clinical text.
+"""De-identification against the hand-labelled corpus (tests/golden/deid, CC0; see its README).
 
-The sample is written here from lists of synthetic identifiers placed in sentence frames
-that differ from the rules' own cue words where possible; every PHI span is labelled. The
-measured recall per kind is what docs/curation.md states; the thresholds below are just
-under it so that a regression fails.
+The thresholds are for the held-out notes only (ids ending in 3, 6 or 9), which were never
+used to tune the rules; each is set just under what bench/deid_recall.py measured on them
+(docs/curation.md), so a regression fails. Every PHI-free note must come back unchanged.
 """
 
 from __future__ import annotations
 
-import random
+from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from lingshu.data.curate.deid import find_phi, scrub
+from lingshu.data.curate.deid.score import load_corpus, score
+from lingshu.data.curate.deid.spans import cut_words, merge, replace, snap
 from lingshu.data.curate.ops import OPS
-from lingshu.data.curate.ops.deid import find_phi, scrub
 from lingshu.data.curate.record import Record, conversation
 
-FIRST = ["Maria", "James", "Wei", "Fatima", "Olga", "Kwame", "Priya", "Lucas", "Aiko", "Omar"]
-LAST = ["Gonzalez", "Smith", "Zhang", "Khan", "Petrova", "Mensah", "Patel", "Silva", "Tanaka",
-        "Haddad"]
-STREETS = ["Maple Street", "Oak Avenue", "Elm Road", "Sunset Boulevard", "Cedar Lane",
-           "Pine Drive"]
-CITIES = ["Springfield", "Riverton", "Lakeside", "Fairview"]
-MONTHS = ["January", "March", "Jun", "Sept", "November", "Dec"]
-
-FRAMES = [
-    ("My name is {NAME} and I have had a cough for two weeks.", ),
-    ("Dr. {NAME} reviewed the chest film on {DATE}.", ),
-    ("Patient: {NAME}, seen on {DATE} for abdominal pain.", ),
-    ("Please call me back at {PHONE} or write to {EMAIL}.", ),
-    ("MRN: {ID}. CT abdomen shows a 2 cm hypodense liver lesion.", ),
-    ("I live at {ADDRESS} and the clinic is far away.", ),
-    ("Follow-up scheduled for {DATE}; contact {PHONE}.", ),
-    ("Signed, {NAME}, MD", ),
-    ("Account number {ID} was billed on {DATE}.", ),
-    ("Mrs. {NAME} reports chest pain since {DATE}.", ),
-    ("Send the report to {EMAIL} and to {ADDRESS}.", ),
-    ("SSN {SSN} is on file.", ),
-]
+CORPUS = Path(__file__).resolve().parents[2] / "golden" / "deid" / "corpus.jsonl"
+# measured on the held-out split: NAME 36/37, DATE 24/24, AGE 10/11, PHONE 15/16, EMAIL 4/4,
+# ADDRESS 13/14, ID 12/12 (one miss more fails the test)
+HELDOUT_MIN = {"NAME": 0.97, "DATE": 1.0, "AGE": 0.9, "PHONE": 0.93, "EMAIL": 1.0,
+               "ADDRESS": 0.92, "ID": 1.0}
 
 
-def fake(kind: str, rng: random.Random) -> str:
-    if kind == "NAME":
-        return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    if kind == "DATE":
-        return rng.choice([
-            f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(10, 24)}",
-            f"{rng.choice(MONTHS)} {rng.randint(1, 28)}, 20{rng.randint(10, 24)}",
-            f"20{rng.randint(10, 24)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            f"{rng.randint(1, 28)} {rng.choice(MONTHS)} 20{rng.randint(10, 24)}"])
-    if kind == "PHONE":
-        return rng.choice([f"({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
-                           f"{rng.randint(200, 999)}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
-                           f"+1 {rng.randint(200, 999)}.{rng.randint(200, 999)}.{rng.randint(0, 9999):04d}"])
-    if kind == "EMAIL":
-        return f"{rng.choice(FIRST).lower()}.{rng.choice(LAST).lower()}@example{rng.randint(1, 9)}.org"
-    if kind == "ID":
-        return rng.choice([f"{rng.randint(10**6, 10**8)}", f"A{rng.randint(10**5, 10**7)}",
-                           f"MR-{rng.randint(1000, 99999)}"])
-    if kind == "SSN":
-        return f"{rng.randint(100, 899)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}"
-    if kind == "ADDRESS":
-        return (f"{rng.randint(1, 9999)} {rng.choice(STREETS)}, {rng.choice(CITIES)}, "
-                f"{rng.choice(['IL', 'CA', 'NY'])} {rng.randint(10000, 99999)}")
-    raise ValueError(kind)
+def test_corpus_shape():
+    rows = load_corpus(CORPUS)
+    assert len(rows) == 186
+    assert sum(len(r["spans"]) for r in rows) == 395
+    assert sum(r["kind"] == "free" for r in rows) == 86
+    for r in rows:
+        for s in r["spans"]:
+            assert r["text"][s["start"] : s["end"]] == s["text"]
 
 
-def sample(n: int, seed: int = 0) -> list[tuple[str, list[tuple[int, int, str]]]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        frame = rng.choice(FRAMES)[0]
-        text, spans = "", []
-        rest = frame
-        while "{" in rest:
-            pre, _, tail = rest.partition("{")
-            kind, _, rest = tail.partition("}")
-            text += pre
-            value = fake(kind, rng)
-            spans.append((len(text), len(text) + len(value), "ID" if kind == "SSN" else kind))
-            text += value
-        text += rest
-        out.append((text, spans))
-    return out
+def test_heldout_recall_per_category():
+    s = score(find_phi, load_corpus(CORPUS, "heldout"))
+    for cat, floor in HELDOUT_MIN.items():
+        assert s.recall(cat) >= floor, (cat, s.recall(cat), s.missed)
+    assert s.recall() >= 0.96
+    assert s.precision() >= 0.98, s.false_pos
+    assert s.cut == 0
 
 
-def recall_by_kind(data) -> dict[str, float]:
-    found: dict[str, list[int]] = {}
-    for text, spans in data:
-        got = find_phi(text)
-        for s, e, kind in spans:
-            covered = sum(min(e, e2) - max(s, s2) for s2, e2, _ in got if s2 < e and s < e2)
-            found.setdefault(kind, []).append(int(covered >= 0.8 * (e - s)))
-    return {k: sum(v) / len(v) for k, v in found.items()}
+def test_phi_free_notes_unchanged():
+    free = [r for r in load_corpus(CORPUS) if r["kind"] == "free"]
+    assert len(free) == 86
+    changed = [(r["id"], find_phi(r["text"])) for r in free if scrub(r["text"])[0] != r["text"]]
+    assert changed == []
 
 
-def test_recall_on_synthetic_phi():
-    rec = recall_by_kind(sample(400))
-    assert set(rec) == {"NAME", "DATE", "PHONE", "EMAIL", "ID", "ADDRESS"}
-    for kind, r in rec.items():
-        assert r >= 0.95, (kind, r, rec)
+@pytest.mark.parametrize("text, expected", [
+    ("Patient: José García, seen today.", "Patient: [NAME], seen today."),
+    ("Seen by Dr. Zsófia Kovács-Nagy and Mrs Siobhán O'Connor.",
+     "Seen by Dr. [NAME] and Mrs [NAME]."),
+    ("Referred by Nguyễn Thị Minh Khai; Down syndrome, Crohn disease.",
+     "Referred by [NAME]; Down syndrome, Crohn disease."),
+    ("Denies fever. Platelets 245 x10^9/L, BP 128/76.",
+     "Denies fever. Platelets 245 x10^9/L, BP 128/76."),
+    ("患者张伟，男，92岁，电话13800138000。", "患者[NAME]，男，[AGE]岁，电话[PHONE]。"),
+    ("Татьяна Иванова (Tatiana Ivanova), DOB 21.06.1949.", "[NAME] ([NAME]), DOB [DATE]."),
+])
+def test_unicode_names_and_neighbours_intact(text, expected):
+    assert scrub(text)[0] == expected
 
 
-def test_clinical_text_is_left_alone():
-    clinical = [
-        "CT abdomen shows a 2 cm hypodense lesion in segment 7 of the liver.",
-        "The patient is a 54-year-old man with a 3-day history of fever.",
-        "Findings: no pneumothorax. Impression: normal chest radiograph.",
-        "Axial T2-weighted MRI at the level of L4-L5 shows disc herniation.",
-        "Left ventricular ejection fraction is 55 percent.",
-    ]
-    for t in clinical:
-        assert find_phi(t) == [], (t, find_phi(t))
+def test_snap_merge_replace_by_hand():
+    text = "José García"
+    assert snap(text, [(0, 3, "NAME")]) == [(0, 4, "NAME")]  # "Jos" of "José"
+    assert cut_words(text, [(0, 3, "NAME")]) == 1
+    spans = [(5, 11, "NAME"), (0, 4, "NAME"), (3, 6, "DATE")]
+    assert merge(spans, ("DATE", "NAME")) == [(0, 11, "NAME")]
+    assert replace("ab cd ef", [(3, 5, "X")]) == "ab [X] ef"
 
 
-def test_op_replaces_and_counts():
+def test_op_replaces_records_and_audits():
     t = "Dr. Maria Gonzalez saw me on 03/14/2021; call (312) 555-0199."
-    new, counts = scrub(t)
-    assert new == "Dr. [NAME] saw me on [DATE]; call [PHONE]."
-    assert counts == {"NAME": 1, "DATE": 1, "PHONE": 1}
     cls = OPS.get("deidentify")
-    o = cls(cls.Params())
-    [r], _ = o.apply([Record(id="a", source="s", task="dialogue",
-                             messages=conversation("Hi, I am Wei Zhang.", t))])
+    [r], dropped = cls(cls.Params()).apply(
+        [Record(id="a", source="s", task="dialogue",
+                messages=conversation("Hi, I am Wei Zhang.", t))])
+    assert dropped == []
     assert r.text("user") == "Hi, I am [NAME]."
-    assert r.stats["deidentify"]["replaced"] == {"NAME": 2, "DATE": 1, "PHONE": 1}
+    assert r.text("assistant") == "Dr. [NAME] saw me on [DATE]; call [PHONE]."
+    stats = r.stats["deidentify"]
+    assert stats["replaced"] == {"NAME": 2, "DATE": 1, "PHONE": 1}
+    # offsets into the original part, no PHI text kept
+    assert stats["spans"] == [[0, 9, 18, "NAME"], [1, 4, 18, "NAME"], [1, 29, 39, "DATE"],
+                              [1, 46, 60, "PHONE"]]
+
+
+def test_op_categories_are_configurable():
+    cls = OPS.get("deidentify")
+    op = cls(cls.Params(categories=["DATE"]))
+    rec = Record(id="a", source="s", messages=conversation("q", "Ayşe Yılmaz, 2024-01-19."))
+    [r], _ = op.apply([rec])
+    assert r.text("assistant") == "Ayşe Yılmaz, [DATE]."
+    with pytest.raises(ValidationError, match="categories"):
+        cls.Params(categories=["SSN"])
+    with pytest.raises(ValidationError, match="replaces nothing"):
+        cls.Params(categories=[])
+
+
+def test_missing_word_lists_fail_in_one_line(monkeypatch):
+    from lingshu.data.curate.deid import lexicon
+
+    def missing(name: str):  # noqa: ANN202
+        raise ModuleNotFoundError(name)
+
+    lexicon.load_lexicon.cache_clear()
+    monkeypatch.setattr(lexicon.importlib.resources, "files", missing)
+    with pytest.raises(lexicon.LexiconError, match=r"pip install philter-lite==0\.6\.0"):
+        lexicon.load_lexicon()
+    monkeypatch.undo()
+    lexicon.load_lexicon.cache_clear()

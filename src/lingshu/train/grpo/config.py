@@ -117,7 +117,8 @@ class GRPOStageConfig(BaseModel):
     epochs: float = Field(1.0, gt=0, description="passes over the RL data (paper 1)")
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
     precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto = the recipe's precision, else bf16 on GPU and fp32 on CPU"
+        "auto", description="auto = the recipe's precision, else bf16 where the hardware "
+        "computes in it, else fp32"
     )
     gradient_checkpointing: bool = Field(False, description="trade compute for activation memory")
     save_steps: int | None = Field(

@@ -268,10 +268,12 @@ def _export(trainer: Any, processor: Any, out: Path) -> None:
 
 
 def _dtype(stage: str, recipe: str | None, use_cpu: bool) -> str:
-    """Stage precision wins; ``auto`` takes the recipe's, else bf16 on GPU and fp32 on CPU."""
-    choice = stage if stage != "auto" else (recipe or "auto")
-    if choice == "auto":
-        return "float32" if use_cpu else "bfloat16"
+    """Stage precision wins; ``auto`` takes the recipe's, else bf16 where the GPU or CPU
+    computes in it and fp32 elsewhere (``lingshu.models.precision``)."""
+    from lingshu.models.precision import resolve_precision
+
+    choice = resolve_precision(stage if stage != "auto" else (recipe or "auto"),
+                               "cpu" if use_cpu else "cuda")
     return {"bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}.get(choice, "float32")
 
 

@@ -1,0 +1,43 @@
+"""Print how long `make demo` should take on this machine, before it starts (issue 23).
+
+The demo's time depends above all on whether the CPU computes in bf16: precision ``auto``
+trains and evaluates in bf16 where it does (AVX512-BF16, AMX) and in fp32 elsewhere
+(``lingshu.models.precision``). The figures are the measured `make demo` runs in
+docs/performance.md, both on 2 cores with empty caches; more idle cores go faster, a loaded
+machine slower.
+
+    python scripts/demo_expected_time.py
+"""
+
+from __future__ import annotations
+
+import os
+
+# precision -> (minutes, what was measured); docs/performance.md "make demo by CPU"
+MEASURED = {
+    "bf16": (13, "12 min 46 s measured on 2 idle cores of a CPU with AVX512-BF16"),
+    "fp32": (None, "not yet measured end to end on 2 idle cores of an AVX2-only CPU"),
+}
+
+
+def main() -> int:
+    from lingshu.models.precision import decide, training_device
+
+    device = training_device()
+    decision = decide(device)
+    cores = os.cpu_count() or 1
+    minutes, source = MEASURED[decision.precision]
+    where = "this GPU" if device == "cuda" else f"this CPU ({cores} cores)"
+    print(f"make demo on {where}: {decision.reason}")
+    if device == "cuda":
+        print("expected: the CPU figures below are an upper bound; training runs on the GPU")
+    if minutes is None:
+        print(f"expected time: unknown ({source})")
+    else:
+        print(f"expected time: about {minutes} minutes ({source}; "
+              f"{'more idle cores: less' if cores > 2 else 'other work on the machine: more'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
