@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,43 +19,18 @@ pytestmark = pytest.mark.slow
 KEYS = ("sk-FIRST-0a1b2c3d", "sk-ROTATED-4e5f6a7b", "sk-FROMENV-8c9d0e1f")
 
 
-class StubOpenAI:
-    """Answers every chat completion with "A" and records the Authorization headers."""
-
-    def __init__(self) -> None:
-        self.auth: list[str | None] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers["Content-Length"]))
-                stub.auth.append(self.headers.get("Authorization"))
-                data = json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": "A"},
-                                  "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture()
 def stub():
-    s = StubOpenAI()
+    """An OpenAI-compatible endpoint on loopback recording Authorization headers (the
+    judge tests' stub: it answers any other prompt with a fixed text)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval" / "judge"))
+    try:
+        from judge_stub import StubJudgeServer
+    finally:
+        sys.path.pop(0)
+    s = StubJudgeServer()
     yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+    s.close()
 
 
 def files_holding(root: Path, secrets: tuple[str, ...]) -> list[str]:
