@@ -151,11 +151,12 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         async def render(request: Request) -> dict[str, Any]:
             req = _parse(RenderRequest, await _json_body(request))
             fetched = await _fetch_remote(fetcher, [("image", req.image)])
-            image = await run_in_threadpool(
-                decode_image_bytes, fetched[req.image], settings.images, "image"
-            ) if fetched else await run_in_threadpool(
-                decode_image_url, req.image, settings.images, "image"
-            )
+            if fetched:
+                image = await run_in_threadpool(
+                    decode_image_bytes, fetched[req.image], settings.images, "image"
+                )
+            else:
+                image = await run_in_threadpool(decode_image_url, req.image, settings.images, "image")
             png = await run_in_threadpool(to_png_data_uri, image)
             return {"image": png, "width": image.width, "height": image.height}
     else:
