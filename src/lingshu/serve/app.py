@@ -91,13 +91,15 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         def listener(ev: StreamEvent) -> None:
             loop.call_soon_threadsafe(events.put_nowait, ev)
 
+        req = _parse(ChatCompletionRequest, await _json_body(request))
+        if req.model != settings.served_model_name:
+            raise _unknown_model(req.model, settings)
+        # Remote images before arriving(): batches wait a moment for arriving requests, and
+        # one stalled by a slow remote server must not delay everyone's batches.
+        fetched = await _fetch_remote(
+            fetcher, image_parts(req.messages, settings.max_images_per_request)
+        )
         with engine.arriving():  # a batch about to start waits for this request to be queued
-            req = _parse(ChatCompletionRequest, await _json_body(request))
-            if req.model != settings.served_model_name:
-                raise _unknown_model(req.model, settings)
-            fetched = await _fetch_remote(
-                fetcher, image_parts(req.messages, settings.max_images_per_request)
-            )
             messages = await run_in_threadpool(
                 to_engine_messages,
                 req.messages,
