@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from lingshu.cli.models import load_from_options, load_option
 from lingshu.core.errors import UserError
 
 HELP = """commands:
@@ -34,9 +35,9 @@ class Conversation:
     pending_images: list[str] = field(default_factory=list)
 
     def user_turn(self, question: str) -> dict[str, Any]:
-        parts: list[dict[str, Any]] = [{"type": "image", "image": p} for p in self.pending_images]
-        parts.append({"type": "text", "text": question})
-        return {"role": "user", "content": parts}
+        from lingshu.inference import user_message
+
+        return user_message(question, self.pending_images)
 
     def prompt_for(self, turn: dict[str, Any]) -> list[dict[str, Any]]:
         head = [{"role": "system", "content": self.system}] if self.system else []
@@ -72,29 +73,45 @@ def chat(
         1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (with temperature > 0)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed for sampling."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    min_pixels: int | None = typer.Option(
-        None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."
-    ),
-    max_pixels: int | None = typer.Option(
-        None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."
-    ),
+    device: str = load_option("device"),
+    dtype: str = load_option("dtype"),
+    min_pixels: int | None = load_option("min_pixels"),
+    max_pixels: int | None = load_option("max_pixels"),
+    attn_implementation: str = load_option("attn_implementation"),
 ) -> None:
     """Chat with a model in the terminal; answers stream as they are generated."""
-    from lingshu.cli.serve import load
-    from lingshu.inference import Engine, SamplingParams
+    from lingshu.inference import Engine
 
     conv = Conversation(system=system)
     for path in image:
         conv.pending_images.append(_checked_image(path))
-    params = SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
-    loaded = load(model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels)
+    params = _params(max_tokens, temperature, top_p, seed)
+    loaded = load_from_options(
+        model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
+        attn_implementation=attn_implementation,
+    )  # fmt: skip
     with Engine(loaded, max_batch_size=1, batch_wait_s=0.0) as engine:
         if question is not None:
             _ask(engine, conv, question, params)
             return
         _interactive(engine, conv, params, model)
+
+
+def _params(max_tokens: int, temperature: float, top_p: float, seed: int | None) -> Any:
+    """The options as the one ``GenerationParams`` (``--top-p 0`` means greedy, no
+    ``--seed`` a fresh random one); a value out of range is one line naming its flag."""
+    from pydantic import ValidationError
+
+    from lingshu.inference import GenerationParams
+
+    try:
+        return GenerationParams.from_client(
+            max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed
+        )
+    except ValidationError as e:
+        err = e.errors()[0]
+        flag = {"max_new_tokens": "max-tokens"}.get(str(err["loc"][0]), str(err["loc"][0]))
+        raise UserError(f"--{flag.replace('_', '-')}: {err['msg']}") from None
 
 
 def _checked_image(path: Path) -> str:

@@ -73,7 +73,9 @@ def _model_at(title: str, loc: tuple) -> Any:
     """The pydantic model a validation error's location points into (for its field names)."""
     from lingshu.eval.config import EvalConfig
 
-    model: Any = EvalConfig if title == "EvalConfig" else _GENERATION_MODEL
+    from lingshu.inference import GenerationParams
+
+    model: Any = EvalConfig if title == "EvalConfig" else GenerationParams
     for part in loc:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
@@ -87,48 +89,20 @@ def _model_at(title: str, loc: tuple) -> Any:
     return model
 
 
-def _generation_model() -> Any:
-    """``GenerationParams`` as a strict pydantic model: unknown keys, wrong types and
-    out-of-range values in ``generation:`` or the options are errors, not silent."""
-    import typing
-
-    from pydantic import ConfigDict, Field, create_model
-
-    from lingshu.inference import GenerationParams
-
-    hints = typing.get_type_hints(GenerationParams)
-    limits: dict[str, dict[str, float]] = {
-        "max_new_tokens": {"ge": 1},
-        "temperature": {"ge": 0.0},  # 0 = greedy; below 0 has no meaning
-        "top_p": {"gt": 0.0, "le": 1.0},
-    }
-    fields = {
-        f.name: (hints[f.name], Field(f.default, **limits.get(f.name, {})))
-        for f in GenerationParams.__dataclass_fields__.values()
-    }
-    return create_model("generation", __config__=ConfigDict(extra="forbid"), **fields)
-
-
-_GENERATION_MODEL: Any = None
-
-
 def _generation(values: dict[str, Any], where: str) -> Any:
-    global _GENERATION_MODEL
+    """``generation:`` and the decoding options as the one ``GenerationParams``: unknown
+    keys, wrong types and out-of-range values are one-line errors, not silent."""
     from lingshu.inference import GenerationParams
 
-    if _GENERATION_MODEL is None:
-        _GENERATION_MODEL = _generation_model()
     try:
-        checked = _GENERATION_MODEL.model_validate(values)
+        return GenerationParams.model_validate(values)
     except ValidationError as e:
         line = _validation_line(e, where).replace("field '", "field 'generation.", 1)
         raise UserError(line) from None
-    return GenerationParams(**dict(checked))
 
 
 def build_config(**kw: Any) -> Any:
     from lingshu.eval.config import EvalConfig, Shard
-    from lingshu.inference import GenerationParams
 
     base: dict[str, Any] = {}
     where = "eval config" if kw["config"] is None else str(kw["config"])

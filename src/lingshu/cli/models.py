@@ -19,6 +19,38 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+# -- model-loading options of `lingshu chat` and `lingshu serve` -------------------------
+
+
+def load_option(field: str) -> Any:
+    """The typer option for ``LoadOptions`` field ``field``: its flag, default and help
+    come from the model, so the commands never restate what the loader checks."""
+    from lingshu.models import LoadOptions
+
+    info = LoadOptions.model_fields[field]
+    return typer.Option(info.default, "--" + field.replace("_", "-"), help=f"{info.description}.")
+
+
+def load_from_options(model: str, **options: Any) -> Any:
+    """Load ``model`` with the loading options a command was given (see
+    :func:`load_option`); a bad option is one line naming its flag."""
+    import sys
+
+    from pydantic import ValidationError
+
+    from lingshu.models import LoadOptions, load_model
+
+    try:
+        checked = LoadOptions(**options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "options"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise UserError(f"--{field.replace('_', '-')}: {msg}") from None
+    print(f"loading {model} ...", file=sys.stderr, flush=True)
+    return load_model(model, checked)
+
+
 TINY_DIR_NAME = "tiny-qwen2_5_vl"
 _MARKERS = {"smollm2-135m-instruct": "lingshu_source.json", "lingshu-nano": "lingshu_source.json"}
 

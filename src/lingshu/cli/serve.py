@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from lingshu.cli.models import load_from_options, load_option
 from lingshu.core.errors import UserError
 
 DEFAULT_MAX_BODY_BYTES = 20 * 2**20
@@ -70,14 +71,11 @@ def serve(
         help="Largest max_tokens a request may ask for (400 above); default: the model's "
         "context length, at most 4096.",
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    min_pixels: int | None = typer.Option(
-        None, "--min-pixels", help="Qwen2.5-VL: smallest image area after resizing."
-    ),
-    max_pixels: int | None = typer.Option(
-        None, "--max-pixels", help="Qwen2.5-VL: largest image area after resizing."
-    ),
+    device: str = load_option("device"),
+    dtype: str = load_option("dtype"),
+    min_pixels: int | None = load_option("min_pixels"),
+    max_pixels: int | None = load_option("max_pixels"),
+    attn_implementation: str = load_option("attn_implementation"),
 ) -> None:
     """Serve a model over an OpenAI-compatible HTTP API (chat completions, streaming)."""
     import uvicorn
@@ -90,9 +88,10 @@ def serve(
 
     sock = bind_socket(host, port)
     try:
-        loaded = load(
-            model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
-        )
+        loaded = load_from_options(
+            model, device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
+            attn_implementation=attn_implementation,
+        )  # fmt: skip
     except BaseException:
         sock.close()
         raise
@@ -150,24 +149,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
-
-
-def load(model: str, *, device: str, dtype: str, min_pixels: int | None, max_pixels: int | None):  # noqa: ANN201
-    """Load a model for chat or serving; option mistakes become one-line errors."""
-    from pydantic import ValidationError
-
-    from lingshu.models import LoadOptions, load_model
-
-    try:
-        options = LoadOptions(
-            device=device, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
-        )
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "options"
-        raise UserError(f"--{field.replace('_', '-')}: {err['msg']}") from None
-    print(f"loading {model} ...", file=sys.stderr, flush=True)
-    return load_model(model, options)
 
 
 def default_served_name(model: str) -> str:

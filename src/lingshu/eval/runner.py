@@ -35,7 +35,7 @@ from lingshu.eval.config import EvalConfig
 from lingshu.eval.metrics.aggregate import latest_records, summarize
 from lingshu.eval.prompts.base import Profile, get_profile
 from lingshu.eval.types import Sample
-from lingshu.inference import Backend, Request, Response, get_backend
+from lingshu.inference import Backend, Request, Response, cached_calls, get_backend
 
 log = logging.getLogger(__name__)
 
@@ -384,42 +384,29 @@ class Evaluator:
             dynamic_ncols=True,
         )
         with JsonlAppender(path) as out:
-            misses = items
-            if self.cache is not None:
-                hits = self.cache.get_many(k for *_, k in items)
-                records = [
-                    _make_record(bench, i, s, m, hits[k], self.profile, cached=True)
-                    for i, s, m, k in items
-                    if k in hits
-                ]
-                self._emit(out, records, st)
-                st.cache_hits = len(records)
-                bar.update(len(records))
-                misses = [it for it in items if it[3] not in hits]
             # Longest prompts first inside each chunk is the backend's business (it sorts by
             # length); chunks keep results flowing to disk so a kill loses at most one chunk.
-            chunk = cfg.chunk_size or max(1, self.backend.preferred_batch_size() * 4)
-            for start in range(0, len(misses), chunk):
-                part = misses[start : start + chunk]
-                t1 = time.time()
-                responses = self.backend.generate(
-                    [Request(id=s.id, messages=m) for _, s, m, _ in part], cfg.generation
-                )
-                st.generate_s += time.time() - t1
-                if len(responses) != len(part):
-                    raise RuntimeError(
-                        f"backend {cfg.backend} returned {len(responses)} responses for "
-                        f"{len(part)} requests"
-                    )
-                if self.cache is not None:
-                    self.cache.put_many((k, r) for (*_, k), r in zip(part, responses, strict=True))
+            for batch in cached_calls(
+                self.backend.generate,
+                [Request(id=s.id, messages=m) for _, s, m, _ in items],
+                [k for *_, k in items],
+                cfg.generation,
+                store=self.cache,
+                chunk_size=cfg.chunk_size or max(1, self.backend.preferred_batch_size() * 4),
+                who=f"backend {cfg.backend}",
+            ):
                 records = [
-                    _make_record(bench, i, s, m, r, self.profile, cached=False)
-                    for (i, s, m, _), r in zip(part, responses, strict=True)
+                    _make_record(bench, *items[p][:3], r, self.profile, cached=batch.cached)
+                    for positions, r in batch.groups
+                    for p in positions
                 ]
                 self._emit(out, records, st)
-                st.generated += len(records)
                 bar.update(len(records))
+                if batch.cached:
+                    st.cache_hits = len(records)
+                    continue
+                st.generate_s += batch.seconds
+                st.generated += len(records)
                 failed = [r for r in records if r["error"] is not None]
                 if failed and cfg.fail_fast:
                     raise UserError(

@@ -2,21 +2,26 @@
 
 Public API (import from ``lingshu.inference`` only, never from its modules):
 
-- the data that flows through it: ``Message``, ``GenerationParams``, ``Request``,
-  ``Response``;
+- the data that flows through it: ``Message``, ``GenerationParams`` (the one type for
+  decoding settings, from the command line to the decoder), ``Request``, ``Response``;
+  chat messages are built by ``user_message``, ``assistant_message``, ``conversation``;
+- model calls through a cache (evaluation, judge, curation): ``cached_calls``,
+  ``CallBatch``, ``TextResponses``;
 - the backend protocol and registry: ``Backend``, ``BackendConfig``, ``register_backend``,
   ``get_backend(name, **options)`` (``hf``, ``openai``, ``vllm``, ``dummy``),
   ``parse_backend_config``, ``describe_backend_options``, ``BACKENDS``;
 - the engine that runs a loaded model (``lingshu.models.load_model``) for every local
   caller: ``Engine`` (``generate_many`` for lists of prompts, ``submit`` for a queue with
-  streaming and cancellation), ``SamplingParams``, ``GenerationHandle``,
+  streaming and cancellation), ``GenerationHandle``,
   ``GenerationResult``, ``StreamEvent``, ``EngineBusy``, ``GenerationError``; prompt
-  encoding: ``EncodedPrompt``, ``PromptError``.
+  encoding: ``EncodedPrompt``, ``PromptError``; ``SamplingParams`` is the deprecated
+  spelling of ``GenerationParams.from_client`` (the engine's own type before issue 18).
 
 Importing this package loads no heavy library (torch, transformers, vllm); backends import
 them when they are used. See docs/inference.md for how a request flows.
 """
 
+from lingshu.inference.cached import CallBatch, TextResponses, cached_calls
 from lingshu.inference.encoding import EncodedPrompt, PromptError
 from lingshu.inference.engine import (
     Engine,
@@ -24,9 +29,9 @@ from lingshu.inference.engine import (
     GenerationError,
     GenerationHandle,
     GenerationResult,
-    SamplingParams,
     StreamEvent,
 )
+from lingshu.inference.messages import assistant_message, conversation, user_message
 from lingshu.inference.registry import (
     BACKENDS,
     Backend,
@@ -36,12 +41,13 @@ from lingshu.inference.registry import (
     parse_backend_config,
     register_backend,
 )
-from lingshu.inference.types import GenerationParams, Message, Request, Response
+from lingshu.inference.types import GenerationParams, Message, Request, Response, SamplingParams
 
 __all__ = [
     "BACKENDS",
     "Backend",
     "BackendConfig",
+    "CallBatch",
     "EncodedPrompt",
     "Engine",
     "EngineBusy",
@@ -55,8 +61,13 @@ __all__ = [
     "Response",
     "SamplingParams",
     "StreamEvent",
+    "TextResponses",
+    "assistant_message",
+    "cached_calls",
+    "conversation",
     "describe_backend_options",
     "get_backend",
     "parse_backend_config",
     "register_backend",
+    "user_message",
 ]

@@ -1,5 +1,11 @@
-"""Turning our chat messages into what remote engines take (OpenAI-compatible endpoints,
-vLLM's chat API); local models are encoded by ``lingshu.inference.encoding``.
+"""Building our chat messages, and turning them into what remote engines take
+(OpenAI-compatible endpoints, vLLM's chat API); local models are encoded by
+``lingshu.inference.encoding``.
+
+Every area builds its messages here (:func:`user_message`, :func:`assistant_message`,
+:func:`conversation`): evaluation prompts, ``lingshu chat``, curation's model calls and
+records, GRPO prompts, the pipeline's stage data. The shape is part of the response-cache
+key and of every curated file, so it is written once: image parts first, then the text.
 
 Our messages (``lingshu.inference.types.Message``) carry image parts as local paths:
 ``{"type": "image", "image": "/abs/path.png"}``. Transformers' Qwen2.5-VL template wants
@@ -17,6 +23,34 @@ from typing import Any
 from lingshu.core.errors import SampleError
 from lingshu.inference.types import Message
 from lingshu.models.images import image_to_data_uri
+
+
+def image_part(path: str) -> dict[str, Any]:
+    return {"type": "image", "image": path}
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def user_message(text: str, images: Iterable[str | dict[str, Any]] = ()) -> Message:
+    """A user turn: one image part per image (a path, or a part kept as it is), then the
+    text. Image first is Qwen2.5-VL's and MedEvalKit's order."""
+    content = [p if isinstance(p, dict) else image_part(p) for p in images]
+    content.append(text_part(text))
+    return {"role": "user", "content": content}
+
+
+def assistant_message(text: str) -> Message:
+    """An assistant turn holding one text part."""
+    return {"role": "assistant", "content": [text_part(text)]}
+
+
+def conversation(
+    question: str, answer: str, images: Iterable[str | dict[str, Any]] = ()
+) -> list[Message]:
+    """A one-turn training conversation: the question (after its images), the answer."""
+    return [user_message(question, images), assistant_message(answer)]
 
 
 def parts(message: Message) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lingshu.core.errors import UserError
 from lingshu.core.io import atomic_write_text
+from lingshu.inference import conversation
 
 CAPTION_PROMPT = "Describe this image briefly."
 
@@ -90,12 +91,9 @@ def build_raw(manifest: Path, text_files: list[Path], out_dir: Path, *,
                 raise UserError(f"{manifest}:{i}: image {image} not found")
         conv = {
             "id": row["id"],
-            "messages": [
-                {"role": "user", "content": [{"type": "image", "image": str(image)},
-                                             {"type": "text", "text": CAPTION_PROMPT}]},
-                {"role": "assistant", "content": [
-                    {"type": "text", "text": caption(row.get("organ"), row.get("modality"))}]},
-            ],
+            "messages": conversation(
+                CAPTION_PROMPT, caption(row.get("organ"), row.get("modality")), [str(image)]
+            ),
             "license": row.get("license", "not stated"),
         }
         if row.get("organ"):

@@ -25,6 +25,7 @@ from typing import Any
 
 from lingshu.core.errors import UserError
 from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.inference import conversation, user_message
 
 
 def read_curated(data_dir: Path) -> list[dict]:
@@ -75,12 +76,6 @@ def part_of(row: dict) -> str:
     if not (row.get("meta") or {}).get("synthesis"):
         return "caption"
     return "other"
-
-
-def _conversation(images: list[str], question: str, answer: str) -> list[dict]:
-    user = [{"type": "image", "image": p} for p in images] + [{"type": "text", "text": question}]
-    return [{"role": "user", "content": user},
-            {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
 
 
 def _question(row: dict) -> str:
@@ -154,8 +149,7 @@ def build_stage_rows(rows: list[dict], spec: Any, seed: int) -> list[dict]:
         question, images = _question(row), _images(row)
         if spec.format == "rl":
             text = question + "\n" + "\n".join(f"{k}. {v}" for k, v in options.items())
-            out.append({"id": row["id"], "messages": [{"role": "user", "content": [
-                *({"type": "image", "image": p} for p in images), {"type": "text", "text": text}]}],
+            out.append({"id": row["id"], "messages": [user_message(text, images)],
                 "answer": gold, "question_type": "mcq", "options": options,
                 "source": row.get("source"), "modality": row.get("modality")})
             continue
@@ -166,7 +160,7 @@ def build_stage_rows(rows: list[dict], spec: Any, seed: int) -> list[dict]:
             answer = mcq_answer(spec.mcq_answer, gold, options)
         else:
             prompt, answer = _user_text(row), (row["messages"][-1]["content"][0]["text"])
-        out.append({"id": row["id"], "messages": _conversation(images, prompt, answer),
+        out.append({"id": row["id"], "messages": conversation(prompt, answer, images),
                     "source": row.get("source"), "modality": row.get("modality")})
     out = [dict(r, id=f"{r['id']}#{k}") if spec.repeat > 1 else r
            for k in range(spec.repeat) for r in out]

@@ -36,9 +36,9 @@ from lingshu.inference import (
     Engine,
     EngineBusy,
     GenerationHandle,
+    GenerationParams,
     GenerationResult,
     PromptError,
-    SamplingParams,
     StreamEvent,
 )
 from lingshu.serve.errors import ApiError, bad_request, error_body, internal_error
@@ -107,13 +107,14 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 settings.max_images_per_request,
                 fetched,
             )
-            params = SamplingParams(
-                max_tokens=_max_tokens(req, settings, max_tokens_cap),
+            params = GenerationParams.from_client(
+                max_new_tokens=_max_tokens(req, settings, max_tokens_cap),
                 temperature=settings.default_temperature
                 if req.temperature is None
                 else req.temperature,
                 top_p=1.0 if req.top_p is None else req.top_p,
-                seed=req.seed,
+                # OpenAI takes any 64-bit seed, signed or not; ours are 0..2**63-1.
+                seed=None if req.seed is None else req.seed % 2**63,
                 stop=req.stop_sequences,
             )
             handle = await _submit(engine, messages, params, listener)
@@ -253,7 +254,7 @@ def _unknown_model(name: str, settings: ServerSettings) -> ApiError:
 
 
 async def _submit(
-    engine: Engine, messages: list[dict[str, Any]], params: SamplingParams, listener: Any
+    engine: Engine, messages: list[dict[str, Any]], params: GenerationParams, listener: Any
 ) -> GenerationHandle:
     try:
         return await run_in_threadpool(engine.submit, messages, params, listener)

@@ -20,6 +20,8 @@ import random
 import sys
 from pathlib import Path
 
+from lingshu.inference import conversation, user_message
+
 ORGAN = {"HEAD": "head", "CHEST": "chest", "ABD": "abdomen"}
 OUT = Path(__file__).resolve().parent / "recipes" / "data" / "nano"
 TEXT_QA = [
@@ -52,17 +54,13 @@ def build(vqa_rad: Path, out: Path = OUT, per_organ: int = 40, seed: int = 0) ->
         img.save(out / rel, optimize=True)
         organ = ORGAN[by_img[name][0]["image_organ"]]
         cap = f"A medical image of the {organ}."
-        s1.append({"id": f"cap-{name}", "source": "vqa-rad-train", "messages": [
-            {"role": "user", "content": [{"type": "image", "image": rel},
-                                         {"type": "text", "text": "Describe the image briefly."}]},
-            {"role": "assistant", "content": [{"type": "text", "text": cap}]}]})
+        s1.append({"id": f"cap-{name}", "source": "vqa-rad-train",
+                   "messages": conversation("Describe the image briefly.", cap, [rel])})
         s2.append({"id": f"cap2-{name}", "image": rel, "conversations": [
             {"from": "human", "value": "<image>\nWhich body region is shown?"},
             {"from": "gpt", "value": f"The {organ}."}]})
         s4.append({"id": f"rl-{name}", "source": "vqa-rad-train", "modality": "radiology",
-                   "messages": [{"role": "user", "content": [
-                       {"type": "image", "image": rel},
-                       {"type": "text", "text": "Which body region is shown? A. head B. chest C. abdomen"}]}],
+                   "messages": [user_message("Which body region is shown? A. head B. chest C. abdomen", [rel])],
                    "answer": {"head": "A", "chest": "B", "abdomen": "C"}[organ], "question_type": "mcq",
                    "options": {"A": "head", "B": "chest", "C": "abdomen"}})
         for r in by_img[name]:

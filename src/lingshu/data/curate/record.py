@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lingshu.inference import conversation as one_turn
+
 
 @dataclass
 class Record:
@@ -79,12 +81,7 @@ def conversation(
     question: str, answer: str, images: list[str] | tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """A one-turn Qwen-messages conversation: images first, then the question."""
-    user: list[dict[str, Any]] = [{"type": "image", "image": p} for p in images]
-    user.append({"type": "text", "text": question})
-    return [
-        {"role": "user", "content": user},
-        {"role": "assistant", "content": [{"type": "text", "text": answer}]},
-    ]
+    return one_turn(question, answer, images)
 
 
 def exclusion(

@@ -29,7 +29,15 @@ from lingshu.eval.judge.cache import JudgeCache, judge_cache_key
 from lingshu.eval.judge.config import JudgeConfig
 from lingshu.eval.judge.parse import parse_judgement
 from lingshu.eval.judge.prompt import JudgeItem, get_judge_prompt
-from lingshu.inference import Backend, GenerationParams, Request, get_backend
+from lingshu.inference import (
+    Backend,
+    GenerationParams,
+    Request,
+    Response,
+    TextResponses,
+    cached_calls,
+    get_backend,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,67 +124,44 @@ class Judge:
         )
 
     def judge_many(self, items: Sequence[JudgeItem]) -> list[JudgeResult]:
-        """One result per item, in order."""
+        """One result per item, in order; identical items are asked once."""
         results: list[JudgeResult | None] = [None] * len(items)
-        keys: dict[int, str] = {}
-        for i, item in enumerate(items):
-            if item.response.strip():
-                keys[i] = self.key(item)
-            else:
-                results[i] = JudgeResult(verdict=False, rationale=EMPTY_ANSWER_RATIONALE)
-        hits = self.cache.get_many(keys.values()) if self.cache is not None and keys else {}
-        to_ask: dict[str, list[int]] = {}  # identical items are asked once
-        for i, key in keys.items():
-            if key in hits:
-                results[i] = _result(hits[key], cached=True)
-                self.n_cache_hits += 1
-            else:
-                to_ask.setdefault(key, []).append(i)
-        if to_ask:
-            self._ask(items, to_ask, results)
-        assert all(r is not None for r in results)
-        return results  # type: ignore[return-value]
+        asked = [i for i, item in enumerate(items) if item.response.strip()]
+        for i in set(range(len(items))) - set(asked):
+            results[i] = JudgeResult(verdict=False, rationale=EMPTY_ANSWER_RATIONALE)
+        batches = cached_calls(
+            lambda requests, params: self.backend.generate(requests, params),
+            [Request(id=str(i), messages=self.prompt.messages(items[i])) for i in asked],
+            [self.key(items[i]) for i in asked],
+            self.params(),
+            store=TextResponses(self.cache) if self.cache is not None else None,
+            once_per_key=True,
+            ask=self._failed_in_a_row < self.config.give_up_after,
+            who="judge backend",
+        )
+        for batch in batches:
+            self.n_requests += batch.asked
+            for positions, resp in batch.groups:
+                result = self._result(resp, cached=batch.cached)
+                for p in positions:
+                    results[asked[p]] = result
+                if batch.cached:
+                    self.n_cache_hits += len(positions)
+        reason = (
+            f"judge not asked: its last {self._failed_in_a_row} requests failed (last: "
+            f"{self._last_failure}); rerun when the judge endpoint is back"
+        )
+        return [r if r is not None else JudgeResult(verdict=None, error=reason) for r in results]
 
-    def _ask(
-        self,
-        items: Sequence[JudgeItem],
-        to_ask: dict[str, list[int]],
-        results: list[JudgeResult | None],
-    ) -> None:
-        if self._failed_in_a_row >= self.config.give_up_after:
-            reason = (
-                f"judge not asked: its last {self._failed_in_a_row} requests failed (last: "
-                f"{self._last_failure}); rerun when the judge endpoint is back"
-            )
-            for idx in to_ask.values():
-                for i in idx:
-                    results[i] = JudgeResult(verdict=None, error=reason)
-            return
-        keys = list(to_ask)
-        requests = [
-            Request(id=str(to_ask[k][0]), messages=self.prompt.messages(items[to_ask[k][0]]))
-            for k in keys
-        ]
-        responses = self.backend.generate(requests, self.params())
-        if len(responses) != len(requests):
-            raise RuntimeError(
-                f"judge backend returned {len(responses)} answers for {len(requests)} requests"
-            )
-        self.n_requests += len(requests)
-        fresh: list[tuple[str, str]] = []
-        for key, resp in zip(keys, responses, strict=True):
-            if resp.error is not None:
-                self._failed_in_a_row += 1
-                self._last_failure = resp.error
-                result = JudgeResult(verdict=None, error=f"judge request failed: {resp.error}")
-            else:
-                self._failed_in_a_row = 0
-                fresh.append((key, resp.text))
-                result = _result(resp.text, cached=False)
-            for i in to_ask[key]:
-                results[i] = result
-        if self.cache is not None:
-            self.cache.put_many(fresh)
+    def _result(self, resp: Response, *, cached: bool) -> JudgeResult:
+        """The parsed answer; a failed request counts toward giving up on the judge."""
+        if resp.error is not None:
+            self._failed_in_a_row += 1
+            self._last_failure = resp.error
+            return JudgeResult(verdict=None, error=f"judge request failed: {resp.error}")
+        if not cached:
+            self._failed_in_a_row = 0
+        return _result(resp.text, cached=cached)
 
     def close(self) -> None:
         if self._backend is not None:

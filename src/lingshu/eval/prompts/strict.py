@@ -20,13 +20,12 @@ from lingshu.eval.prompts.templates import REPORT_PROMPT, STRICT_EN, STRICT_ZH, 
 from lingshu.eval.scoring.normalize import has_cjk, is_polar_question
 from lingshu.eval.scoring.verdicts import verdict
 from lingshu.eval.types import Message, Sample, Verdict
+from lingshu.inference import user_message
 
 
 def user_turn(images: tuple[str, ...] | list[str], prompt: str) -> list[Message]:
     """One user message: image parts first (local paths), then the text."""
-    content: list[dict[str, str]] = [{"type": "image", "image": path} for path in images]
-    content.append({"type": "text", "text": prompt})
-    return [{"role": "user", "content": content}]
+    return [user_message(prompt, images)]
 
 
 @PROFILES.register("strict")

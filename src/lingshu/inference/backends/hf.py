@@ -26,15 +26,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from lingshu.core.errors import SampleError
 from lingshu.inference.registry import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.loading import (
-    AttnImplementation,
-    Device,
-    DType,
     LoadedModel,
     LoadOptions,
     ModelSource,
@@ -46,7 +43,9 @@ if TYPE_CHECKING:
     from lingshu.inference.engine import Engine
 
 
-class HFConfig(BackendConfig):
+class _HFServing(BackendConfig):
+    """The hf backend's own options (listed first in ``lingshu eval`` help)."""
+
     model: ModelSource = Field(
         description="local Hugging Face model directory, hub id, or 'smollm2-135m-instruct'"
     )
@@ -56,32 +55,17 @@ class HFConfig(BackendConfig):
         ge=1,
         description="cap on batch rows x longest prompt (tokens); bounds memory for long prompts",
     )
-    dtype: DType = Field("auto", description="auto = bfloat16 on CUDA, float32 on CPU")
-    device: Device = Field("auto", description="auto, cpu, cuda or cuda:N")
-    min_pixels: int | None = Field(
-        None, ge=1, description="Qwen2.5-VL: smallest image area (pixels)"
-    )
-    max_pixels: int | None = Field(
-        None, ge=1, description="Qwen2.5-VL: largest image area (pixels)"
-    )
-    attn_implementation: AttnImplementation = Field(
-        "auto", description="auto = flash_attention_2 on CUDA when installed, else sdpa"
-    )
 
-    @model_validator(mode="after")
-    def _check_pixels(self) -> HFConfig:
-        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
-            raise ValueError(f"min_pixels {self.min_pixels} exceeds max_pixels {self.max_pixels}")
-        return self
+
+class HFConfig(LoadOptions, _HFServing):
+    """Options of the ``hf`` backend: its own (model, batching) and every field of
+    :class:`~lingshu.models.LoadOptions` (dtype, device, image limits, attention), which are
+    inherited rather than copied, so the backend, ``lingshu chat`` and ``lingshu serve`` read
+    one definition with one set of checks."""
 
     def load_options(self) -> LoadOptions:
-        return LoadOptions(
-            dtype=self.dtype,
-            device=self.device,
-            min_pixels=self.min_pixels,
-            max_pixels=self.max_pixels,
-            attn_implementation=self.attn_implementation,
-        )
+        """The loading part alone: the fingerprint hashes ``LoadOptions``, never this."""
+        return LoadOptions(**{name: getattr(self, name) for name in LoadOptions.model_fields})
 
 
 @register_backend("hf")
@@ -134,8 +118,6 @@ class HFBackend(Backend):
             torch.cuda.empty_cache()
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Response]:
-        from lingshu.inference.engine import SamplingParams
-
         engine = self.engine
         responses: list[Response | None] = [None] * len(requests)
         prompts, where = [], []
@@ -145,7 +127,7 @@ class HFBackend(Backend):
                 where.append(i)
             except SampleError as e:
                 responses[i] = Response(error=str(e))
-        results = engine.generate_many(prompts, SamplingParams.from_generation(params))
+        results = engine.generate_many(prompts, params)
         for i, r in zip(where, results, strict=True):
             responses[i] = (
                 Response(error=r.error)

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lingshu.core.errors import UserError
 from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.inference import user_message
 from lingshu.train.grpo.rows import RLRow, RowError, parse_rl_row
 from lingshu.train.rewards.normalize import normalize_text, split_letter
 
@@ -136,7 +137,7 @@ def _is_option_line(line: str, options: dict[str, str]) -> bool:
 
 def _replace_question(raw: dict[str, Any], question: str) -> list[dict[str, Any]]:
     """A Qwen-messages user turn with the same images and the new question text."""
-    images = []
+    images: list[Any] = []
     for msg in raw.get("messages") or []:
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
@@ -144,9 +145,8 @@ def _replace_question(raw: dict[str, Any], question: str) -> list[dict[str, Any]
                 images = [p for p in content if isinstance(p, dict) and p.get("type") == "image"]
             break
     if not images:
-        paths = raw.get("images") or ([raw["image"]] if isinstance(raw.get("image"), str) else [])
-        images = [{"type": "image", "image": p} for p in paths]
-    return [{"role": "user", "content": [*images, {"type": "text", "text": question}]}]
+        images = raw.get("images") or ([raw["image"]] if isinstance(raw.get("image"), str) else [])
+    return [user_message(question, images)]
 
 
 def water_fill(sizes: dict[Any, int], target: int) -> int:

@@ -11,9 +11,10 @@ while keeping the names (docs/curation.md). Loaded once per process (about 2 s, 
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import tomllib
 from functools import lru_cache
+from pathlib import Path
 
 
 class LexiconError(RuntimeError):
@@ -22,12 +23,14 @@ class LexiconError(RuntimeError):
 
 @lru_cache(maxsize=1)
 def load_lexicon() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    try:
-        path = importlib.resources.files("philter_lite") / "filters" / "set.toml"
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (ModuleNotFoundError, FileNotFoundError) as e:
+    """(non-name words, given names, surnames), lower case. The file is read where pip put
+    the package, without importing it (its import pulls in NLTK)."""
+    spec = importlib.util.find_spec("philter_lite")
+    path = Path(spec.submodule_search_locations[0]) / "filters" / "set.toml" if spec else None
+    if path is None or not path.is_file():
         raise LexiconError("deidentify needs philter-lite's word lists: "
-                           "pip install philter-lite==0.6.0 (requirements/base.txt)") from e
+                           "pip install philter-lite==0.6.0 (requirements/base.txt)")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     return (frozenset(data["nonames"]), frozenset(data["firstnames"]),
             frozenset(data["lastnames"]))
 

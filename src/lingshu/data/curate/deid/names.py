@@ -175,13 +175,16 @@ def _latin_names(text: str) -> list[Span]:
         cued = prev.lower() in _CUES or prev in _TITLES
         # titles, sentence openers and a leading imperative ("Start Augmentin", "Hold
         # Lisinopril") are not part of a name; a title still marks what follows as one
-        while run and (run[0][2] in _TITLES or run[0][2] in _OPENERS
-                       or run[0][2] in _PARTICLES and len(run) == 1
-                       or not cued and len(run) > 1 and is_common_word(run[0][2])):
-            cued = cued or run[0][2] in _TITLES or run[0][2].lower() in _CUES
-            run = run[1:]
-        while run and run[-1][2] in _PARTICLES:
-            run = run[:-1]
+        # (indices, not slicing: a run can be thousands of words in odd input)
+        i, j = 0, len(run)
+        while i < j and (run[i][2] in _TITLES or run[i][2] in _OPENERS
+                         or run[i][2] in _PARTICLES and j - i == 1
+                         or not cued and j - i > 1 and is_common_word(run[i][2])):
+            cued = cued or run[i][2] in _TITLES or run[i][2].lower() in _CUES
+            i += 1
+        while i < j and run[j - 1][2] in _PARTICLES:
+            j -= 1
+        run = run[i:j]
         if run and _is_name_run(text, run, cued):
             out.append((run[0][0], run[-1][1], "NAME"))
     return out + _field_names(text)

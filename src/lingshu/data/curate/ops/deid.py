@@ -1,12 +1,13 @@
 """De-identification of text: replace HIPAA Safe Harbor PHI by ``[CATEGORY]`` placeholders,
 plus the paper's optional LLM rewrite of patient-doctor dialogues.
 
-Why this project's own detectors (``lingshu.data.curate.deid``) and not a library: on the
-labelled corpus in tests/golden/deid (314 PHI spans, 66 PHI-free notes) presidio-analyzer
-with a spaCy NER pipeline found 0.77 of the PHI and changed 61 of 66 PHI-free notes, and
-philter-lite found 0.62 and changed 51; the detectors here found 0.96 on the held-out notes
-and changed none (bench/deid_recall.py; numbers in docs/curation.md). Every replacement is
-recorded in ``stats`` by category and offset, never by its text, so the output can be
+Why this project's own detectors (``lingshu.data.curate.deid``) rather than a library's
+filter: on the held-out notes of the labelled corpus in tests/golden/deid (118 PHI spans, 26
+PHI-free notes) presidio-analyzer with a spaCy NER pipeline found 0.68 of the PHI and changed
+24 of the PHI-free notes, philter-lite found 0.47 and changed 18; the detectors here found
+0.97 and changed none (bench/deid_recall.py; table in docs/curation.md). From philter-lite
+they take its word lists, which tell names from Title Case clinical words. Every replacement
+is recorded in ``stats`` by category and offset, never by its text, so the output can be
 audited without carrying the PHI along.
 """
 

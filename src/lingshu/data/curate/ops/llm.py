@@ -62,32 +62,29 @@ class LlmClient:
 
     def ask(self, prompts: list[tuple[str, str, str, list[str]]]) -> list[str | None]:
         """``(template, version, text, images)`` each -> the reply (None when it failed)."""
-        from lingshu.inference import GenerationParams, Request
+        from lingshu.inference import (
+            GenerationParams,
+            Request,
+            TextResponses,
+            cached_calls,
+            user_message,
+        )
 
         params = GenerationParams(max_new_tokens=self.spec.max_new_tokens)
-        msgs = []
-        keys = []
+        requests, keys = [], []
         for tpl, version, text, images in prompts:
-            content = [{"type": "image", "image": p} for p in images]
-            content.append({"type": "text", "text": text})
-            m = [{"role": "user", "content": content}]
-            msgs.append(m)
-            keys.append(sha256_obj({"fp": self.fp, "tpl": tpl, "v": version, "m": m,
-                                    "p": params.to_dict()}))
-        cached = self.store.get_many(keys)
-        out: list[str | None] = [cached.get(k) for k in keys]
-        todo = [i for i, v in enumerate(out) if v is None]
-        for s in range(0, len(todo), self.spec.batch_size):
-            chunk = todo[s : s + self.spec.batch_size]
-            reqs = [Request(id=keys[i][:16], messages=msgs[i]) for i in chunk]
-            self.calls += len(reqs)
-            resps = self.backend.generate(reqs, params)
-            rows = []
-            for i, r in zip(chunk, resps, strict=True):
-                if r.error is None:
-                    out[i] = r.text
-                    rows.append((keys[i], r.text))
-            self.store.put_many(rows)
+            m = [user_message(text, images)]
+            key = sha256_obj({"fp": self.fp, "tpl": tpl, "v": version, "m": m,
+                              "p": params.to_dict()})
+            requests.append(Request(id=key[:16], messages=m))
+            keys.append(key)
+        out: list[str | None] = [None] * len(prompts)
+        for batch in cached_calls(self.backend.generate, requests, keys, params,
+                                  store=TextResponses(self.store),
+                                  chunk_size=self.spec.batch_size):
+            self.calls += batch.asked
+            for (i,), r in batch.groups:
+                out[i] = r.text if r.error is None else None
         return out
 
 

@@ -185,7 +185,7 @@ def generate_assessments(
 ) -> list[str]:
     """Greedy completions of ``prompts`` by a loaded causal LM (``lingshu.models``), in
     length-sorted batches through the inference engine (its fast text decoder)."""
-    from lingshu.inference import EncodedPrompt, Engine, SamplingParams
+    from lingshu.inference import EncodedPrompt, Engine, GenerationParams
 
     engine = Engine(loaded, max_batch_size=batch_size)
     tok = loaded.tokenizer
@@ -194,7 +194,7 @@ def generate_assessments(
         text = engine.encoder.render(chat_messages(prompt)) if engine.encoder.templated else prompt
         # As the reference: special tokens added on top of the template, end truncated.
         encoded.append(EncodedPrompt.from_ids(tok(text).input_ids[:MAX_PROMPT_TOKENS]))
-    results = engine.generate_many(encoded, SamplingParams(max_tokens=max_new_tokens))
+    results = engine.generate_many(encoded, GenerationParams(max_new_tokens=max_new_tokens))
     return [r.text for r in results]
 
 
