@@ -24,7 +24,9 @@ def run_eval(capsys, data_dir: Path, tmp_path: Path, *extra: str) -> tuple[int, 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
+        (("--temperature", "inf"), "temperature"),
         (("--temperature", "nan"), "temperature"),
+        (("--seed", str(2**70)), "seed"),
         (("--split", "=test"), "--split '=test'"),
         (("--split", f"{BENCH}="), "BENCHMARK=SPLIT"),
         (("--split", "vqa-rad=test"), "'vqa-rad', which this run does not evaluate"),
