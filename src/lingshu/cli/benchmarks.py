@@ -27,10 +27,22 @@ def list_benchmarks() -> None:
 
 
 @app.command("info")
-def info(name: str = typer.Argument(..., help="A benchmark name from `lingshu benchmarks list`.")) -> None:
-    """Show the expected file layout, source, license and split of one benchmark."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+def info(
+    name: str = typer.Argument(
+        ..., help="A benchmark name from `lingshu benchmarks list`, or custom:PATH.yaml."
+    ),
+) -> None:
+    """Show the expected file layout, source, license and split of one benchmark; for
+    custom:PATH.yaml, what was read from the file the YAML names."""
+    from lingshu.eval.benchmarks import BENCHMARKS, get_benchmark
 
+    if name.startswith("custom:"):
+        custom = get_benchmark(name)
+        kind = f"{custom.modality}, split {custom.splits[0]}"
+        print(f"{custom.name} (version {custom.version}, {kind})")
+        print(f"\n{custom.description()}\n")
+        print("\n".join(custom.summary()))  # type: ignore[attr-defined]
+        return
     b = BENCHMARKS.get(name)
     doc = b.description()
     print(f"{b.name} (version {b.version}, {b.modality})")

@@ -153,6 +153,8 @@ def build_config(**kw: Any) -> Any:
         merged["judge"] = judge
     if not merged.get("benchmarks"):
         raise UserError("no benchmark given: pass -b NAME (see `lingshu benchmarks list`)")
+    if not merged.get("data_dir") and all(b.startswith("custom:") for b in merged["benchmarks"]):
+        merged["data_dir"] = "."  # custom:PATH.yaml benchmarks name their own files
     if not merged.get("data_dir"):
         raise UserError("no data directory given: pass --data-dir DIR (one sub-folder per benchmark)")
     try:

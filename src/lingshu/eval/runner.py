@@ -270,7 +270,7 @@ class Evaluator:
         cfg = self.cfg
         # Unknown benchmark, profile or backend options fail before any data is read.
         # Building a backend is cheap (weights load on the first generate).
-        benches = [get_benchmark(name) for name in cfg.benchmarks]
+        benches = [get_benchmark(name).for_profile(cfg.profile) for name in cfg.benchmarks]
         backend = self.backend
         created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
         prepare_run_dir(self.run_dir, cfg, overwrite=self.overwrite)
@@ -283,7 +283,7 @@ class Evaluator:
                 if cfg.judge is not None:
                     self._judge_benchmark(bench, stats[bench.name])
                 compact_samples(rundir.samples_path(self.run_dir, bench.name))
-                data_manifest[bench.name] = manifest_mod.data_files(Path(cfg.data_dir) / bench.name)
+                data_manifest[bench.name] = manifest_mod.data_files(bench.data_root(Path(cfg.data_dir)))
         except BaseException:
             if created:  # never delete from a folder this run did not make
                 _remove_if_empty_run(self.run_dir, created)

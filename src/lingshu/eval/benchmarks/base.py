@@ -112,6 +112,16 @@ class Benchmark(ABC):
         return samples
 
 
+    def for_profile(self, profile: str) -> Benchmark:
+        """The benchmark as ``profile`` evaluates it (default: itself). A profile that
+        reproduces another tool may need that tool's sample set: MedEvalKit's MMLU-Med has
+        nine subjects where the paper has six (``mmlu_med``)."""
+        return self
+
+    def data_root(self, data_dir: Path) -> Path:
+        """The folder whose files the run manifest records (``data_dir/<name>``)."""
+        return Path(data_dir) / self.name
+
     def allow_images_under(self, folder: Path) -> None:
         """Accept images below ``folder`` too (a layout's declared image root, e.g. the
         ``image_root`` that ``lingshu data prepare`` writes into ``meta.json``)."""
@@ -133,6 +143,12 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
 
 
 def get_benchmark(name: str) -> Benchmark:
+    """A registered benchmark by name, or a user's file-described one (``custom:PATH.yaml``,
+    see ``lingshu.eval.benchmarks.custom``)."""
     import lingshu.eval.benchmarks  # noqa: F401  (registers every module)
 
+    if name.startswith("custom:"):
+        from lingshu.eval.benchmarks.custom import load_custom
+
+        return load_custom(name.removeprefix("custom:"))
     return BENCHMARKS.get(name)()

@@ -4,6 +4,12 @@ Source: the original release (``data.tar`` from people.eecs.berkeley.edu/~hendry
 the Hugging Face dataset ``cais/mmlu``. The paper evaluates the six subjects' test CSVs:
 1,089 questions. Every question has four options A-D and one gold letter.
 
+Two subject lists: the paper's six (``SUBJECTS``, 1,089 test questions; the ``strict``
+profile and every comparison with the paper) and MedEvalKit's nine (``MEDEVALKIT_SUBJECTS``:
+the six plus nutrition, virology and high_school_biology, 1,871 test questions), which the
+``medevalkit`` profiles load so that their numbers are MedEvalKit's (its
+``utils/MMLU/MMLU.py`` list ``medical_subject``; docs/profiles.md row 26).
+
 Sample ids are ``<subject>-<split>-<row>`` (0-based row within the subject's file), because
 MMLU has no ids of its own; the Hugging Face export keeps the CSV order, so both layouts give
 the same ids.
@@ -27,6 +33,8 @@ SUBJECTS = (
     "medical_genetics",
     "professional_medicine",
 )
+MEDEVALKIT_SUBJECTS = (*SUBJECTS, "nutrition", "virology", "high_school_biology")
+MEDEVALKIT_COUNT = 1871  # MMLU test sizes: the six (1,089) + 306 + 166 + 310
 LETTERS = ("A", "B", "C", "D")
 # Our split names follow the release's folders; cais/mmlu calls "val" "validation".
 _HF_SPLIT = {"test": "test", "val": "validation", "dev": "dev"}
@@ -52,10 +60,25 @@ mmlu-med/
   dev/<subject>_dev.csv        (optional, --split dev; the 5-shot examples)
   (a data/ parent folder, as data.tar ships it, is accepted too)
 subjects: anatomy, clinical_knowledge, college_biology, college_medicine, medical_genetics,
-professional_medicine
+professional_medicine (--profile medevalkit also needs nutrition, virology,
+high_school_biology: MedEvalKit's nine)
 or a Hugging Face export of cais/mmlu (parquet files, e.g. anatomy/test-*.parquet, or a
 save_to_disk folder) with columns question, subject, choices, answer
 """
+
+    subjects: tuple[str, ...] = SUBJECTS
+
+    def for_profile(self, profile: str) -> Benchmark:
+        """MedEvalKit's nine subjects for the ``medevalkit`` profiles, the paper's six
+        otherwise (module docstring)."""
+        if not profile.startswith("medevalkit"):
+            return self
+        kit = MMLUMed()
+        kit.subjects = MEDEVALKIT_SUBJECTS
+        kit.version = f"{self.version}+medevalkit-subjects"
+        kit.expected_count = MEDEVALKIT_COUNT
+        kit.split = "test split of MedEvalKit's nine medical subjects"
+        return kit
 
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
         split = self.resolve_split(split)
@@ -72,17 +95,18 @@ save_to_disk folder) with columns question, subject, choices, answer
             raise DataError(
                 f"{root}: no {split}/ folder of subject CSVs and no Hugging Face export; "
                 f"expected {root}/{split}/<subject>_{split}.csv for each of "
-                f"{', '.join(SUBJECTS)} (extract data.tar from the MMLU release)"
+                f"{', '.join(self.subjects)} (extract data.tar from the MMLU release)"
             )
         return self.check_count(samples, split)
 
     def _from_csv(self, csv_dir: Path, split: str) -> list[Sample]:
-        files = {s: csv_dir / f"{s}_{split}.csv" for s in SUBJECTS}
+        files = {s: csv_dir / f"{s}_{split}.csv" for s in self.subjects}
         missing = [str(p.name) for p in files.values() if not p.is_file()]
         if missing:
             raise DataError(
-                f"{csv_dir}: missing {', '.join(missing)}; MMLU-Med needs all six subject "
-                "files (partial copies give results that cannot be compared)"
+                f"{csv_dir}: missing {', '.join(missing)}; MMLU-Med needs all "
+                f"{len(self.subjects)} subject files{self._whose()} (partial copies give "
+                "results that cannot be compared)"
             )
         samples: list[Sample] = []
         for subject, path in files.items():
@@ -100,13 +124,14 @@ save_to_disk folder) with columns question, subject, choices, answer
 
     def _from_hf(self, export: Path, split: str) -> list[Sample]:
         hf_split = _HF_SPLIT[split]
-        subject_dirs = {s: export / s for s in SUBJECTS if (export / s).is_dir()}
+        subject_dirs = {s: export / s for s in self.subjects if (export / s).is_dir()}
         if subject_dirs:  # snapshot of cais/mmlu: one folder per subject config
-            missing = [s for s in SUBJECTS if s not in subject_dirs]
+            missing = [s for s in self.subjects if s not in subject_dirs]
             if missing:
                 raise DataError(
                     f"{export}: Hugging Face export lacks subject folders {missing}; "
-                    "download all six medical subjects of cais/mmlu"
+                    f"download all {len(self.subjects)} medical subjects of cais/mmlu"
+                    f"{self._whose()}"
                 )
             by_subject = {s: load_hf_rows(d, hf_split) for s, d in subject_dirs.items()}
         else:  # the "all" config (or a save_to_disk of it): filter by the subject column
@@ -116,7 +141,7 @@ save_to_disk folder) with columns question, subject, choices, answer
                     f"{export}: Hugging Face rows have no 'subject' column; expected the "
                     "cais/mmlu columns question, subject, choices, answer"
                 )
-            by_subject = {s: [r for r in rows if r.get("subject") == s] for s in SUBJECTS}
+            by_subject = {s: [r for r in rows if r.get("subject") == s] for s in self.subjects}
         samples: list[Sample] = []
         for subject, rows in by_subject.items():
             for index, row in enumerate(rows):
@@ -136,6 +161,15 @@ save_to_disk folder) with columns question, subject, choices, answer
                     _sample(subject, split, index, row["question"], choices, str(answer), where)
                 )
         return samples
+
+
+    def _whose(self) -> str:
+        if self.subjects == SUBJECTS:
+            return ""
+        return (
+            " (MedEvalKit's list, loaded by the medevalkit profiles; --profile strict uses "
+            "the paper's six)"
+        )
 
 
 def _sample(

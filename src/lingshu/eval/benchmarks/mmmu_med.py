@@ -4,8 +4,16 @@ Paper: Yue et al., "MMMU: A Massive Multi-discipline Multimodal Understanding an
 Benchmark for Expert AGI", CVPR 2024. Release: Hugging Face MMMU/MMMU (Apache-2.0), one
 folder per subject with ``dev`` / ``validation`` / ``test`` parquet files. Lingshu evaluates
 the validation split of Basic_Medical_Science, Clinical_Medicine,
-Diagnostics_and_Laboratory_Medicine, Pharmacy and Public_Health (30 each = 150); the test
-split's answers are hidden, so it is not offered.
+Diagnostics_and_Laboratory_Medicine, Pharmacy and Public_Health (30 each = 150).
+
+The test split (``--split test``): MMMU's release hides its answers (the ``answer`` column
+holds "?"; scoring was on MMMU's evaluation server), but MedEvalKit ships gold answers for it
+in ``utils/MMMU/answer.json``. Copy that file to ``mmmu-med/answer.json``: it is read as a
+JSON object mapping each test id to its answer (a letter, or for open questions a text or a
+list of texts, whose first item is the gold; a value ``{"answer": ...}`` is accepted too).
+Without it the split is refused with that advice, never scored against "?". The format is
+taken from MedEvalKit's use of the file (``eval_test.py`` passes it whole to ``evaluate``);
+the file itself was not available to check.
 
 Columns: ``id, question, options, answer, image_1..image_7, img_type, question_type,
 subfield, ...``. ``options`` and ``img_type`` are Python list literals stored as strings;
@@ -22,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import DataError
-from lingshu.eval.benchmarks._common import require
+from lingshu.eval.benchmarks._common import read_json, require
 from lingshu.eval.benchmarks._multimodal import check_unique_ids, hf_image, hf_rows, text
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
@@ -46,7 +54,7 @@ class MmmuMed(Benchmark):
     source = "Hugging Face MMMU/MMMU, subjects " + ", ".join(SUBJECTS)
     license = "Apache-2.0 (dataset card)"
     split = "validation split of the five medical subjects (30 each)"
-    splits = ("validation", "dev")
+    splits = ("validation", "dev", "test")
     expected_count = 150
     layout = """
 mmmu-med/
@@ -57,6 +65,7 @@ mmmu-med/
   Public_Health/validation-*.parquet
 (the MMMU/MMMU export, one folder per subject; dev-*.parquet for --split dev; a save_to_disk
 folder per subject works too)
+--split test: test-*.parquet per subject and answer.json (MedEvalKit's utils/MMMU/answer.json)
 """
 
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
@@ -68,6 +77,7 @@ folder per subject works too)
                 f"{root}: missing subject folder(s) {', '.join(missing)}; expected "
                 f"{self.layout_hint()}"
             )
+        gold = _test_answers(root) if split == "test" else None
         samples: list[Sample] = []
         for subject in SUBJECTS:
             rows = hf_rows(root / subject, split)
@@ -76,7 +86,10 @@ folder per subject works too)
                     f"{root / subject}: no parquet files or save_to_disk export for this subject"
                 )
             for i, row in enumerate(rows):
-                samples.append(self._sample(root, subject, row, f"{root / subject}: row {i}"))
+                where = f"{root / subject}: row {i}"
+                if gold is not None:
+                    row = {**row, "answer": _gold_for(gold, row, where, root)}
+                samples.append(self._sample(root, subject, row, where))
         check_unique_ids(samples, str(root))
         return self.check_count(samples, split)
 
@@ -141,3 +154,32 @@ def _string_list(value: Any, field: str, where: str) -> list[str]:
     if not isinstance(parsed, list | tuple):
         raise DataError(f"{where}: {field} should be a list, got {type(parsed).__name__}")
     return [text(v) for v in parsed]
+
+
+def _test_answers(root: Path) -> dict[str, Any]:
+    """MedEvalKit's ``answer.json`` for the test split (module docstring)."""
+    path = root / "answer.json"
+    if not path.is_file():
+        raise DataError(
+            f"{root}: --split test needs answer.json: MMMU's release hides the test answers "
+            "(they are '?'); copy MedEvalKit's utils/MMMU/answer.json there, or evaluate "
+            "--split validation"
+        )
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object mapping test ids to answers")
+    return data
+
+
+def _gold_for(gold: dict[str, Any], row: dict, where: str, root: Path) -> str:
+    value = gold.get(text(row.get("id")))
+    if isinstance(value, dict):
+        value = value.get("answer")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or not text(value):
+        raise DataError(
+            f"{where} (id {row.get('id')}): no answer in {root / 'answer.json'}; the file "
+            "must hold every test id of the five medical subjects"
+        )
+    return text(value)

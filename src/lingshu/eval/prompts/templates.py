@@ -72,7 +72,7 @@ STRICT_EN = PromptSet(
 )
 
 STRICT_ZH = PromptSet(
-    version="strict-zh-1",
+    version="strict-zh-2",
     mcq="问题：{question}\n选项：\n{options}\n请直接使用给定选项中的选项字母来回答该问题。",
     option_line="{letter}. {text}",
     context="背景：{context}\n",
@@ -80,6 +80,13 @@ STRICT_ZH = PromptSet(
     closed="{question}\n请用一个单词或者短语回答该问题。",
     open="{question}\n请简要回答该问题。",
 )
+
+STRICT_ZH_FORMS = "{question}\n请只回答'{yes}'或'{no}'。"
+"""Chinese polar questions whose gold is in a yes / no family other than 是 / 否 (包含 /
+不包含, 有 / 没有, 可以 / 不可以, 健康 / 不健康, 是的 / 不是 ...): the prompt asks for the family's
+two forms (``lingshu.eval.scoring.chinese.gold_form_pair``), so that an obedient answer is
+in the gold's own form. It names both forms, never which one is right. Added with
+``strict-zh-2``."""
 
 # ---- MedEvalKit -----------------------------------------------------------------------------
 

@@ -33,13 +33,21 @@ from lingshu.eval.metrics.text import (
     sentence_bleu,
     token_prf,
 )
+from lingshu.eval.scoring.chinese import (
+    HEDGE as ZH_HEDGE,
+    NEGATORS,
+    extract_polarity_zh,
+    gold_polarity,
+    negated_before,
+)
+from lingshu.eval.scoring.closed import closed_candidates
 from lingshu.eval.scoring.extract import (
     extract_choice,
     extract_short_answer,
     extract_yes_no,
     unwrap_reasoning,
 )
-from lingshu.eval.scoring.normalize import answer_tokens, clean, normalize_answer
+from lingshu.eval.scoring.normalize import answer_tokens, clean, has_cjk, normalize_answer
 from lingshu.eval.types import Sample, Verdict
 
 _GOLD_YES_NO = {"yes": "yes", "no": "no", "是": "yes", "否": "no"}
@@ -61,10 +69,12 @@ def mcq_verdict(sample: Sample, response: str) -> Verdict:
 
 
 def vqa_verdict(sample: Sample, response: str) -> Verdict:
-    scores = open_answer_scores(unwrap_reasoning(response), sample.answer)
-    yes_no = gold_yes_no(sample.answer)
+    declared = unwrap_reasoning(response)
+    scores = open_answer_scores(declared, sample.answer)
+    yes_no = polar_gold(sample)
     if yes_no is not None:
-        got = extract_yes_no(response, sample.question)
+        reader = extract_polarity_zh if has_cjk(declared) else extract_yes_no
+        got = reader(response, sample.question)
         return Verdict(
             correct=got.value == yes_no,
             extracted=got.value,
@@ -81,14 +91,55 @@ def vqa_verdict(sample: Sample, response: str) -> Verdict:
     first_line = short.value.strip().splitlines()[0]
     if closed:
         readings = (short.value, first_line)
-        correct = bool(gold) and any(
-            normalize_answer(r) == gold or same_list(r, sample.answer) for r in readings
+        correct = bool(gold) and (
+            any(normalize_answer(r) == gold or same_list(r, sample.answer) for r in readings)
+            or names_gold_alternative(short.value, sample.answer, sample.question)
         )
     else:
         correct = (bool(gold) and normalize_answer(short.value) == gold) or affirms_all(
             short.value, sample.answer
         )
     return Verdict(correct=correct, extracted=short.value, scores=scores, method=method)
+
+
+def polar_gold(sample: Sample) -> str | None:
+    """"yes" / "no" when the gold answers a polar question: yes / no / 是 / 否
+    (``gold_yes_no``) or a Chinese gold of a yes / no family (``gold_polarity``: 不是, 包含,
+    没有, 可以, 健康 ...)."""
+    yes_no = gold_yes_no(sample.answer)
+    if yes_no is None and has_cjk(sample.answer):
+        yes_no = gold_polarity(sample.answer, sample.question)
+    return yes_no
+
+
+MAX_SENTENCE_WORDS = 12
+"""Longest answer sentence read for a closed gold (issue 21: "<= 12 words"); longer
+answers discuss rather than answer, and exact match still applies to them."""
+_EN_HEDGE = re.compile(r"\b(?:or|maybe|perhaps|possibly|probably|likely|unclear|either)\b", re.I)
+
+
+def names_gold_alternative(answer: str, gold: str, question: str) -> bool:
+    """A closed answer in a short sentence or with a qualifier ("The mass appears
+    heterogeneous.", "It is a CT scan.", "T2-weighted", "MRI, T2 weighted", "On the right."
+    for "Right side", "肺更大"): at most ``MAX_SENTENCE_WORDS`` tokens, no hedge, the gold
+    affirmed as a whole phrase (``affirms_phrase``, negation-aware in both languages) or,
+    when the gold holds exactly one of the question's alternatives (``closed_candidates``),
+    that alternative affirmed; and no other alternative affirmed ("Heterogeneous rather than
+    homogeneous" gets nothing, "CT, not MRI" gets credit)."""
+    toks = answer_tokens(answer)
+    if not toks or len(toks) > MAX_SENTENCE_WORDS:
+        return False
+    if _EN_HEDGE.search(answer) or ZH_HEDGE.search(answer):
+        return False
+    gold_toks = set(answer_tokens(gold))
+    alternatives = closed_candidates(question)
+    own = [c for c in alternatives if set(c) <= gold_toks]
+    others = [c for c in alternatives if not set(c) <= gold_toks]
+    if any(affirms_phrase(answer, " ".join(c)) for c in others):
+        return False
+    if affirms_phrase(answer, gold):
+        return True
+    return len(own) == 1 and affirms_phrase(answer, " ".join(own[0]))
 
 
 def open_answer_scores(prediction: str, gold: str) -> dict[str, float]:
@@ -154,19 +205,23 @@ def affirms_phrase(text: str, phrase: str) -> bool:
     """Whether some clause of ``text`` contains ``phrase`` and no negation cue.
 
     A clause is a stretch between punctuation or contrastive conjunctions ("no effusion,
-    but pneumonia" affirms "pneumonia"). When the phrase itself contains a negator (gold
-    "no fracture"), plain containment decides.
+    but pneumonia" affirms "pneumonia"). Chinese negators count only before the phrase
+    ("不是肝脏", "未见心脏", "非CT" do not affirm; ``chinese.negated_before``). When the
+    phrase itself contains a negator (gold "no fracture", "不规则"), plain containment
+    decides.
     """
     needle = answer_tokens(phrase)
     if not needle:
         return False
-    if _NEGATORS & set(needle):
+    if _NEGATORS & set(needle) or set(NEGATORS) & set("".join(needle)):
         return contains_phrase(text, phrase)
-    for clause in _CLAUSE_BREAK.split(text):
+    n = len(needle)
+    for clause in _CLAUSE_BREAK.split(clean(text)):
         toks = answer_tokens(clause)
-        n = len(needle)
-        hit = any(toks[i : i + n] == needle for i in range(len(toks) - n + 1))
-        if hit and not (_NEGATORS & set(toks)):
+        if _NEGATORS & set(toks):
+            continue
+        hits = [i for i in range(len(toks) - n + 1) if toks[i : i + n] == needle]
+        if any(not negated_before("".join(toks[:i]), i) for i in hits):
             return True
     return False
 
