@@ -47,6 +47,31 @@ def temp_dir(parent: Path, name: str) -> Path:
     raise FileExistsError(f"{parent}: could not create a temporary folder for {name}")
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, hence last)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(root: Path) -> None:
+    """Give ``root`` and everything under it the modes a plain write would: 0666 / 0777
+    less the umask. Libraries that write weights (safetensors) create files 0600, so a
+    model folder shared on a cluster would otherwise be readable by its owner only."""
+    mask = current_umask()
+    root = Path(root)
+    for p in [root, *root.rglob("*")]:
+        if p.is_symlink():
+            continue
+        p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
+
+
 def remove_stale_temps(root: Path, dir_patterns: Iterable[str] = ()) -> list[Path]:
     """Delete what writers killed mid-write left under ``root``: hidden ``.*.tmp`` files
     and folders (:func:`_create_temp`'s and :func:`temp_dir`'s names, other ``.NAME.tmp``

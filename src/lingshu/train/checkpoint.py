@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.io import temp_dir
+from lingshu.core.io import honour_umask, temp_dir
 
 CKPT_DIR = "checkpoints"
 
@@ -67,6 +67,7 @@ def save_checkpoint(stage_dir: Path, step: int, model: Any, optimizer: Any, sche
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(_rng_state(), tmp / f"rng-{rank}.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
+        honour_umask(tmp)
         for f in tmp.iterdir():  # data on disk before the rename makes it visible
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())

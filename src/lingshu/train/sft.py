@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.core.io import atomic_write_json, atomic_write_text, honour_umask, remove_stale_temps, temp_dir
 from lingshu.train.recipe import PARTS, SFTStageConfig, total_steps
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,8 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
 
         raise UserError(f"stage {config.name}: no usable samples ({dict(excl.counts)}); "
                         f"see {stage_dir / 'exclusions.jsonl'}")
+    if acc.is_main_process:  # what a kill between writing and renaming left (issue 22)
+        remove_stale_temps(stage_dir, (".step-*", ".final.*"))
     ckpt = latest_checkpoint(stage_dir)
     if config.embedding_alignment.active and ckpt is None:
         # before the first step only: a resumed stage holds the result in its weights
@@ -266,9 +268,10 @@ def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path,
         else:
             start = load_checkpoint(ckpt, unwrapped, optimizer.optimizer if hasattr(optimizer, "optimizer")
                                     else optimizer, scheduler, rank=rank).step
-        if metrics is not None and acc.is_main_process:
-            metrics.truncate_after(config.name, start)
         log.info("stage %s: resumed at step %d from %s", config.name, start, ckpt)
+    if metrics is not None and acc.is_main_process:
+        # lines past the checkpoint (every line when there is none) are trained again
+        metrics.truncate_after(config.name, start)
 
     def view(step: int, u: int, k: int) -> Any:
         i = units[u][k]
@@ -419,12 +422,12 @@ def _export(model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig)
     """``final/``: a standard Hugging Face folder (weights, config, processor) that
     ``lingshu serve``, ``lingshu eval run`` and plain transformers load."""
     import shutil
-    import tempfile
 
     final = stage_dir / "final"
-    tmp = Path(tempfile.mkdtemp(prefix=".final.", dir=stage_dir))
+    tmp = temp_dir(stage_dir, "final")  # honours the umask, as evaluation and curation do
     if config.lora is not None:
         model.save_pretrained(stage_dir / "final-adapter")
+        honour_umask(stage_dir / "final-adapter")
         if config.lora.merge_on_export:
             model = model.merge_and_unload()
     for p in model.parameters():
@@ -434,6 +437,7 @@ def _export(model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig)
     if ip is not None:
         ip.size = {"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels}
     processor.save_pretrained(tmp)
+    honour_umask(tmp)
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
