@@ -68,12 +68,15 @@ class BenchmarkIndex:
         self.answers: dict[str, dict] = {}
         self.loaded: dict[str, int] = {}
         hashed: dict[str, int | None] = {}  # one image carries many questions
+        missing = [n for n in names or [] if not (data_dir / n).is_dir()]
+        if missing:  # asked for by name: never hand back an unchecked dataset
+            raise UserError(
+                f"decontaminate: benchmark {missing[0]!r} not found under {data_dir}; "
+                "fix data_dir or benchmarks (see `lingshu benchmarks info NAME`)"
+            )
         for name in names or BENCHMARKS.names():
             bench = get_benchmark(name)
             if not (data_dir / name).is_dir():
-                if names:
-                    log.warning("decontaminate: %s not found under %s; not checked", name,
-                                data_dir)
                 continue
             for split in bench.splits:
                 try:
@@ -148,8 +151,11 @@ class Decontaminate(MapOp):
         p = self.params
         d = self.data_dir()
         if not d.is_dir():
-            log.warning("decontaminate: benchmark data dir %s not found; nothing to check "
-                        "against (set data_dir or LINGSHU_DATA_DIR)", d)
+            # a user who asked for decontamination must never get an undecontaminated set
+            from lingshu.core.errors import UserError
+
+            raise UserError(f"decontaminate: benchmark data dir {d} not found; set the op's "
+                            "data_dir (or LINGSHU_DATA_DIR) to the folder of benchmark releases")
         self.index = _index(str(d), tuple(p.benchmarks) if p.benchmarks else None,
                             p.image_threshold, p.ngram, p.image_algorithm)
 
