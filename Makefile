@@ -23,7 +23,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyp
 # answers from the step cache in seconds; a killed one resumes.
 demo: venv
 	@$(BIN)/python scripts/demo_expected_time.py
-	$(BIN)/lingshu pipeline --recipe recipes/nano/pipeline.yaml
+	$(BIN)/lingshu pipeline --recipe nano
 
 demo-pipeline: demo
 

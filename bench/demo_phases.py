@@ -1,6 +1,6 @@
 """Where the demo's time goes: each pipeline phase's wall and CPU seconds per precision and CPU.
 
-Runs the demo recipe (recipes/nano/pipeline.yaml) once per setting, one after the other, each
+Runs the demo recipe (the shipped `nano` pipeline recipe) once per setting, one after the other, each
 in a fresh run folder and a fresh response cache (converted models are shared through
 ``LINGSHU_MODELS``, so Lingshu-Nano's one-time build is not counted), and prints one table:
 a row per phase (each pipeline step; stage 1 split into its embedding-alignment passes and
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "recipes" / "nano" / "pipeline.yaml"
+RECIPE = REPO / "src" / "lingshu" / "pipeline" / "recipes" / "nano.yaml"
 SETTINGS = ["native:auto", "native:bf16", "native:fp32", "avx2:auto", "avx2:fp32", "avx2:bf16"]
 DTYPE = {"auto": "auto", "bf16": "bfloat16", "fp32": "float32"}
 

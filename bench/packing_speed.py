@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=8192)
     parser.add_argument("--with-scan", type=int, default=0, help="also time the former scan on N")
     args = parser.parse_args(argv)
-    from lingshu.train.packing import pack_greedy
+    from lingshu.train.data.packing import pack_greedy
 
     print(f"load average {os.getloadavg()[0]:.2f}; max_length {args.max_length}; seeded order")
     print(f"{'samples':>10} {'packs':>9} {'fill':>7} {'seconds':>8} {'CPU s':>7}")

@@ -24,7 +24,7 @@ from pathlib import Path
 def full_logits_loss(model, batch):
     import torch.nn.functional as F
 
-    from lingshu.train.sft_data import IGNORE
+    from lingshu.train.data.sft import IGNORE
 
     logits = model(**batch["inputs"], use_cache=False).logits
     tgt = batch["targets"]
@@ -44,9 +44,9 @@ def main() -> None:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from lingshu.models import ensure_nano_dir
-    from lingshu.train.packing import collate_padded, loss_sum
+    from lingshu.train.data.packing import collate_padded, loss_sum
     from lingshu.train.parts import apply_freezing
-    from lingshu.train.sft_data import encode, normalise
+    from lingshu.train.data.sft import encode, normalise
 
     torch.manual_seed(0)
     model_dir = ensure_nano_dir()

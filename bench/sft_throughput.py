@@ -58,7 +58,7 @@ class _Sink:
 
 
 def run_ours(model_dir: Path, data: Path, out: Path, max_length: int) -> dict:
-    from lingshu.train.recipe import DataSource, SFTStageConfig
+    from lingshu.train.config import DataSource, SFTStageConfig
     from lingshu.train.sft import run_sft_stage
 
     cfg = SFTStageConfig(name="packed", data=[DataSource(path=data)], parts={"vision": 1e-5, "merger": 1e-5, "llm": 1e-5},

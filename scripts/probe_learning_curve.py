@@ -10,14 +10,14 @@ batch 16, bf16 autocast, cosine schedule per phase.
 """
 import sys, time, json, shutil, torch
 from pathlib import Path
-from types import SimpleNamespace
 from transformers import AutoModelForImageTextToText, AutoProcessor, get_scheduler
-from lingshu.train.sft_data import load_sft_data
-from lingshu.train.recipe import DataSource
-from lingshu.train.packing import collate_padded, loss_sum
+from lingshu.train.data.sft import load_sft_data
+from lingshu.train.config import DataSource
+from lingshu.train.data.packing import collate_padded, loss_sum
 from lingshu.train.parts import apply_freezing, param_groups
 from lingshu.train.sft import units_for_step
-from lingshu.pipeline.evaluate import evaluate_model
+from lingshu.pipeline.recipe import Evaluation
+from lingshu.train import benchmark_scores, evaluate_checkpoint
 data, out, every = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 out.mkdir(parents=True, exist_ok=True)
 torch.manual_seed(0)
@@ -30,8 +30,8 @@ for cfg in (model.config, model.config.text_config, model.generation_config):
     cfg.eos_token_id = proc.tokenizer.eos_token_id; cfg.bos_token_id = proc.tokenizer.bos_token_id
 allrows = data.read_text().splitlines()
 pad = proc.tokenizer.pad_token_id or proc.tokenizer.eos_token_id
-ev = SimpleNamespace(batch_size=32, max_new_tokens=8, min_pixels=12544, max_pixels=12544, bootstrap_resamples=200,
-                     data_dir=Path(__file__).resolve().parents[1] / 'data' / 'benchmarks', benchmarks=[SimpleNamespace(name='lingshu-demo', split=None, limit=None)])
+ev = Evaluation(batch_size=32, max_new_tokens=8, min_pixels=12544, max_pixels=12544, bootstrap_resamples=200,
+                data_dir=Path(__file__).resolve().parents[1] / 'data' / 'benchmarks', benchmarks=['lingshu-demo'])
 log = open(out / 'curve.jsonl', 'a'); t0 = time.time(); cpu0 = time.process_time(); gstep = 0
 for pi, ph in enumerate(phases):
     n, lv, lm, ll, filt = ph.split(':'); n = int(n)
@@ -56,7 +56,7 @@ for pi, ph in enumerate(phases):
         rec = {'phase': pi, 'step': gstep, 'loss': round(float(l.detach() / k), 4), 'len': b['inputs']['input_ids'].shape[1], 'wall': round(time.time() - t0, 1), 'cpu': round(time.process_time() - cpu0, 1)}
         if gstep % every == 0 or step == n:
             d = out / f'ckpt-{gstep}'; model.eval(); model.save_pretrained(d); proc.save_pretrained(d)
-            te = time.time(); r = evaluate_model(d, ev, out / f'eval-{gstep}', progress=False)['lingshu-demo']
+            te = time.time(); r = benchmark_scores(evaluate_checkpoint(d, ev, out / f'eval-{gstep}', progress=False))['lingshu-demo']
             rec.update(acc=r['accuracy'], invalid=r['invalid_rate'], eval_s=round(time.time() - te, 1))
             print(rec, flush=True)
             if step != n: shutil.rmtree(d)

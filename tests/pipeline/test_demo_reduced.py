@@ -1,4 +1,4 @@
-"""A reduced run of the demo recipe itself (recipes/nano/pipeline.yaml, Lingshu-Nano) and
+"""A reduced run of the demo recipe itself (the shipped `nano` pipeline recipe, Lingshu-Nano) and
 the browser test of its result: `lingshu serve --model RUN/final --ui` answers, in the web
 page, a question about a held-out demo image.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "recipes" / "nano" / "pipeline.yaml"
+RECIPE = "nano"  # src/lingshu/pipeline/recipes/nano.yaml, by name as `make demo` runs it
 CHROMIUM = "/usr/bin/chromium"
 
 # Minutes on an idle 2-core machine; far more on a loaded one: above pytest's 900 s default.
@@ -44,7 +44,7 @@ REDUCED = [
 def run_reduced(run: Path, env: dict[str, str] | None = None, timeout: float = 3000) -> Path:
     """The reduced demo into ``run`` in a child process (``env`` added to this one's);
     its stdout and stderr are kept beside the report."""
-    args = [sys.executable, "-m", "lingshu.cli.main", "pipeline", "--recipe", str(RECIPE), "-q",
+    args = [sys.executable, "-m", "lingshu.cli.main", "pipeline", "--recipe", RECIPE, "-q",
             "--set", f"output_dir={run}", "--set", f"final_model={run / 'final'}"]
     for o in REDUCED:
         args += ["--set", o]

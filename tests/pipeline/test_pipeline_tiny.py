@@ -1,6 +1,7 @@
 """The whole pipeline on the tiny random Qwen2.5-VL and a handful of real samples.
 
-The demo's own recipes (recipes/nano/: curation ops, the four stages, evaluation) run with
+The demo's own recipes (the `nano` pipeline recipe and its curation ops, four stages and
+evaluation, src/lingshu/pipeline/recipes/) run with
 the tiny model as base model, 3 images per source and 1-4 steps per stage. One test walks
 through what a user does: a run killed with SIGKILL in the middle of stage 1 is resumed by
 the same command (the finished steps come from the cache, stage 1 continues from its
@@ -21,10 +22,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "src" / "lingshu" / "train" / "recipes" / "nano" / "pipeline.yaml"
+RECIPE = REPO / "src" / "lingshu" / "pipeline" / "recipes" / "nano.yaml"
 
 pytestmark = [pytest.mark.timeout(2400), pytest.mark.skipif(
-    not (REPO / "src" / "lingshu" / "train" / "stage_kinds.py").is_file()
+    not (REPO / "src" / "lingshu" / "train" / "stages").is_dir()
     or not (REPO / "src" / "lingshu" / "data" / "curate").is_dir(),
     reason="needs the training and curation areas",
 )]
@@ -43,7 +44,8 @@ def _overrides(run: Path, tiny: Path) -> list[str]:
     for p in ("min_pixels", "max_pixels"):
         stages += [f"stages.{i}.{p}=3136" for i in range(4)]
     return [
-        f"output_dir={run}", f"final_model={run / 'final'}", "raw.limit_per_source=3",
+        f"output_dir={run}", f"final_model={run / 'final'}", f"data_root={REPO / 'data'}",
+        "raw.limit_per_source=3",
         "training_overrides=" + json.dumps(stages),
         "evaluation.benchmarks=" + json.dumps([{"name": "lingshu-demo", "limit": 4},
                                                {"name": "mmlu-med", "split": "val", "limit": 2}]),

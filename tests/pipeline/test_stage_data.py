@@ -132,11 +132,36 @@ def test_captions_say_only_what_labels_say():
 
 
 def test_recipe_errors_are_one_line(tmp_path):
-    shipped = REPO / "src" / "lingshu" / "train" / "recipes" / "nano" / "pipeline.yaml"
+    shipped = "nano"  # src/lingshu/pipeline/recipes/nano.yaml, by name
+    root = f"data_root={REPO / 'data'}"  # the repository's data/, whatever the current folder
     with pytest.raises(UserError, match=r"stage_data\.stage1-shallow-alignment\.colour: unknown key"):
-        load_pipeline_recipe(shipped, ["stage_data.stage1-shallow-alignment.colour=red"])
+        load_pipeline_recipe(shipped, [root, "stage_data.stage1-shallow-alignment.colour=red"])
     with pytest.raises(UserError, match=r"raw.manifest: file .*nope.jsonl does not exist"):
-        load_pipeline_recipe(shipped, ["raw.manifest=nope.jsonl"])
+        load_pipeline_recipe(shipped, [root, "raw.manifest=nope.jsonl"])
     with pytest.raises(UserError, match=r"rl rows come from multiple choice only"):
-        load_pipeline_recipe(shipped, ["stage_data.stage4-grpo.include=[mcq, text]"])
-    assert load_pipeline_recipe(shipped).evaluation.benchmarks[0].name == "lingshu-demo"
+        load_pipeline_recipe(shipped, [root, "stage_data.stage4-grpo.include=[mcq, text]"])
+    with pytest.raises(UserError, match=r"data_root: folder .*nowhere does not exist"):
+        load_pipeline_recipe(shipped, [f"data_root={tmp_path / 'nowhere'}"])
+    with pytest.raises(UserError, match=r"pipeline recipe 'nanoo': no such file .* shipped: nano"):
+        load_pipeline_recipe("nanoo")
+    from lingshu.pipeline import resolve_recipe_path
+
+    nano = REPO / "src" / "lingshu" / "pipeline" / "recipes" / "nano.yaml"
+    assert resolve_recipe_path("nano") == resolve_recipe_path("recipes/nano/pipeline.yaml") == nano
+    assert load_pipeline_recipe(shipped, [root]).evaluation.benchmarks[0].name == "lingshu-demo"
+
+
+def test_recipe_holds_typed_sub_recipes():
+    """The curation and training recipes arrive typed, joined as the pipeline runs them."""
+    from lingshu.data.curate import Recipe as CurationRecipe
+    from lingshu.train import Recipe as TrainingRecipe
+
+    r = load_pipeline_recipe("nano", [f"data_root={REPO / 'data'}", "seed=7",
+                                      "training_overrides=[stages.0.max_steps=3]"])
+    assert isinstance(r.curation, CurationRecipe) and isinstance(r.training, TrainingRecipe)
+    assert r.training.seed == 7 and r.training.stages[0].max_steps == 3
+    assert [s.kind for s in r.training.stages] == ["sft", "sft", "sft", "grpo"]
+    (decon,) = [op for op in r.curation.ops if op.op == "decontaminate"]
+    assert decon.params["data_dir"] == str(REPO / "data" / "benchmarks")
+    assert r.raw.manifest == REPO / "data" / "demo" / "images.jsonl"
+    assert r.evaluation.batch_size == 32 and r.evaluation.device == "cpu" and r.evaluation.profile == "strict"

@@ -47,7 +47,7 @@ def encoded_samples(model_dir: Path, tmp: Path, n: int = len(MIXED_ROWS)) -> tup
     under ``tmp/images``), and the processor."""
     from transformers import AutoProcessor
 
-    from lingshu.train.sft_data import encode, normalise
+    from lingshu.train.data.sft import encode, normalise
 
     proc = AutoProcessor.from_pretrained(model_dir)
     make_images(tmp / "images")

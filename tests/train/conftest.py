@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,13 @@ def sft_jsonl(tmp_path) -> Path:
         img = ["images/a.png", "images/b.png", None][i % 3]
         rows.append(qwen_row(i, img, f"What organ is shown in case {i}?" + " more" * (i % 4), f"Answer {i}: lung" + " x" * (i % 5)))
     return write_jsonl(tmp_path / "train.jsonl", rows)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerator_state():
+    """Each test starts without accelerate's process-wide state: a GRPO test whose precision
+    resolves to bf16 (``precision: auto`` on a CPU with bf16) would otherwise leave an
+    ``AcceleratorState`` that refuses the next test's fp32 ``Accelerator``."""
+    yield
+    if "accelerate.state" in sys.modules:
+        sys.modules["accelerate.state"].AcceleratorState._reset_state()

@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps
 from pydantic import ValidationError
 
-from lingshu.train.augment import ImageAugment, augment_image, augment_sample, view_rng
+from lingshu.train.data.augment import ImageAugment, augment_image, augment_sample, view_rng
 
 from _train_helpers import encoded_samples
 
@@ -106,7 +106,7 @@ def test_view_rng_depends_on_every_coordinate():
 def test_augmented_sample_keeps_tokens_and_grid(tiny_vl_dir, tmp_path):
     from transformers import AutoProcessor
 
-    from lingshu.train.sft_data import encode, normalise
+    from lingshu.train.data.sft import encode, normalise
 
     from _train_helpers import make_images, qwen_row
 
@@ -142,8 +142,7 @@ def test_text_only_samples_pass_through(tiny_vl_dir, tmp_path):
 
 @pytest.mark.slow
 def test_stage_trains_with_augmentation_and_resumes_identically(tiny_vl_dir, tmp_path):
-    from lingshu.train.recipe import load_recipe
-    from lingshu.train.runner import run_recipe
+    from lingshu.train import load_recipe, run_recipe
 
     from _train_helpers import make_images, qwen_row, tiny_recipe, write_jsonl
 

@@ -14,8 +14,8 @@ from lingshu.train.dryrun import (
     memory_estimate,
     plan,
 )
-from lingshu.train.recipe import load_recipe
-from lingshu.train.recipe_files import RECIPES_DIR
+from lingshu.train import load_recipe
+from lingshu.train.config import RECIPES_DIR
 
 
 def qwen2_5_vl_7b_by_hand() -> dict[str, int]:

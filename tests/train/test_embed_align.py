@@ -10,7 +10,7 @@ import pytest
 
 from lingshu.train.embed_align import (EmbeddingAlignment, align_to_embeddings, bag_of_words_loss,
                                        caption_targets)
-from lingshu.train.sft_data import IGNORE, Encoded
+from lingshu.train.data.sft import IGNORE, Encoded
 
 from _train_helpers import encoded_samples
 
@@ -59,7 +59,7 @@ def test_caption_targets_weigh_words_by_inverse_document_frequency():
 
 
 def test_config_validation():
-    from lingshu.train.recipe import SFTStageConfig
+    from lingshu.train.config import SFTStageConfig
 
     base = dict(name="s", data=[{"path": "x.jsonl"}], max_steps=1)
     with pytest.raises(ValueError, match="embedding_alignment trains the vision tower or the merger"):

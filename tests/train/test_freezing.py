@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lingshu.train.parts import apply_freezing, param_groups, part_of
-from lingshu.train.recipe import load_recipe
-from lingshu.train.runner import run_recipe
+from lingshu.train import load_recipe
+from lingshu.train import run_recipe
 
 from _train_helpers import make_images, qwen_row, tiny_recipe, write_jsonl
 
@@ -59,7 +59,7 @@ def data(tmp_path) -> Path:
 def test_frozen_parameters_bit_identical(tiny_vl_dir, tmp_path, data, parts, changed):
     p = tiny_recipe(tmp_path, tiny_vl_dir, data, parts=parts, max_steps=2, checkpoint_every=100)
     rec = load_recipe(p)
-    final = run_recipe(rec, p, [])["sft"]
+    final = run_recipe(rec, p, [])["sft"].model_path
     before, after = _load(tiny_vl_dir).state_dict(), _load(final).state_dict()
     assert before.keys() == after.keys()
     for name, t in before.items():
@@ -88,7 +88,7 @@ def test_output_loads_with_plain_transformers_and_lingshu(tiny_vl_dir, tmp_path,
     from lingshu.models import LoadOptions, load_model
 
     p = tiny_recipe(tmp_path, tiny_vl_dir, data, max_steps=1)
-    final = run_recipe(load_recipe(p), p, [])["sft"]
+    final = run_recipe(load_recipe(p), p, [])["sft"].model_path
     AutoProcessor.from_pretrained(final)
     m = AutoModelForImageTextToText.from_pretrained(final)
     assert m.config.model_type == "qwen2_5_vl"
@@ -100,7 +100,7 @@ def test_lora_targets_language_model_only_and_merges(tiny_vl_dir, tmp_path, data
     p = tiny_recipe(tmp_path, tiny_vl_dir, data, max_steps=2, parts={"vision": "frozen", "merger": "frozen", "llm": 5e-2},
                     lora={"r": 4, "alpha": 8})
     rec = load_recipe(p)
-    final = run_recipe(rec, p, [])["sft"]
+    final = run_recipe(rec, p, [])["sft"].model_path
     adapter = Path(rec.output_dir) / "sft" / "final-adapter"
     from safetensors.torch import load_file
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from lingshu.train import packing
-from lingshu.train.packing import collate_packed, collate_padded, loss_sum, rope_fn_for
-from lingshu.train.sft_data import IGNORE
+from lingshu.train.data import packing
+from lingshu.train.data.packing import collate_packed, collate_padded, loss_sum, rope_fn_for
+from lingshu.train.data.sft import IGNORE
 
 from _train_helpers import encoded_samples
 
@@ -22,7 +22,7 @@ def _reference(model, batch):
     way as in ``loss_sum`` (per segment), so only the head differs."""
     import contextlib
 
-    from lingshu.train.packed_attention import packed_attention
+    from lingshu.train.data.packed_attention import packed_attention
 
     with packed_attention(model) if batch.get("packed") else contextlib.nullcontext():
         logits = model(**batch["inputs"], use_cache=False).logits

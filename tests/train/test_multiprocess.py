@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lingshu.train.recipe_files import RECIPES_DIR
+from lingshu.train.config import RECIPES_DIR
 
 from _train_helpers import make_images, qwen_row, tiny_recipe, write_jsonl
 

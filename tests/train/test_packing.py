@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from lingshu.train import packed_attention
-from lingshu.train.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
+from lingshu.train.data import packed_attention
+from lingshu.train.data.packing import collate_packed, collate_padded, loss_sum, pack_greedy, rope_fn_for
 
 from _train_helpers import encoded_samples
 

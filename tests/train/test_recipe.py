@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from lingshu.core.errors import UserError
-from lingshu.train.recipe import SFTStageConfig, apply_overrides, load_recipe
-from lingshu.train.recipe_files import shipped_recipes
+from lingshu.core.config import apply_overrides
+from lingshu.train import SFTStageConfig, load_recipe
+from lingshu.train import shipped_recipes
 
 from _train_helpers import tiny_recipe, write_jsonl, qwen_row
 
@@ -90,7 +91,7 @@ def test_overrides_by_index_and_name():
     assert out["seed"] == 3 and out["stages"][1]["x"] == 5
     assert out["stages"][0]["parts"] == {"llm": "frozen"}
     assert d["seed"] == 0  # input untouched
-    with pytest.raises(UserError, match="no stage named 'c'"):
+    with pytest.raises(UserError, match="no element named 'c'"):
         apply_overrides(d, ["stages.c.x=1"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from lingshu.train.sft_data import BadSample, read_rows
+from lingshu.train.data.sft import BadSample, read_rows
 
 
 def test_a_row_that_is_not_utf8_is_excluded_not_fatal(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lingshu.train.recipe import DataSource
-from lingshu.train.sft_data import (
+from lingshu.train.config import DataSource
+from lingshu.train.data.sft import (
     IGNORE,
     BadSample,
     assistant_labels,

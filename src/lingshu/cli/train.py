@@ -50,8 +50,7 @@ def train(
     bad = [a for a in args if "=" not in a]
     if bad:
         raise UserError(f"argument {bad[0]!r}: expected key=value override (e.g. stages.0.max_steps=10)")
-    from lingshu.train.recipe import load_recipe
-    from lingshu.train.recipe_files import resolve_recipe_path
+    from lingshu.train import load_recipe, resolve_recipe_path
 
     path = resolve_recipe_path(recipe)
     rec = load_recipe(path, args, check_files=not dry_run)
@@ -67,7 +66,7 @@ def train(
         if problems:
             raise UserError(f"{len(problems)} problem(s) between the recipe and its accelerate config (above)")
         return
-    from lingshu.train.runner import run_recipe, stage_summaries
+    from lingshu.train import run_recipe, stage_summaries
 
     run_recipe(rec, path, args, only=stage or None)
     import os
@@ -127,15 +126,14 @@ def _prepare_rl(args: list[str], as_json: bool) -> None:
 
 def _list_recipes(fields: bool, as_json: bool) -> None:
     if fields:
-        from lingshu.train.recipe import SFTStageConfig, field_docs
-        from lingshu.train.stage_kinds import get_stage_kind
+        from lingshu.train import SFTStageConfig, field_docs, get_stage_kind
 
         rows = field_docs() + field_docs(SFTStageConfig, "stages[kind=sft].")
         rows += field_docs(get_stage_kind("grpo").config_model, "stages[kind=grpo].")
         for k, d in rows:
             typer.echo(f"{k:48s} {d}")
         return
-    from lingshu.train.recipe_files import recipe_summary, shipped_recipes
+    from lingshu.train import recipe_summary, shipped_recipes
 
     items = {n: {"path": str(p), "description": recipe_summary(p)} for n, p in shipped_recipes().items()}
     if as_json:

@@ -2,13 +2,19 @@
 after each -> the final model, with one table and one plot across stages.
 
     from lingshu.pipeline import load_pipeline_recipe, run_pipeline
-    run_pipeline(load_pipeline_recipe("recipes/nano/pipeline.yaml"))
+    run_pipeline(load_pipeline_recipe("nano"))   # a shipped recipe, or a YAML file
 
 Every step is cached by the hash of its inputs and settings (see ``steps``); the command is
-``lingshu pipeline --recipe FILE``. See docs/pipeline.md.
+``lingshu pipeline --recipe NAME|FILE``. The stages run on training's own loop
+(``lingshu.train.run_recipe``) with the pipeline's hooks. See docs/pipeline.md.
 """
 
-from lingshu.pipeline.recipe import PipelineRecipe, load_pipeline_recipe
+from lingshu.pipeline.recipe import (
+    PipelineRecipe,
+    load_pipeline_recipe,
+    resolve_recipe_path,
+    shipped_recipes,
+)
 from lingshu.pipeline.steps import StepResult, StepRunner
 
 
@@ -19,4 +25,5 @@ def run_pipeline(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - re-export, 
     return _run(*args, **kwargs)
 
 
-__all__ = ["PipelineRecipe", "StepResult", "StepRunner", "load_pipeline_recipe", "run_pipeline"]
+__all__ = ["PipelineRecipe", "StepResult", "StepRunner", "load_pipeline_recipe",
+           "resolve_recipe_path", "run_pipeline", "shipped_recipes"]

@@ -1,33 +1,42 @@
 """The typed pipeline recipe: raw sources -> curation -> stage data -> stages -> evaluation.
 
-One YAML file names every input of a whole run; it refers to a curation recipe
-(``lingshu data run`` format) and a training recipe (``lingshu train`` format) instead of
-repeating them, so the same curation and stage settings run alone or inside the pipeline.
-The pipeline fills in what joins them: the curation recipe's inputs are the raw step's
-files and its output folder is the run's; each training stage's ``data`` becomes the stage
-data the pipeline built for it. Every model forbids unknown keys; relative paths resolve
-against the recipe's folder.
+One YAML file names every input of a whole run. Its ``curation`` and ``training`` entries
+name a curation recipe (``lingshu data run`` format) and a training recipe (``lingshu
+train`` format) instead of repeating them, so the same curation and stage settings run alone
+or inside the pipeline; both are loaded and validated with the pipeline recipe, and the
+loaded recipe holds them typed (the data area's curation ``Recipe``, the training area's
+``Recipe``). The pipeline fills in what joins them: the curation recipe's inputs are the raw
+step's files and its output folder is the run's; a ``decontaminate`` op without
+``data_dir`` checks the evaluation's benchmarks; each training stage's ``data`` becomes the
+stage data the pipeline built for it, and the stages train with the pipeline's ``seed``.
+
+Every model forbids unknown keys. Relative paths resolve against the recipe's folder, except
+the data paths (``raw.manifest``, ``raw.text``, ``evaluation.data_dir``) when ``data_root``
+is set: those resolve against it. Shipped recipes (``src/lingshu/pipeline/recipes/``) are
+found by name: ``lingshu pipeline --recipe nano``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
+from lingshu.data.curate import Recipe as CurationRecipe
+from lingshu.data.curate import parse_recipe
 from lingshu.models.loading import DType
+from lingshu.train import EvalSettings, load_recipe
+from lingshu.train import shipped_recipes as shipped_training_recipes
+from lingshu.train import Recipe as TrainingRecipe
 
 Part = Literal["caption", "mcq", "text"]
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RawSources(_Strict):
+class RawSources(StrictModel):
     """The raw data: labelled images (a manifest) and text-only conversations."""
 
     manifest: Path = Field(description="JSONL, one image per row: id, source, path (or package + "
@@ -40,7 +49,7 @@ class RawSources(_Strict):
                                   "user's raw data would hold them: decontamination must remove them")
 
 
-class StageData(_Strict):
+class StageData(StrictModel):
     """What one training stage trains on, drawn from the curated records."""
 
     include: list[Part] = Field(min_length=1, description="caption: label captions; mcq: "
@@ -61,30 +70,24 @@ class StageData(_Strict):
                                    "(a cold start for GRPO's format reward)")
 
 
-class EvalBenchmark(_Strict):
-    name: str = Field(description="registered benchmark (`lingshu benchmarks list`)")
-    split: str | None = Field(None, description="split (default: the benchmark's first)")
-    limit: int | None = Field(None, ge=1, description="first N samples")
+class Evaluation(EvalSettings):
+    """The evaluation after each stage (and of the base model), through the evaluation kit:
+    the shared checkpoint-evaluation settings with the pipeline's defaults (short answers,
+    the strict profile, on the CPU)."""
 
-
-class Evaluation(_Strict):
-    """The evaluation after each stage (and of the base model), through the evaluation kit."""
-
-    data_dir: Path = Field(description="benchmark data folder (as `lingshu eval run --data-dir`)")
-    benchmarks: list[EvalBenchmark] = Field(min_length=1, description="benchmarks, in order")
-    baseline: bool = Field(True, description="evaluate the base model before training")
     batch_size: int = Field(16, ge=1, description="hf backend batch size")
     max_new_tokens: int = Field(16, ge=1, description="answer tokens")
-    dtype: DType = Field(
+    profile: str | None = Field("strict", description="prompt/scoring profile")
+    device: str | None = Field("cpu", description="hf backend device")
+    dtype: DType | None = Field(
         "auto", description="weights' dtype for evaluation (auto: bfloat16 where the CPU or GPU "
         "computes in it, else float32, as training's precision auto); bfloat16 evaluates a "
         "bf16-trained model as trained")
-    min_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
-    max_pixels: int | None = Field(None, ge=1, description="image area after resizing (as trained)")
-    bootstrap_resamples: int = Field(1000, ge=100, description="bootstrap resamples for CIs")
+    bootstrap_resamples: int | None = Field(1000, ge=100, description="bootstrap resamples for CIs")
+    baseline: bool = Field(True, description="evaluate the base model before training")
 
 
-class Gate(_Strict):
+class Gate(StrictModel):
     """What the final model must show (checked and reported, never eased; BRIEF/issue 12)."""
 
     benchmark: str | None = Field(None, description="benchmark the gate reads (omit for a "
@@ -109,16 +112,20 @@ class Gate(_Strict):
         return self
 
 
-class PipelineRecipe(_Strict):
+class PipelineRecipe(StrictModel):
     name: str = Field(description="pipeline name")
     description: str = Field("", description="what this pipeline builds")
     output_dir: Path = Field(description="run directory (relative: against the current folder)")
     seed: int = Field(0, description="seed of the stage-data order and the training stages")
+    data_root: Path | None = Field(None, description="folder that raw.manifest, raw.text and "
+                                   "evaluation.data_dir resolve against (relative: against the "
+                                   "current folder); default: the recipe's folder")
     raw: RawSources
-    curation: Path = Field(description="curation recipe (ops, optional mixtures); its inputs "
-                           "and output are filled in by the pipeline")
-    training: Path = Field(description="training recipe (base model, stages); each stage's data "
-                           "is replaced by the stage data below")
+    curation: CurationRecipe = Field(description="curation recipe file (ops, optional mixtures); "
+                                     "its inputs and output are filled in by the pipeline")
+    training: TrainingRecipe = Field(description="training recipe file or shipped name (base "
+                                     "model, stages); each stage's data is replaced by the stage "
+                                     "data below")
     training_overrides: list[str] = Field(default_factory=list, description="key=value "
                                           "overrides of the training recipe (as `lingshu train`)")
     stage_data: dict[str, StageData] = Field(description="training stage name -> its data")
@@ -140,71 +147,114 @@ class PipelineRecipe(_Strict):
         return self.final_model or (self.output_dir / "final")
 
 
+def shipped_recipes() -> dict[str, Path]:
+    """Name -> path of every pipeline recipe shipped with the package."""
+    return {p.stem: p for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+
+
+def resolve_recipe_path(name_or_path: str | Path) -> Path:
+    """A file path, or the name of a shipped pipeline recipe (``nano``). The path a shipped
+    recipe had before it moved into the pipeline area (``recipes/nano/pipeline.yaml``, under
+    the training recipes) still names it, so commands written for it keep working."""
+    p = Path(name_or_path).expanduser()
+    if p.is_file():
+        return p.absolute()
+    shipped = shipped_recipes()
+    former = p.parent.name if p.name == "pipeline.yaml" else None
+    for key in (str(name_or_path).removesuffix(".yaml"), former):
+        if key in shipped:
+            return shipped[key]
+    raise UserError(f"pipeline recipe {str(name_or_path)!r}: no such file and no shipped recipe of "
+                    f"that name; shipped: {', '.join(shipped) or '(none)'}")
+
+
 def _resolve(p: Path, base: Path) -> Path:
     p = Path(p).expanduser()
     return p if p.is_absolute() else (base / p).resolve()
 
 
 def load_pipeline_recipe(path: str | Path, overrides: list[str] | None = None) -> PipelineRecipe:
-    """Read, override (``key.sub=value``) and validate; every problem is one ``UserError`` line."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: pipeline recipe not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a mapping of pipeline keys at the top level")
-    for item in overrides or []:
-        _override(data, item)
-    try:
-        recipe = PipelineRecipe.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        if err["type"] == "missing":
-            msg = "required key is missing"
-        raise UserError(f"{path}: {loc}: {msg.removeprefix('Value error, ')}") from None
+    """Read a pipeline recipe (a file or a shipped name), apply ``key.sub=value`` overrides,
+    load its curation and training recipes and validate everything; every problem is one
+    ``UserError`` line naming the file and the key."""
+    path = resolve_recipe_path(path)
+    data = apply_overrides(read_yaml(path, what="pipeline recipe"), overrides or [],
+                           example="raw.limit_per_source=8")
     base = path.parent.resolve()
+    if isinstance(data.get("curation"), str):
+        data["curation"] = _load_curation(_resolve(Path(data["curation"]), base), path)
+    if isinstance(data.get("training"), str):
+        extra = data.get("training_overrides") or []
+        if not isinstance(extra, list):
+            raise UserError(f"{path}: training_overrides: expected a list of key=value items")
+        file = _resolve(Path(data["training"]), base)
+        if not file.is_file() and data["training"] in shipped_training_recipes():
+            file = shipped_training_recipes()[data["training"]]  # a shipped name: lingshu-7b
+        data["training"] = _load_training(file, extra, path)
+    recipe = validate(PipelineRecipe, data, where=str(path))
+    _resolve_data_paths(recipe, path, base)
+    return _join(recipe, path)
+
+
+def _load_curation(file: Path, where: Path) -> CurationRecipe:
+    """The curation recipe, typed; ``inputs`` and ``output.dir`` are the pipeline's."""
+    if not file.is_file():
+        raise UserError(f"{where}: curation: file {file} does not exist; fix the path "
+                        "(relative paths resolve against the recipe's folder)")
+    data = read_yaml(file, what="curation recipe")
+    if data.get("inputs"):
+        raise UserError(f"{file}: inputs are set by the pipeline (its raw step); remove "
+                        "them from the curation recipe used in a pipeline")
+    output = {"dir": ".", **(data.get("output") or {})}  # the run's step folder, at run time
+    return parse_recipe({**data, "inputs": [], "output": output}, file.parent.resolve(), where=str(file))
+
+
+def _load_training(file: Path, overrides: list[str], where: Path) -> TrainingRecipe:
+    """The training recipe, typed; its data files are not required (the pipeline writes them)."""
+    if not file.is_file():
+        raise UserError(f"{where}: training: file {file} does not exist; fix the path "
+                        "(relative paths resolve against the recipe's folder)")
+    return load_recipe(file, overrides, check_files=False)
+
+
+def _resolve_data_paths(recipe: PipelineRecipe, path: Path, base: Path) -> None:
+    if recipe.data_root is not None:
+        root = recipe.data_root.expanduser().absolute()
+        if not root.is_dir():
+            raise UserError(f"{path}: data_root: folder {root} does not exist; run from the "
+                            "folder it is relative to (the repository root for the shipped "
+                            "recipes) or set data_root=FOLDER")
+        recipe.data_root = base = root
     recipe.raw.manifest = _resolve(recipe.raw.manifest, base)
     recipe.raw.text = [_resolve(p, base) for p in recipe.raw.text]
-    recipe.curation = _resolve(recipe.curation, base)
-    recipe.training = _resolve(recipe.training, base)
     recipe.evaluation.data_dir = _resolve(recipe.evaluation.data_dir, base)
-    for label, p in (("raw.manifest", recipe.raw.manifest), ("curation", recipe.curation),
-                     ("training", recipe.training),
+    for label, p in (("raw.manifest", recipe.raw.manifest),
                      *((f"raw.text.{i}", t) for i, t in enumerate(recipe.raw.text))):
         if not p.is_file():
             raise UserError(f"{path}: {label}: file {p} does not exist; fix the path "
-                            "(relative paths resolve against the recipe's folder)")
+                            "(relative paths resolve against the recipe's folder, or data_root)")
     if not recipe.evaluation.data_dir.is_dir():
         raise UserError(f"{path}: evaluation.data_dir: folder {recipe.evaluation.data_dir} "
                         "does not exist")
+
+
+def _join(recipe: PipelineRecipe, path: Path) -> PipelineRecipe:
+    """What the pipeline fills in between the sub-recipes (see the module docstring)."""
+    names = [s.name for s in recipe.training.stages]
+    missing = [n for n in names if n not in recipe.stage_data]
+    unknown = [n for n in recipe.stage_data if n not in names]
+    if missing or unknown:
+        raise UserError(f"{path}: stage_data must name each training stage exactly "
+                        f"(stages: {names}; missing: {missing}; unknown: {unknown})")
+    # the pipeline evaluates every stage with its own settings, not the stage's eval:
+    stages = [s.model_copy(update={"eval": None}) if getattr(s, "eval", None) is not None else s
+              for s in recipe.training.stages]
+    recipe.training = recipe.training.model_copy(update={"seed": recipe.seed, "stages": stages})
+    ops = []
+    for op in recipe.curation.ops:
+        if op.op == "decontaminate" and "data_dir" not in op.params:
+            op = op.model_copy(update={"params": {**op.params,
+                                                  "data_dir": str(recipe.evaluation.data_dir)}})
+        ops.append(op)
+    recipe.curation = recipe.curation.model_copy(update={"ops": ops})
     return recipe
-
-
-def _override(data: dict, item: str) -> None:
-    if "=" not in item:
-        raise UserError(f"override {item!r}: expected key=value, e.g. raw.limit_per_source=8")
-    key, raw = item.split("=", 1)
-    try:
-        value: Any = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        value = raw
-    node: Any = data
-    parts = key.strip().split(".")
-    for p in parts[:-1]:
-        if isinstance(node, list) and p.isdigit() and int(p) < len(node):
-            node = node[int(p)]
-        elif isinstance(node, dict):
-            node = node.setdefault(p, {})
-        else:
-            raise UserError(f"override {key!r}: {p!r} is not a mapping key or list index here")
-    if isinstance(node, list) and parts[-1].isdigit():
-        node[int(parts[-1])] = value
-    elif isinstance(node, dict):
-        node[parts[-1]] = value
-    else:
-        raise UserError(f"override {key!r}: cannot set {parts[-1]!r}")

@@ -217,3 +217,15 @@ def write_report(run_dir: Path, points: list[dict[str, Any]], benchmarks: list[s
 
 def load_report(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / "report.json").read_text())
+
+
+def paired_difference(baseline_dir: Path, final_dir: Path, benchmark: str) -> dict[str, Any] | None:
+    """final - baseline accuracy on the samples both answered, with the kit's paired
+    bootstrap 95% interval (``lingshu eval compare``)."""
+    from lingshu.eval.compare import compare_runs
+
+    for d in compare_runs(baseline_dir, final_dir):
+        if d.benchmark == benchmark:
+            return {"n": d.n_common, "baseline": d.acc_a, "final": d.acc_b, "diff": d.diff,
+                    "ci_low": d.ci_low, "ci_high": d.ci_high}
+    return None

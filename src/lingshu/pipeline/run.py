@@ -6,7 +6,8 @@ it reads and the keys of the steps it builds on. Keys are chosen so that a chang
 exactly what it affects: the base evaluation depends on the base model and the evaluation
 settings only; stage *i* depends on stage *i-1*, its own settings and the content of its
 own data file, so editing stage 3 reruns stages 3 and 4 and their evaluations, not stages
-1 and 2 nor curation.
+1 and 2 nor curation. The stages are training's own loop (``lingshu.train.run_recipe``)
+with the pipeline's hooks (``stages.StageSteps``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from lingshu import __version__
-from lingshu.core.errors import UserError
 from lingshu.core.io import atomic_write_json
-from lingshu.models.precision import resolve_dtype_name, resolve_precision, training_device
-from lingshu.pipeline import adapters, report
-from lingshu.pipeline.evaluate import evaluate_model, paired_difference
+from lingshu.pipeline import report
 from lingshu.pipeline.raw import build_raw
 from lingshu.pipeline.recipe import PipelineRecipe
 from lingshu.pipeline.stage_data import leak_check, read_curated, write_stage_data
-from lingshu.pipeline.steps import StepRunner
+from lingshu.pipeline.stages import StageSteps, publish
+from lingshu.pipeline.steps import StepResult, StepRunner
 
 
 def _licenses(manifest: Path) -> dict[str, str]:
@@ -42,33 +41,75 @@ def _licenses(manifest: Path) -> dict[str, str]:
 def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any = None) -> dict[str, Any]:
     """Run (or resume, or reuse) every step; return the report's content and paths."""
     from rich.console import Console
+    from rich.markup import escape
+
+    from lingshu.models import resolve_model_dir
+    from lingshu.models.precision import resolve_precision, training_device
+    from lingshu.train import run_recipe
 
     console = console or Console()
     run_dir = Path(recipe.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "pipeline.resolved.json", recipe.model_dump(mode="json"))
-    from rich.markup import escape
-
     steps = StepRunner(run_dir, log=lambda m: console.print(f"[bold]pipeline[/] {escape(m)}"))
     t0 = time.time()
+    # keys and configs hold what ran: "auto" resolved on this machine (bf16 here, fp32 there)
+    evaluation = _resolved_evaluation(recipe)
+    training = recipe.training.model_copy(
+        update={"precision": resolve_precision(recipe.training.precision, training_device())})
+    recipe = recipe.model_copy(update={"evaluation": evaluation, "training": training})
     ev = recipe.evaluation
     ev_cfg = ev.model_dump(mode="json", exclude={"data_dir"})
-    # keys hold what ran: "auto" resolved on this machine (bf16 here, fp32 there)
-    ev_cfg["dtype"] = resolve_dtype_name(ev.dtype, "cpu")
-    bench_files = [ev.data_dir / b.name for b in ev.benchmarks if (ev.data_dir / b.name).is_dir()]
 
-    # the training recipe is validated before any work starts
-    training = adapters.load_training(recipe.training, recipe.training_overrides)
-    precision = resolve_precision(training.precision, training_device())
-    names = [adapters.stage_name(s) for s in training.stages]
-    missing = [n for n in names if n not in recipe.stage_data]
-    unknown = [n for n in recipe.stage_data if n not in names]
-    if missing or unknown:
-        raise UserError(f"{recipe.training}: stage_data must name each training stage exactly "
-                        f"(stages: {names}; missing: {missing}; unknown: {unknown})")
+    raw = _raw_step(steps, recipe)
+    curated = _curate_step(steps, recipe, raw)
+    data = _data_step(steps, recipe, curated, ev_cfg)
 
-    # 1. raw data -> conversations with labels
-    raw = steps.run(
+    stages = StageSteps(steps, recipe, data.output["files"], ev_cfg, progress)
+    model = Path(resolve_model_dir(training.base_model))
+    if ev.baseline:
+        stages.evaluate_base(model)
+    results = run_recipe(training, data_for=stages.data_for, around_stage=stages.around_stage,
+                         after_stage=stages.after_stage)
+    if results:
+        model = list(results.values())[-1].model_path
+
+    # the final model, then the report
+    prev = stages.prev
+    final = steps.run("final", lambda d: {"model": str(publish(model, recipe.final_dir))},
+                      config={"final": str(recipe.final_dir)}, after=[prev] if prev else [])
+    if not (Path(final.output["model"]) / "config.json").is_file():  # deleted by hand: copy again
+        publish(model, recipe.final_dir)
+    benchmarks = ev.names
+    paired: dict[str, Any] = {}
+    if "base" in stages.eval_dirs and len(stages.points) > 1:
+        last = list(stages.eval_dirs)[-1]
+        for b in benchmarks:
+            paired[b] = report.paired_difference(stages.eval_dirs["base"], stages.eval_dirs[last], b)
+    curves = report.read_curves(stages.stage_dirs)
+    gates = report.check_gates(recipe.gates, stages.points, paired, curves)
+    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds,
+                   "cpu_seconds": r.cpu_seconds} for r in steps.results]
+    paths = report.write_report(run_dir, stages.points, benchmarks, curves, paired, gates, {
+        "steps": steps_info, "data": data.output, "curation": curated.output,
+        "final_model": str(recipe.final_dir), "seconds_this_run": round(time.time() - t0, 1),
+    })
+    return {"points": stages.points, "paired": paired, "gates": gates, "steps": steps_info,
+            "final_model": Path(recipe.final_dir), "report": paths, "benchmarks": benchmarks}
+
+
+def _resolved_evaluation(recipe: PipelineRecipe) -> Any:
+    """The evaluation settings with ``dtype: auto`` resolved for its device (the cache keys
+    and the saved configs hold what ran)."""
+    from lingshu.models.precision import resolve_dtype_name
+
+    ev = recipe.evaluation
+    return ev.model_copy(update={"dtype": resolve_dtype_name(ev.dtype, ev.device or "cpu")})
+
+
+def _raw_step(steps: StepRunner, recipe: PipelineRecipe) -> StepResult:
+    """Raw data -> conversations with labels."""
+    return steps.run(
         "raw",
         lambda d: build_raw(recipe.raw.manifest, recipe.raw.text, d,
                             limit_per_source=recipe.raw.limit_per_source,
@@ -77,20 +118,50 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
                 "version": __version__},
         files=[recipe.raw.manifest, *recipe.raw.text],
     )
-    # 2. curation (filters, dedup, decontamination, template VQA)
-    licenses = _licenses(recipe.raw.manifest)
-    curated = steps.run(
-        "curate",
-        lambda d: adapters.run_curation(recipe.curation, raw.output["files"], licenses, d,
-                                            benchmarks_dir=ev.data_dir),
-        config={"curation": adapters.curation_config(recipe.curation), "version": __version__,
-                "benchmarks_dir": str(ev.data_dir)},
-        after=[raw],
-        files=[ev.data_dir / "lingshu-demo" / "test.jsonl"] if (ev.data_dir / "lingshu-demo").is_dir() else [],
-    )
-    # 3. per-stage data + leak check against every evaluation image
 
-    def _data(d: Path) -> dict[str, Any]:
+
+def _curate_step(steps: StepRunner, recipe: PipelineRecipe, raw: StepResult) -> StepResult:
+    """Curation (filters, dedup, decontamination, template VQA) of the raw step's files."""
+    ev_dir = recipe.evaluation.data_dir
+    licenses = _licenses(recipe.raw.manifest)
+    key = recipe.curation.model_dump(mode="json", exclude={"inputs", "base_dir"})
+    key["output"].pop("dir", None)  # the step's own folder
+    return steps.run(
+        "curate",
+        lambda d: _curate(recipe, raw.output["files"], licenses, d),
+        config={"curation": key, "version": __version__, "benchmarks_dir": str(ev_dir)},
+        after=[raw],
+        files=[ev_dir / "lingshu-demo" / "test.jsonl"] if (ev_dir / "lingshu-demo").is_dir() else [],
+    )
+
+
+def _curate(recipe: PipelineRecipe, raw_files: dict[str, str], licenses: dict[str, str],
+            out_dir: Path) -> dict[str, Any]:
+    """The curation recipe on the raw step's JSONL files, into ``out_dir`` (curation's own
+    run layout). Images are referenced, not copied, unless the recipe says otherwise."""
+    from lingshu.data.curate import Recipe as CurationRecipe
+    from lingshu.data.curate import run_recipe
+
+    curation = recipe.curation
+    inputs = [{"name": name, "path": path, "format": "jsonl", "task": "text" if name == "text" else "vqa",
+               "license": licenses.get(name, "as given by the source; not stated")}
+              for name, path in raw_files.items()]
+    output = curation.output.model_dump()
+    output["dir"] = Path(out_dir)
+    if "images" not in curation.output.model_fields_set:
+        output["images"] = "reference"
+    result = run_recipe(CurationRecipe.model_validate(
+        {**curation.model_dump(), "inputs": inputs, "output": output}))
+    return {"data_dir": str(Path(out_dir) / "data"), "kept": result.kept,
+            "excluded": result.excluded, "excluded_by_op": dict(result.by_op)}
+
+
+def _data_step(steps: StepRunner, recipe: PipelineRecipe, curated: StepResult,
+               ev_cfg: dict[str, Any]) -> StepResult:
+    """Per-stage data, and the leak check against every evaluation image."""
+    ev = recipe.evaluation
+
+    def run(d: Path) -> dict[str, Any]:
         out = write_stage_data(Path(curated.output["data_dir"]), recipe.stage_data, d, recipe.seed)
         images = {p["image"] for r in read_curated(Path(curated.output["data_dir"]))
                   for m in r.get("messages", []) if isinstance(m.get("content"), list)
@@ -100,77 +171,10 @@ def run_pipeline(recipe: PipelineRecipe, *, progress: bool = True, console: Any 
         out["leak_check"] = {k: v for k, v in check.items() if k != "leaks"}
         return out
 
-    data = steps.run("data", _data,
+    return steps.run("data", run,
                      config={"stage_data": {k: v.model_dump(mode="json") for k, v in recipe.stage_data.items()},
                              "seed": recipe.seed, "eval": ev_cfg},
                      after=[curated])
-
-    # 4. base model, evaluated before training
-    model = adapters.base_model_dir(training.base_model)
-    points: list[dict[str, Any]] = []
-    eval_dirs: dict[str, Path] = {}
-    if ev.baseline:
-        base_eval = steps.run(
-            "eval-base", lambda d: {"eval": evaluate_model(model, ev, d / "eval", progress=progress)},
-            config={"model": training.base_model, "eval": ev_cfg, "version": __version__},
-            files=bench_files,
-        )
-        points.append({"label": "base", "eval": base_eval.output["eval"]})
-        eval_dirs["base"] = base_eval.dir / "eval"
-
-    # 5. stages, each followed by its evaluation
-    prev = None
-    stage_dirs: list[tuple[str, Path]] = []
-    for stage in training.stages:
-        name = adapters.stage_name(stage)
-        data_file = Path(data.output["files"][name])
-        staged = adapters.with_data(stage, data_file)
-        current_model = model
-
-        def _train(d: Path, staged: Any = staged, current_model: Path = current_model) -> dict[str, Any]:
-            out = adapters.run_stage(staged, model_path=current_model, out_dir=d, seed=recipe.seed,
-                                     precision=precision)
-            return {"model": str(out)}
-
-        trained = steps.run(
-            f"stage-{name}", _train,
-            config={"stage": adapters.stage_config_json(stage), "seed": recipe.seed,
-                    "precision": precision,
-                    "base": training.base_model if prev is None else None, "version": __version__},
-            after=[prev] if prev is not None else [],
-            files=[data_file],
-        )
-        model = Path(trained.output["model"])
-        stage_dirs.append((name, trained.dir))
-        evaluated = steps.run(
-            f"eval-{name}", lambda d, m=model: {"eval": evaluate_model(m, ev, d / "eval", progress=progress)},
-            config={"eval": ev_cfg, "version": __version__}, after=[trained], files=bench_files,
-        )
-        points.append({"label": name, "eval": evaluated.output["eval"]})
-        eval_dirs[name] = evaluated.dir / "eval"
-        prev = trained
-
-    # 6. the final model, then the report
-    final = steps.run("final", lambda d: {"model": str(adapters.publish(model, recipe.final_dir))},
-                      config={"final": str(recipe.final_dir)}, after=[prev] if prev else [])
-    if not (Path(final.output["model"]) / "config.json").is_file():  # deleted by hand: copy again
-        adapters.publish(model, recipe.final_dir)
-    benchmarks = [b.name for b in ev.benchmarks]
-    paired: dict[str, Any] = {}
-    if "base" in eval_dirs and len(points) > 1:
-        last = list(eval_dirs)[-1]
-        for b in benchmarks:
-            paired[b] = paired_difference(eval_dirs["base"], eval_dirs[last], b)
-    curves = report.read_curves(stage_dirs)
-    gates = report.check_gates(recipe.gates, points, paired, curves)
-    steps_info = [{"step": r.name, "cached": r.cached, "seconds": r.seconds,
-                   "cpu_seconds": r.cpu_seconds} for r in steps.results]
-    paths = report.write_report(run_dir, points, benchmarks, curves, paired, gates, {
-        "steps": steps_info, "data": data.output, "curation": curated.output,
-        "final_model": str(recipe.final_dir), "seconds_this_run": round(time.time() - t0, 1),
-    })
-    return {"points": points, "paired": paired, "gates": gates, "steps": steps_info,
-            "final_model": Path(recipe.final_dir), "report": paths, "benchmarks": benchmarks}
 
 
 def _is_multimodal(name: str) -> bool:

@@ -126,7 +126,7 @@ def rl_answer(style: str, gold: str, options: dict[str, str]) -> str:
 
 def rl_prompt(question: str, options: dict[str, str], variant: str = "no_thinking") -> str:
     """The GRPO stage's prompt for this question (the training area's versioned template)."""
-    from lingshu.train.grpo import get_prompt
+    from lingshu.train import get_prompt
 
     body = question + "\n" + "\n".join(f"{k}. {v}" for k, v in options.items())
     return get_prompt(variant).render(body)

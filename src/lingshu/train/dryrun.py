@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import UserError
-from lingshu.train.recipe import PARTS, Recipe, SFTStageConfig, stage_name, total_steps
-from lingshu.train.stage_kinds import kind_of
+from lingshu.train.config import PARTS, Recipe, SFTStageConfig, total_steps
 
 ARCH_DIR = Path(__file__).resolve().parent / "architectures"
 
@@ -47,9 +46,9 @@ def load_config(recipe: Recipe) -> Any:
                             f"{', '.join(bundled_architectures())}")
         data = json.loads(arch.read_text())
     else:
-        from lingshu.train.runner import resolve_base_model
+        from lingshu.models.loading import resolve_model_dir
 
-        data = json.loads((resolve_base_model(recipe.base_model) / "config.json").read_text())
+        data = json.loads((resolve_model_dir(recipe.base_model) / "config.json").read_text())
     return CONFIG_MAPPING[data["model_type"]].from_dict(data)
 
 
@@ -134,7 +133,7 @@ def plan(recipe: Recipe) -> Plan:
     world = par.world_size
     stages = []
     for st in recipe.stages:
-        sp = StagePlan(name=stage_name(st), kind=kind_of(st))
+        sp = StagePlan(name=st.name, kind=st.kind)
         if isinstance(st, SFTStageConfig):
             lrs = {p: st.lr_of(p) for p in PARTS}
             sp.lrs = {p: (v if v is not None else "frozen") for p, v in lrs.items()}

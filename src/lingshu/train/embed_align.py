@@ -38,26 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from lingshu.train.sft_data import IGNORE, Encoded
-
-
-class EmbeddingAlignment(BaseModel):
-    """``embedding_alignment:`` in an SFT stage (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(0, ge=0, description="passes over the stage's image samples before its "
-                        "first language-model step (0: off)")
-    temperature: float = Field(0.05, gt=0, le=1, description="softmax temperature of the cosine "
-                               "similarities")
-    batch: int = Field(16, ge=1, description="images per optimizer step")
-    warmup_steps: int = Field(20, ge=0, description="linear warmup steps, then cosine decay to 0")
-
-    @property
-    def active(self) -> bool:
-        return self.epochs > 0
+from lingshu.train.config import EmbeddingAlignment
+from lingshu.train.data.sft import IGNORE, Encoded
 
 
 def caption_targets(samples: Sequence[Encoded], special_ids: set[int]) -> list[tuple[int, list[int], list[float]]]:
@@ -147,7 +129,7 @@ def align_to_embeddings(model: Any, samples: Sequence[Encoded], processor: Any, 
     import torch
     import torch.nn.functional as F
 
-    from lingshu.train.augment import augment_sample
+    from lingshu.train.data.augment import augment_sample
     from lingshu.train.parts import part_of
 
     vis = visual_module(model)

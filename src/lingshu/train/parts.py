@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from lingshu.train.recipe import PARTS
+from lingshu.train.config import PARTS
 
 _PEFT_PREFIX = "base_model.model."
 

@@ -11,72 +11,22 @@ Layout::
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata as md
 import json
 import logging
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lingshu.core.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from lingshu.train.recipe import data_paths
+from lingshu.core.manifest import file_record, run_manifest
 
 log = logging.getLogger(__name__)
 
-_PACKAGES = ("lingshu", "torch", "transformers", "accelerate", "peft", "trl", "deepspeed", "numpy")
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _versions() -> dict[str, str | None]:
-    out = {}
-    for p in _PACKAGES:
-        try:
-            out[p] = md.version(p)
-        except md.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
-def _git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return r.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _hardware() -> dict[str, Any]:
-    hw: dict[str, Any] = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    try:
-        hw["ram_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            hw["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # hardware probing is informational only
-        pass
-    return hw
-
-
-def write_run_header(run_dir: Path, recipe: Any, recipe_path: Path, overrides: list[str]) -> None:
-    """recipe.resolved.yaml and manifest.json (versions, git commit, hardware, data sha256)."""
+def write_run_header(run_dir: Path, recipe: Any, recipe_path: Path | None, overrides: list[str]) -> None:
+    """recipe.resolved.yaml and manifest.json (the shared run manifest: versions, git commit,
+    hardware, command) with the sha256 of every data file."""
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = recipe.model_dump(mode="json")
     resolved["stages"] = [s.model_dump(mode="json") for s in recipe.stages]
@@ -84,21 +34,10 @@ def write_run_header(run_dir: Path, recipe: Any, recipe_path: Path, overrides: l
         run_dir / "recipe.resolved.yaml",
         f"# resolved from {recipe_path} with overrides {overrides}\n" + yaml.safe_dump(resolved, sort_keys=False),
     )
-    files = []
-    for s in recipe.stages:
-        for p in data_paths(s):
-            if p.is_file():
-                files.append({"stage": getattr(s, "name", None), "path": str(p), "sha256": sha256_file(p),
-                              "bytes": p.stat().st_size})
-    atomic_write_json(run_dir / "manifest.json", {
-        "recipe": str(recipe_path),
-        "overrides": overrides,
-        "command": sys.argv,
-        "versions": _versions(),
-        "git_commit": _git_commit(),
-        "hardware": _hardware(),
-        "data_files": files,
-    })
+    files = [file_record(p, stage=s.name) for s in recipe.stages for p in s.data_files() if p.is_file()]
+    atomic_write_json(run_dir / "manifest.json", run_manifest(
+        recipe=str(recipe_path) if recipe_path is not None else None, overrides=overrides,
+        data_files=files))
 
 
 class MetricsLog:

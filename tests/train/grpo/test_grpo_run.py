@@ -38,9 +38,10 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
         global_batch=2, rollout_batch=2, per_device_batch=8, max_steps=24,
     )
     out = tmp_path / "run"
-    final = run_grpo_stage(config, model_path=char_model, output_dir=out, seed=0,
-                           base_dir=data.parent, device="cpu")
-    assert final == out / "final"
+    result = run_grpo_stage(config, model_path=char_model, output_dir=out, seed=0,
+                            base_dir=data.parent, device="cpu")
+    final = result.model_path
+    assert final == out / "final" and result.complete and result.summary["steps"] == 24
     summary = json.loads((out / "summary.json").read_text())
     records = _metrics(out)
     assert [r["step"] for r in records] == list(range(1, 25))
@@ -86,7 +87,7 @@ def test_vision_rows_kl_reference_and_exclusions(tmp_path: Path) -> None:
         max_prompt_length=256, global_batch=1, rollout_batch=1, per_device_batch=2, max_steps=2,
     )
     out = tmp_path / "run"
-    final = run_grpo_stage(config, model_path=model, output_dir=out, seed=0, device="cpu")
+    final = run_grpo_stage(config, model_path=model, output_dir=out, seed=0, device="cpu").model_path
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows_kept"] == 2
     assert summary["rows_skipped_by_reason"] == {
@@ -127,8 +128,9 @@ def test_interrupted_stage_resumes_from_its_checkpoint(char_model: Path, tmp_pat
     out, run_log = tmp_path / "run", _RunLog()
     common = dict(model_path=char_model, output_dir=out, seed=0, device="cpu", metrics=run_log,
                   global_step_offset=100)
-    final = run_grpo_stage(config, stop_after=2, **common)
-    assert not final.exists() and not (out / "summary.json").exists()
+    stopped = run_grpo_stage(config, stop_after=2, **common)
+    final = stopped.model_path
+    assert not stopped.complete and not final.exists() and not (out / "summary.json").exists()
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
     run_grpo_stage(config, **common)
     summary = json.loads((out / "summary.json").read_text())
@@ -138,5 +140,5 @@ def test_interrupted_stage_resumes_from_its_checkpoint(char_model: Path, tmp_pat
         ("rl", 101), ("rl", 102), ("rl", 103), ("rl", 104)]
     # A finished stage is not trained again.
     mtime = (out / "summary.json").stat().st_mtime
-    assert run_grpo_stage(config, **common) == final and final.is_dir()
+    assert run_grpo_stage(config, **common).model_path == final and final.is_dir()
     assert (out / "summary.json").stat().st_mtime == mtime

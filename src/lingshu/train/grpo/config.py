@@ -21,17 +21,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from lingshu.core.config import StrictModel
 
 from lingshu.train.grpo.prompts import GRPO_PROMPTS, LATEST_VERSION, PromptVariant
-from lingshu.train.recipe import EvalAfter
+from lingshu.train.config import EvalSettings, StageConfig, register_stage_config
 from lingshu.train.rewards import REWARDS, reward_preset
 
 
-class RLDataSource(BaseModel):
+class RLDataSource(StrictModel):
     """One RL JSONL file (CONTRACTS.md point 2 rows with answer / question_type / options)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="JSONL file; relative paths resolve against the recipe's folder")
     ratio: float = Field(
@@ -39,10 +39,8 @@ class RLDataSource(BaseModel):
     )
 
 
-class GRPOStageConfig(BaseModel):
+class GRPOStageConfig(StageConfig):
     """A GRPO stage (``kind: grpo`` in a recipe); run by ``run_grpo_stage``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field("grpo", description="stage name (folder of its outputs)")
     kind: Literal["grpo"] = Field("grpo", description="stage kind; always grpo here")
@@ -125,7 +123,7 @@ class GRPOStageConfig(BaseModel):
         None, ge=1, description="checkpoint every N optimizer steps (None: only at the end)"
     )
     seed: int | None = Field(None, description="stage seed (default: the run's seed)")
-    eval: EvalAfter | None = Field(
+    eval: EvalSettings | None = Field(
         None, description="evaluation of final/ after the stage (benchmarks, data_dir, limit)"
     )
 
@@ -182,3 +180,6 @@ class GRPOStageConfig(BaseModel):
             "gradient_accumulation_steps": grad_accum,
             "steps_per_generation": grad_accum * (self.rollout_batch // self.global_batch),
         }
+
+
+register_stage_config("grpo", GRPOStageConfig)

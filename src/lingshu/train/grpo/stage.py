@@ -29,6 +29,7 @@ from lingshu.train.grpo.metrics import (
 )
 from lingshu.train.grpo.prompts import get_prompt
 from lingshu.train.rewards import get_reward
+from lingshu.train.stages.base import StageResult, read_summary
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,8 @@ def run_grpo_stage(
     report_to: list[str] | None = None,
     resume: bool = True,
     **common: Any,
-) -> Path:
-    """Train ``model_path`` with GRPO as ``config`` says; return ``output_dir/final``.
+) -> StageResult:
+    """Train ``model_path`` with GRPO as ``config`` says; the result names ``output_dir/final``.
 
     ``model_path`` must be a folder on disk (a previous stage's output or a published
     checkpoint): with ``beta > 0`` TRL reloads the reference model from it, so a model held
@@ -137,14 +138,11 @@ def run_grpo_stage(
     ``final/``) is not trained again; an interrupted one resumes from its last checkpoint.
     """
     import torch
-    from trl import GRPOTrainer
-
-    from lingshu.models import LoadOptions, load_model
 
     out = Path(output_dir)
     final = out / "final"
     if (out / "summary.json").is_file() and (final / "config.json").is_file():
-        return final
+        return StageResult(config.name, "grpo", final, out, read_summary(out))
     out.mkdir(parents=True, exist_ok=True)
     seed = config.seed if config.seed is not None else seed
     model_dir = Path(model_path)
@@ -155,66 +153,21 @@ def run_grpo_stage(
         )
     use_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     dtype = _dtype(config.precision, precision, use_cpu)
-    vision = _is_vision(model_dir)
-    loaded = load_model(
-        str(model_dir),
-        LoadOptions(
-            device="cpu",  # the trainer (accelerate / DeepSpeed / FSDP) places the weights
-            dtype=dtype,
-            min_pixels=config.min_pixels if vision else None,
-            max_pixels=config.max_pixels if vision else None,
-        ),
-    )
-    model, processor = loaded.model, loaded.processor
-    model.train()
-
-    from lingshu.train.grpo.dataset import build_grpo_dataset
-
-    data = build_grpo_dataset(
-        config, seed=seed, base_dir=Path(base_dir) if base_dir else None, processor=processor
-    )
-    atomic_write_json(out / "stage_config.json", config.model_dump(mode="json"))
-    exclusions = out / "exclusions.jsonl"
-    exclusions.unlink(missing_ok=True)
-    if data.excluded:
-        with JsonlAppender(exclusions) as fh:
-            fh.write_many(data.excluded)
-        log.warning("%d RL rows skipped: %s (see %s)", len(data.excluded),
-                    data.excluded_by_reason, exclusions)
-
-    funcs, weights = reward_functions(config)
+    model, processor = _load_policy(config, model_dir, dtype)
+    data = _load_rows(config, out, seed, base_dir, processor)
     args = trl_args(config, output_dir=out, seed=seed, use_cpu=use_cpu, report_to=report_to,
                     num_processes=_num_processes(), bf16=dtype == "bfloat16")
-    args.reward_weights = weights
-    metrics_path = out / "metrics.jsonl"
-    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"),
-                         key=lambda p: int(p.name.split("-")[-1]))
-    resume_from = str(checkpoints[-1]) if resume and checkpoints else None
-    start = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
-    if resume_from is None:
-        metrics_path.unlink(missing_ok=True)
-    else:  # steps after the checkpoint are trained again: drop their old records
-        keep_metrics_until(metrics_path, start)
-    if metrics is not None and hasattr(metrics, "truncate_after"):
-        metrics.truncate_after(config.name, start)
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=funcs,
-        args=args,
-        train_dataset=data.dataset,
-        processing_class=processor,
-        callbacks=[make_callback(metrics_path, stage=config.name, run_metrics=metrics,
-                                 step_offset=global_step_offset, start=start,
-                                 stop_after=stop_after)],
-    )
+    trainer, start, resume_from = _trainer(config, model, processor, data, args, out, metrics,
+                                           global_step_offset, stop_after, resume)
     result = trainer.train(resume_from_checkpoint=resume_from)
     if stop_after is not None and trainer.state.global_step - start >= stop_after and (
         trainer.state.global_step < trainer.state.max_steps
-    ):
-        return final  # interrupted on purpose: no export, the next call resumes
+    ):  # interrupted on purpose: no export, the next call resumes
+        return StageResult(config.name, "grpo", final, out, {"steps": trainer.state.global_step},
+                           complete=False)
     _export(trainer, processor, out)
-    plots = plot_metrics(metrics_path, out / "plots")
-    last = (list(read_jsonl(metrics_path)) or [{}])[-1]
+    plots = plot_metrics(out / "metrics.jsonl", out / "plots")
+    last = (list(read_jsonl(out / "metrics.jsonl")) or [{}])[-1]
     summary = {
         "stage": config.name,
         "kind": "grpo",
@@ -237,15 +190,83 @@ def run_grpo_stage(
         "ignored_options": sorted(common),
     }
     if config.eval is not None and trainer.is_world_process_zero():
-        from lingshu.train.sft import evaluate_stage
+        from lingshu.train.evaluate import evaluate_stage
 
-        summary["eval"] = evaluate_stage(
-            final, config, out, metrics, global_step_offset + trainer.state.global_step
-        )
+        summary["eval"] = evaluate_stage(final, config.name, config.eval, out, metrics,
+                                         global_step_offset + trainer.state.global_step)
     if trainer.is_world_process_zero():
         atomic_write_json(out / "summary.json", summary)
     trainer.accelerator.wait_for_everyone()
-    return final
+    return StageResult(config.name, "grpo", final, out, summary)
+
+
+def _load_policy(config: GRPOStageConfig, model_dir: Path, dtype: str) -> tuple[Any, Any]:
+    """The model to train and its processor, on the CPU: the trainer (accelerate /
+    DeepSpeed / FSDP) places the weights."""
+    from lingshu.models import LoadOptions, load_model
+
+    vision = _is_vision(model_dir)
+    loaded = load_model(
+        str(model_dir),
+        LoadOptions(
+            device="cpu",
+            dtype=dtype,
+            min_pixels=config.min_pixels if vision else None,
+            max_pixels=config.max_pixels if vision else None,
+        ),
+    )
+    loaded.model.train()
+    return loaded.model, loaded.processor
+
+
+def _load_rows(config: GRPOStageConfig, out: Path, seed: int, base_dir: str | Path | None,
+               processor: Any) -> Any:
+    """The RL rows as a dataset; the resolved config and the skipped rows are written."""
+    from lingshu.train.grpo.dataset import build_grpo_dataset
+
+    data = build_grpo_dataset(
+        config, seed=seed, base_dir=Path(base_dir) if base_dir else None, processor=processor
+    )
+    atomic_write_json(out / "stage_config.json", config.model_dump(mode="json"))
+    exclusions = out / "exclusions.jsonl"
+    exclusions.unlink(missing_ok=True)
+    if data.excluded:
+        with JsonlAppender(exclusions) as fh:
+            fh.write_many(data.excluded)
+        log.warning("%d RL rows skipped: %s (see %s)", len(data.excluded),
+                    data.excluded_by_reason, exclusions)
+    return data
+
+
+def _trainer(config: GRPOStageConfig, model: Any, processor: Any, data: Any, args: Any, out: Path,
+             metrics: Any, offset: int, stop_after: int | None, resume: bool) -> tuple[Any, int, str | None]:
+    """TRL's trainer with our rewards and metrics callback; (trainer, start step, checkpoint
+    resumed from). Records past the checkpoint are dropped: those steps train again."""
+    from trl import GRPOTrainer
+
+    funcs, weights = reward_functions(config)
+    args.reward_weights = weights
+    metrics_path = out / "metrics.jsonl"
+    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"),
+                         key=lambda p: int(p.name.split("-")[-1]))
+    resume_from = str(checkpoints[-1]) if resume and checkpoints else None
+    start = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
+    if resume_from is None:
+        metrics_path.unlink(missing_ok=True)
+    else:
+        keep_metrics_until(metrics_path, start)
+    if metrics is not None and hasattr(metrics, "truncate_after"):
+        metrics.truncate_after(config.name, start)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=data.dataset,
+        processing_class=processor,
+        callbacks=[make_callback(metrics_path, stage=config.name, run_metrics=metrics,
+                                 step_offset=offset, start=start, stop_after=stop_after)],
+    )
+    return trainer, start, resume_from
 
 
 def _export(trainer: Any, processor: Any, out: Path) -> None:

@@ -28,7 +28,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lingshu.train.sft_data import IGNORE, Encoded
+from lingshu.train.data.packed_attention import inner_model
+from lingshu.train.data.sft import IGNORE, Encoded
 
 
 def pack_greedy(lengths: Sequence[int], max_length: int, seed: int | None = None) -> list[list[int]]:
@@ -194,30 +195,10 @@ def collate_packed(packs: Sequence[Sequence[Encoded]], rope_fn: RopeFn, pad_id: 
     return {"inputs": inputs, "targets": tgt, "packed": True}
 
 
-def _inner_model(model: Any) -> Any | None:
-    """The transformers model under accelerate/DDP/``torch.compile``/PEFT wrappers, or None
-    where the wrapper changes the sequence (PEFT prompt learning prepends virtual tokens, so
-    a per-position mask built from our targets would no longer line up)."""
-    m = model
-    for _ in range(8):
-        if hasattr(m, "_orig_mod"):  # torch.compile
-            m = m._orig_mod
-        elif hasattr(m, "get_base_model") and hasattr(m, "peft_config"):  # PEFT
-            cfg = getattr(m, "active_peft_config", None)
-            if cfg is not None and getattr(cfg, "is_prompt_learning", False):
-                return None
-            m = m.get_base_model()
-        elif type(m).__name__ in ("DistributedDataParallel", "DataParallel") and hasattr(m, "module"):
-            m = m.module
-        else:
-            return m
-    return m
-
-
 def _takes_logits_to_keep(model: Any) -> bool:
     import inspect
 
-    inner = _inner_model(model)
+    inner = inner_model(model)
     if inner is None:
         return False
     try:
@@ -234,7 +215,7 @@ def _forward(model: Any, batch: dict, **extra: Any) -> Any:
     model's attention layers see the position ids, else through transformers' own
     block-diagonal mask from the same restarting positions (identical result, slower)."""
     if batch.get("packed") and type(model) not in _NO_SEGMENT_ATTENTION:
-        from lingshu.train.packed_attention import NoSegmentInfo, packed_attention
+        from lingshu.train.data.packed_attention import NoSegmentInfo, packed_attention
 
         try:
             with packed_attention(model):

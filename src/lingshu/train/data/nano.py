@@ -10,7 +10,7 @@ conversation styles so that the shipped run also exercises every reader:
 - ``stage3.jsonl`` (ShareGPT): VQA-RAD question/answer pairs plus text-only rows;
 - ``stage4-rl.jsonl``: body-region multiple choice with gold letters (CONTRACTS §2 RL rows).
 
-Regenerate with ``python -m lingshu.train.nano_data data/benchmarks/vqa-rad``.
+Regenerate with ``python -m lingshu.train.data.nano data/benchmarks/vqa-rad``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from lingshu.inference import conversation, user_message
 
 ORGAN = {"HEAD": "head", "CHEST": "chest", "ABD": "abdomen"}
-OUT = Path(__file__).resolve().parent / "recipes" / "data" / "nano"
+OUT = Path(__file__).resolve().parents[1] / "recipes" / "data" / "nano"
 TEXT_QA = [
     ("What does CT stand for?", "Computed tomography."),
     ("Which organ does a chest X-ray mainly show?", "The lungs and the heart."),
@@ -73,7 +73,7 @@ def build(vqa_rad: Path, out: Path = OUT, per_organ: int = 40, seed: int = 0) ->
     for fname, data in (("stage1.jsonl", s1), ("stage2.jsonl", s2), ("stage3.jsonl", s3), ("stage4-rl.jsonl", s4)):
         (out / fname).write_text("".join(json.dumps(x) + "\n" for x in data))
     (out / "PROVENANCE.md").write_text(
-        "# nano recipe data\n\nBuilt by `python -m lingshu.train.nano_data data/benchmarks/vqa-rad` from "
+        "# nano recipe data\n\nBuilt by `python -m lingshu.train.data.nano data/benchmarks/vqa-rad` from "
         "VQA-RAD's public train rows (Lau et al., Sci Data 2018; CC0 1.0; official test rows excluded). "
         f"{len(chosen)} images, 112x112 grayscale PNG. Text-only rows written by hand.\n")
 

@@ -18,29 +18,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class ImageAugment(BaseModel):
-    """What a stage does to its training images each step (``augment:`` in a stage)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    crop: float = Field(1.0, gt=0.0, le=1.0, description="random crop keeping at least this "
-                        "fraction of each side (1.0: no crop), resized back to the image's size")
-    flip: bool = Field(False, description="mirror left-right half of the time (leave off where "
-                       "laterality matters: 'left lung' questions)")
-    zoom_out: float = Field(1.0, gt=0.0, le=1.0, description="shrink the image to a random "
-                            "fraction in [zoom_out, 1] of each side and place it at a random "
-                            "position on a black canvas of its size (1.0: off): scale jitter, "
-                            "for an organ that fills the frame in one source and sits small "
-                            "on black in another")
-    contrast: float = Field(0.0, ge=0.0, lt=1.0, description="scale the contrast by a random "
-                            "factor in [1 - contrast, 1 + contrast] (0: off)")
-
-    @property
-    def active(self) -> bool:
-        return self.crop < 1.0 or self.flip or self.zoom_out < 1.0 or self.contrast > 0.0
+from lingshu.train.config import ImageAugment
 
 
 def augment_image(image: Any, rng: random.Random, cfg: ImageAugment) -> Any:

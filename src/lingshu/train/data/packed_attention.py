@@ -90,11 +90,29 @@ def register() -> None:
     _registered = True
 
 
+def inner_model(model: Any) -> Any | None:
+    """The transformers model under accelerate/DDP/``torch.compile``/PEFT wrappers, or None
+    where the wrapper changes the sequence (PEFT prompt learning prepends virtual tokens, so
+    a per-position mask built from our targets would no longer line up)."""
+    m = model
+    for _ in range(8):
+        if hasattr(m, "_orig_mod"):  # torch.compile
+            m = m._orig_mod
+        elif hasattr(m, "get_base_model") and hasattr(m, "peft_config"):  # PEFT
+            cfg = getattr(m, "active_peft_config", None)
+            if cfg is not None and getattr(cfg, "is_prompt_learning", False):
+                return None
+            m = m.get_base_model()
+        elif type(m).__name__ in ("DistributedDataParallel", "DataParallel") and hasattr(m, "module"):
+            m = m.module
+        else:
+            return m
+    return m
+
+
 def _text_configs(model: Any) -> list[Any]:
     """The configs whose ``_attn_implementation`` the language model's attention reads."""
-    from lingshu.train.packing import _inner_model  # noqa: PLC0415 - same area
-
-    inner = _inner_model(model)
+    inner = inner_model(model)
     if inner is None or not hasattr(inner, "config"):
         return []
     cfg = inner.config

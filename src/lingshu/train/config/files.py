@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lingshu.core.errors import UserError
 
-RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def shipped_recipes() -> dict[str, Path]:
