@@ -54,6 +54,9 @@ def train(
 
     path = resolve_recipe_path(recipe)
     rec = load_recipe(path, args, check_files=not dry_run)
+    from lingshu.train.runner import check_stage_names
+
+    check_stage_names(rec, stage)
     if dry_run:
         from lingshu.train.dryrun import check_accelerate_config, format_plan, plan, plan_dict
 
