@@ -23,5 +23,24 @@ def _isolated_response_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def tiny_vl_dir(tmp_path_factory) -> Path:
+    """The tiny random Qwen2.5-VL (seconds to build), once per session for every area."""
+    from lingshu.models import build_tiny_qwen2_5_vl
+
+    out = tmp_path_factory.getbasetemp() / "tiny-qwen2_5_vl"
+    if not (out / "model.safetensors").is_file():
+        build_tiny_qwen2_5_vl(out, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct converted from the GGUF its package ships (BRIEF §5)."""
+    from lingshu.models import ensure_smollm2_dir
+
+    return ensure_smollm2_dir(tmp_path_factory.getbasetemp() / "lingshu-models")
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA

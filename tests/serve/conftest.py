@@ -13,10 +13,8 @@ from serve_helpers import LiveServer, start_server
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    from lingshu.models.tiny import build_tiny_qwen2_5_vl
-
-    return build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny-qwen2_5_vl"), seed=0)
+def tiny_model_dir(tiny_vl_dir) -> Path:
+    return tiny_vl_dir  # the session's tiny Qwen2.5-VL (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Training test fixtures: the tiny Qwen2.5-VL, small images and JSONL files in each style."""
+"""Training test fixtures (the tiny Qwen2.5-VL comes from tests/conftest.py): small images and JSONL files in each style."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from lingshu.models import build_tiny_qwen2_5_vl
-
 from _train_helpers import make_images, qwen_row, write_jsonl
-
-
-@pytest.fixture(scope="session")
-def tiny_vl_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "tiny-qwen2_5_vl"
-    if not (out / "model.safetensors").is_file():
-        build_tiny_qwen2_5_vl(out, seed=0)
-    return out
 
 
 @pytest.fixture()

@@ -1,19 +1,25 @@
-"""``lingshu data``: turn public dataset releases into the layouts lingshu reads.
+"""``lingshu data``: curate training data and prepare report benchmarks' releases.
 
-``lingshu data prepare <dataset>`` builds a report-generation test set from the dataset's
-official files, prints what it kept and dropped (and why), and writes the same counts to the
-output's ``meta.json``. Rules: docs/report-benchmarks.md.
+``lingshu data run --recipe NAME|FILE [key=value ...]`` runs a curation recipe (shipped
+names: ``lingshu data recipes``); ``lingshu data ops | readers | executors | recipes`` list
+what a recipe can use, each generated from its registry. ``lingshu data prepare
+<dataset>`` builds a report-generation test set from the dataset's official files, prints
+what it kept and dropped (and why), and writes the same counts to the output's
+``meta.json``. Rules: docs/report-benchmarks.md; curation: docs/curation.md.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from lingshu.data.prepare.common import PrepareSummary
+from lingshu.data.curate.executors import EXECUTORS
+from lingshu.data.prepare.common import PrepareOptions, PrepareSummary
 
-app = typer.Typer(help="Prepare datasets from their official releases.", no_args_is_help=True)
+app = typer.Typer(help="Curate training data; prepare datasets from their official releases.",
+                  no_args_is_help=True)
 prepare_app = typer.Typer(
     help=(
         "Build a report-generation test set from a dataset's official files. Write it to "
@@ -23,19 +29,17 @@ prepare_app = typer.Typer(
 )
 app.add_typer(prepare_app, name="prepare")
 
-_KEEP_HELP = (
-    "Keep studies whose report has no FINDINGS section, with the impression only "
-    "(default: drop them, as report-generation benchmarks usually do)."
-)
-_LATERAL_HELP = "Add one lateral image after the frontal one when the study has it."
-_COPY_HELP = (
-    "Copy the chosen images under OUT/images/ (default: record the release's image folder "
-    "in meta.json and copy nothing)."
-)
-_DICOM_HELP = (
-    "Use DICOM files when no JPG/PNG exists, converted to PNG under OUT/images/ "
-    "(VOI LUT / window applied, MONOCHROME1 inverted)."
-)
+
+def _opt(field: str, *decls: str, help: str | None = None) -> Any:  # noqa: A002
+    """A ``--flag`` whose default and help come from ``PrepareOptions``."""
+    info = PrepareOptions.model_fields[field]
+    return typer.Option(info.default, *decls, help=help or info.description)
+
+
+_KEEP = _opt("keep_missing_findings", "--keep-missing-findings")
+_LATERAL = _opt("lateral", "--lateral/--no-lateral")
+_COPY = _opt("copy_images", "--copy-images")
+_DICOM = _opt("convert_dicom", "--convert-dicom")
 
 
 def _print(summary: PrepareSummary) -> None:
@@ -67,10 +71,10 @@ def mimic_cxr(
         help="Folder holding files/p10/.../<dicom_id>.jpg or .dcm (default: MIMIC_ROOT).",
     ),
     split: str = typer.Option("test", "--split", help="test, validate or train."),
-    keep_missing_findings: bool = typer.Option(False, "--keep-missing-findings", help=_KEEP_HELP),
-    lateral: bool = typer.Option(True, "--lateral/--no-lateral", help=_LATERAL_HELP),
-    copy_images: bool = typer.Option(False, "--copy-images", help=_COPY_HELP),
-    convert_dicom: bool = typer.Option(False, "--convert-dicom", help=_DICOM_HELP),
+    keep_missing_findings: bool = _KEEP,
+    lateral: bool = _LATERAL,
+    copy_images: bool = _COPY,
+    convert_dicom: bool = _DICOM,
 ) -> None:
     """MIMIC-CXR from the PhysioNet files: official split, FINDINGS/IMPRESSION parsed from
     the reports, one frontal (PA over AP) + one lateral image per study."""
@@ -82,11 +86,9 @@ def mimic_cxr(
             out,
             reports=reports,
             images=images,
-            split=split,
-            keep_missing_findings=keep_missing_findings,
-            lateral=lateral,
-            copy_images=copy_images,
-            convert_dicom=convert_dicom,
+            options=PrepareOptions(split=split, keep_missing_findings=keep_missing_findings,
+                                   lateral=lateral, copy_images=copy_images,
+                                   convert_dicom=convert_dicom),
         )
     )
 
@@ -109,10 +111,10 @@ def chexpert_plus(
     split: str = typer.Option(
         "test", "--split", help="test (= the release's valid split, the paper's test set) or train."
     ),
-    keep_missing_findings: bool = typer.Option(False, "--keep-missing-findings", help=_KEEP_HELP),
-    lateral: bool = typer.Option(True, "--lateral/--no-lateral", help=_LATERAL_HELP),
-    copy_images: bool = typer.Option(False, "--copy-images", help=_COPY_HELP),
-    convert_dicom: bool = typer.Option(False, "--convert-dicom", help=_DICOM_HELP),
+    keep_missing_findings: bool = _KEEP,
+    lateral: bool = _LATERAL,
+    copy_images: bool = _COPY,
+    convert_dicom: bool = _DICOM,
 ) -> None:
     """CheXpert Plus from the Stanford AIMI release: the valid split as test set, the
     release's section columns, one frontal (PA over AP) + one lateral image per study."""
@@ -124,11 +126,9 @@ def chexpert_plus(
             out,
             csv_file=csv_file,
             images=images,
-            split=split,
-            keep_missing_findings=keep_missing_findings,
-            lateral=lateral,
-            copy_images=copy_images,
-            convert_dicom=convert_dicom,
+            options=PrepareOptions(split=split, keep_missing_findings=keep_missing_findings,
+                                   lateral=lateral, copy_images=copy_images,
+                                   convert_dicom=convert_dicom),
         )
     )
 
@@ -161,11 +161,10 @@ def iu_xray(
         help="indiana_projections.csv (uid,filename,projection): order "
         "images frontal first, then one lateral.",
     ),
-    keep_missing_findings: bool = typer.Option(False, "--keep-missing-findings", help=_KEEP_HELP),
-    lateral: bool = typer.Option(
-        True, "--lateral/--no-lateral", help="With --projections: add one lateral image."
-    ),
-    copy_images: bool = typer.Option(False, "--copy-images", help=_COPY_HELP),
+    keep_missing_findings: bool = _KEEP,
+    lateral: bool = _opt("lateral", "--lateral/--no-lateral",
+                         help="With --projections: add one lateral image."),
+    copy_images: bool = _COPY,
 ) -> None:
     """IU-Xray from the Open-i release: FINDINGS/IMPRESSION from the report XML, the images
     in the report's order."""
@@ -176,14 +175,18 @@ def iu_xray(
             reports,
             images,
             out,
-            split=split,
             split_file=split_file,
             projections=projections,
-            keep_missing_findings=keep_missing_findings,
-            lateral=lateral,
-            copy_images=copy_images,
+            options=PrepareOptions(split=split, keep_missing_findings=keep_missing_findings,
+                                   lateral=lateral, copy_images=copy_images),
         )
     )
+
+
+def _rows(title: str, params: list[tuple[str, str, str]]) -> None:
+    typer.echo(title)
+    for field, default, help_ in params:
+        typer.echo(f"    {field} = {default}" + (f"  # {help_}" if help_ else ""))
 
 
 @app.command("ops")
@@ -191,43 +194,83 @@ def ops_cmd(
     name: str | None = typer.Argument(None, help="Show one op only."),
 ) -> None:
     """List the curation ops usable in a recipe, with their parameters and defaults."""
-    from lingshu.data.curate.ops import describe_ops
+    from lingshu.data.curate.ops import OPS, describe_ops
 
     rows = describe_ops()
     if name is not None:
-        from lingshu.data.curate.ops import OPS
-
         OPS.get(name)  # unknown name -> one-line error listing the ops
         rows = [r for r in rows if r["name"] == name]
     for r in rows:
         tags = r["kind"] + (", model" if r["model"] else "")
-        typer.echo(f"{r['name']} ({tags}): {r['summary']}")
-        for field, default, help_ in r["params"]:
-            typer.echo(f"    {field} = {default}" + (f"  # {help_}" if help_ else ""))
+        _rows(f"{r['name']} ({tags}): {r['summary']}", r["params"])
+
+
+@app.command("readers")
+def readers_cmd() -> None:
+    """List the input formats (``inputs[].format``) a recipe can read."""
+    from lingshu.data.curate.readers import READERS, reader_summary
+
+    typer.echo("auto: guessed from the path (folder contents or file suffix)")
+    for name in READERS.names():
+        typer.echo(f"{name}: {reader_summary(name)}")
+
+
+@app.command("executors")
+def executors_cmd() -> None:
+    """List the executors (``--executor``) and their options."""
+    from lingshu.data.curate.executors import describe_executors
+
+    for r in describe_executors():
+        _rows(f"{r['name']}: {r['summary']}", r["params"])
+
+
+@app.command("recipes")
+def recipes_cmd() -> None:
+    """List the curation recipes shipped with lingshu (usable by name with ``--recipe``)."""
+    from lingshu.core.config import read_yaml
+    from lingshu.data.curate.recipe import shipped_recipes
+
+    for name, path in shipped_recipes().items():
+        desc = read_yaml(path, what="curation recipe").get("description", "")
+        typer.echo(f"{name}: {desc}  ({path})")
 
 
 @app.command("run")
 def run_cmd(
-    recipe: Path = typer.Option(..., "--recipe", help="Curation recipe (YAML)."),
-    executor: str = typer.Option("local", "--executor", help="local or ray."),
+    recipe: str = typer.Option(..., "--recipe", help="Curation recipe: a YAML file or a "
+                               "shipped recipe's name (`lingshu data recipes`)."),
+    overrides: list[str] = typer.Argument(
+        None, help="key=value changes to the recipe, e.g. output.dir=/tmp/x ops.3.threshold=4"),
+    set_: list[str] = typer.Option(None, "--set", help="key=value (same as a positional "
+                                   "override; repeatable)."),
+    executor: str = typer.Option(
+        "local", "--executor", help=f"one of: {', '.join(EXECUTORS.names())} "
+        "(`lingshu data executors`)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel shard workers."),
     ray_address: str | None = typer.Option(
-        None, "--ray-address", help="Existing Ray cluster (e.g. ray://head:10001 or auto); "
+        None, "--ray-address", help="ray: existing cluster (e.g. ray://head:10001 or auto); "
         "default: start a local one."),
+    gpus_per_actor: float | None = typer.Option(
+        None, "--gpus-per-actor", help="ray: GPUs each model-op actor asks for."),
 ) -> None:
     """Run a curation recipe: read, filter, dedup, decontaminate, label, synthesise, write
     training JSONL with exclusions, summary, plots and a data card. Rerun to resume."""
     import logging
 
+    from lingshu.core.errors import UserError
     from lingshu.data.curate import load_recipe, run_recipe
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    if executor not in ("local", "ray"):
-        from lingshu.core.errors import UserError
-
-        raise UserError(f"--executor {executor!r}: expected local or ray")
-    r = load_recipe(recipe)
-    result = run_recipe(r, executor=executor, workers=workers, ray_address=ray_address)
+    cls = EXECUTORS.get(executor)  # unknown name -> one-line error listing the executors
+    options = {"workers": workers, "address": ray_address, "gpus_per_actor": gpus_per_actor}
+    stray = [k for k, v in options.items() if v is not None and k not in cls.Options.model_fields]
+    if stray:
+        flag = "--" + stray[0].replace("address", "ray-address").replace("_", "-")
+        raise UserError(f"{flag} applies to another executor, not {executor!r}; "
+                        "see `lingshu data executors`")
+    r = load_recipe(recipe, [*(overrides or []), *(set_ or [])])
+    result = run_recipe(r, executor=executor,
+                        **{k: v for k, v in options.items() if k in cls.Options.model_fields})
     typer.echo(f"kept {result.kept}, excluded {result.excluded}")
     for op, n in result.by_op.items():
         typer.echo(f"  {op}: {n}")

@@ -50,10 +50,8 @@ app.add_typer(models_cli.app, name="models")
 app.command("demo")(demo_cli.demo)
 app.command("chat")(chat_cli.chat)
 app.command("serve")(serve_cli.serve)
-app.command(
-    "train", context_settings={"allow_interspersed_args": True}
-)(train_cli.train)
-app.command("pipeline")(pipeline_cli.pipeline)
+app.add_typer(train_cli.app, name="train")
+app.add_typer(pipeline_cli.app, name="pipeline")
 
 
 def _version(value: bool) -> None:

@@ -1,26 +1,35 @@
-"""``lingshu pipeline --recipe FILE``: curate, train every stage, evaluate after each, and
-publish the final model; every step cached, so a rerun or a resumed run redoes only what
-changed or was interrupted."""
+"""``lingshu pipeline run --recipe NAME|FILE``: curate, train every stage, evaluate after
+each, and publish the final model; every step cached, so a rerun or a resumed run redoes only
+what changed or was interrupted. ``lingshu pipeline --recipe X`` is the same as ``lingshu
+pipeline run --recipe X``; ``lingshu pipeline recipes`` lists the shipped ones."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
+from lingshu.cli.groups import as_json, default_group, echo_rows, overrides_from
 
-def pipeline(
-    recipe: Path = typer.Option(..., "--recipe", "-r", help="Pipeline recipe (YAML), e.g. recipes/nano/pipeline.yaml."),
-    overrides: list[str] = typer.Option(None, "--set", help="Override a recipe key: key.sub=value (repeatable)."),
+app = default_group("pipeline", "Run the whole system end to end: raw data -> curation -> 4 stages "
+                                "-> evaluation -> final model.")
+
+
+@app.command("run", context_settings={"allow_interspersed_args": True})
+def run(
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe, "
+                                          "e.g. raw.limit_per_source=8."),
+    recipe: str = typer.Option(..., "--recipe", "-r",
+                               help="Pipeline recipe: a shipped name (`lingshu pipeline recipes`) or a YAML file."),
+    sets: list[str] = typer.Option(None, "--set", help="Same as a trailing key=value (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Run the whole system end to end: raw data -> curation -> 4 stages -> evaluation -> final model."""
+    """Run a pipeline recipe end to end and print the results table and gates."""
     from rich.console import Console
 
     from lingshu.pipeline import load_pipeline_recipe, run_pipeline
     from lingshu.pipeline.report import print_table
 
-    cfg = load_pipeline_recipe(recipe, overrides or [])
+    items = overrides_from(overrides, sets, example="raw.limit_per_source=8")
+    cfg = load_pipeline_recipe(recipe, items)
     console = Console()
     console.print(f"[bold]lingshu pipeline[/] {cfg.name}: run directory {cfg.output_dir}")
     result = run_pipeline(cfg, progress=not quiet, console=console)
@@ -42,3 +51,15 @@ def pipeline(
                   "Evaluate it on any benchmark (`lingshu benchmarks list`):\n"
                   f"  lingshu eval run -b lingshu-demo --data-dir data/benchmarks --backend hf "
                   f"--model {final}")
+
+
+@app.command("recipes")
+def recipes(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """List the shipped pipeline recipes."""
+    from lingshu.pipeline import PIPELINE_RECIPES
+
+    items = PIPELINE_RECIPES.summaries()
+    if json_out:
+        as_json(items)
+        return
+    echo_rows([(n, d["description"]) for n, d in items.items()], (14,))

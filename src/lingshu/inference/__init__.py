@@ -32,7 +32,7 @@ from lingshu.inference.engine import (
     StreamEvent,
 )
 from lingshu.inference.messages import assistant_message, conversation, user_message
-from lingshu.inference.registry import (
+from lingshu.inference.backends.base import (
     BACKENDS,
     Backend,
     BackendConfig,

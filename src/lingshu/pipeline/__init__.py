@@ -10,6 +10,7 @@ Every step is cached by the hash of its inputs and settings (see ``steps``); the
 """
 
 from lingshu.pipeline.recipe import (
+    PIPELINE_RECIPES,
     PipelineRecipe,
     load_pipeline_recipe,
     resolve_recipe_path,
@@ -25,5 +26,5 @@ def run_pipeline(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - re-export, 
     return _run(*args, **kwargs)
 
 
-__all__ = ["PipelineRecipe", "StepResult", "StepRunner", "load_pipeline_recipe",
+__all__ = ["PIPELINE_RECIPES", "PipelineRecipe", "StepResult", "StepRunner", "load_pipeline_recipe",
            "resolve_recipe_path", "run_pipeline", "shipped_recipes"]

@@ -25,8 +25,9 @@ from pydantic import Field, model_validator
 
 from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
-from lingshu.data.curate import Recipe as CurationRecipe
-from lingshu.data.curate import parse_recipe
+from lingshu.core.recipes import ShippedRecipes
+from lingshu.data import Recipe as CurationRecipe
+from lingshu.data import parse_recipe
 from lingshu.models.loading import DType
 from lingshu.train import EvalSettings, load_recipe
 from lingshu.train import shipped_recipes as shipped_training_recipes
@@ -158,25 +159,20 @@ class PipelineRecipe(StrictModel):
         return self.final_model or (self.output_dir / "final")
 
 
+# The demo recipe lived under the training recipes before it moved here; its old path still
+# names it, so commands written for it keep working.
+PIPELINE_RECIPES = ShippedRecipes("pipeline", RECIPES_DIR, "lingshu pipeline recipes",
+                                  aliases={"recipes/nano/pipeline": "nano", "nano/pipeline": "nano"})
+
+
 def shipped_recipes() -> dict[str, Path]:
     """Name -> path of every pipeline recipe shipped with the package."""
-    return {p.stem: p for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+    return PIPELINE_RECIPES.names()
 
 
 def resolve_recipe_path(name_or_path: str | Path) -> Path:
-    """A file path, or the name of a shipped pipeline recipe (``nano``). The path a shipped
-    recipe had before it moved into the pipeline area (``recipes/nano/pipeline.yaml``, under
-    the training recipes) still names it, so commands written for it keep working."""
-    p = Path(name_or_path).expanduser()
-    if p.is_file():
-        return p.absolute()
-    shipped = shipped_recipes()
-    former = p.parent.name if p.name == "pipeline.yaml" else None
-    for key in (str(name_or_path).removesuffix(".yaml"), former):
-        if key in shipped:
-            return shipped[key]
-    raise UserError(f"pipeline recipe {str(name_or_path)!r}: no such file and no shipped recipe of "
-                    f"that name; shipped: {', '.join(shipped) or '(none)'}")
+    """A file path, or the name of a shipped pipeline recipe (``nano``)."""
+    return PIPELINE_RECIPES.resolve(name_or_path)
 
 
 def _resolve(p: Path, base: Path) -> Path:

@@ -139,8 +139,8 @@ def _curate(recipe: PipelineRecipe, raw_files: dict[str, str], licenses: dict[st
             out_dir: Path) -> dict[str, Any]:
     """The curation recipe on the raw step's JSONL files, into ``out_dir`` (curation's own
     run layout). Images are referenced, not copied, unless the recipe says otherwise."""
-    from lingshu.data.curate import Recipe as CurationRecipe
-    from lingshu.data.curate import run_recipe
+    from lingshu.data import Recipe as CurationRecipe
+    from lingshu.data import run_recipe
 
     curation = recipe.curation
     inputs = [{"name": name, "path": path, "format": "jsonl", "task": "text" if name == "text" else "vqa",

@@ -85,7 +85,10 @@ def test_end_to_end_outputs(tmp_path, crafted):
                 if p["type"] == "image":
                     assert (out / "data" / p["image"]).is_file()
     kids = [r for r in rows if r["meta"].get("synthesis")]
-    assert kids and all(r["modality"] for r in rows)
+    assert kids and all(k["modality"] for k in kids)  # template VQA needs a label
+    # every row is labelled or, below the modality floor, says "unknown" and why
+    assert all(r["modality"] or r["stats"]["modality_label"]["label"] == "unknown"
+               for r in rows if not r["meta"].get("synthesis"))
     assert {p.name for p in (out / "plots").glob("*.png")} == {
         "counts_per_op.png", "modality.png", "token_lengths.png", "image_sizes.png"}
     s = json.loads((out / "summary.json").read_text())
@@ -175,3 +178,36 @@ def test_local_worker_processes_give_the_same_output(tmp_path):
     run_recipe(load_recipe(one))
     run_recipe(load_recipe(two), workers=2)
     assert read_out(tmp_path / "one") == read_out(tmp_path / "two")
+
+
+def test_decisions_and_writes_are_per_shard(tmp_path):
+    """A global decision is stored per shard (a shard job reads only its own drops) and
+    each shard's output, exclusions and counts are written by its own job."""
+    rows = [{"id": f"q{i}", "question": f"Question number {i % 5} about the liver?",
+             "answer": "An answer."} for i in range(12)]
+    write_jsonl(tmp_path / "t.jsonl", rows)
+    r = write_recipe(tmp_path / "r.yaml", [{"name": "t", "path": "t.jsonl"}],
+                     [{"op": "text_dedup"}], shard_size=4)
+    res = run_recipe(load_recipe(r))
+    out = tmp_path / "out"
+    [stage] = list((out / ".work").glob("stage0-*"))
+    marker = json.loads((stage / "decisions.json").read_text())
+    assert marker == {"op": "text_dedup", "dropped": 7, "shards": 3}
+    parts = [json.loads((stage / "decisions" / f"shard-{i:05d}.json").read_text())["drop"]
+             for i in range(3)]
+    # q0-q4 are the first of each text; q5-q11 repeat them: shard 1 holds q5-q7, shard 2 q8-q11
+    assert [sorted(p) for p in parts] == [[], ["t:q5", "t:q6", "t:q7"],
+                                          ["t:q10", "t:q11", "t:q8", "t:q9"]]
+    rows_out, excl = read_out(out)
+    assert [x["id"] for x in rows_out] == [f"t:q{i}" for i in range(5)]
+    assert sorted(e["id"] for e in excl) == sorted(k for p in parts for k in p)
+    assert (res.kept, res.excluded) == (5, 7)
+    [write] = list((out / ".work").glob("write-*"))
+    counts = [json.loads((write / f"shard-{i:05d}.json").read_text())["counts"]
+              for i in range(3)]
+    assert [c["kept"].get("t", 0) for c in counts] == [4, 1, 0]
+    assert [c["excluded"].get("t", 0) for c in counts] == [0, 3, 4]
+    # an output shard deleted after the run is written again by a rerun
+    (out / "data" / "shard-00000.jsonl").unlink()
+    run_recipe(load_recipe(r))
+    assert read_out(out) == (rows_out, excl)

@@ -50,7 +50,7 @@ def test_fallback_on_held_out_vqa_rad_images():
         a = str(r["answer"]).strip().lower()
         if "MODALITY" in r["question_type"] and a in labels:
             truth.setdefault(r["image_name"], labels[a])
-    o = op(method="fallback")
+    o = op(method="fallback", min_confidence=0, max_feature_z=100)  # every image labelled
     recs = [Record(id=k, source="s", messages=conversation("q", "a", [str(RAD_IMAGES / k)]))
             for k in sorted(truth)]
     out, _ = o.apply(recs)
@@ -66,3 +66,111 @@ def test_given_labels_are_kept_unless_overwrite():
                messages=conversation("q", "a", [str(sorted(RAD_IMAGES.glob("*.jpg"))[0])]))
     [out], _ = op().apply([r])
     assert out.modality == "CT" and out.stats["modality_label"]["method"] == "given"
+
+
+# ---- "unknown": images outside the label set -------------------------------------------
+
+
+def _skimage(name: str) -> str:
+    import skimage
+
+    return str(Path(skimage.__file__).parent / "data" / name)
+
+
+def _out_of_set(tmp_path) -> dict[str, str]:
+    """Real images of no class the fallback knows (CT, MRI, X-ray, fundus, histopathology):
+    scikit-image's cell micrograph and photographs, and two ultrasound images (a VQA-RAD
+    image whose case is ultrasound, data/demo/images.jsonl; pydicom's palette US file)."""
+    from pydicom.data import get_testdata_file
+
+    from lingshu.models.medical_images import read_dicom
+
+    us = tmp_path / "us.png"
+    read_dicom(Path(get_testdata_file("examples_palette.dcm"))).convert("RGB").save(us)
+    images = {"microscopy/cell": _skimage("cell.png"), "ultrasound/pydicom": str(us),
+              "ultrasound/vqa-rad": str(RAD_IMAGES / "synpic28602.jpg")}
+    for name in ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "horse.png",
+                 "camera.png", "motorcycle_left.png", "coins.png"):
+        images[f"photo/{name}"] = _skimage(name)
+    return images
+
+
+def test_out_of_set_images_are_unknown(tmp_path):
+    images = _out_of_set(tmp_path)
+    recs = [Record(id=k, source="s", messages=conversation("q", "a", [p]))
+            for k, p in images.items()]
+    out, _ = op(method="fallback").apply(recs)
+    labelled = {r.id: r.modality for r in out if r.modality}
+    # before the floor every one of the 11 got a label (cell -> X-ray at 0.996); now 8 are
+    # unknown. Left: the grey camera photograph and both ultrasound images, which the
+    # fallback's cheap features cannot tell from its grey radiology classes (a limit of
+    # the offline classifier; BiomedCLIP knows ultrasound)
+    assert labelled == {"photo/camera.png": "histopathology", "ultrasound/pydicom": "MRI",
+                        "ultrasound/vqa-rad": "X-ray"}, labelled
+    st = {r.id: r.stats["modality_label"] for r in out}
+    assert st["microscopy/cell"]["label"] == "unknown"
+    assert st["microscopy/cell"]["best"] == "X-ray"
+    assert st["microscopy/cell"]["why"].startswith("outside the training images' range")
+    assert st["photo/coffee.png"]["why"] == "confidence 0.81 < 0.95"
+    # without the floor (the old default) all 11 are labelled
+    out, _ = op(method="fallback", min_confidence=0, max_feature_z=100).apply(
+        [Record(id=k, source="s", messages=conversation("q", "a", [p]))
+         for k, p in images.items()])
+    assert all(r.modality for r in out)
+
+
+def _tiny_open_clip(folder: Path) -> Path:
+    """A tiny randomly initialised open_clip model saved as BiomedCLIP's files are."""
+    import open_clip
+    import torch
+
+    cfg = {"embed_dim": 16,
+           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16,
+                          "head_width": 16},
+           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
+                        "layers": 1}}
+    open_clip.factory._MODEL_CONFIGS["lingshu-tiny-test"] = cfg
+    torch.manual_seed(0)
+    model = open_clip.create_model("lingshu-tiny-test")
+    folder.mkdir()
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    (folder / "open_clip_config.json").write_text(json.dumps(
+        {"model_cfg": cfg, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.5] * 3}}))
+    return folder
+
+
+def test_biomedclip_path_end_to_end_with_a_tiny_model(tmp_path):
+    weights = _tiny_open_clip(tmp_path / "clip")
+    imgs = sorted(RAD_IMAGES.glob("*.jpg"))[:3]
+    recs = [Record(id=p.stem, source="s", messages=conversation("q", "a", [str(p)]))
+            for p in imgs]
+    o = op(method="biomedclip", biomedclip_weights=str(weights), min_confidence=0)
+    assert o.model_name == "biomedclip" and o.model.labels == MODALITIES
+    out, _ = o.apply(recs)
+    conf = {}
+    for r in out:
+        st = r.stats["modality_label"]
+        assert st["method"] == "biomedclip" and r.modality == st["label"] in MODALITIES
+        assert 1 / len(MODALITIES) <= st["confidence"] <= 1
+        conf[r.id] = st["confidence"]
+    # the same weights under a floor: exactly the images below it are unknown
+    low, high = sorted(set(conf.values()))[:2]  # a floor between the two lowest
+    floor = (low + high) / 2
+    out, _ = op(method="biomedclip", biomedclip_weights=str(weights),
+                min_confidence=floor).apply([Record(id=p.stem, source="s", messages=conversation(
+                    "q", "a", [str(p)])) for p in imgs])
+    unknown = {r.id for r in out if r.stats["modality_label"]["label"] == "unknown"}
+    assert unknown == {k for k, c in conf.items() if c < floor}
+    assert all((r.modality is None) == (r.id in unknown) for r in out)
+
+
+def test_biomedclip_without_weights_fails_in_one_line(tmp_path):
+    import pytest
+
+    from lingshu.core.errors import UserError
+
+    with pytest.raises(UserError, match=r"^modality_label: method biomedclip cannot run "
+                                        r"\(BiomedCLIP weights not found at .*\); set "
+                                        r"biomedclip_weights") as e:
+        op(method="biomedclip", biomedclip_weights=str(tmp_path / "none"))
+    assert "\n" not in str(e.value)

@@ -213,7 +213,7 @@ def test_decontaminate_with_imagededup_definition(tmp_path):
     img = get_benchmark("vqa-rad").load(BENCH, "train")[0].images[0]
     Image.open(img).convert("RGB").save(tmp_path / "copy.png")  # lossless: same hash
     o = op("decontaminate", data_dir=str(BENCH), benchmarks=["vqa-rad"],
-           image_algorithm="imagededup")
+           splits={"vqa-rad": ["train"]}, image_algorithm="imagededup")
     h = phash_hex(str(tmp_path / "copy.png"), 8, "imagededup")
     plain = rec("plain", [tmp_path / "copy.png"])
     stored = rec("stored", [tmp_path / "copy.png"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import fake_backend
 import pytest
 from curation_helpers import rad_images
@@ -113,7 +115,11 @@ def test_cot_with_consistency_verification(tmp_path):
     assert out[0].text("assistant") == "<think>The lesion is hypodense.</think>\nB"
     why = {d["id"]: d["reason"] for d in dropped}
     assert why == {"incons/cot": "verifier: inconsistent trace",
-                   "wrong/cot": "answer differs from gold"}
+                   "wrong/cot": "answer differs from gold",
+                   # keep_source false: the parents leave too, each with its reason
+                   "good": "replaced by its synthesised sample(s)",
+                   "incons": "no synthesised sample kept (keep_source: false)",
+                   "wrong": "no synthesised sample kept (keep_source: false)"}
 
 
 def test_ocr_renders_questions_kept_on_exact_match(tmp_path):
@@ -141,3 +147,27 @@ def test_deid_llm_rewrite_of_dialogues(tmp_path):
     [out], _ = o.apply([r])
     assert out.text("assistant") == "Please see a clinician for an examination."
     assert out.stats["deidentify"]["llm_rewrite"] is True
+
+
+def test_replaced_parents_are_accounted_for(tmp_path):
+    """keep_source: false keeps the children only; each parent that got one is an
+    exclusion, so read + synthesised = kept + excluded still holds."""
+    from curation_helpers import rad_images, write_jsonl, write_recipe
+
+    from lingshu.data.curate import load_recipe, run_recipe
+
+    rows = [{"id": f"r{i}", "image": str(p), "question": "Describe.", "answer": "An image.",
+             "modality": "CT"} for i, p in enumerate(rad_images(3))]
+    rows.append({"id": "text", "question": "What is asthma?", "answer": "A disease."})
+    write_jsonl(tmp_path / "a.jsonl", rows)
+    r = write_recipe(tmp_path / "r.yaml", [{"name": "a", "path": "a.jsonl"}],
+                     [{"op": "synth_vqa_template", "keep_source": False}])
+    res = run_recipe(load_recipe(r))
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    # 3 image rows -> 3 children kept, 3 parents excluded; the text row gets no child and
+    # leaves with its reason
+    assert (s["read"], s["synthesised"], s["kept"], s["excluded"]) == (4, 3, 3, 4)
+    assert (res.kept, res.excluded) == (3, 4)
+    assert s["reasons"] == {
+        "synth_vqa_template: replaced by its synthesised sample(s)": 3,
+        "synth_vqa_template: no synthesised sample kept (keep_source: false)": 1}

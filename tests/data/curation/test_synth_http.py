@@ -54,8 +54,10 @@ def test_caption_synthesis_through_lingshu_serve(tmp_path):
                               [{"op": "synth_caption", "llm": llm, "keep_source": False}])
         run_recipe(load_recipe(recipe))
         rows, excl = read_out(tmp_path / "out")
-        assert not excl and [r["id"] for r in rows] == [f"d:{p.stem}/caption"
-                                                        for p in rad_images(2)]
+        assert [r["id"] for r in rows] == [f"d:{p.stem}/caption" for p in rad_images(2)]
+        # keep_source false: the parents leave, replaced by their captions
+        assert [(e["id"], e["reason"]) for e in excl] == [
+            (f"d:{p.stem}", "replaced by its synthesised sample(s)") for p in rad_images(2)]
         assert all(r["messages"][1]["content"][0]["text"] for r in rows)
     finally:
         proc.terminate()

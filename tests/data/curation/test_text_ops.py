@@ -131,3 +131,52 @@ def test_shingles():
     assert shingles("A b, c d e f", 5) == ["a b c d e", "b c d e f"]
     assert shingles("Too short", 5) == ["too short"]
     assert re.fullmatch(r"[a-z ]+", shingles("Mixed CASE words here now ok", 5)[0])
+
+
+def _dedup(o, recs):
+    """text_dedup's signature + decision over one batch of records, as a run does it."""
+    entries = [{"id": r.id, "source": r.source, "dataset": r.dataset, "sig": s}
+               for r, s in zip(recs, o.signatures(recs), strict=True) if s is not None]
+    return o.decide(entries, {"s": 0})
+
+
+def test_text_dedup_keys_image_rows_by_their_images(tmp_path):
+    from curation_helpers import rad_images
+
+    imgs = rad_images(101)
+    q, a = "What abnormality is seen in this image?", "The finding described in the report."
+    rows = [Record(id=f"r{i}", source="s", dataset="s",
+                   messages=conversation(q, a, [str(p)])) for i, p in enumerate(imgs)]
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes(imgs[0].read_bytes())  # the same bytes under another name
+    same = Record(id="same-image", source="s", dataset="s",
+                  messages=conversation(q, a, [str(copy)]))
+    text_only = [rec("t1", a, q=q), rec("t2", a, q=q)]
+    drop = _dedup(op("text_dedup"), [*rows, same, *text_only])
+    # one generic question about 101 different images: no duplicate (was 100 of 101); the
+    # same image file again is one; text-only rows as before
+    assert drop.keys() == {"same-image", "t2"}
+    assert drop["same-image"]["reason"] == "exact text duplicate of r0"
+    old = _dedup(op("text_dedup", with_images=False), [*rows, same, *text_only])
+    # keyed by text alone: every row but r0 goes (100 image rows, the copy, t1 and t2)
+    assert len(old) == 103 and "r0" not in old
+
+
+def test_compact_signatures_give_the_same_decision():
+    """The decision holds every record's signature packed (uint32): same drops, same
+    Jaccard estimates as with the lists the shard files hold."""
+    import numpy as np
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(words) for _ in range(80)) for _ in range(300)]
+    texts += [t.replace(t.split()[3], "changed", 1) for t in texts[:100]]  # near copies
+    recs = [rec(f"r{i}", t, q="") for i, t in enumerate(texts)]
+    o = op("text_dedup")
+    sigs = o.signatures(recs)
+    entries = [{"id": r.id, "source": "s", "dataset": "s", "sig": s}
+               for r, s in zip(recs, sigs, strict=True)]
+    packed = [{**e, "sig": o.compact(e["sig"])} for e in entries]
+    assert packed[0]["sig"]["m"].dtype == np.uint32 and packed[0]["sig"]["m"].nbytes == 512
+    plain = o.decide(entries, {"s": 0})
+    assert len(plain) >= 90 and o.decide(packed, {"s": 0}) == plain, len(plain)

@@ -35,13 +35,13 @@ def write_plots(summary: dict[str, Any], out: Path) -> list[Path]:
     ops = {"kept": summary["kept"], **summary["excluded_by_op"]}
     bars(ops, "records kept / excluded per op", "counts_per_op.png")
     bars(summary["modality"], "modality distribution (kept)", "modality.png")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(summary["token_lengths"] or [0], bins=40)
-    ax.set_title("token length (Qwen2.5 vocabulary)")
-    save(fig, "token_lengths.png")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    sides = [min(w, h) for w, h in summary["image_sizes"]] or [0]
-    ax.hist(sides, bins=40)
-    ax.set_title("image size (shorter side, px)")
-    save(fig, "image_sizes.png")
+    for key, title, name in (("token_lengths", "token length (Qwen2.5 vocabulary)",
+                              "token_lengths.png"),
+                             ("image_sides", "image size (shorter side, px)",
+                              "image_sizes.png")):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        counted = summary[key] or {"0": 0}  # value -> records
+        ax.hist([int(v) for v in counted], weights=list(counted.values()), bins=40)
+        ax.set_title(title)
+        save(fig, name)
     return written

@@ -21,11 +21,12 @@ import io
 import json
 import logging
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lingshu.core.errors import UserError
+from lingshu.core.registry import Registry
 from lingshu.data.curate.record import Record, conversation
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,20 @@ DICOM_TAGS = (
 """DICOM metadata kept in ``meta.dicom``: acquisition facts only, never patient tags."""
 
 Item = Record | dict[str, Any]
+Reader = Callable[["_Ctx"], Iterator[Item]]
+
+READERS: Registry[Reader] = Registry("input format")
+"""``inputs[].format`` -> reader; ``lingshu data readers`` lists them with their summary."""
+
+
+def register_reader(name: str) -> Callable[[Reader], Reader]:
+    return READERS.register(name)
+
+
+def reader_summary(name: str) -> str:
+    """The first sentence of the reader's docstring (what it reads)."""
+    text = " ".join((READERS.get(name).__doc__ or "").split("\n\n")[0].split()).replace("``", "`")
+    return text.split(". ")[0].rstrip(".") + "."
 
 
 def _read_row_excl(source: str, key: str, reason: str, **stat: Any) -> dict[str, Any]:
@@ -52,9 +67,10 @@ def read_input(spec, work_dir: Path, base_dir: Path) -> Iterator[Item]:  # noqa:
     if not path.exists():
         raise UserError(f"input {spec.name!r}: {path} not found; fix inputs[].path")
     fmt = spec.format if spec.format != "auto" else _guess_format(path)
-    reader = _READERS.get(fmt)
-    if reader is None:
-        raise UserError(f"input {spec.name!r}: cannot tell the format of {path}; set format:")
+    if fmt not in READERS:
+        raise UserError(f"input {spec.name!r}: cannot tell the format of {path}; set format: "
+                        f"(one of {', '.join(READERS.names())})")
+    reader = READERS.get(fmt)
     ctx = _Ctx(spec, path, work_dir / "images", base_dir)
     count = 0
     for item in reader(ctx):
@@ -224,7 +240,9 @@ def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: _Ctx, rel_to: Path) -
                          task=row.get("task", ctx.spec.task))
 
 
+@register_reader("jsonl")
 def _read_jsonl(ctx: _Ctx) -> Iterator[Item]:
+    """JSON Lines: one conversation or flat question/answer row per line."""
     def rows():
         with ctx.path.open("rb") as fh:
             for i, raw in enumerate(fh):
@@ -240,7 +258,9 @@ def _read_jsonl(ctx: _Ctx) -> Iterator[Item]:
     yield from _rows_to_records(rows(), ctx, ctx.path.parent)
 
 
+@register_reader("json")
 def _read_json(ctx: _Ctx) -> Iterator[Item]:
+    """One JSON file: a list of rows (or {"data": [...]}/{"rows": [...]})."""
     try:
         data = json.loads(ctx.path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -250,7 +270,9 @@ def _read_json(ctx: _Ctx) -> Iterator[Item]:
     yield from _rows_to_records(((str(i), r) for i, r in enumerate(data)), ctx, ctx.path.parent)
 
 
+@register_reader("csv")
 def _read_csv(ctx: _Ctx) -> Iterator[Item]:
+    """CSV with a header row; question/answer/image columns as configured."""
     def rows():
         raw = ctx.path.read_bytes()
         try:
@@ -267,7 +289,9 @@ def _read_csv(ctx: _Ctx) -> Iterator[Item]:
     yield from _rows_to_records(rows(), ctx, ctx.path.parent)
 
 
+@register_reader("parquet")
 def _read_parquet(ctx: _Ctx) -> Iterator[Item]:
+    """Parquet file or folder of them (HF exports; embedded image bytes)."""
     import pyarrow.parquet as pq
 
     files = sorted(ctx.path.rglob("*.parquet")) if ctx.path.is_dir() else [ctx.path]
@@ -281,7 +305,9 @@ def _read_parquet(ctx: _Ctx) -> Iterator[Item]:
     yield from _rows_to_records(rows(), ctx, ctx.path if ctx.path.is_dir() else ctx.path.parent)
 
 
+@register_reader("hf_disk")
 def _read_hf_disk(ctx: _Ctx) -> Iterator[Item]:
+    """A `datasets` save_to_disk folder (split: picks one of a DatasetDict)."""
     import datasets
 
     ds = datasets.load_from_disk(str(ctx.path))
@@ -296,6 +322,7 @@ def _safe_member(name: str) -> bool:
     return not (p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")))
 
 
+@register_reader("webdataset")
 def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
     """WebDataset tars: members grouped by key (name up to the first dot). Members with
     absolute paths or ``..`` are refused (never extracted); images are copied by content
@@ -346,6 +373,7 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
             yield from _rows_to_records(iter([(rid, row)]), ctx, ctx.path)
 
 
+@register_reader("image_folder")
 def _read_image_folder(ctx: _Ctx) -> Iterator[Item]:
     """Every image under the folder; a ``.txt`` beside an image is its caption (task
     caption); the parent folder name is kept as ``meta.label``."""
@@ -364,12 +392,13 @@ def _read_image_folder(ctx: _Ctx) -> Iterator[Item]:
                          task=task, meta=meta)
 
 
+@register_reader("dicom_folder")
 def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
     """DICOM files -> PNG (the viewer pipeline of ``lingshu.models.read_dicom``) plus the
     acquisition metadata in ``meta.dicom`` (modality labelling reads it)."""
     import pydicom
 
-    from lingshu.models.medical_images import read_dicom
+    from lingshu.models import read_dicom
 
     files = sorted(p for p in ctx.path.rglob("*") if p.is_file() and p.suffix.lower() in
                    (".dcm", ".dicom", ""))
@@ -394,6 +423,7 @@ def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
                          meta={"dicom": meta, "original": str(p)})
 
 
+@register_reader("benchmark")
 def _read_benchmark(ctx: _Ctx) -> Iterator[Item]:
     """A benchmark layout the evaluation kit loads (``lingshu.eval.benchmarks``)."""
     from lingshu.eval.benchmarks import get_benchmark
@@ -412,11 +442,3 @@ def sample_prompt(sample: Any) -> str:
     parts = [sample.context or "", sample.question]
     parts += [f"{k}. {v}" for k, v in sample.options.items()]
     return "\n".join(p for p in parts if p)
-
-
-_READERS = {
-    "jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet,
-    "hf_disk": _read_hf_disk, "webdataset": _read_webdataset,
-    "image_folder": _read_image_folder, "dicom_folder": _read_dicom_folder,
-    "benchmark": _read_benchmark,
-}

@@ -1,11 +1,14 @@
 """The typed curation recipe (YAML): inputs, ops in order, output, mixtures.
 
-Everything is validated when the file is loaded: unknown top-level keys, unknown op names
-and unknown or mistyped op parameters raise a one-line ``UserError`` naming the op's
-position, so a broken recipe fails before any record is read. Relative paths resolve
-against the recipe file's folder.
+Everything is validated when the file is loaded (``lingshu.core.config``): unknown
+top-level keys, unknown op names and unknown or mistyped op parameters raise a one-line
+``UserError`` naming the op's position, so a broken recipe fails before any record is
+read. Relative paths resolve against the recipe file's folder. ``key=value`` overrides
+(``lingshu data run --recipe demo output.dir=/tmp/x ops.2.threshold=4``) apply to the
+YAML before validation; an op is addressed by its position in ``ops``.
 
-Example (more in recipes/curation/)::
+Shipped recipes live in ``lingshu/data/curate/recipes/`` and are named without their
+folder (``lingshu data recipes`` lists them). Example::
 
     inputs:
       - {name: vqa-rad, path: data/vqa.jsonl, format: jsonl, license: CC0-1.0}
@@ -18,30 +21,30 @@ Example (more in recipes/curation/)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import stable_json
+from lingshu.core.recipes import ShippedRecipes
+from lingshu.core.registry import unknown_name_message
 from lingshu.data.curate.ops.base import OPS, Op
+from lingshu.data.curate.readers import READERS
 
-Format = Literal[
-    "auto", "jsonl", "json", "csv", "parquet", "hf_disk", "webdataset", "image_folder",
-    "dicom_folder", "benchmark",
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+"""The shipped curation recipes (``lingshu data recipes``)."""
 
 
-class InputSpec(_Strict):
+
+class InputSpec(StrictModel):
     name: str = Field(description="source name: kept in every record, used for priorities")
     path: Path = Field(description="file or folder (data dir for format=benchmark)")
-    format: Format = "auto"
+    format: str = Field("auto", description="auto (guessed from the path) or a reader's name "
+                        "(`lingshu data readers`)")
     dataset: str | None = Field(None, description="dedup scope name (default: name)")
     task: str = Field("vqa", description="caption | vqa | dialogue | text | exam ...")
     license: str = "as given by the source; not stated"
@@ -55,15 +58,22 @@ class InputSpec(_Strict):
     benchmark: str | None = Field(None, description="format=benchmark: registry name")
     split: str | None = None
 
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v != "auto" and v not in READERS:
+            raise ValueError(unknown_name_message("input format", v, ["auto", *READERS]))
+        return v
 
-class OutputSpec(_Strict):
+
+class OutputSpec(StrictModel):
     dir: Path
     shard_size: int = Field(1000, ge=1)
     images: Literal["copy", "reference"] = "copy"
     plots: bool = True
 
 
-class MixtureSpec(_Strict):
+class MixtureSpec(StrictModel):
     sources: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         description="source name -> ratio (normalised; 0 leaves a source out)"
     )
@@ -80,13 +90,14 @@ class MixtureSpec(_Strict):
         return self
 
 
-class OpSpec(_Strict):
+class OpSpec(StrictModel):
     op: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Recipe(_Strict):
+class Recipe(StrictModel):
     name: str = "curation"
+    description: str = Field("", description="one line for `lingshu data recipes`")
     inputs: list[InputSpec]
     ops: list[OpSpec] = Field(default_factory=list)
     output: OutputSpec
@@ -106,9 +117,10 @@ class Recipe(_Strict):
             except ValidationError as e:
                 err = e.errors()[0]
                 where = ".".join(str(x) for x in err["loc"]) or "(params)"
+                msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
                 raise UserError(
-                    f"recipe op #{i} ({spec.op}): parameter {where}: {err['msg']}; "
-                    f"see `lingshu data ops` for its parameters"
+                    f"recipe op #{i} ({spec.op}): parameter {where}: {msg}; "
+                    f"see `lingshu data ops {spec.op}` for its parameters"
                 ) from None
             seen[spec.op] = seen.get(spec.op, 0) + 1
             label = spec.op if seen[spec.op] == 1 else f"{spec.op}#{seen[spec.op]}"
@@ -140,17 +152,13 @@ def _flatten_op(i: int, raw: Any) -> dict[str, Any]:
 
 
 def parse_recipe(data: dict[str, Any], base_dir: Path, where: str = "recipe") -> Recipe:
+    """A recipe from its YAML mapping; relative paths resolve against ``base_dir``."""
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a YAML mapping with inputs, ops and output")
     data = dict(data)
     data["ops"] = [_flatten_op(i, raw) for i, raw in enumerate(data.get("ops") or [])]
     data["base_dir"] = base_dir
-    try:
-        recipe = Recipe(**data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise UserError(f"{where}: {loc}: {err['msg']}") from None
+    recipe = validate(Recipe, data, where=where)
     recipe.build_ops()  # fail on unknown ops / parameters now, before any work
     names = [s.name for s in recipe.inputs]
     if len(set(names)) != len(names):
@@ -164,12 +172,22 @@ def parse_recipe(data: dict[str, Any], base_dir: Path, where: str = "recipe") ->
     return recipe
 
 
-def load_recipe(path: Path) -> Recipe:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: recipe file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+CURATION_RECIPES = ShippedRecipes("curation", RECIPES_DIR, "lingshu data recipes")
+
+
+def shipped_recipes() -> dict[str, Path]:
+    """Name (file stem) -> file of every curation recipe shipped with the package."""
+    return CURATION_RECIPES.names()
+
+
+def resolve_recipe(name_or_path: str | Path) -> Path:
+    """A recipe file path as given, or a shipped recipe's name (``demo``)."""
+    return CURATION_RECIPES.resolve(name_or_path)
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+    """Read, override (``key.path=value`` items) and validate a recipe file or shipped name."""
+    path = resolve_recipe(path)
+    data = apply_overrides(read_yaml(path, what="curation recipe"), overrides,
+                           example="output.dir=/tmp/curated")
     return parse_recipe(data, path.parent.resolve(), where=str(path))

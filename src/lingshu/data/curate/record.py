@@ -87,8 +87,10 @@ def conversation(
 def exclusion(
     rec: Record, op: str, reason: str, statistic: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A row of the exclusions file: which sample, which op, what it measured, why."""
-    return {
+    """A row of the exclusions file: which sample, which op, what it measured, why.
+    A synthesised sample's row says so (``synthesised: true``), so that the summary counts
+    what was read apart from what the run made."""
+    row = {
         "id": rec.id,
         "source": rec.source,
         "dataset": rec.dataset,
@@ -96,3 +98,6 @@ def exclusion(
         "reason": reason,
         "statistic": statistic or {},
     }
+    if rec.meta.get("synthesis"):
+        row["synthesised"] = True
+    return row

@@ -10,120 +10,139 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lingshu.core.hashing import sha256_text
 from lingshu.core.secrets import without_secrets
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
-from lingshu.data.curate.record import Record
-from lingshu.data.curate.runner import RunResult, copy_image, shard_name
+from lingshu.data.curate.shard_writer import COUNTS
+from lingshu.data.curate.shards import decision_file, shard_name
 
 
-def training_row(rec: Record) -> dict[str, Any]:
-    return {"id": rec.id, "messages": rec.messages, "source": rec.source,
-            "dataset": rec.dataset, "task": rec.task, "modality": rec.modality,
-            "meta": rec.meta, "stats": rec.stats}
+@dataclass
+class RunResult:
+    out_dir: Path
+    kept: int
+    excluded: int
+    by_op: dict[str, int] = field(default_factory=dict)
 
 
 def write_outputs(
     recipe: Recipe, out_dir: Path, read_dir: Path, stage_dirs: list[Path],
-    final_decisions: Path | None, n: int,
+    final_decisions: Path | None, n: int, execute: Any,
 ) -> RunResult:
-    data_dir = out_dir / "data"
+    """Write every shard in the workers (``execute``: the run's executor), then merge their
+    count tables and stream their exclusions into the run's files."""
     last = stage_dirs[-1]
-    decisions = json.loads(final_decisions.read_text()) if final_decisions else None
-    exclusions: list[dict] = []
-    for d in [read_dir, *stage_dirs]:
-        for i in range(n):
-            exclusions.extend(json.loads((d / f"{shard_name(i)}.json").read_text())["exclusions"])
-    kept_rows: list[dict] = []
-    for i in range(n):
-        shard = json.loads((last / f"{shard_name(i)}.json").read_text())
-        rows = []
-        for r in shard["records"]:
-            rec = Record.from_dict(r)
-            if decisions and rec.id in decisions["drop"]:
-                d = decisions["drop"][rec.id]
-                exclusions.append({"id": rec.id, "source": rec.source, "dataset": rec.dataset,
-                                   "op": decisions["op"], "reason": d["reason"],
-                                   "statistic": d["statistic"]})
-                continue
-            if recipe.output.images == "copy":
-                rec.replace_images({p: copy_image(p, data_dir / "images") for p in rec.images()})
-            rows.append(training_row(rec))
-        # always rewritten: an existing file may hold an earlier run's rows (issue 22)
-        atomic_write_text(data_dir / f"{shard_name(i)}.jsonl", "".join(
-            json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
-        kept_rows.extend(rows)
-    for stale in data_dir.glob("shard-*.jsonl"):  # an earlier run with more shards
+    write_dir = last.parent / f"write-{sha256_text(last.name + recipe.output.images)[:12]}"
+    jobs = [
+        {"kind": "write", "src": str(last / f"{shard_name(i)}.json"),
+         "decisions": str(decision_file(final_decisions, i)) if final_decisions else "",
+         "earlier": "\n".join(str(d / f"{shard_name(i)}.json") for d in [read_dir, *stage_dirs]),
+         "data": str(out_dir / "data" / f"{shard_name(i)}.jsonl"),
+         "out": str(write_dir / f"{shard_name(i)}.json"), "images": recipe.output.images}
+        for i in range(n)
+    ]
+    todo = [j for j in jobs if not (Path(j["out"]).exists() and Path(j["data"]).exists())]
+    if todo:
+        execute.run(todo)
+    for stale in (out_dir / "data").glob("shard-*.jsonl"):  # an earlier run had more shards
         if stale.name >= f"{shard_name(n)}.jsonl":
             stale.unlink()
-    atomic_write_text(out_dir / "exclusions.jsonl", "".join(
-        json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in exclusions))
-    summary = summarise(recipe, kept_rows, exclusions)
+    counts: dict[str, Counter] = {k: Counter() for k in COUNTS}
+    with _Streams(out_dir, ("exclusions.jsonl", "decontamination.jsonl")) as (excl, decon):
+        for j in jobs:
+            part = json.loads(Path(j["out"]).read_text())
+            for k, v in part["counts"].items():
+                counts[k].update(v)
+            for e in part["exclusions"]:
+                line = json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n"
+                excl.write(line)
+                if e["op"].startswith("decontaminate"):
+                    decon.write(line)
+    summary = summarise(recipe, counts)
     atomic_write_json(out_dir / "summary.json", summary)
     atomic_write_text(out_dir / "summary.md", summary_table(summary))
     atomic_write_text(out_dir / "data_card.md", data_card(recipe, summary))
-    decon = [e for e in exclusions if e["op"].startswith("decontaminate")]
-    atomic_write_text(out_dir / "decontamination.jsonl", "".join(
-        json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in decon))
     if recipe.output.plots:
         from lingshu.data.curate.plots import write_plots
 
         write_plots(summary, out_dir / "plots")
     if recipe.mixtures:
-        write_mixtures(recipe, kept_rows, out_dir / "mixtures")
-    by_op = summary["excluded_by_op"]
-    return RunResult(out_dir=out_dir, kept=len(kept_rows), excluded=len(exclusions),
-                     by_op=by_op)
+        write_mixtures(recipe, _kept_rows(out_dir / "data", n), out_dir / "mixtures")
+    return RunResult(out_dir=out_dir, kept=summary["kept"], excluded=summary["excluded"],
+                     by_op=summary["excluded_by_op"])
 
 
-def _token_lengths(rows: list[dict]) -> list[int]:
-    out = []
-    for r in rows:
-        t = r["stats"].get("token_count")
-        if t:
-            out.append(t["tokens"])
-    return out
+class _Streams:
+    """Text files written line by line to temporary names, renamed into place on success
+    (as ``atomic_write_text``, without holding the text)."""
+
+    def __init__(self, folder: Path, names: tuple[str, ...]) -> None:
+        self.paths = [folder / n for n in names]
+
+    def __enter__(self) -> list[Any]:
+        self.fhs = []
+        for p in self.paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            self.fhs.append(open(p.with_name(f".{p.name}.tmp"), "w", encoding="utf-8"))  # noqa: SIM115
+        return self.fhs
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        for fh, p in zip(self.fhs, self.paths, strict=True):
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            tmp = p.with_name(f".{p.name}.tmp")
+            if exc_type is None:
+                tmp.replace(p)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
-def summarise(recipe: Recipe, rows: list[dict], exclusions: list[dict]) -> dict[str, Any]:
-    sizes = []
-    for r in rows:
-        for w, h in r["stats"].get("image_decodable", {}).get("sizes", []):
-            sizes.append([w, h])
-    by_source_in: Counter[str] = Counter()
-    by_source_out = Counter(r["source"] for r in rows)
-    for r in rows:
-        by_source_in[r["source"]] += 1
-    for e in exclusions:
-        by_source_in[e["source"]] += 1
+def _kept_rows(data_dir: Path, n: int) -> list[dict]:
+    return [json.loads(line) for i in range(n)
+            for line in (data_dir / f"{shard_name(i)}.jsonl").read_text().splitlines()]
+
+
+def summarise(recipe: Recipe, counts: dict[str, Counter]) -> dict[str, Any]:
+    """The run's summary from the merged per-shard count tables."""
+    kept, excluded, made = counts["kept"], counts["excluded"], counts["synthesised"]
+    # read + synthesised = kept + excluded, per source (every record is accounted for)
+    sources = {s.name: {"read": kept[s.name] + excluded[s.name] - made[s.name],
+                        "synthesised": made[s.name], "kept": kept[s.name],
+                        "excluded": excluded[s.name], "license": s.license}
+               for s in recipe.inputs}
     return {
         "recipe": recipe.name,
-        "kept": len(rows),
-        "excluded": len(exclusions),
-        "excluded_by_op": dict(sorted(Counter(e["op"] for e in exclusions).items())),
-        "reasons": dict(sorted(Counter(f"{e['op']}: {e['reason']}" for e in exclusions)
-                               .items())),
-        "sources": {s.name: {"read": by_source_in.get(s.name, 0),
-                             "kept": by_source_out.get(s.name, 0), "license": s.license}
-                    for s in recipe.inputs},
-        "modality": dict(sorted(Counter(r["modality"] or "unlabelled" for r in rows).items())),
-        "task": dict(sorted(Counter(r["task"] for r in rows).items())),
-        "token_lengths": _token_lengths(rows),
-        "image_sizes": sizes,
+        "kept": sum(kept.values()),
+        "excluded": sum(excluded.values()),
+        "read": sum(v["read"] for v in sources.values()),
+        "synthesised": sum(made.values()),
+        "excluded_by_op": dict(sorted(counts["excluded_by_op"].items())),
+        "reasons": dict(sorted(counts["reasons"].items())),
+        "sources": sources,
+        "modality": dict(sorted(counts["modality"].items())),
+        "task": dict(sorted(counts["task"].items())),
+        # value -> records: as large as the number of distinct values, not of records
+        "token_lengths": dict(sorted(counts["token_lengths"].items(), key=lambda kv: int(kv[0]))),
+        "image_sides": dict(sorted(counts["image_sides"].items(), key=lambda kv: int(kv[0]))),
     }
 
 
 def summary_table(s: dict[str, Any]) -> str:
     lines = [f"# Curation summary: {s['recipe']}", "",
              f"Kept {s['kept']} records, excluded {s['excluded']}.", "",
-             "| source | read | kept | license |", "|---|---:|---:|---|"]
-    lines += [f"| {k} | {v['read']} | {v['kept']} | {v['license']} |"
-              for k, v in s["sources"].items()]
+             "| source | read | synthesised | kept | excluded | license |",
+             "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {k} | {v['read']} | {v['synthesised']} | {v['kept']} | {v['excluded']} "
+              f"| {v['license']} |" for k, v in s["sources"].items()]
     lines += ["", "| op | excluded |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in s["excluded_by_op"].items()]
     lines += ["", "| reason | count |", "|---|---:|"]
@@ -141,8 +160,8 @@ def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
         "Produced by `lingshu data run`; training JSONL in `data/` (Qwen-messages, image "
         "paths relative to the JSONL file).\n\n"
         "## Sources (licenses as given in the recipe; check them before redistribution)\n\n"
-        + "\n".join(f"- **{k}**: read {v['read']}, kept {v['kept']}; license: {v['license']}"
-                    for k, v in s["sources"].items())
+        + "\n".join(f"- **{k}**: read {v['read']}, synthesised {v['synthesised']}, kept "
+                    f"{v['kept']}; license: {v['license']}" for k, v in s["sources"].items())
         + f"\n\n## Processing (in order)\n\n{ops}\n\n## What was removed and why\n\n"
         + ("\n".join(f"- {k}: {v}" for k, v in s["reasons"].items()) or "- nothing")
         + "\n\nEvery removed sample is listed in `exclusions.jsonl` (op, statistic, reason); "

@@ -33,10 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lingshu.core.errors import DataError, UserError
+from lingshu.core.errors import DataError
 from lingshu.data.prepare.common import (
     Drops,
+    PrepareOptions,
     PrepareSummary,
     Study,
     is_dicom,
@@ -94,15 +96,14 @@ def prepare_chexpert_plus(
     *,
     csv_file: Path | None = None,
     images: Path | None = None,
-    split: str = "test",
-    keep_missing_findings: bool = False,
-    lateral: bool = True,
-    copy_images: bool = False,
-    convert_dicom: bool = False,
+    options: PrepareOptions | None = None,
+    **option_fields: Any,
 ) -> PrepareSummary:
-    """Write ``out/<split>.jsonl`` + ``out/meta.json`` for the CheXpert Plus studies."""
-    if split not in SPLITS:
-        raise UserError(f"--split {split!r}: expected one of {list(SPLITS)}")
+    """Write ``out/<split>.jsonl`` + ``out/meta.json`` for the CheXpert Plus studies.
+    Options: ``PrepareOptions`` (or its fields as keywords)."""
+    opts = PrepareOptions.of(options, option_fields)
+    opts.check_split(SPLITS)
+    split = opts.split
     root = require_dir(Path(root), "CheXpert Plus root")
     table = Path(csv_file) if csv_file else _find_csv(root)
     image_root = require_dir(Path(images), "CheXpert Plus image") if images else root
@@ -117,9 +118,9 @@ def prepare_chexpert_plus(
             study_id,
             rows,
             image_root,
-            keep_missing_findings=keep_missing_findings,
-            lateral=lateral,
-            convert_dicom=convert_dicom,
+            keep_missing_findings=opts.keep_missing_findings,
+            lateral=opts.lateral,
+            convert_dicom=opts.convert_dicom,
         )
         if isinstance(result, str):
             drops.add(result, study_id)
@@ -127,7 +128,7 @@ def prepare_chexpert_plus(
         study, from_report = result
         parsed_from_report += from_report
         kept.append(study)
-    materialize = copy_images or any(is_dicom(p) for s in kept for p in s.images)
+    materialize = opts.copy_images or any(is_dicom(p) for s in kept for p in s.images)
     return write_prepared(
         Path(out),
         dataset=DATASET,
@@ -136,20 +137,8 @@ def prepare_chexpert_plus(
         image_root=image_root,
         drops=drops,
         materialize=materialize,
-        rules={
-            **RULES,
-            "missing_findings": "kept with the impression only"
-            if keep_missing_findings
-            else "dropped",
-            "lateral": "included when present" if lateral else "not included",
-        },
-        options={
-            "split": split,
-            "keep_missing_findings": keep_missing_findings,
-            "lateral": lateral,
-            "copy_images": copy_images,
-            "convert_dicom": convert_dicom,
-        },
+        rules={**RULES, **opts.rules()},
+        options=opts.recorded(),
         inputs={"csv": str(table.absolute()), "images": str(image_root.absolute())},
         notes={"sections_parsed_from_report_text": parsed_from_report},
     )

@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from lingshu import __version__
+from lingshu.core.config import StrictModel, validate
 from lingshu.core.errors import DataError, UserError
 from lingshu.core.io import atomic_write_json, atomic_write_text
 
@@ -38,6 +41,47 @@ META_FILE = "meta.json"
 IMAGES_DIR = "images"
 DICOM_SUFFIXES = (".dcm", ".dicom")
 _EXAMPLES_PER_REASON = 5
+
+
+class PrepareOptions(StrictModel):
+    """The choices every report-dataset preparer offers (and ``lingshu data prepare``'s
+    flags, whose help texts are these descriptions)."""
+
+    split: str = Field("test", description="which split of the release to build")
+    keep_missing_findings: bool = Field(
+        False, description="Keep studies whose report has no FINDINGS section, with the "
+        "impression only (default: drop them, as report-generation benchmarks usually do).")
+    lateral: bool = Field(True, description="Add one lateral image after the frontal one "
+                          "when the study has it.")
+    copy_images: bool = Field(
+        False, description="Copy the chosen images under OUT/images/ (default: record the "
+        "release's image folder in meta.json and copy nothing).")
+    convert_dicom: bool = Field(
+        False, description="Use DICOM files when no JPG/PNG exists, converted to PNG under "
+        "OUT/images/ (VOI LUT / window applied, MONOCHROME1 inverted).")
+
+    @classmethod
+    def of(cls, options: PrepareOptions | None, fields: dict[str, Any]) -> PrepareOptions:
+        """``options`` updated with keyword ``fields`` (a preparer's ``**options``)."""
+        base = options.model_dump() if options is not None else {}
+        return validate(cls, {**base, **fields}, where="prepare options")
+
+    def check_split(self, splits: Iterable[str]) -> None:
+        if self.split not in splits:
+            raise UserError(f"--split {self.split!r}: expected one of {list(splits)}")
+
+    def rules(self) -> dict[str, str]:
+        """What the options change, in words, for ``meta.json``'s rules."""
+        return {
+            "missing_findings": "kept with the impression only"
+            if self.keep_missing_findings else "dropped",
+            "lateral": "included when present" if self.lateral else "not included",
+        }
+
+    def recorded(self, *, dicom: bool = True) -> dict[str, Any]:
+        """The options as ``meta.json`` records them (without convert_dicom where the
+        release has no DICOM)."""
+        return self.model_dump(exclude=None if dicom else {"convert_dicom"})
 
 
 @dataclass
@@ -181,7 +225,7 @@ def dicom_to_png(src: Path, dest: Path) -> None:
     decoded.
     """
     from lingshu.core.errors import SampleError
-    from lingshu.models.medical_images import read_dicom
+    from lingshu.models import read_dicom
 
     try:
         image = read_dicom(src, frame=0).convert("L")  # equal R=G=B: conversion is exact

@@ -45,10 +45,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lingshu.core.errors import DataError, UserError
+from lingshu.core.errors import DataError
 from lingshu.data.prepare.common import (
     Drops,
+    PrepareOptions,
     PrepareSummary,
     Study,
     iter_table,
@@ -108,16 +110,17 @@ def prepare_iu_xray(
     images: Path,
     out: Path,
     *,
-    split: str = "test",
     split_file: Path | None = None,
     projections: Path | None = None,
-    keep_missing_findings: bool = False,
-    lateral: bool = True,
-    copy_images: bool = False,
+    options: PrepareOptions | None = None,
+    **option_fields: Any,
 ) -> PrepareSummary:
-    """Write ``out/<split>.jsonl`` + ``out/meta.json`` for the IU-Xray reports of ``split``."""
-    if split not in SPLITS:
-        raise UserError(f"--split {split!r}: expected one of {list(SPLITS)}")
+    """Write ``out/<split>.jsonl`` + ``out/meta.json`` for the IU-Xray reports of ``split``.
+    Options: ``PrepareOptions`` (or its fields as keywords); the release has no DICOM, so
+    ``convert_dicom`` does nothing here."""
+    opts = PrepareOptions.of(options, option_fields)
+    opts.check_split(SPLITS)
+    split = opts.split
     all_reports = read_iu_reports(reports)
     image_dir = require_dir(Path(images), "IU-Xray PNG")
     pngs = {image_key(p.name): p.absolute() for p in image_dir.rglob("*.png")}
@@ -138,7 +141,7 @@ def prepare_iu_xray(
     drops = Drops()
     kept: list[Study] = []
     for report in in_split:
-        result = _build_study(report, pngs, views, keep_missing_findings, lateral)
+        result = _build_study(report, pngs, views, opts.keep_missing_findings, opts.lateral)
         if isinstance(result, str):
             drops.add(result, report.uid)
         else:
@@ -150,7 +153,7 @@ def prepare_iu_xray(
         studies=kept,
         image_root=image_dir,
         drops=drops,
-        materialize=copy_images,
+        materialize=opts.copy_images,
         rules={
             **RULES,
             "split": (
@@ -161,17 +164,13 @@ def prepare_iu_xray(
                 else "sha256('iu-xray:<report number>') mod 10: 0-6 train, 7 val, 8-9 test "
                 "(R2Gen's proportions, not R2Gen's membership)"
             ),
-            "missing_findings": "kept with the impression only"
-            if keep_missing_findings
-            else "dropped",
+            "missing_findings": opts.rules()["missing_findings"],
         },
         options={
             "split": split,
             "split_file": str(split_file) if split_file else None,
             "projections": str(projections) if projections else None,
-            "keep_missing_findings": keep_missing_findings,
-            "lateral": lateral,
-            "copy_images": copy_images,
+            **opts.recorded(dicom=False),
         },
         inputs={"reports": str(Path(reports).absolute()), "images": str(image_dir.absolute())},
         notes={"reports_read": len(all_reports), "reports_in_split": len(in_split)},

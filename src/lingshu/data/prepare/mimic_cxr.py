@@ -30,10 +30,12 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lingshu.core.errors import DataError, UserError
+from lingshu.core.errors import DataError
 from lingshu.data.prepare.common import (
     Drops,
+    PrepareOptions,
     PrepareSummary,
     Study,
     decode_report,
@@ -79,19 +81,18 @@ def prepare_mimic_cxr(
     *,
     reports: Path | None = None,
     images: Path | None = None,
-    split: str = "test",
-    keep_missing_findings: bool = False,
-    lateral: bool = True,
-    copy_images: bool = False,
-    convert_dicom: bool = False,
+    options: PrepareOptions | None = None,
+    **option_fields: Any,
 ) -> PrepareSummary:
     """Write ``out/<split>.jsonl`` + ``out/meta.json`` for the MIMIC-CXR studies of ``split``.
 
     ``reports`` defaults to ``mimic_root/mimic-cxr-reports.zip`` when present, else the
-    ``files/`` tree under ``mimic_root``; ``images`` defaults to ``mimic_root``.
+    ``files/`` tree under ``mimic_root``; ``images`` defaults to ``mimic_root``. Options:
+    ``PrepareOptions`` (or its fields as keywords: ``split="test"``, ``lateral=False`` ...).
     """
-    if split not in SPLITS:
-        raise UserError(f"--split {split!r}: expected one of {list(SPLITS)}")
+    opts = PrepareOptions.of(options, option_fields)
+    opts.check_split(SPLITS)
+    split = opts.split
     root = require_dir(Path(mimic_root), "MIMIC-CXR root")
     split_csv = _required_file(root, SPLIT_FILES, "split CSV")
     metadata_csv = _required_file(root, METADATA_FILES, "metadata CSV")
@@ -110,16 +111,16 @@ def prepare_mimic_cxr(
             views,
             report_source,
             image_root,
-            keep_missing_findings=keep_missing_findings,
-            lateral=lateral,
-            convert_dicom=convert_dicom,
+            keep_missing_findings=opts.keep_missing_findings,
+            lateral=opts.lateral,
+            convert_dicom=opts.convert_dicom,
         )
         if isinstance(reason_or_study, str):
             drops.add(reason_or_study, study_id)
         else:
             kept.append(reason_or_study)
     report_source.close()
-    materialize = copy_images or any(is_dicom(p) for s in kept for p in s.images)
+    materialize = opts.copy_images or any(is_dicom(p) for s in kept for p in s.images)
     return write_prepared(
         Path(out),
         dataset=DATASET,
@@ -128,20 +129,8 @@ def prepare_mimic_cxr(
         image_root=image_root,
         drops=drops,
         materialize=materialize,
-        rules={
-            **RULES,
-            "missing_findings": "kept with the impression only"
-            if keep_missing_findings
-            else "dropped",
-            "lateral": "included when present" if lateral else "not included",
-        },
-        options={
-            "split": split,
-            "keep_missing_findings": keep_missing_findings,
-            "lateral": lateral,
-            "copy_images": copy_images,
-            "convert_dicom": convert_dicom,
-        },
+        rules={**RULES, **opts.rules()},
+        options=opts.recorded(),
         inputs={
             "split_csv": str(split_csv.absolute()),
             "metadata_csv": str(metadata_csv.absolute()),

@@ -6,7 +6,7 @@ write a module with a ``BackendConfig`` subclass and a ``Backend`` subclass deco
 vllm) are imported when a backend is used, never when this package is imported.
 """
 
-from lingshu.inference.registry import (
+from lingshu.inference.backends.base import (
     BACKENDS,
     Backend,
     BackendConfig,

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from lingshu.core.hashing import stable_json
 from lingshu.inference import messages as _messages
-from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.backends.base import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Message, Request, Response
 
 DUMMY_VERSION = "1"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from lingshu.core.errors import SampleError
-from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.backends.base import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.loading import (
     LoadedModel,

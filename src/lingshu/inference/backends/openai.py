@@ -27,7 +27,7 @@ from pydantic import Field, SecretStr, field_validator
 from lingshu.core.errors import SampleError
 from lingshu.inference import messages as _messages
 from lingshu.inference.decoding import cut_at_stop
-from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.backends.base import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))

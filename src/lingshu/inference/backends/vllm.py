@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from lingshu.core.errors import SampleError, UserError
 from lingshu.inference import messages as _messages
 from lingshu.inference.decoding import cut_at_stop
-from lingshu.inference.registry import Backend, BackendConfig, register_backend
+from lingshu.inference.backends.base import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.fingerprint import model_fingerprint
 from lingshu.models.loading import DType, ModelSource, detect_kind, resolve_model_dir

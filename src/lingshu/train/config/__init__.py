@@ -7,6 +7,7 @@ and registers itself here by kind.
 from lingshu.train.config.evaluation import EvalBenchmark, EvalSettings
 from lingshu.train.config.files import (
     RECIPES_DIR,
+    TRAIN_RECIPES,
     recipe_summary,
     resolve_recipe_path,
     shipped_recipes,
@@ -46,6 +47,7 @@ __all__ = [
     "StageConfig",
     "field_docs",
     "load_recipe",
+    "TRAIN_RECIPES",
     "recipe_summary",
     "register_stage_config",
     "resolve_recipe_path",

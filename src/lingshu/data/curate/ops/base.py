@@ -83,6 +83,11 @@ class GlobalOp(Op):
         """Batch form of ``signature`` (ops override it to batch library calls)."""
         return [self.signature(r) for r in records]
 
+    def compact(self, sig: Any) -> Any:
+        """The signature as ``decide`` holds it in memory (read back from a shard file);
+        ops with large signatures store them packed, since every record's is held."""
+        return sig
+
     def decide(
         self, entries: list[dict[str, Any]], priority: dict[str, int]
     ) -> dict[str, dict[str, Any]]:
@@ -107,13 +112,12 @@ def describe_ops() -> list[dict[str, Any]]:
     """Every op with its kind, summary and ``(param, default, help)`` rows."""
     import lingshu.data.curate.ops  # noqa: F401  (registers)
 
+    from lingshu.core.config import field_rows
+
     rows = []
     for name in OPS.names():
         cls = OPS.get(name)
-        params = []
-        for field, info in cls.Params.model_fields.items():
-            default = "(required)" if info.is_required() else repr(info.get_default())
-            params.append((field, default, info.description or ""))
+        params = field_rows(cls.Params)
         kind = "global" if issubclass(cls, GlobalOp) else "map"
         rows.append(
             {"name": name, "kind": kind, "model": cls.uses_model, "summary": cls.summary,

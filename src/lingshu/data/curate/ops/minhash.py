@@ -95,8 +95,10 @@ class LshIndex:
             hit = table.get(key)
             if hit:
                 cands.update(hit)
+        import numpy as np
+
         for idx in sorted(cands):
-            est = sum(a == b for a, b in zip(self.sigs[idx], sig, strict=True)) / len(sig)
+            est = int(np.count_nonzero(np.asarray(self.sigs[idx]) == np.asarray(sig))) / len(sig)
             if not self.verify or est >= self.threshold:
                 return idx, est
         return None

@@ -70,11 +70,24 @@ class _LlmOp(MapOp):
 
     def child_excl(self, parent: Record, suffix: str, reason: str, **stat: Any) -> dict:
         r = Record(id=f"{parent.id}/{suffix}", source=parent.source, messages=[],
-                   dataset=parent.dataset)
+                   dataset=parent.dataset, meta={"parent": parent.id, "synthesis": self.name})
         return exclusion(r, self.label, reason, stat)
 
-    def _out(self, records: list[Record], children: list[Record]) -> list[Record]:
-        return (records + children) if self.params.keep_source else children
+    def _out(self, records: list[Record], children: list[Record],
+             dropped: list[dict]) -> tuple[list[Record], list[dict]]:
+        return synth_output(self, records, children, dropped)
+
+
+def synth_output(op: MapOp, records: list[Record], children: list[Record],
+                 dropped: list[dict]) -> tuple[list[Record], list[dict]]:
+    """Parents and children (``keep_source``), else the children alone, each parent then
+    being an exclusion (so that every record read is accounted for in the summary)."""
+    if op.params.keep_source:
+        return records + children, dropped
+    had = {c.meta["parent"] for c in children}
+    gone = [op.exclude(r, "replaced by its synthesised sample(s)" if r.id in had else
+                       "no synthesised sample kept (keep_source: false)") for r in records]
+    return children, dropped + gone
 
 
 # ---- long captions -------------------------------------------------------------------
@@ -144,7 +157,7 @@ class SynthCaption(_LlmOp):
                 r, "caption", conversation("Describe this image in detail.", fin.strip(),
                                            r.images()[:1]),
                 task="caption", meta={"steps": {"short": s, "factual": f, "preference": p}}))
-        return self._out(records, children), dropped
+        return self._out(records, children, dropped)
 
 
 # ---- template VQA --------------------------------------------------------------------
@@ -200,7 +213,7 @@ class SynthVqaTemplate(MapOp):
                     modality=rec.modality,
                     meta={"parent": rec.id, "synthesis": self.name, "answer": gold,
                           "options": opts, "question_type": "mcq"}))
-        return (records + children if self.params.keep_source else children), []
+        return synth_output(self, records, children, [])
 
 
 # ---- self-instruct VQA with the "Error" gate -------------------------------------------
@@ -239,7 +252,7 @@ class SynthVqaSelfInstruct(_LlmOp):
             children.append(self.child(r, "sivqa", conversation(
                 q, f"{gold}. {obj['answer']}", r.images()[:1]),
                 meta={"answer": gold, "options": opts, "question_type": "mcq"}))
-        return self._out(records, children), dropped
+        return self._out(records, children, dropped)
 
 
 # ---- chain of thought ------------------------------------------------------------------
@@ -294,7 +307,7 @@ class SynthCot(_LlmOp):
             c = self.child(r, "cot", conversation(r.text("user"), answer, r.images()[:1]),
                            meta={"answer": gold_of(r), "verdict": "consistent"})
             children.append(c)
-        return self._out(records, children), dropped
+        return self._out(records, children, dropped)
 
 
 # ---- OCR -------------------------------------------------------------------------------
@@ -345,4 +358,4 @@ class SynthOcr(_LlmOp):
             children.append(self.child(r, "ocr", conversation(
                 "Answer the question shown in the image.", rep.strip(), [img]),
                 meta={"answer": gold_of(r)}))
-        return self._out(records, children), dropped
+        return self._out(records, children, dropped)

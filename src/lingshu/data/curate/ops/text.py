@@ -125,6 +125,24 @@ class TextDedupParams(OpParams):
     verify: bool = Field(True, description="confirm LSH candidates by estimated Jaccard")
     source_order: list[str] = Field([], description="most reliable sources first (default: "
                                     "inputs' priority)")
+    with_images: bool = Field(True, description="rows with images are duplicates only with "
+                              "the same images (a generic question asked of different images "
+                              "is not a duplicate)")
+
+
+def image_key(rec: Record) -> str:
+    """The record's images by content (empty for a text-only record): same bytes in the
+    same order give the same key. Unreadable files key by path (decodability is another
+    op's job)."""
+    from lingshu.core.hashing import sha256_file
+
+    parts = []
+    for p in rec.images():
+        try:
+            parts.append(sha256_file(p)[:16])
+        except OSError:
+            parts.append("path:" + p)
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16] if parts else ""
 
 
 @register_op("text_dedup")
@@ -136,12 +154,7 @@ class TextDedup(GlobalOp):
         return rec.text(None if self.params.role == "all" else self.params.role)
 
     def signature(self, rec: Record) -> Any:
-        text = self._text(rec)
-        if not text.strip():
-            return None
-        exact = hashlib.sha1(norm_text(text).encode()).hexdigest()
-        sig = signatures([text], self.params.num_perm, self.params.ngram)[0]
-        return {"x": exact, "m": list(sig)}
+        return self.signatures([rec])[0]
 
     def signatures(self, records: list[Record]) -> list[Any]:
         texts = [self._text(r) for r in records]
@@ -151,7 +164,16 @@ class TextDedup(GlobalOp):
         for i, sig in zip(live, sigs, strict=True):
             exact = hashlib.sha1(norm_text(texts[i]).encode()).hexdigest()
             out[i] = {"x": exact, "m": list(sig)}
+            if self.params.with_images:
+                out[i]["i"] = image_key(records[i])
         return out
+
+    def compact(self, sig: Any) -> Any:
+        """128 MinHash values as a uint32 array (512 bytes) instead of a list of Python ints
+        (about 5 KB): the decision holds one per record (rensa's values fit 32 bits)."""
+        m = np.asarray(sig["m"], dtype=np.uint64)
+        small = m.size and int(m.max()) < 2**32
+        return {**sig, "m": m.astype(np.uint32) if small else m}
 
     def decide(self, entries: list[dict], priority: dict[str, int]) -> dict[str, dict]:
         order_names = {s: i for i, s in enumerate(self.params.source_order)}
@@ -175,7 +197,9 @@ class TextDedup(GlobalOp):
         drop: dict[str, dict] = {}
         for i in sorted(range(len(entries)), key=rank):
             e = entries[i]
-            scope = e["dataset"] if self.params.scope == "dataset" else ""
+            # one index per dataset (scope: dataset) and per image set (with_images)
+            scope = (e["dataset"] if self.params.scope == "dataset" else "") + \
+                "\x00" + e["sig"].get("i", "")
             key = (scope, e["sig"]["x"])
             if key in exact:
                 drop[e["id"]] = {"reason": f"exact text duplicate of {exact[key]}",

@@ -8,6 +8,10 @@ keys, so ``--backend-opt batch_sise=4`` fails at once with the field named inste
 being silently ignored. :func:`get_backend` validates the options into that config and
 builds the backend; construction must stay cheap (no weights loaded), because a fully
 cached rerun only needs :meth:`Backend.fingerprint`.
+
+This module is reached through its package, ``lingshu.inference.backends``, whose
+``__init__`` imports every built-in backend first: the lookups below therefore always see
+them registered, and no backend module needs to import its package back (no circle).
 """
 
 from __future__ import annotations
@@ -91,7 +95,6 @@ def get_backend(name: str, **options: Any) -> Backend:
     Raises ``UserError`` naming the bad option for unknown keys, missing required keys and
     values of the wrong type.
     """
-    import lingshu.inference.backends  # noqa: F401  (registers every backend)
 
     cls = BACKENDS.get(name)
     return cls(parse_backend_config(name, options))
@@ -99,7 +102,6 @@ def get_backend(name: str, **options: Any) -> Backend:
 
 def parse_backend_config(name: str, options: dict[str, Any]) -> BackendConfig:
     """Validate ``options`` into backend ``name``'s config class."""
-    import lingshu.inference.backends  # noqa: F401
 
     cls = BACKENDS.get(name)
     try:
@@ -110,7 +112,6 @@ def parse_backend_config(name: str, options: dict[str, Any]) -> BackendConfig:
 
 def describe_backend_options(name: str) -> list[tuple[str, str, str]]:
     """``(option, default, help)`` for each option of backend ``name``, for ``--help`` text."""
-    import lingshu.inference.backends  # noqa: F401
 
     rows = []
     for field, info in BACKENDS.get(name).Config.model_fields.items():

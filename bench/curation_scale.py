@@ -1,0 +1,128 @@
+"""Curation at scale: the text and image recipes through ``lingshu data run``'s code path,
+measuring wall time, records per second per core, driver and worker peak RSS, disk used,
+and a linear projection to 5M records.
+
+Text recipe: exact + MinHash dedup (``text_dedup``), decontamination against the bundled
+benchmarks, de-identification; synthetic records from ``bench/dedup_text.py``'s corpus
+(planted exact and near copies). Image recipe: decodable, min side, pHash, pHash dedup,
+decontamination, modality labelling; the image set of ``bench/dedup_images.py`` (the
+bundled real images with re-encoded / resized / cropped copies, then generated images).
+
+Each size runs in a fresh process (``--one``), so the driver's peak RSS is that run's:
+``ru_maxrss`` of the process itself (driver) and of its finished children (the local
+executor's worker processes, with ``--workers`` > 1).
+
+    PYTHONPATH=src python bench/curation_scale.py --text 100000 400000 --images 2000 \\
+        --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+BENCH = ROOT / "data" / "benchmarks"
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def text_recipe(work: Path, n: int, shard: int) -> dict:
+    from dedup_text import make_corpus
+
+    src = work / "text.jsonl"
+    texts, _ = make_corpus(n)
+    with src.open("w") as fh:
+        for i, t in enumerate(texts):
+            fh.write(json.dumps({"id": str(i), "question": t, "answer": "See the notes."}) + "\n")
+    return {"name": "scale-text", "inputs": [{"name": "t", "path": str(src), "task": "text"}],
+            "ops": [{"op": "text_dedup"},
+                    {"op": "decontaminate", "data_dir": str(BENCH)},
+                    {"op": "deidentify"}],
+            "output": {"dir": str(work / "out"), "shard_size": shard, "plots": False}}
+
+
+def image_recipe(work: Path, n: int, shard: int) -> dict:
+    from dedup_images import build
+
+    kinds = build(work / "imgset", n)
+    src = work / "images.jsonl"
+    with src.open("w") as fh:
+        for name in sorted(kinds)[:n]:
+            fh.write(json.dumps({"id": name, "image": str(work / "imgset" / "images" / name),
+                                 "question": "Describe the image.", "answer": ""}) + "\n")
+    return {"name": "scale-images", "inputs": [{"name": "i", "path": str(src)}],
+            "ops": [{"op": "image_decodable"}, {"op": "image_min_side", "min_side": 32},
+                    {"op": "image_phash"}, {"op": "image_dedup"},
+                    {"op": "decontaminate", "data_dir": str(BENCH)},
+                    {"op": "modality_label"}],
+            "output": {"dir": str(work / "out"), "shard_size": shard, "plots": False,
+                       "images": "reference"}}
+
+
+def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
+    """One run in this process; prints its measurements as JSON."""
+    from lingshu.data.curate import parse_recipe, run_recipe
+
+    shutil.rmtree(work / "out", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    data = (text_recipe if kind == "text" else image_recipe)(work, n, shard)
+    recipe = parse_recipe(data, work, where=f"{kind} bench")
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    res = run_recipe(recipe, workers=workers)
+    wall = time.perf_counter() - t0
+    return {"kind": kind, "n": n, "workers": workers, "wall_s": round(wall, 1),
+            "records_per_s_per_core": round(n / wall / max(workers, 1), 1),
+            "kept": res.kept, "excluded": res.excluded,
+            "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+            "driver_rss_before_run_mb": base // 1024,
+            "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
+            "work_dir_mb": round(_du(work / "out" / ".work") / 2**20, 1),
+            "output_mb": round((_du(work / "out") - _du(work / "out" / ".work")) / 2**20, 1),
+            "input_mb": round(_du(work / f"{'text' if kind == 'text' else 'images'}.jsonl")
+                              / 2**20, 1),
+            "projected_5m_hours": round(wall / n * 5_000_000 / 3600, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--text", type=int, nargs="*", default=[100_000, 400_000, 1_000_000])
+    ap.add_argument("--images", type=int, nargs="*", default=[20_000, 100_000])
+    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--shard", type=int, default=5000)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/lingshu-bench-curation-scale"))
+    ap.add_argument("--one", nargs=3, metavar=("KIND", "N", "WORKERS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        kind, n, w = args.one[0], int(args.one[1]), int(args.one[2])
+        print(json.dumps(one(kind, n, w, args.shard, args.work / kind)))
+        return
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for kind, sizes in (("text", args.text), ("images", args.images)):
+        for n in sizes:
+            for w in args.workers:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", kind, str(n), str(w), "--shard",
+                     str(args.shard), "--work", str(args.work)],
+                    env=env, capture_output=True, text=True, check=False)
+                line = out.stdout.strip().splitlines()[-1:] or [out.stderr.strip()[-500:]]
+                print(line[0], flush=True)
+
+
+if __name__ == "__main__":
+    main()
