@@ -37,3 +37,14 @@ def test_a_linked_benchmark_folder_still_loads(tmp_path):
     os.symlink(BUNDLED / "vqa-rad", tmp_path / "bench" / "vqa-rad")
     samples = VqaRad().load(tmp_path / "bench", "train")
     assert samples and not any(s.refused for s in samples)
+
+
+def test_an_image_folder_linked_in_by_the_user_still_loads(tmp_path):
+    root = tmp_path / "bench" / "vqa-rad"
+    root.mkdir(parents=True)
+    for p in (BUNDLED / "vqa-rad").iterdir():
+        if p.is_file():
+            shutil.copy(p, root / p.name)
+    os.symlink(BUNDLED / "vqa-rad" / FOLDER, root / FOLDER)
+    samples = VqaRad().load(tmp_path / "bench", "train")
+    assert samples and not any(s.refused for s in samples)
