@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from lingshu.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck))
 
 scalars = (
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.sampled_from([-1, 0, -0.5, 5])

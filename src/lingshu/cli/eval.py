@@ -153,7 +153,10 @@ def build_config(**kw: Any) -> Any:
         merged["judge"] = judge
     if not merged.get("benchmarks"):
         raise UserError("no benchmark given: pass -b NAME (see `lingshu benchmarks list`)")
-    if not merged.get("data_dir") and all(b.startswith("custom:") for b in merged["benchmarks"]):
+    names = merged["benchmarks"] if isinstance(merged["benchmarks"], list) else []
+    if not merged.get("data_dir") and names and all(  # a bad type is EvalConfig's to report
+        isinstance(b, str) and b.startswith("custom:") for b in names
+    ):
         merged["data_dir"] = "."  # custom:PATH.yaml benchmarks name their own files
     if not merged.get("data_dir"):
         raise UserError("no data directory given: pass --data-dir DIR (one sub-folder per benchmark)")
