@@ -73,3 +73,16 @@ def test_a_shard_in_a_config_file_means_what_the_option_means(capsys, data_dir, 
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["shard"] == {"index": 1, "count": 2}
     assert len((tmp_path / "run" / "samples" / f"{BENCH}.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("benchmarks: 1\n", "field 'benchmarks': Input should be a valid list"),
+    ("benchmarks: [null]\n", "field 'benchmarks.0': Input should be a valid string"),
+])
+def test_benchmarks_of_the_wrong_type_in_a_config(capsys, data_dir, tmp_path, content, expected):
+    """Found by the fuzz pass (tests/core/test_fuzz_recipes.py): a traceback before."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(content + f"data_dir: {data_dir}\nbackend: dummy\n")
+    code = main(["eval", "run", "--config", str(cfg), "-q", "-o", str(tmp_path / "run")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1 and expected in err[0], err

@@ -16,6 +16,7 @@ from serve_helpers import data_uri, png_bytes
 
 pytestmark = pytest.mark.slow
 
+FUZZ = {"deadline": None, "derandomize": True, "suppress_health_check": list(HealthCheck)}
 BIG = "__BIG_INTEGER__"  # replaced by a 4,301-digit integer after json.dumps
 PNG = data_uri(png_bytes(Image.new("RGB", (8, 8), (1, 2, 3))))
 
@@ -82,7 +83,7 @@ def encode(body) -> bytes:
     return json.dumps(body).replace(f'"{BIG}"', "9" * 4301).encode()
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, **FUZZ)
 @given(body=requests | anything)
 def test_any_chat_request_is_a_200_or_a_4xx(client, body):
     resp = client.post("/v1/chat/completions", content=encode(body),
@@ -90,13 +91,13 @@ def test_any_chat_request_is_a_200_or_a_4xx(client, body):
     check(resp)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, **FUZZ)
 @given(raw=st.binary(max_size=60) | st.text(max_size=60).map(str.encode))
 def test_any_body_bytes_are_a_4xx(client, raw):
     check(client.post("/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"}))
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, **FUZZ)
 @given(body=st.fixed_dictionaries({"image": urls | scalars}) | anything)
 def test_any_render_request_is_a_200_or_a_4xx(client, body):
     check(client.post("/ui/render", content=encode(body), headers={"Content-Type": "application/json"}))
