@@ -28,8 +28,7 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=16)
     args = ap.parse_args()
 
-    from lingshu.eval.config import EvalConfig
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval import EvalConfig, run_eval
     from lingshu.inference import GenerationParams
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ PIXELS = 112 * 112
 
 
 def accuracy(samples: list[Any], texts: list[str]) -> float:
-    from lingshu.eval.scoring.extract import extract_choice
+    from lingshu.eval import extract_choice
 
     right = sum(extract_choice(t, s.options).value == s.answer for s, t in zip(samples, texts, strict=True))
     return right / len(samples)
@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=64, help="questions per alternation")
     args = parser.parse_args(argv)
 
-    from lingshu.eval.benchmarks.base import get_benchmark
-    from lingshu.eval.prompts.base import get_profile
+    from lingshu.eval import get_benchmark, get_profile
     from lingshu.inference import GenerationParams, Request, get_backend
     from lingshu.models import ensure_nano_dir
 

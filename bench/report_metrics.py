@@ -24,18 +24,10 @@ def run_ours(preds: list[str], refs: list[str]) -> tuple[dict[str, float], dict[
     times: dict[str, float] = {}
     out: dict[str, float] = {}
     t0 = time.perf_counter()
-    from lingshu.eval.metrics.reports.base import ReportContext
-    from lingshu.eval.metrics.reports.config import ReportMetricsConfig
-    from lingshu.eval.metrics.reports.lexical import (
-        BleuMetric,
-        CiderDMetric,
-        MeteorMetric,
-        RougeLMetric,
-    )
+    from lingshu.eval import REPORT_METRICS, ReportContext, ReportMetricsConfig
 
     ctx = ReportContext(preds, refs, ReportMetricsConfig())
-    metrics = (("bleu", BleuMetric()), ("rouge_l", RougeLMetric()), ("meteor", MeteorMetric()),
-               ("cider", CiderDMetric()))
+    metrics = [(name, REPORT_METRICS.get(name)) for name in ("bleu", "rouge_l", "meteor", "cider")]
     # As score_reports does: every metric's prepare first (METEOR's JVM starts loading),
     # then tokenisation and the metrics in order.
     for _, metric in metrics:
@@ -88,7 +80,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
     args = ap.parse_args()
-    from lingshu.eval.metrics.reports.corpus import findings_impression_pairs, load_iu_reports
+    from lingshu.eval import findings_impression_pairs, load_iu_reports
 
     total = len(load_iu_reports())
     pairs = findings_impression_pairs()[: args.limit]

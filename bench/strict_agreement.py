@@ -26,8 +26,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from lingshu.eval.prompts import get_profile
-from lingshu.eval.types import Sample
+from lingshu.eval import Sample, get_profile
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 LABELLED = GOLDEN / "strict_labelled.jsonl"

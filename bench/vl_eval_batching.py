@@ -33,8 +33,7 @@ DATA = REPO / "data" / "benchmarks"
 
 def load_requests(n: int) -> list[Any]:
     """Alternating VQA-RAD (bundled train rows) and SLAKE (bundled test sample) questions."""
-    from lingshu.eval.benchmarks.base import get_benchmark
-    from lingshu.eval.prompts.base import get_profile
+    from lingshu.eval import get_benchmark, get_profile
     from lingshu.inference import Request
 
     profile = get_profile("strict")

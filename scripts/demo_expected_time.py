@@ -16,7 +16,8 @@ import os
 # precision -> (minutes, what was measured); docs/performance.md "make demo by CPU"
 MEASURED = {
     "bf16": (13, "12 min 46 s measured on 2 idle cores of a CPU with AVX512-BF16"),
-    "fp32": (None, "not yet measured end to end on 2 idle cores of an AVX2-only CPU"),
+    "fp32": (19, "projected, not measured end to end: a CPU with bf16 limited to AVX2 kernels; "
+             "slower AVX2 CPUs take longer, 30-40 minutes on issue 23's 2-core EPYC"),
 }
 
 
@@ -31,11 +32,8 @@ def main() -> int:
     print(f"make demo on {where}: {decision.reason}")
     if device == "cuda":
         print("expected: the CPU figures below are an upper bound; training runs on the GPU")
-    if minutes is None:
-        print(f"expected time: unknown ({source})")
-    else:
-        print(f"expected time: about {minutes} minutes ({source}; "
-              f"{'more idle cores: less' if cores > 2 else 'other work on the machine: more'})")
+    print(f"expected time: about {minutes} minutes ({source}; "
+          f"{'more idle cores: less' if cores > 2 else 'other work on the machine: more'})")
     return 0
 
 

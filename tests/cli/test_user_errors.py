@@ -83,10 +83,10 @@ def test_mistyped_benchmark_gets_a_suggestion(data_dir, tmp_path):
 @pytest.mark.parametrize(
     "yaml_text, expected",
     [
-        ("generation: {temprature: 0.5}\n", "'generation.temprature': unknown key; did you mean 'temperature'?"),
-        ("generation: {temperature: hot}\n", "'generation.temperature'"),
-        ("judge: {model: m, concurency: 3}\n", "'judge.concurency': unknown key; did you mean 'concurrency'?"),
-        ("limt: 3\n", "'limt': unknown key; did you mean 'limit'?"),
+        ("generation: {temprature: 0.5}\n", "generation.temprature: unknown key (did you mean 'temperature'?"),
+        ("generation: {temperature: hot}\n", "generation.temperature: "),
+        ("judge: {model: m, concurency: 3}\n", "judge.concurency: unknown key (did you mean 'concurrency'?"),
+        ("limt: 3\n", "limt: unknown key (did you mean 'limit'?"),
     ],
 )
 def test_config_yaml_mistakes_are_named_by_dotted_path(data_dir, tmp_path, yaml_text, expected):
@@ -158,13 +158,12 @@ def test_a_failed_run_leaves_no_half_made_directory(tmp_path):
 
 def test_read_only_output_dir_in_process(data_dir, tmp_path, monkeypatch):
     """The same refusal where the suite runs as root (which ignores permission bits)."""
-    from lingshu.eval import runner
-    from lingshu.eval.config import EvalConfig
+    from lingshu.eval import EvalConfig, resume, run_eval
 
-    monkeypatch.setattr(runner.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(resume.os, "access", lambda path, mode: False)
     cfg = EvalConfig(benchmarks=[BENCH], data_dir=data_dir, backend="dummy", limit=2, use_cache=False)
     with pytest.raises(UserError, match="not writable"):
-        runner.run_eval(cfg, tmp_path / "ro" / "run", progress=False)
+        run_eval(cfg, tmp_path / "ro" / "run", progress=False)
     assert not (tmp_path / "ro").exists()
 
 

@@ -23,20 +23,26 @@ from test_demo_reduced import run_reduced  # pytest puts this folder on sys.path
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-# CPU seconds of the whole reduced run (every step, all threads of the pipeline process).
-# Measured under AVX2_ONLY_ENV on the development CPU: see CPU_MEASURED below; the budget is
-# 3x that, so a slower CI CPU passes while emulated bf16 (20-300x on matmuls) cannot.
-CPU_MEASURED = 600.0
+# CPU seconds of the whole reduced run (every step, all threads of the pipeline process),
+# measured under AVX2_ONLY_ENV on the development CPU (bench/demo_phases.py, 2026-12-07, load
+# average 12-18: CPU time inflates under load too, so this is generous). The budget is 3x
+# that, so a slower CI CPU passes while emulated bf16 (20-300x per matmul) cannot.
+CPU_MEASURED = 352.0
 CPU_BUDGET = 3 * CPU_MEASURED
 
 
 @pytest.fixture(scope="module")
 def avx2_run(tmp_path_factory) -> Path:
-    cache = tmp_path_factory.mktemp("cache")  # fresh response cache: nothing answered before
+    # LINGSHU_PIPELINE_TEST_RUN_AVX2 reuses a run folder (bench/demo_phases.py's avx2-auto
+    # run is one): its finished steps come from the step cache, their CPU seconds from
+    # their records; unset, the reduced demo runs from scratch.
+    reuse = os.environ.get("LINGSHU_PIPELINE_TEST_RUN_AVX2")
+    run = Path(reuse) if reuse else tmp_path_factory.mktemp("demo-avx2") / "run"
+    cache = run.parent / "cache"  # fresh response cache: nothing answered before
     env = dict(AVX2_ONLY_ENV, LINGSHU_CACHE=str(cache))
     if os.environ.get("LINGSHU_MODELS") is None:  # reuse converted models where they are
         env["LINGSHU_MODELS"] = str(_models_dir())
-    return run_reduced(tmp_path_factory.mktemp("demo-avx2") / "run", env)
+    return run_reduced(run, env)
 
 
 def _models_dir() -> Path:
@@ -54,8 +60,7 @@ def test_auto_resolves_to_fp32_and_says_why(avx2_run):
 
 
 def test_reduced_demo_fits_its_cpu_budget(avx2_run):
-    report = json.loads((avx2_run / "report.json").read_text())
-    ran = [s for s in report["steps"] if not s["cached"]]
-    assert {s["step"] for s in ran} >= {"eval-base", "stage-stage1-shallow-alignment", "stage-stage4-grpo"}
-    cpu = sum(s["cpu_seconds"] for s in ran)
+    done = {d.parent.name: json.loads(d.read_text()) for d in avx2_run.glob("*/.done.json")}
+    assert {"eval-base", "stage-stage1-shallow-alignment", "stage-stage4-grpo"} <= set(done)
+    cpu = sum(r["cpu_seconds"] for r in done.values())
     assert cpu < CPU_BUDGET, f"reduced demo used {cpu:.0f} CPU s under AVX2 (budget {CPU_BUDGET:.0f})"

@@ -14,7 +14,7 @@ app = typer.Typer(help="List benchmarks and show how to get their data.", no_arg
 @app.command("list")
 def list_benchmarks() -> None:
     """Print every registered benchmark with its modality, split and size."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+    from lingshu.eval import BENCHMARKS
 
     table = Table(title="Benchmarks")
     for col in ("name", "modality", "split", "paper n", "version"):
@@ -34,7 +34,7 @@ def info(
 ) -> None:
     """Show the expected file layout, source, license and split of one benchmark; for
     custom:PATH.yaml, what was read from the file the YAML names."""
-    from lingshu.eval.benchmarks import BENCHMARKS, get_benchmark
+    from lingshu.eval import BENCHMARKS, get_benchmark
 
     if name.startswith("custom:"):
         custom = get_benchmark(name)
@@ -53,14 +53,21 @@ def info(
     print(f"split:   {b.split}  (--split choices: {', '.join(b.splits)})")
     if b.expected_count is not None:
         print(f"paper n: {b.expected_count:,}")
+    print(f"generation: {_generation_line(b)}  (override: --max-new-tokens, --stop)")
     print(f"\nPut the files under DATA_DIR/{b.name}/ like this:\n")
     print(textwrap.indent(textwrap.dedent(b.layout).strip("\n"), "  "))
+
+
+def _generation_line(b: type) -> str:
+    """The benchmark's own generation defaults, as ``info`` and the docs show them."""
+    stop = ", ".join(repr(s) for s in b.stop) or "none"
+    return f"max_new_tokens {b.max_new_tokens}, stop strings: {stop}"
 
 
 def render_markdown() -> str:
     """docs/benchmarks.md, generated from the registry so it cannot drift from the code
     (a test compares the two; regenerate with `lingshu benchmarks docs > docs/benchmarks.md`)."""
-    from lingshu.eval.benchmarks import BENCHMARKS
+    from lingshu.eval import BENCHMARKS
 
     out = [
         "# Benchmarks",
@@ -92,6 +99,7 @@ def render_markdown() -> str:
             f"- license: {b.license}",
             f"- split: {b.split} (`--split` choices: {', '.join(f'`{x}`' for x in b.splits)})",
             f"- version: {b.version}",
+            f"- generation defaults: {_generation_line(b)}",
             "",
             "Layout under `DIR/`:",
             "",

@@ -70,9 +70,7 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Evaluate the embedded SmolLM2-135M-Instruct on bundled medical QA samples."""
-    from lingshu.eval.config import EvalConfig
-    from lingshu.eval.report import print_summary
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval import EvalConfig, print_summary, run_eval
     from lingshu.inference import GenerationParams
 
     data_dir = find_demo_data(data_dir)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
+import typer.core
 from pydantic import SecretStr, ValidationError
 from rich.table import Table
 
@@ -25,16 +25,66 @@ app = typer.Typer(
 )
 
 
+def _choices(kind: str) -> str:
+    """The members of one registry, comma-separated, for a ``--help`` text."""
+    from lingshu import eval as ev
+
+    if kind == "judge_scopes":
+        import typing
+
+        from lingshu.eval import JudgeScope
+
+        return ", ".join(typing.get_args(JudgeScope))
+    if kind == "report_metrics":
+        from lingshu.eval import DEFAULT_REPORT_METRICS as DEFAULT_METRICS
+
+        return ", ".join(DEFAULT_METRICS)
+    rows = {"benchmarks": ev.benchmark_rows, "profiles": ev.profile_rows,
+            "backends": ev.backend_rows}[kind]()  # fmt: skip
+    return ", ".join(r.name for r in rows)
+
+
+_CHOICE_KINDS = ("benchmarks", "profiles", "backends", "report_metrics", "judge_scopes")
+
+
+class _RegistryHelpOption(typer.core.TyperOption):
+    """An option whose help names a registry's members (``{profiles}`` in its text),
+    filled in when the help is read: the registries load only for ``--help``, never for
+    the other commands' start-up, and no member list is written by hand."""
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        text = self.__dict__.get("help")
+        for kind in _CHOICE_KINDS:
+            if text and "{" + kind + "}" in text:
+                text = text.replace("{" + kind + "}", _choices(kind))
+        return text
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self.__dict__["help"] = value
+
+
+class _RunCommand(typer.core.TyperCommand):
+    """``eval run``: options whose help holds ``{registry}`` become ``_RegistryHelpOption``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            text = param.__dict__.get("help") or ""
+            if isinstance(param, typer.core.TyperOption) and any("{" + k + "}" in text for k in _CHOICE_KINDS):
+                param.__class__ = _RegistryHelpOption
+
+
 def _parse_backend_opts(pairs: list[str]) -> dict[str, Any]:
+    from lingshu.core.config import parse_override
+
     out: dict[str, Any] = {}
     for p in pairs:
         if "=" not in p:
             raise UserError(f"--backend-opt {p!r}: expected KEY=VALUE, e.g. --backend-opt batch_size=16")
-        k, v = p.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)  # numbers, booleans, lists as YAML scalars
-        except yaml.YAMLError:
-            out[k.strip()] = v
+        key, value = parse_override(p, example="batch_size=16")  # values read as YAML
+        out[key] = value
     return out
 
 
@@ -52,27 +102,28 @@ def _parse_splits(values: list[str]) -> str | dict[str, str]:
     return out
 
 
-def _validation_line(e: ValidationError, where: str) -> str:
-    """One line naming the field by its dotted path (``generation.temprature``)."""
+def _validation_line(e: ValidationError, where: str, prefix: str = "") -> str:
+    """One line naming the field by its dotted path (``generation.temprature``), in the
+    shared format of ``lingshu.core.config``, with a "did you mean" for unknown keys."""
+    from lingshu.core.config import format_validation_error
     from lingshu.core.registry import did_you_mean
 
     err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-    msg = err["msg"]
+    hint = None
     if err["type"] == "extra_forbidden":
         model = _model_at(e.title, err["loc"][:-1])
         fields = sorted(model.model_fields) if model is not None else []
         guess = did_you_mean(str(err["loc"][-1]), fields)
-        msg = "unknown key" + (f"; did you mean {guess!r}?" if guess else "")
-        if fields:
-            msg += f" (expected one of: {', '.join(fields)})"
-    return f"{where}: field {loc!r}: {msg}"
+        hint = "; ".join(
+            ([f"did you mean {guess!r}?"] if guess else [])
+            + ([f"expected one of: {', '.join(fields)}"] if fields else [])
+        ) or None
+    return f"{where}: {prefix}{format_validation_error(e, unknown_hint=hint)}"
 
 
 def _model_at(title: str, loc: tuple) -> Any:
     """The pydantic model a validation error's location points into (for its field names)."""
-    from lingshu.eval.config import EvalConfig
-
+    from lingshu.eval import EvalConfig
     from lingshu.inference import GenerationParams
 
     model: Any = EvalConfig if title == "EvalConfig" else GenerationParams
@@ -97,27 +148,25 @@ def _generation(values: dict[str, Any], where: str) -> Any:
     try:
         return GenerationParams.model_validate(values)
     except ValidationError as e:
-        line = _validation_line(e, where).replace("field '", "field 'generation.", 1)
-        raise UserError(line) from None
+        raise UserError(_validation_line(e, where, prefix="generation.")) from None
 
 
 def build_config(**kw: Any) -> Any:
-    from lingshu.eval.config import EvalConfig, Shard
+    from lingshu.core.config import apply_overrides, read_yaml
+    from lingshu.eval import EvalConfig, Shard
 
-    base: dict[str, Any] = {}
     where = "eval config" if kw["config"] is None else str(kw["config"])
+    base: dict[str, Any] = {}
     if kw["config"] is not None:
-        from lingshu.core.config import read_yaml
-
-        path = Path(kw["config"])
-        base = read_yaml(path, what="eval config") or {}
-        if not isinstance(base, dict):
-            raise UserError(f"{path}: expected a mapping of EvalConfig fields at the top level")
+        base = read_yaml(kw["config"], what="eval config")
         for key in ("generation", "backend_options", "judge"):
-            if base.get(key) is not None and not isinstance(base[key], dict):
+            if isinstance(base, dict) and base.get(key) is not None and not isinstance(base[key], dict):
                 raise UserError(
-                    f"{path}: field {key!r}: expected a mapping of settings, got {base[key]!r}"
+                    f"{kw['config']}: field {key!r}: expected a mapping of settings, "
+                    f"got {base[key]!r}"
                 )
+    overrides = [*(kw.get("overrides") or []), *(kw.get("set_") or [])]
+    base = apply_overrides(base, overrides, example="generation.max_new_tokens=32")
     backend_options = dict(base.get("backend_options") or {})
     for key in ("model", "batch_size", "dtype", "device", "min_pixels", "max_pixels", "base_url", "api_key", "concurrency", "timeout_s", "max_retries"):
         if kw.get(key) is not None:
@@ -129,7 +178,12 @@ def build_config(**kw: Any) -> Any:
             gen[key] = kw[key]
     if kw.get("stop"):
         gen["stop"] = tuple(kw["stop"])
-    merged = {**base, "backend_options": backend_options, "generation": _generation(gen, where)}
+    checked = _generation(gen, where)  # a wrong key, type or range fails here, as one line
+    # Only the settings given travel on: the others are each benchmark's own defaults.
+    merged = {**base, "backend_options": backend_options}
+    merged.pop("generation", None)
+    if gen:
+        merged["generation"] = {k: getattr(checked, k) for k in gen}
     if kw.get("split"):
         merged["split"] = _parse_splits(kw["split"])
     for key in ("benchmarks", "data_dir", "profile", "backend", "cache_path"):
@@ -202,13 +256,14 @@ def default_run_dir(cfg: Any) -> Path:
     return Path("runs") / f"{model}-{cfg.profile}{shard}-{cfg.identity_hash()[:8]}"
 
 
-@app.command("run")
+@app.command("run", cls=_RunCommand, context_settings={"allow_interspersed_args": True})
 def run(
-    benchmarks: list[str] = typer.Option(None, "--benchmark", "-b", help="Benchmark name; repeat for several (`lingshu benchmarks list`)."),
+    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Overrides of EvalConfig fields (of the --config file, if any) by dotted path, e.g. generation.max_new_tokens=32 limit=10; values are read as YAML."),
+    benchmarks: list[str] = typer.Option(None, "--benchmark", "-b", help="Benchmark name; repeat for several: {benchmarks} (`lingshu benchmarks list`)."),
     data_dir: Path = typer.Option(None, "--data-dir", "-d", help="Folder with one sub-folder per benchmark, in the release layout (`lingshu benchmarks info NAME`)."),
-    backend: str = typer.Option(None, "--backend", help="hf (transformers), openai (any OpenAI-compatible endpoint), vllm (offline engine, GPU), dummy (pipeline tests). Default hf."),
+    backend: str = typer.Option(None, "--backend", help="Backend: {backends} (default hf; `lingshu eval backends` shows each one's options)."),
     model: str = typer.Option(None, "--model", "-m", help="Local checkpoint folder, hub id, or alias (smollm2-135m-instruct); for openai the served model name."),
-    profile: str = typer.Option(None, "--profile", help="strict (default: never guesses, reports invalid answers), medevalkit (reproduces MedEvalKit's prompts and scoring) or medevalkit-reasoning (MedEvalKit's reasoning-mode prompts and scoring)."),
+    profile: str = typer.Option(None, "--profile", help="Prompt and scoring profile: {profiles} (default strict; `lingshu eval profiles` describes each)."),
     split: list[str] = typer.Option(None, "--split", help="Split to evaluate (default: the paper's): NAME for every benchmark, or BENCHMARK=NAME (repeatable)."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N samples of each benchmark."),
     shard: str = typer.Option(None, "--shard", help="i/n: evaluate shard i (0-based) of n; combine with `lingshu eval merge`."),
@@ -225,28 +280,29 @@ def run(
     timeout_s: float = typer.Option(None, "--timeout", help="Seconds per request before retrying (openai)."),
     max_retries: int = typer.Option(None, "--max-retries", help="Retries per request on timeouts, 429 and 5xx (openai)."),
     backend_opt: list[str] = typer.Option(None, "--backend-opt", help="Any other backend option as KEY=VALUE (repeatable)."),
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Tokens to generate per answer (default 256)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Tokens to generate per answer (default: the benchmark's own, `lingshu benchmarks info NAME`)."),
     temperature: float = typer.Option(None, "--temperature", help="0 = greedy (default)."),
     top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling mass in (0, 1] (default 1: off; only matters when temperature > 0)."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed (only matters when temperature > 0)."),
-    stop: list[str] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
+    stop: list[str] = typer.Option(None, "--stop", help="Stop string (repeatable; default: the benchmark's own)."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Requests handed to the backend at once; results are saved after each chunk."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     cache_path: Path = typer.Option(None, "--cache", help="Response cache file (default $LINGSHU_CACHE/responses.sqlite or ~/.cache/lingshu/)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed sample instead of recording it and going on."),
-    report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: bleu, rouge_l, meteor, cider, bertscore, semb_score, radgraph, radcliq_v1, ratescore, green)."),
+    report_metrics: str = typer.Option(None, "--report-metrics", help="Report-generation metrics, comma-separated (default all: {report_metrics}; `lingshu eval metrics`)."),
     report_weights: Path = typer.Option(None, "--report-weights", help="YAML mapping weights names to local paths for model-based report metrics (docs/report-metrics.md)."),
     judge: str = typer.Option(None, "--judge", help="LLM judge for free-form answers: the model name an OpenAI-compatible endpoint serves, e.g. gpt-4.1 (docs/judge.md)."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="The judge's endpoint, e.g. http://127.0.0.1:8001/v1 (default https://api.openai.com/v1)."),
     judge_api_key: str = typer.Option(None, "--judge-api-key", envvar="LINGSHU_JUDGE_API_KEY", show_envvar=True, help="The judge's API key (never saved). Prefer the environment variable."),
-    judge_scope: str = typer.Option(None, "--judge-scope", help="Which answers the judge decides: open (default for strict) or all-vqa; the medevalkit profiles always judge where MedEvalKit does."),
+    judge_scope: str = typer.Option(None, "--judge-scope", help="Which answers the judge decides, one of {judge_scopes}: open is the default for strict; the medevalkit profiles always judge where MedEvalKit does."),
     judge_concurrency: int = typer.Option(None, "--judge-concurrency", help="Judge requests in flight at once (default 8)."),
     judge_timeout: float = typer.Option(None, "--judge-timeout", help="Seconds per judge request before retrying (default 120)."),
     judge_max_retries: int = typer.Option(None, "--judge-max-retries", help="Retries per judge request on timeouts, 429 and 5xx (default 3)."),
     judge_max_tokens: int = typer.Option(None, "--judge-max-tokens", help="Longest judge answer in tokens (default 256)."),
     resume: Path = typer.Option(None, "--resume", help="Resume the run in this directory with its saved config."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a different configuration."),
-    config: Path = typer.Option(None, "--config", help="YAML file of EvalConfig fields; command-line options override it."),
+    config: Path = typer.Option(None, "--config", help="YAML file of EvalConfig fields; KEY=VALUE overrides and command-line options override it."),
+    set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE override (repeatable), the same as a trailing KEY=VALUE."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Evaluate a model on one or more benchmarks.
@@ -259,9 +315,7 @@ def run(
     verdicts are saved per sample and cached too, and a failed judge call is counted as a
     judge error, never as a wrong answer.
     """
-    from lingshu.eval import rundir
-    from lingshu.eval.report import print_summary
-    from lingshu.eval.runner import check_names, run_eval
+    from lingshu.eval import check_names, print_summary, rundir, run_eval
 
     if resume is not None:
         cfg = rundir.load_config(resume)
@@ -287,7 +341,7 @@ def run(
     console = make_console()
     console.print(f"run directory: {out}")
     if data_parallel is not None and data_parallel > 1:
-        from lingshu.eval.parallel import run_data_parallel
+        from lingshu.eval import run_data_parallel
 
         metrics = run_data_parallel(cfg, out, data_parallel, overwrite=overwrite)
     else:
@@ -310,8 +364,7 @@ def compare(
     """Per-benchmark accuracy differences (B - A, paired bootstrap CI) and the samples on
     which the two runs disagree."""
     from lingshu.core.io import atomic_write_json
-    from lingshu.eval.compare import compare_runs
-    from lingshu.eval.report import pct
+    from lingshu.eval import compare_runs, pct
 
     diffs = compare_runs(run_a, run_b)
     console = make_console()
@@ -357,9 +410,7 @@ def merge(
     output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Where to write the merged run."),
 ) -> None:
     """Merge shard runs into one run directory with the metrics of a single run."""
-    from lingshu.eval import rundir
-    from lingshu.eval.merge import merge_runs
-    from lingshu.eval.report import print_summary
+    from lingshu.eval import merge_runs, print_summary, rundir
 
     metrics = merge_runs(shard_dirs, output_dir)
     print_summary(rundir.load_config(output_dir), metrics)
@@ -369,11 +420,62 @@ def merge(
 @app.command("show")
 def show(run_dir: Path = typer.Argument(..., help="A run directory."), as_json: bool = typer.Option(False, "--json", help="Print metrics.json.")) -> None:
     """Print the results table of a finished run."""
-    from lingshu.eval import rundir
-    from lingshu.eval.report import print_summary
+    from lingshu.eval import print_summary, rundir
 
     metrics = rundir.load_metrics(run_dir)
     if as_json:
         print(json.dumps(metrics, indent=2))
     else:
         print_summary(rundir.load_config(run_dir), metrics)
+
+
+def _print_entries(title: str, entries: list[Any], option_header: str | None = None) -> None:
+    """A registry listing: name and one-line description, then each entry's options."""
+    table = Table(title=title)
+    table.add_column("name")
+    table.add_column("description")
+    for e in entries:
+        table.add_row(e.name, e.description)
+    console = make_console()
+    console.print(table)
+    if option_header is None:
+        return
+    for e in entries:
+        if not e.options:
+            continue
+        opts = Table(title=f"{e.name}: {option_header}")
+        for col in ("option", "default", "description"):
+            opts.add_column(col)
+        for name, default, text in e.options:
+            opts.add_row(name, default, text)
+        console.print(opts)
+
+
+@app.command("backends")
+def backends() -> None:
+    """List the backends that answer requests, each with its options (set them with
+    `--backend-opt KEY=VALUE` or `backend_options:` in a config file)."""
+    from lingshu.eval import backend_rows
+
+    _print_entries("Backends (--backend)", backend_rows(), "options (--backend-opt KEY=VALUE)")
+
+
+@app.command("profiles")
+def profiles() -> None:
+    """List the prompt-and-scoring profiles (`--profile`)."""
+    from lingshu.eval import profile_rows
+
+    _print_entries("Profiles (--profile)", profile_rows())
+
+
+@app.command("metrics")
+def metrics() -> None:
+    """List the report-generation metrics (`--report-metrics`) and the scores each writes."""
+    from lingshu.eval import metric_rows
+
+    table = Table(title="Report metrics (--report-metrics)")
+    for col in ("name", "scores", "description"):
+        table.add_column(col)
+    for e in metric_rows():
+        table.add_row(e.name, ", ".join(k for k, _, _ in e.options), e.description)
+    make_console().print(table)

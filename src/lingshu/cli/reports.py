@@ -29,8 +29,8 @@ def score_reports(
     Example: `lingshu eval score-reports --pred preds.csv --gold gold.csv --metrics bleu,cider`
     """
     from lingshu.core.io import atomic_write_json
-    from lingshu.eval.metrics.reports import REPORT_METRICS
-    from lingshu.eval.score_reports import score_files
+    from lingshu.eval import REPORT_METRICS
+    from lingshu.eval import score_report_files as score_files
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] or None
     for name in names or []:

@@ -3,6 +3,12 @@
 The CLI builds an ``EvalConfig`` from its options (or ``--config FILE.yaml``); the resolved
 config is saved as ``config.json`` in the run directory and is what ``--resume`` and
 ``merge`` compare.
+
+``generation`` holds the decoding settings the run fixes. A setting the run does not give
+takes each benchmark's own default (``Benchmark.generation_defaults``: report benchmarks
+get more tokens than short-answer ones), so ``config.json`` and the run's identity record
+only the settings given (``generation_for`` resolves them per benchmark). A config saved
+before per-benchmark defaults existed lists every setting, so it resumes exactly as it ran.
 """
 
 from __future__ import annotations
@@ -10,10 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import dataclasses
+
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_serializer,
     field_validator,
     model_validator,
@@ -84,7 +93,11 @@ class EvalConfig(BaseModel):
     profile: str = "strict"
     backend: str = "hf"
     backend_options: dict[str, Any] = Field(default_factory=dict)
-    generation: GenerationParams = Field(default_factory=GenerationParams)
+    generation: GenerationParams = Field(
+        default_factory=GenerationParams,
+        description="decoding settings; one not given takes the benchmark's own default",
+    )
+    _generation_given: frozenset[str] = PrivateAttr(default=frozenset())
     chunk_size: int | None = Field(
         None, ge=1, description="requests handed to the backend at once (default: its batch size x 4)"
     )
@@ -101,6 +114,26 @@ class EvalConfig(BaseModel):
     judge: JudgeConfig | None = Field(
         None, description="LLM judge for free-form answers (docs/judge.md); None = rules only"
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_given_generation(cls, data: Any, handler: Any) -> EvalConfig:
+        """Remember which generation settings the input gave (see the module doc)."""
+        given = _given_generation(data)
+        model = handler(data)
+        model._generation_given = given
+        return model
+
+    @field_serializer("generation")
+    def _dump_given_generation(self, generation: GenerationParams) -> dict[str, Any]:
+        return {k: v for k, v in generation.to_dict().items() if k in self._generation_given}
+
+    def generation_for(self, benchmark: Any) -> GenerationParams:
+        """The settings ``benchmark`` is run with: its defaults, then the run's given ones."""
+        given = {k: v for k, v in self.generation.to_dict().items() if k in self._generation_given}
+        values = {**benchmark.generation_defaults(), **given}
+        values["stop"] = tuple(values.get("stop") or ())
+        return GenerationParams(**values)
 
     @model_validator(mode="after")
     def _resolve_judge_scope(self) -> EvalConfig:
@@ -168,3 +201,21 @@ class EvalConfig(BaseModel):
 
     def identity_hash(self, include_shard: bool = True) -> str:
         return sha256_obj(self.identity(include_shard))
+
+
+def _given_generation(data: Any) -> frozenset[str]:
+    """The generation settings an ``EvalConfig`` input gives: a mapping's keys; every field
+    of a ``GenerationParams`` built in code (a pydantic one: the fields it was given)."""
+    if isinstance(data, EvalConfig):
+        return data._generation_given
+    gen = data.get("generation") if isinstance(data, dict) else None
+    if gen is None:
+        return frozenset()
+    if isinstance(gen, dict):
+        return frozenset(gen)
+    fields_set = getattr(gen, "model_fields_set", None)
+    if fields_set is not None:
+        return frozenset(fields_set)
+    if dataclasses.is_dataclass(gen):
+        return frozenset(f.name for f in dataclasses.fields(gen))
+    return frozenset()

@@ -1,83 +1,50 @@
-"""What a run was made with: enough to reproduce it or to know why two runs differ."""
+"""What a run was made with: enough to reproduce it or to know why two runs differ.
+
+The common part (command line with credentials masked, package versions, git commit,
+hardware) is ``lingshu.core.manifest``'s, shared with training and curation; evaluation adds
+the model's fingerprint, the data files it read, timings and token counts. The versions
+stay under the key ``packages``, as in every run written since the first release.
+"""
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_file
+from lingshu.core.manifest import run_manifest
 
-_PACKAGES = (
-    "lingshu",
-    "torch",
-    "transformers",
-    "tokenizers",
-    "accelerate",
-    "datasets",
-    "numpy",
-    "pillow",
-    "vllm",
-    "httpx",
-)
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".gif", ".webp"}
 
 
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for p in _PACKAGES:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
-def git_commit() -> str | None:
-    """The commit of the lingshu source tree, when it runs from a git checkout."""
-    src = Path(__file__).resolve().parent
-    try:
-        res = subprocess.run(
-            ["git", "-C", str(src), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if res.returncode != 0:
-        return None
-    dirty = subprocess.run(
-        ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout.strip()
-    return res.stdout.strip() + ("+dirty" if dirty else "")
-
-
-def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
+def run_manifest_for_eval(
+    *,
+    model: dict[str, Any],
+    data: dict[str, Any],
+    wall_s: float,
+    stats: dict[str, Any],
+    judge: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``manifest.json`` of an evaluation run; ``stats`` maps benchmark -> ``BenchmarkStats``."""
+    common = run_manifest()
+    return {
+        "lingshu_run": 1,
+        "command": common["command"],
+        "packages": common["versions"],
+        "git_commit": common["git_commit"],
+        "hardware": common["hardware"],
+        "model": model,
+        "data": data,
+        "timings": {
+            "wall_s": wall_s,
+            "benchmarks": {k: v.to_dict() for k, v in stats.items()},
+        },
+        "tokens": {
+            "prompt": sum(s.prompt_tokens for s in stats.values()),
+            "completion": sum(s.completion_tokens for s in stats.values()),
+        },
+        **({"judge": judge} if judge is not None else {}),
     }
-    try:
-        import torch
-
-        info["cuda"] = torch.cuda.is_available()
-        if info["cuda"]:
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except ImportError:  # pragma: no cover - torch is a dependency
-        info["cuda"] = False
-    return info
 
 
 def data_files(root: Path) -> dict[str, Any]:

@@ -222,7 +222,7 @@ def load_report(run_dir: Path) -> dict[str, Any]:
 def paired_difference(baseline_dir: Path, final_dir: Path, benchmark: str) -> dict[str, Any] | None:
     """final - baseline accuracy on the samples both answered, with the kit's paired
     bootstrap 95% interval (``lingshu eval compare``)."""
-    from lingshu.eval.compare import compare_runs
+    from lingshu.eval import compare_runs
 
     for d in compare_runs(baseline_dir, final_dir):
         if d.benchmark == benchmark:

@@ -178,6 +178,6 @@ def _data_step(steps: StepRunner, recipe: PipelineRecipe, curated: StepResult,
 
 
 def _is_multimodal(name: str) -> bool:
-    from lingshu.eval.benchmarks import get_benchmark
+    from lingshu.eval import get_benchmark
 
     return get_benchmark(name).modality == "multimodal"

@@ -88,8 +88,7 @@ def _question(row: dict) -> str:
 
 def mcq_evaluation_prompt(question: str, options: dict[str, str]) -> str:
     """The strict profile's multiple-choice prompt (the evaluation kit's own renderer)."""
-    from lingshu.eval.prompts import get_profile
-    from lingshu.eval.types import Sample
+    from lingshu.eval import Sample, get_profile
 
     sample = Sample(id="x", benchmark="pipeline", task="mcq", question=question, answer="A",
                     options=dict(options))
@@ -194,7 +193,7 @@ def leak_check(train_images: set[str], data_dir: Path, benchmarks: list[tuple[st
     import imagehash
     from PIL import Image
 
-    from lingshu.eval.benchmarks import get_benchmark
+    from lingshu.eval import get_benchmark
 
     def phash(p: str) -> Any:
         with Image.open(p) as im:

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def eval_config(model: Path, settings: EvalSettings) -> Any:
     """The evaluation kit's ``EvalConfig`` for ``model`` under ``settings``."""
-    from lingshu.eval.config import EvalConfig
+    from lingshu.eval import EvalConfig
     from lingshu.inference import GenerationParams
 
     from lingshu.models.precision import resolve_dtype_name
@@ -57,7 +57,7 @@ def evaluate_checkpoint(model: str | Path, settings: EvalSettings, out_dir: Path
                         progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` (a Hugging Face folder or alias) into ``out_dir``; return the kit's
     metrics (``{"benchmarks": {name: {...}}, "macro_accuracy": ...}``)."""
-    from lingshu.eval.runner import run_eval
+    from lingshu.eval import run_eval
 
     result = run_eval(eval_config(Path(model), settings), Path(out_dir), progress=progress)
     return result.metrics

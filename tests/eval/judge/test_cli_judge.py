@@ -59,9 +59,9 @@ def test_key_in_the_environment_alone_is_no_judge(data_dir, tmp_path, monkeypatc
         (("--profile", "medevalkit", "--judge", "m", "--judge-scope", "open"),
          "error: --judge-scope open: the medevalkit profile judges exactly where MedEvalKit does"),
         (("--judge", "m", "--judge-scope", "everything"),
-         "error: eval config: field 'judge.scope': Input should be 'open', 'all-vqa' or 'medevalkit'"),
+         "error: eval config: judge.scope: 'everything' is not allowed; input should be 'open', 'all-vqa' or 'medevalkit'"),
         (("--judge", "m", "--judge-concurrency", "0"),
-         "error: eval config: field 'judge.concurrency': Input should be greater than or equal to 1"),
+         "error: eval config: judge.concurrency: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_judge_options_are_one_line_errors(data_dir, tmp_path, capsys, extra, message):

@@ -1,5 +1,5 @@
 """MedEvalKit's scoring helpers, case by case (expected values worked out by hand from its
-code; see the module docstring of lingshu.eval.prompts.medevalkit)."""
+code; see the module docstring of lingshu.eval.scoring.medevalkit)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from lingshu.eval.prompts.medevalkit import (
+from lingshu.eval.scoring.medevalkit import (
     boxed_content,
     judge_closed,
     judge_multi_choice,

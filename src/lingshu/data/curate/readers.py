@@ -426,7 +426,7 @@ def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
 @register_reader("benchmark")
 def _read_benchmark(ctx: _Ctx) -> Iterator[Item]:
     """A benchmark layout the evaluation kit loads (``lingshu.eval.benchmarks``)."""
-    from lingshu.eval.benchmarks import get_benchmark
+    from lingshu.eval import get_benchmark
 
     if not ctx.spec.benchmark:
         raise UserError(f"input {ctx.spec.name!r}: format benchmark needs benchmark: NAME")

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import DataError
-from lingshu.eval.benchmarks._common import find_hf_export, load_hf_rows, materialize_image
+from lingshu.eval.benchmarks._common import (
+    find_hf_export,
+    load_hf_rows,
+    materialize_image,
+    require,
+)
 from lingshu.eval.types import AnswerType, Sample
 
 YES_NO = frozenset({"yes", "no"})
@@ -175,3 +180,34 @@ def require_dir(path: Path, what: str) -> Path:
         else ""
     )
     raise DataError(f"{path}: {what} folder not found{hint}")
+
+
+def hf_vqa_samples(
+    benchmark: str, root: Path, rows: list[dict], split: str, *, label: str, id_prefix: str = ""
+) -> list[Sample]:
+    """Rows of a Hugging Face VQA export with columns image, question, answer (PathVQA's
+    flaviagiammarino/path-vqa and VQA-RAD's flaviagiammarino/vqa-rad share this layout)
+    as samples with ids ``<id_prefix><split>-<row>``; ``label`` names the source in errors.
+
+    Neither export has an answer-type label: ``answer_type`` ("closed" iff the gold is
+    yes/no) is derived from the gold answer, so it is kept as a breakdown key only and
+    never reaches a prompt (no label leakage in ``strict``).
+    """
+    samples: list[Sample] = []
+    for i, row in enumerate(rows):
+        where = f"{root} ({label}split {split}): row {i}"
+        require(row, ("image", "question", "answer"), where)
+        answer = text(row["answer"])
+        samples.append(
+            Sample(
+                id=f"{id_prefix}{split}-{i}",
+                benchmark=benchmark,
+                task="vqa",
+                question=text(row["question"]),
+                answer=answer,
+                images=(hf_image(row["image"], root, where),),
+                answer_type=None,
+                categories={"answer_type": yes_no_answer_type(answer)},
+            )
+        )
+    return samples

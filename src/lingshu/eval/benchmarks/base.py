@@ -6,6 +6,12 @@ A benchmark module subclasses ``Benchmark``, fills the class attributes (they fe
 Hugging Face export: parquet files or ``save_to_disk``) and returns the samples of the
 paper's split. Bump ``version`` whenever the samples or their fields change: it is part of
 every cache key, so stale cached answers are never reused.
+
+A benchmark also declares its own generation defaults (``max_new_tokens``, ``stop``): the
+runner asks the benchmark (``generation_defaults``), and a run's ``generation:`` settings
+(``--max-new-tokens``, ``--stop``, a config file) override them. Both values are part of
+every response-cache key, so a benchmark changes them only for a measured reason; each
+override says why in its class.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from lingshu.core.errors import DataError
 from lingshu.core.registry import Registry
@@ -35,12 +41,25 @@ class Benchmark(ABC):
     splits: ClassVar[tuple[str, ...]] = ("test",)  # accepted --split values; first = paper's
     expected_count: ClassVar[int | None] = None  # the paper's sample count, when known
     layout: ClassVar[str]  # the expected files under DIR/<name>/, as shown to users
+    max_new_tokens: ClassVar[int] = 256
+    """Longest answer in new tokens unless the run sets one. 256, the kit's value since the
+    first release (every cached answer was made with it): room for a sentence of rationale
+    before a letter, a yes/no or a short phrase. Short-answer benchmarks keep it: the
+    ``medevalkit-reasoning`` profile asks for reasoning before the boxed answer, and a
+    lower cap would cut those answers (no response-length measurement says otherwise)."""
+    stop: ClassVar[tuple[str, ...]] = ()
+    """Stop strings unless the run sets them: none, since a blank line or "Question:" can
+    come before the answer of a model that restates the question."""
 
     @abstractmethod
     def load(self, data_dir: Path, split: str | None = None) -> list[Sample]:
         """Return the samples of ``split`` (default: the paper's, ``splits[0]``) from
         ``data_dir / self.name``. Sample ids must be unique and stable across releases
         (prefer the dataset's own ids) because caches and resume key on them."""
+
+    def generation_defaults(self) -> dict[str, Any]:
+        """This benchmark's ``generation`` settings (overridden by the run's own)."""
+        return {"max_new_tokens": self.max_new_tokens, "stop": tuple(self.stop)}
 
     def resolve_split(self, split: str | None) -> str:
         if split is None:

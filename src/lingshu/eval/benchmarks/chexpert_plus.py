@@ -18,8 +18,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingshu.eval.benchmarks._reports import ReportLayout, first_match, load_report_samples
-from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
+from lingshu.eval.benchmarks._reports import (
+    ReportBenchmark,
+    ReportLayout,
+    first_match,
+    load_report_samples,
+)
+from lingshu.eval.benchmarks.base import BENCHMARKS
 from lingshu.eval.types import Sample
 
 LAYOUT = ReportLayout(
@@ -30,7 +35,7 @@ LAYOUT = ReportLayout(
 
 
 @BENCHMARKS.register("chexpert-plus")
-class ChexpertPlus(Benchmark):
+class ChexpertPlus(ReportBenchmark):
     """
     CheXpert Plus report generation: one study of the release's valid split (the paper's
     test set) per sample, frontal image first (PA over AP), then one lateral; sections from

@@ -21,8 +21,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingshu.eval.benchmarks._reports import ReportLayout, first_match, load_report_samples
-from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
+from lingshu.eval.benchmarks._reports import (
+    ReportBenchmark,
+    ReportLayout,
+    first_match,
+    load_report_samples,
+)
+from lingshu.eval.benchmarks.base import BENCHMARKS
 from lingshu.eval.types import Sample
 
 LAYOUT = ReportLayout(
@@ -33,7 +38,7 @@ LAYOUT = ReportLayout(
 
 
 @BENCHMARKS.register("iu-xray")
-class IuXray(Benchmark):
+class IuXray(ReportBenchmark):
     """
     IU-Xray (Open-i) report generation: one report per sample with its images in the
     report's order. MedEvalKit's 296 studies are ReXrank's validation list: build them with

@@ -18,8 +18,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingshu.eval.benchmarks._reports import ReportLayout, first_match, load_report_samples
-from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
+from lingshu.eval.benchmarks._reports import (
+    ReportBenchmark,
+    ReportLayout,
+    first_match,
+    load_report_samples,
+)
+from lingshu.eval.benchmarks.base import BENCHMARKS
 from lingshu.eval.types import Sample
 
 LAYOUT = ReportLayout(
@@ -30,7 +35,7 @@ LAYOUT = ReportLayout(
 
 
 @BENCHMARKS.register("mimic-cxr")
-class MimicCxr(Benchmark):
+class MimicCxr(ReportBenchmark):
     """
     MIMIC-CXR report generation: one official-test-split study per sample (frontal image
     first, PA over AP, then one lateral); reference "Findings: ... Impression: ...".

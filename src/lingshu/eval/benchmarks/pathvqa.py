@@ -20,14 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingshu.core.errors import DataError
-from lingshu.eval.benchmarks._common import require
 from lingshu.eval.benchmarks._multimodal import (
     check_unique_ids,
-    hf_image,
     hf_rows,
+    hf_vqa_samples,
     refuse_pickles,
-    text,
-    yes_no_answer_type,
 )
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
@@ -63,25 +60,6 @@ and are refused.
                 f"{root}/ instead (`lingshu benchmarks info {self.name}`)",
             )
             raise DataError(f"{root}: no Hugging Face export found; expected {self.layout_hint()}")
-        samples: list[Sample] = []
-        for i, row in enumerate(rows):
-            where = f"{root} (split {split}): row {i}"
-            require(row, ("image", "question", "answer"), where)
-            answer = text(row["answer"])
-            # Derived from the gold answer (the export has no label), so it is kept as a
-            # breakdown key only and never reaches a prompt: no label leakage in `strict`.
-            answer_type = yes_no_answer_type(answer)
-            samples.append(
-                Sample(
-                    id=f"{split}-{i}",
-                    benchmark=self.name,
-                    task="vqa",
-                    question=text(row["question"]),
-                    answer=answer,
-                    images=(hf_image(row["image"], root, where),),
-                    answer_type=None,
-                    categories={"answer_type": answer_type},
-                )
-            )
+        samples = hf_vqa_samples(self.name, root, rows, split, label="")
         check_unique_ids(samples, str(root))
         return self.check_count(samples, split)

@@ -25,13 +25,12 @@ from lingshu.core.errors import DataError
 from lingshu.eval.benchmarks._common import read_json, require
 from lingshu.eval.benchmarks._multimodal import (
     check_unique_ids,
-    hf_image,
     hf_rows,
+    hf_vqa_samples,
     image_file,
     labelled_answer_type,
     require_dir,
     text,
-    yes_no_answer_type,
 )
 from lingshu.eval.benchmarks.base import BENCHMARKS, Benchmark
 from lingshu.eval.types import Sample
@@ -139,24 +138,6 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
             "yes/no get the open prompt; use the OSF release for comparable numbers",
             split,
         )
-        samples: list[Sample] = []
-        for i, row in enumerate(rows):
-            where = f"{root} (Hugging Face export, split {split}): row {i}"
-            require(row, ("image", "question", "answer"), where)
-            answer = text(row["answer"])
-            # Derived from the gold answer (the export has no label), so it is kept as a
-            # breakdown key only and never reaches a prompt: no label leakage in `strict`.
-            answer_type = yes_no_answer_type(answer)
-            samples.append(
-                Sample(
-                    id=f"hf-{split}-{i}",
-                    benchmark=self.name,
-                    task="vqa",
-                    question=text(row["question"]),
-                    answer=answer,
-                    images=(hf_image(row["image"], root, where),),
-                    answer_type=None,
-                    categories={"answer_type": answer_type},
-                )
-            )
-        return samples
+        return hf_vqa_samples(
+            self.name, root, rows, split, label="Hugging Face export, ", id_prefix="hf-"
+        )

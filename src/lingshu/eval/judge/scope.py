@@ -8,7 +8,7 @@ Scopes (``config.JudgeScope``):
 - ``medevalkit``, the only scope of the ``medevalkit`` profiles, is where MedEvalKit's
   ``cal_metrics`` calls its judge: VQA-RAD and PathVQA questions whose gold answer,
   lower-cased and stripped, is not "yes"/"no" (the same test its scorer uses to pick the
-  yes/no branch, ``prompts.medevalkit._vqa_verdict``; the prompt choice applies it to the
+  yes/no branch, ``scoring.medevalkit.vqa_verdict``; the prompt choice applies it to the
   gold as released, which for these datasets' lower-case golds is the same split), and
   every SLAKE question, open and closed. Nothing else: MCQs never, MMMU-Med's open
   questions neither.
@@ -32,7 +32,7 @@ from typing import Any
 
 from lingshu.eval.judge.config import JudgeScope
 from lingshu.eval.judge.prompt import JudgeItem
-from lingshu.eval.prompts.medevalkit import GOLD_DECIDES_PROMPT, unwrap_vqa
+from lingshu.eval.scoring.medevalkit import GOLD_DECIDES_PROMPT, unwrap_vqa
 from lingshu.eval.scoring.extract import unwrap_reasoning
 from lingshu.eval.scoring.verdicts import gold_yes_no
 

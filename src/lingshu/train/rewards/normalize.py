@@ -1,26 +1,28 @@
 """Answer normalisation for rule-based accuracy rewards.
 
-Two short answers match when they are equal after: Unicode NFKC folding, lower case,
-punctuation and symbols turned into spaces, the articles a/an/the dropped and whitespace
-collapsed ("The Left lung." == "left lung"). This is the usual SQuAD/VQA-style exact-match
-normalisation; it deliberately does not stem, reorder words or accept synonyms, because a
-reward that can be gamed by near-misses trains near-misses (the Lingshu paper blames its
-flat RL result on rule-based rewards for open answers, BRIEF §2).
+Two short answers match when they are equal after the evaluation kit's normaliser
+(``lingshu.eval.normalize_answer``): Unicode NFKC folding, lower case, punctuation and
+symbols turned into spaces, the articles a/an/the dropped, number words up to twenty and
+the tens turned into digits, whitespace collapsed ("The Left lung." == "left lung", "two"
+== "2"). It is the same function evaluation scores with, so a policy is paid for exactly
+the answers the benchmark will count (before issue 18 the reward had its own copy, which
+did not read "two" as "2"). It deliberately does not stem, reorder words or accept
+synonyms, because a reward that can be gamed by near-misses trains near-misses (the
+Lingshu paper blames its flat RL result on rule-based rewards for open answers, BRIEF §2).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
-_ARTICLES = frozenset({"a", "an", "the"})
+from lingshu.eval import normalize_answer
+
 _LETTER_ANSWER = re.compile(r"^\(?([A-Za-z])\)?\s*(?:[.:)]\s*(.*))?$", re.DOTALL)
 
 
 def normalize_text(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    chars = [" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text]
-    return " ".join(t for t in "".join(chars).split() if t not in _ARTICLES)
+    """The one answer normaliser (``lingshu.eval.normalize_answer``)."""
+    return normalize_answer(text)
 
 
 def split_letter(text: str) -> tuple[str, str] | None:

@@ -88,7 +88,7 @@ def splits_to_check(bench: Any, splits: Splits) -> list[str]:
 
 class BenchmarkIndex:
     def __init__(self, data_dir: Path, names: list[str] | None, p: DecontamParams) -> None:
-        from lingshu.eval.benchmarks import BENCHMARKS
+        from lingshu.eval import BENCHMARKS
 
         self.images = HammingIndex(64, p.image_threshold)
         self.image_items: list[dict] = []
@@ -129,7 +129,7 @@ class BenchmarkIndex:
 
     def _samples(self, data_dir: Path, name: str, splits: Splits):  # noqa: ANN202
         from lingshu.core.errors import UserError
-        from lingshu.eval.benchmarks import get_benchmark
+        from lingshu.eval import get_benchmark
 
         bench = get_benchmark(name)
         for split in splits_to_check(bench, splits):

@@ -88,6 +88,7 @@ class ReportMetric(Protocol):
     slow resources early (see ``MeteorMetric``)."""
 
     keys: tuple[str, ...]
+    description: str  # one line, for `lingshu eval metrics`
 
     def compute(self, ctx: ReportContext) -> MetricResult: ...
 

@@ -123,6 +123,7 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class SembScore:
+    description = 'SembScore: cosine of CheXbert embeddings of prediction and reference (local weights).'
     keys = ("semb_score",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -184,6 +185,7 @@ def bertscore_f1(model: Any, tokenizer: Any, cands: Sequence[str], refs: Sequenc
 
 
 class BertScore:
+    description = 'BERTScore F1 (distilroberta-base layer 5, baseline-rescaled; local weights).'
     keys = ("bertscore",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -230,6 +232,7 @@ def radgraph_f1(gold: dict, pred: dict) -> tuple[float, float, float]:
 
 
 class RadGraphF1:
+    description = 'RadGraph F1 over clinical entities and relations (radgraph package, local weights).'
     keys = ("radgraph_f1", "radgraph_entity_f1", "radgraph_relation_f1")
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -264,6 +267,7 @@ class RadGraphF1:
 
 
 class RadCliQV1:
+    description = 'RadCliQ-v1: BLEU-2, BERTScore, SembScore and RadGraph combined (lower is better).'
     keys = ("radcliq_v1",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:

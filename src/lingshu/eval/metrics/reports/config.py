@@ -28,9 +28,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from lingshu.core.config import StrictModel, read_yaml, validate
 from lingshu.core.errors import UserError
 
 # The ids the reference implementations download when nothing is configured.
@@ -45,9 +45,7 @@ WEIGHT_KEYS = ("chexbert", "bert_tokenizer", "bertscore", "radgraph", "ratescore
                "ratescore_embedder", "green", "meteor_jar")  # fmt: skip
 
 
-class ReportMetricsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReportMetricsConfig(StrictModel):
     weights: dict[str, str] = Field(default_factory=dict, description="weights name -> path or hub id")
     device: str = Field("cpu", description="torch device for model-based metrics")
     batch_size: int = Field(16, ge=1, description="reports per forward pass")
@@ -80,11 +78,7 @@ class ReportMetricsConfig(BaseModel):
             return config
         if isinstance(config, (str, Path)):
             return load_config(Path(config))
-        try:
-            return cls.model_validate(config)
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise UserError(f"report metrics config: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
+        return validate(cls, config, where="report metrics config")
 
 
 def cached_snapshot(repo_id: str) -> str | None:
@@ -99,16 +93,6 @@ def cached_snapshot(repo_id: str) -> str | None:
 
 
 def load_config(path: Path) -> ReportMetricsConfig:
-    if not path.is_file():
-        raise UserError(f"--weights-config {path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a mapping with 'weights', 'device', 'batch_size'")
-    try:
-        return ReportMetricsConfig.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise UserError(f"{path}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
+    """``--weights-config`` / ``--report-weights``: YAML of ``ReportMetricsConfig`` fields."""
+    data = read_yaml(path, what="report metrics config")
+    return validate(ReportMetricsConfig, data, where=str(path))

@@ -199,6 +199,7 @@ def generate_assessments(
 
 
 class GreenMetric:
+    description = 'GREEN: an LLM counts clinically significant errors against the reference (local weights).'
     keys = ("green",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:

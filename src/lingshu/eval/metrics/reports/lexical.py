@@ -18,6 +18,7 @@ from lingshu.eval.metrics.reports.rouge import rouge_l
 
 
 class BleuMetric:
+    description = 'BLEU-1..4 on PTB-tokenised reports, corpus-level as pycocoevalcap computes it.'
     keys = ("bleu1", "bleu2", "bleu3", "bleu4")
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -47,6 +48,7 @@ class BleuMetric:
 
 
 class RougeLMetric:
+    description = 'ROUGE-L (LCS F-measure, beta 1.2) per report, averaged as pycocoevalcap does.'
     keys = ("rouge_l",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -55,6 +57,7 @@ class RougeLMetric:
 
 
 class CiderDMetric:
+    description = 'CIDEr-D (tf-idf n-gram consensus) over the evaluated reports, as pycocoevalcap.'
     keys = ("cider",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:
@@ -69,6 +72,7 @@ class CiderDMetric:
 
 
 class MeteorMetric:
+    description = 'METEOR 1.5 through its Java jar (needs Java), as pycocoevalcap runs it.'
     keys = ("meteor",)
 
     def prepare(self, ctx: ReportContext) -> None:

@@ -235,6 +235,7 @@ def pair_score(reference: tuple[Any, list[str]], candidate: tuple[Any, list[str]
 
 
 class RaTEScoreMetric:
+    description = 'RaTEScore: entity-level similarity of medical terms (local weights).'
     keys = ("ratescore",)
 
     def compute(self, ctx: ReportContext) -> MetricResult:
