@@ -46,7 +46,7 @@ def _help_of(option: str) -> str:
 
 
 def test_run_help_choices_come_from_the_registries():
-    from lingshu.eval import BENCHMARKS, PROFILES, REPORT_METRICS
+    from lingshu.eval import BENCHMARKS, REPORT_METRICS
 
     benchmarks = _help_of("--benchmark")
     assert all(name in benchmarks for name in BENCHMARKS.names())

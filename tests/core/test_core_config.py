@@ -6,7 +6,7 @@ import pytest
 from pydantic import Field
 
 from lingshu.core.config import (
-    StrictModel, apply_overrides, field_rows, format_validation_error, load_config, read_yaml,
+    StrictModel, apply_overrides, field_rows, load_config, read_yaml,
     validate,
 )
 from lingshu.core.errors import UserError

@@ -5,7 +5,6 @@ neither ever shows a traceback. Help is tidied once for the whole tree (``tidy_h
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sys
@@ -28,8 +27,7 @@ from lingshu.cli import models as models_cli
 from lingshu.cli import pipeline as pipeline_cli
 from lingshu.cli import serve as serve_cli
 from lingshu.cli import train as train_cli
-from lingshu.cli.output import configure_progress
-from lingshu.core.errors import UserError
+from lingshu.cli.output import configure_progress, run_cli
 
 app = typer.Typer(
     name="lingshu",
@@ -139,56 +137,11 @@ def command() -> Any:
     return tidy_help(typer.main.get_command(app))
 
 
-_OS_HINTS = {
-    errno.EACCES: "check its permissions or choose another path",
-    errno.EPERM: "check its permissions or choose another path",
-    errno.EROFS: "the file system is read-only; choose another path",
-    errno.ENOSPC: "the disk is full; free space or choose another path",
-    errno.ENOTDIR: "a file stands where a folder is expected; choose another path",
-    errno.EISDIR: "a folder stands where a file is expected; choose another path",
-    errno.EEXIST: "something is already there; choose another path",
-    errno.ENOENT: "check the path",
-}
-
-
-def os_error_line(e: OSError) -> str:
-    """One line for a failed read or write: the path, what the system said, what to do
-    (issue 22: an unreadable benchmark folder or a read-only output folder is a user's
-    problem to fix, not a traceback)."""
-    where = e.filename if e.filename is not None else ""
-    if e.filename2 is not None:
-        where = f"{where} -> {e.filename2}"
-    what = e.strerror or type(e).__name__
-    hint = _OS_HINTS.get(e.errno or -1)
-    return f"{where + ': ' if where else ''}{what}" + (f"; {hint}" if hint else "")
-
-
 def main(argv: list[str] | None = None) -> int:
-    try:
-        command().main(args=argv, prog_name="lingshu", standalone_mode=False)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:  # a file or folder the command could not read or write
-        print(f"error: {os_error_line(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume where it stopped", file=sys.stderr)
-        return 130
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.Abort:
-        return 1
-    except typer.TyperException as e:
-        # Usage errors (a mistyped option, command or value): the usage line, a hint and
-        # the error, as click prints them in standalone mode, never a traceback.
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"error: {e.format_message()}", file=sys.stderr)
-        return e.exit_code
-    return 0
+    return run_cli(
+        lambda: command().main(args=argv, prog_name="lingshu", standalone_mode=False),
+        interrupted="interrupted; rerun the same command to resume where it stopped",
+    )
 
 
 if __name__ == "__main__":

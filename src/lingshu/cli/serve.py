@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from lingshu.cli.models import load_from_options, load_option
+from lingshu.cli.output import run_cli
 from lingshu.core.errors import UserError
 
 DEFAULT_MAX_BODY_BYTES = 20 * 2**20
@@ -159,21 +160,7 @@ def default_served_name(model: str) -> str:
 def _main() -> int:
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(serve)
-    try:
-        app(standalone_mode=False)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except typer.TyperException as e:  # usage errors: usage line and message, no traceback
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"error: {e.format_message()}", file=sys.stderr)
-        return e.exit_code
-    return 0
+    return run_cli(lambda: app(standalone_mode=False))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from lingshu.core.errors import UserError
-from lingshu.eval import rundir
 from lingshu.inference import Backend
 from lingshu.eval.config import EvalConfig, Shard
 from lingshu.eval.merge import merge_runs

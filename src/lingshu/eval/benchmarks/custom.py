@@ -294,7 +294,7 @@ class CustomBenchmark(Benchmark):
         kinds = Counter(s.categories["question_type"] for s in samples)
         lines = [
             f"file:     {self.data_path} ({self.format}, {len(samples)} rows)",
-            f"columns:  " + ", ".join(f"{k}={v}" for k, v in self.declared_columns().items()),
+            "columns:  " + ", ".join(f"{k}={v}" for k, v in self.declared_columns().items()),
             "types:    " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
         ]
         images = sum(1 for s in samples if s.images)
