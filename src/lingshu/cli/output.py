@@ -77,7 +77,8 @@ def os_error_line(e: OSError) -> str:
 
 def run_cli(invoke: Callable[[], Any], *, interrupted: str | None = None) -> int:
     """Run a click/typer command and turn every way it can end into an exit code: a
-    ``UserError`` or a failed read or write (``OSError``) prints one line (exit 2), a usage error prints the usage line and the
+    ``UserError`` or a failed read or write (``OSError``) prints one line (exit 2), a
+    usage error prints the usage line and the
     message as click does in standalone mode, Ctrl-C exits 130; never a traceback."""
     import typer
 
