@@ -257,7 +257,7 @@ def fake_dns(monkeypatch):
         except ValueError:
             raise OSError("name does not resolve") from None
 
-    monkeypatch.setattr("lingshu.serve.images._resolve", resolve)
+    monkeypatch.setattr("lingshu.serve.remote._resolve", resolve)
     return table
 
 

@@ -95,8 +95,10 @@ def _parse_splits(values: list[str]) -> str | dict[str, str]:
     for v in values:
         if "=" not in v:
             raise UserError(f"--split {v!r}: with several --split options each must be BENCHMARK=SPLIT")
-        b, s = v.split("=", 1)
-        out[b.strip()] = s.strip()
+        b, s = (part.strip() for part in v.split("=", 1))
+        if not b or not s:
+            raise UserError(f"--split {v!r}: expected SPLIT, or BENCHMARK=SPLIT with both named")
+        out[b] = s
     return out
 
 
@@ -157,6 +159,12 @@ def build_config(**kw: Any) -> Any:
     base: dict[str, Any] = {}
     if kw["config"] is not None:
         base = read_yaml(kw["config"], what="eval config")
+        for key in ("generation", "backend_options", "judge"):
+            if isinstance(base, dict) and base.get(key) is not None and not isinstance(base[key], dict):
+                raise UserError(
+                    f"{kw['config']}: field {key!r}: expected a mapping of settings, "
+                    f"got {base[key]!r}"
+                )
     overrides = [*(kw.get("overrides") or []), *(kw.get("set_") or [])]
     base = apply_overrides(base, overrides, example="generation.max_new_tokens=32")
     backend_options = dict(base.get("backend_options") or {})
@@ -199,7 +207,10 @@ def build_config(**kw: Any) -> Any:
         merged["judge"] = judge
     if not merged.get("benchmarks"):
         raise UserError("no benchmark given: pass -b NAME (see `lingshu benchmarks list`)")
-    if not merged.get("data_dir") and all(b.startswith("custom:") for b in merged["benchmarks"]):
+    names = merged["benchmarks"] if isinstance(merged["benchmarks"], list) else []
+    if not merged.get("data_dir") and names and all(  # a bad type is EvalConfig's to report
+        isinstance(b, str) and b.startswith("custom:") for b in names
+    ):
         merged["data_dir"] = "."  # custom:PATH.yaml benchmarks name their own files
     if not merged.get("data_dir"):
         raise UserError("no data directory given: pass --data-dir DIR (one sub-folder per benchmark)")
@@ -315,6 +326,8 @@ def run(
             updates["cache_path"] = cache_path
         if fail_fast:
             updates["fail_fast"] = True
+        if api_key:  # never saved with the run (core.secrets): given again, or from the environment
+            updates["backend_options"] = {**cfg.backend_options, "api_key": api_key}
         if judge_api_key and cfg.judge is not None:
             updates["judge"] = cfg.judge.model_copy(
                 update={"api_key": SecretStr(judge_api_key), "api_key_set": True}

@@ -10,6 +10,7 @@ be copied.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -50,9 +51,34 @@ def make_console(**kwargs: Any) -> Console:
     return Console(**kwargs)
 
 
+_OS_HINTS = {
+    errno.EACCES: "check its permissions or choose another path",
+    errno.EPERM: "check its permissions or choose another path",
+    errno.EROFS: "the file system is read-only; choose another path",
+    errno.ENOSPC: "the disk is full; free space or choose another path",
+    errno.ENOTDIR: "a file stands where a folder is expected; choose another path",
+    errno.EISDIR: "a folder stands where a file is expected; choose another path",
+    errno.EEXIST: "something is already there; choose another path",
+    errno.ENOENT: "check the path",
+}
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for a failed read or write: the path, what the system said, what to do
+    (issue 22: an unreadable benchmark folder or a read-only output folder is a user's
+    problem to fix, not a traceback)."""
+    where = e.filename if e.filename is not None else ""
+    if e.filename2 is not None:
+        where = f"{where} -> {e.filename2}"
+    what = e.strerror or type(e).__name__
+    hint = _OS_HINTS.get(e.errno or -1)
+    return f"{where + ': ' if where else ''}{what}" + (f"; {hint}" if hint else "")
+
+
 def run_cli(invoke: Callable[[], Any], *, interrupted: str | None = None) -> int:
     """Run a click/typer command and turn every way it can end into an exit code: a
-    ``UserError`` prints one line (exit 2), a usage error prints the usage line and the
+    ``UserError`` or a failed read or write (``OSError``) prints one line (exit 2), a
+    usage error prints the usage line and the
     message as click does in standalone mode, Ctrl-C exits 130; never a traceback."""
     import typer
 
@@ -63,6 +89,9 @@ def run_cli(invoke: Callable[[], Any], *, interrupted: str | None = None) -> int
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file or folder the command could not read or write
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if interrupted:
             print(interrupted, file=sys.stderr)

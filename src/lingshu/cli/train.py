@@ -50,6 +50,9 @@ def run(
 
     path = resolve_recipe_path(recipe)
     rec = load_recipe(path, items, check_files=not dry_run)
+    from lingshu.train.runner import check_stage_names
+
+    check_stage_names(rec, stage)
     if dry_run:
         _dry_run(rec, json_out)
         return

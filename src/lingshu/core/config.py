@@ -163,7 +163,7 @@ def format_validation_error(
     """The first problem of a pydantic error as one line: ``where: loc: message (+N more)``."""
     errors = err.errors()
     first = errors[0]
-    loc = ".".join(str(x) for x in first["loc"])
+    loc = ".".join(_loc_part(x) for x in first["loc"])
     msg = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     kind = first["type"]
     if kind == "extra_forbidden":
@@ -177,7 +177,15 @@ def format_validation_error(
     parts = [p for p in (where, loc) if p]
     if loc and msg.startswith(loc + "."):  # nested validators already name their location
         parts = [p for p in (where,) if p]
-    return ": ".join([*parts, msg]) + more
+    # a key or value holding a line break must not break the one line (issue 22's fuzz pass)
+    return (": ".join([*parts, msg]) + more).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _loc_part(part: Any) -> str:
+    """A key as written when it is a plain word, else quoted (an empty key, one with spaces
+    or control characters would otherwise be invisible or break the line)."""
+    text = str(part)
+    return text if text and text.isprintable() and not any(c.isspace() for c in text) else repr(text)
 
 
 def _short(value: Any) -> str:

@@ -27,3 +27,23 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def path_fingerprint(path: Path) -> str:
+    """What a cached step that reads ``path`` must be keyed by (issue 22: editing an input
+    must make the rerun see it). A file: the SHA-256 of its bytes. A folder (a benchmark's
+    release, an image tree, a tokenizer): every file's relative path, size and modification
+    time, since hashing gigabytes of images on every rerun would cost more than the step;
+    an edit through any ordinary tool changes the modification time. A missing path: "".
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        return ""
+    entries = []
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            entries.append([str(p.relative_to(path)), st.st_size, st.st_mtime_ns])
+    return sha256_obj(entries)

@@ -30,6 +30,71 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
     raise FileExistsError(f"{directory}: could not create a temporary file for {name}")
 
 
+def temp_dir(parent: Path, name: str) -> Path:
+    """A new hidden folder ``parent/.NAME.XXXXXXXXXXXX.tmp`` to fill and then rename into
+    place, created with mode 0777 so the kernel applies the umask: the renamed folder gets
+    the permissions of every other folder a run writes (``tempfile.mkdtemp`` would leave
+    it 0700 whatever the umask). :func:`remove_stale_temps` removes one a kill left."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = parent / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            path.mkdir(mode=0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{parent}: could not create a temporary folder for {name}")
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, hence last)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(root: Path) -> None:
+    """Give ``root`` and everything under it the modes a plain write would: 0666 / 0777
+    less the umask. Libraries that write weights (safetensors) create files 0600, so a
+    model folder shared on a cluster would otherwise be readable by its owner only."""
+    mask = current_umask()
+    root = Path(root)
+    for p in [root, *root.rglob("*")]:
+        if p.is_symlink():
+            continue
+        p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
+
+
+def remove_stale_temps(root: Path, dir_patterns: Iterable[str] = ()) -> list[Path]:
+    """Delete what writers killed mid-write left under ``root``: hidden ``.*.tmp`` files
+    and folders (:func:`_create_temp`'s and :func:`temp_dir`'s names, other ``.NAME.tmp``
+    copies) and hidden folders matching ``dir_patterns`` (older names such as ``.step-*``). Call it when a run starts,
+    before any writer of this run works under ``root``. Returns what was removed."""
+    import shutil
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    gone = list(root.rglob(".*.tmp"))
+    for p in gone:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    for pattern in dir_patterns:
+        for d in [d for d in root.rglob(pattern) if d.is_dir() and d.name.startswith(".")]:
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

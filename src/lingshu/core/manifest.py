@@ -82,7 +82,11 @@ def hardware() -> dict[str, Any]:
 
 
 def masked_argv(argv: Iterable[str] | None = None) -> list[str]:
-    """``sys.argv`` with the value of every credential option replaced by ``***``."""
+    """``sys.argv`` with the value of every credential option replaced by ``***``, and of
+    every ``KEY=VALUE`` argument whose KEY names a credential (``--backend-opt
+    api_key=...``, an override ``synthesis.api_key=...``; see :mod:`lingshu.core.secrets`)."""
+    from lingshu.core.secrets import is_secret_name, masked_assignment
+
     args = list(sys.argv if argv is None else argv)
     out: list[str] = []
     hide_next = False
@@ -92,14 +96,14 @@ def masked_argv(argv: Iterable[str] | None = None) -> list[str]:
             hide_next = False
             continue
         opt, eq, _ = a.partition("=")
-        if opt in SECRET_OPTIONS:
+        if opt in SECRET_OPTIONS or (opt.startswith("--") and is_secret_name(opt)):
             if eq:
                 out.append(f"{opt}=***")
             else:
                 out.append(a)
                 hide_next = True
             continue
-        out.append(a)
+        out.append(masked_assignment(a))
     return out
 
 

@@ -30,6 +30,7 @@ from pydantic import (
 
 from lingshu.core.errors import UserError
 from lingshu.core.hashing import sha256_obj
+from lingshu.core.secrets import without_secrets
 from lingshu.eval.judge.config import JudgeConfig, resolve_scope
 from lingshu.inference import GenerationParams
 
@@ -40,6 +41,27 @@ class Shard(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     index: int
     count: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """``shard: 1/4`` in a config file means what ``--shard 1/4`` means."""
+        if isinstance(data, str):
+            try:
+                i, n = (int(p) for p in data.split("/"))
+            except ValueError:
+                raise ValueError(f"expected 'i/n' with integers, e.g. 0/4; got {data!r}") from None
+            return {"index": i, "count": n}
+        return data
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Shard:
+        # shard 5 of 2 would select no sample and report an empty run as a success
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(
+                f"shard {self.index}/{self.count}: need 0 <= i < n (shards are 0-based)"
+            )
+        return self
 
     @classmethod
     def parse(cls, text: str) -> Shard:
@@ -129,6 +151,13 @@ class EvalConfig(BaseModel):
             "report_metrics": self.report_metrics,
             "report_config": self.report_weights,
         }
+
+    @field_serializer("backend_options")
+    def _no_credentials(self, options: dict[str, Any]) -> dict[str, Any]:
+        """A key given as a backend option (``--api-key``) is used, never dumped: it stays
+        out of config.json and of the run's identity, so a resume may take it from the
+        environment or use a rotated one (core.secrets)."""
+        return without_secrets(options)
 
     @field_validator("benchmarks")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lingshu.core.errors import UserError
 from lingshu.eval.benchmarks.base import get_benchmark
 from lingshu.eval.cache import cache_key
 from lingshu.eval.config import EvalConfig
@@ -49,10 +50,21 @@ def check_names(cfg: EvalConfig) -> None:
     (with a "did you mean"), before anything is written."""
     from lingshu.inference import parse_backend_config
 
+    from lingshu.eval.metrics.reports import REPORT_METRICS
+
     for name in cfg.benchmarks:
         get_benchmark(name)
     get_profile(cfg.profile)
     parse_backend_config(cfg.backend, cfg.backend_options)
+    for metric in cfg.report_metrics or []:  # a typo would silently skip a metric
+        REPORT_METRICS.get(metric)
+    if isinstance(cfg.split, dict):
+        for name in cfg.split:
+            if name not in cfg.benchmarks:
+                raise UserError(
+                    f"split given for {name!r}, which this run does not evaluate "
+                    f"(benchmarks: {', '.join(cfg.benchmarks)})"
+                )
 
 
 def plan_requests(

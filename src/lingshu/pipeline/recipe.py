@@ -141,6 +141,17 @@ class PipelineRecipe(StrictModel):
             if sd.format == "rl" and sd.include != ["mcq"]:
                 raise ValueError(f"stage_data.{name}: rl rows come from multiple choice only: "
                                  "include: [mcq]")
+        # a gate on a benchmark the pipeline never evaluates could only fail at the very end,
+        # after hours of training: check it before anything starts (issue 22)
+        from lingshu.core.registry import did_you_mean
+
+        evaluated = [b.name for b in self.evaluation.benchmarks]
+        for i, gate in enumerate(self.gates):
+            if gate.benchmark is not None and gate.benchmark not in evaluated:
+                guess = did_you_mean(gate.benchmark, evaluated)
+                hint = f"did you mean {guess!r}? " if guess else ""
+                raise ValueError(f"gates.{i}.benchmark: {gate.benchmark!r} is not evaluated; "
+                                 f"{hint}evaluation.benchmarks: {', '.join(evaluated)}")
         return self
 
     @property

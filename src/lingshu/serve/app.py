@@ -42,8 +42,9 @@ from lingshu.inference import (
     StreamEvent,
 )
 from lingshu.serve.errors import ApiError, bad_request, error_body, internal_error
-from lingshu.serve.images import decode_image_url, to_png_data_uri
-from lingshu.serve.messages import to_engine_messages
+from lingshu.serve.images import decode_image_bytes, decode_image_url, is_remote, to_png_data_uri
+from lingshu.serve.messages import image_parts, to_engine_messages
+from lingshu.serve.remote import RemoteFetcher
 from lingshu.serve.schemas import ChatCompletionRequest, RenderRequest, describe_validation_error
 from lingshu.serve.security import GuardMiddleware
 from lingshu.serve.settings import ServerSettings
@@ -65,6 +66,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     created = int(time.time())
     fingerprint = "fp_" + sha256_obj(engine.loaded.fingerprint)[:12]
     max_tokens_cap = settings.max_tokens_cap(getattr(engine, "context_length", 4096))
+    fetcher = RemoteFetcher(settings.images)
     _install_error_handlers(app)
 
     @app.get("/health")
@@ -89,12 +91,21 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         def listener(ev: StreamEvent) -> None:
             loop.call_soon_threadsafe(events.put_nowait, ev)
 
+        req = _parse(ChatCompletionRequest, await _json_body(request))
+        if req.model != settings.served_model_name:
+            raise _unknown_model(req.model, settings)
+        # Remote images before arriving(): batches wait a moment for arriving requests, and
+        # one stalled by a slow remote server must not delay everyone's batches.
+        fetched = await _fetch_remote(
+            fetcher, image_parts(req.messages, settings.max_images_per_request)
+        )
         with engine.arriving():  # a batch about to start waits for this request to be queued
-            req = _parse(ChatCompletionRequest, await _json_body(request))
-            if req.model != settings.served_model_name:
-                raise _unknown_model(req.model, settings)
             messages = await run_in_threadpool(
-                to_engine_messages, req.messages, settings.images, settings.max_images_per_request
+                to_engine_messages,
+                req.messages,
+                settings.images,
+                settings.max_images_per_request,
+                fetched,
             )
             params = GenerationParams.from_client(
                 max_new_tokens=_max_tokens(req, settings, max_tokens_cap),
@@ -142,7 +153,13 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         @app.post("/ui/render")
         async def render(request: Request) -> dict[str, Any]:
             req = _parse(RenderRequest, await _json_body(request))
-            image = await run_in_threadpool(decode_image_url, req.image, settings.images, "image")
+            fetched = await _fetch_remote(fetcher, [("image", req.image)])
+            if fetched:
+                image = await run_in_threadpool(
+                    decode_image_bytes, fetched[req.image], settings.images, "image"
+                )
+            else:
+                image = await run_in_threadpool(decode_image_url, req.image, settings.images, "image")
             png = await run_in_threadpool(to_png_data_uri, image)
             return {"image": png, "width": image.width, "height": image.height}
     else:
@@ -184,6 +201,20 @@ async def _json_body(request: Request) -> Any:
             f"the request body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})",
             code="invalid_json",
         ) from None
+    except ValueError:  # an integer of over 4,300 digits (Python's int conversion limit)
+        raise bad_request(
+            "the request body holds a number too long to read (over 4,300 digits)",
+            code="invalid_json",
+        ) from None
+
+
+async def _fetch_remote(fetcher: RemoteFetcher, parts: list[tuple[str, str]]) -> dict[str, bytes]:
+    """The bytes of the request's remote image URLs (when the server allows them), fetched
+    on the event loop so that slow remote servers hold no thread (see serve/remote.py)."""
+    if not fetcher.policy.allow_remote:
+        return {}  # decoding refuses remote URLs with its own message
+    remote = {url: param for param, url in parts if is_remote(url)}
+    return await fetcher.fetch_all(list(remote.items()))
 
 
 def _parse(model: type, obj: Any) -> Any:

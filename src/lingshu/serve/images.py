@@ -4,19 +4,16 @@ A request's image is untrusted bytes, so decoding is defensive:
 
 - only ``data:`` URIs are read by default; ``http(s)`` URLs only with
   ``--allow-remote-images`` (the server would otherwise fetch any address a client names,
-  internal ones included); ``file://`` URLs and paths are never read, whatever the flags;
-- a remote URL's host is resolved once and every address it resolves to must be public
-  (not loopback, private, link-local, cloud metadata, shared, reserved or multicast);
-  the connection then goes to that checked address, so a second DNS answer cannot swap
-  in an internal one (DNS rebinding). Redirects are followed by hand and each hop is
-  checked the same way. Credentials in a URL (``user:pass@``) are never sent, and every
-  failure to fetch gives the same message, so the server cannot be used to tell open
-  ports from closed ones;
+  internal ones included), through :mod:`lingshu.serve.remote` (public addresses only, a
+  total deadline, a size cap, a bounded number at once); ``file://`` URLs and paths are
+  never read, whatever the flags;
 - only a fixed list of formats is decoded (PNG, JPEG, GIF, WebP, BMP, TIFF via PIL; DICOM
   and NIfTI via the model layer's readers) so that PIL never reaches a plugin such as
   EPS, which would run Ghostscript;
 - the pixel count is checked from the header, before any pixels are decoded, so a small
   file that claims to be 100,000 x 100,000 pixels (a decompression bomb) costs nothing;
+  each image also takes its share of the request's pixel budget (and a NIfTI volume of
+  its volume budget) from its header, before it is decoded or inflated;
 - error messages say what was wrong with the image, never a path or a library's repr.
 """
 
@@ -25,16 +22,15 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import ipaddress
 import logging
+import math
 import os
 import re
-import socket
 import tempfile
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
 
@@ -50,10 +46,10 @@ _DICOM_MIMES = {"application/dicom", "application/dicom+data"}
 _NIFTI_MIMES = {"application/gzip", "application/x-gzip", "application/x-nifti"}
 """What browsers and clients label ``.nii.gz`` / ``.nii`` files with (plain ``.nii`` files
 mostly arrive as application/octet-stream)."""
-MAX_REDIRECTS = 3
 MAX_NIFTI_BYTES = 512 * 2**20
-"""Largest decompressed NIfTI volume read (a 512 x 512 x 600 int16 CT is 300 MiB); a small
-gzip upload that would inflate beyond it is refused rather than decompressed."""
+"""Largest NIfTI volume read (a 512 x 512 x 600 int16 CT is 300 MiB), judged from the header
+before inflating: a small gzip upload that declares more is refused, and one that would
+inflate beyond what it declares is inflated only up to that."""
 
 
 @dataclass(frozen=True)
@@ -62,17 +58,70 @@ class ImagePolicy:
 
     max_pixels: int = 25_000_000
     """Width x height above which an image is refused (413) before it is decoded."""
+    max_request_pixels: int = 100_000_000
+    """Pixels decoded for one request, all its images together (a DICOM or NIfTI counts the
+    plane it is shown as). Four images at ``max_pixels``, about 300 MB of RGB: 16 images of
+    5,000 x 5,000 in a 1.3 MB request used to take 56 s and 2.6 GB."""
+    max_request_volume_bytes: int = 512 * 2**20
+    """Uncompressed voxel data of all NIfTI volumes in one request (the whole volume is
+    read to show one slice), from their headers before anything is inflated: one large CT
+    (512 x 512 x 600 int16 is 300 MiB) fits, four gzipped 500 KB "bombs" of 512 MiB do not."""
     max_bytes: int = 20 * 2**20
     """Largest remote image fetched (local data URIs are bounded by the body limit)."""
     allow_remote: bool = False
     remote_timeout_s: float = 10.0
+    """Total time one remote fetch may take: DNS, connection, redirects and body."""
+    max_remote_fetches: int = 8
+    """Remote fetches in flight at once, over all requests; more are refused with 429."""
     trusted_networks: tuple[str, ...] = ()
     """CIDR ranges fetched from although they are not public (e.g. an in-house PACS
     gateway ``10.1.2.0/24``); empty by default: only public addresses are fetched."""
 
 
-def decode_image_url(url: str, policy: ImagePolicy, param: str) -> Image.Image:
-    """The RGB image an ``image_url`` part refers to, or an :class:`ApiError` saying why not."""
+@dataclass
+class PixelBudget:
+    """What is left of one request's pixel and volume budgets; each image takes its share
+    from its header, before it is decoded."""
+
+    pixels: int
+    volume_bytes: int
+    taken: list[int] = field(default_factory=lambda: [0, 0])
+
+    @classmethod
+    def of(cls, policy: ImagePolicy) -> PixelBudget:
+        return cls(policy.max_request_pixels, policy.max_request_volume_bytes)
+
+    def take_pixels(self, width: int, height: int, param: str) -> None:
+        self.taken[0] += width * height
+        if self.taken[0] > self.pixels:
+            raise ApiError(
+                413,
+                f"the request's images hold more than {self.pixels:,} pixels together "
+                f"(this one is {width} x {height}); send fewer or smaller images",
+                param=param,
+                code="request_pixels_exceeded",
+            )
+
+    def take_volume(self, nbytes: int, param: str) -> None:
+        self.taken[1] += nbytes
+        if self.taken[1] > self.volume_bytes:
+            raise ApiError(
+                413,
+                f"the request's NIfTI volumes hold more than {self.volume_bytes // 2**20} MiB "
+                "of voxel data together; send fewer or smaller volumes (or single slices)",
+                param=param,
+                code="request_pixels_exceeded",
+            )
+
+
+def decode_image_url(
+    url: str, policy: ImagePolicy, param: str, budget: PixelBudget | None = None
+) -> Image.Image:
+    """The RGB image an ``image_url`` part refers to, or an :class:`ApiError` saying why not.
+
+    A remote URL is fetched here only outside the server (the app fetches remote images on
+    its event loop first, see :mod:`lingshu.serve.remote`, and decodes the bytes).
+    """
     url = url.strip()
     lowered = url[:16].lower()
     if lowered.startswith("data:"):
@@ -86,7 +135,9 @@ def decode_image_url(url: str, policy: ImagePolicy, param: str) -> Image.Image:
                 param=param,
                 code="remote_images_disabled",
             )
-        data = _fetch(url, policy, param)
+        from lingshu.serve.remote import fetch_blocking
+
+        data = fetch_blocking(url, policy, param)
     else:
         raise bad_request(
             "an image URL must be a data URI (data:image/png;base64,...) or an http(s) URL; "
@@ -94,18 +145,26 @@ def decode_image_url(url: str, policy: ImagePolicy, param: str) -> Image.Image:
             param=param,
             code="invalid_image_url",
         )
-    return decode_image_bytes(data, policy, param)
+    return decode_image_bytes(data, policy, param, budget)
 
 
-def decode_image_bytes(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
-    """Decode an image file's bytes (any supported format) into RGB pixels."""
+def is_remote(url: str) -> bool:
+    return url.strip()[:8].lower().startswith(("http://", "https://"))
+
+
+def decode_image_bytes(
+    data: bytes, policy: ImagePolicy, param: str, budget: PixelBudget | None = None
+) -> Image.Image:
+    """Decode an image file's bytes (any supported format) into RGB pixels, charging its
+    size to ``budget`` (a fresh one per call when none is given) before decoding."""
+    budget = budget or PixelBudget.of(policy)
     if not data:
         raise bad_request("the image is empty (0 bytes)", param=param, code="invalid_image")
     if len(data) > 132 and data[128:132] == b"DICM":
-        return _decode_dicom(data, policy, param)
+        return _decode_dicom(data, policy, param, budget)
     if _looks_like_nifti(data):
-        return _decode_nifti(data, policy, param)
-    return _decode_with_pil(data, policy, param)
+        return _decode_nifti(data, policy, param, budget)
+    return _decode_with_pil(data, policy, param, budget)
 
 
 def _data_uri_bytes(url: str, param: str) -> bytes:
@@ -157,7 +216,9 @@ def _too_large(width: int, height: int, policy: ImagePolicy, param: str) -> ApiE
     )
 
 
-def _decode_with_pil(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
+def _decode_with_pil(
+    data: bytes, policy: ImagePolicy, param: str, budget: PixelBudget
+) -> Image.Image:
     from lingshu.models.images import to_rgb
 
     try:
@@ -167,6 +228,7 @@ def _decode_with_pil(data: bytes, policy: ImagePolicy, param: str) -> Image.Imag
                 width, height = im.size
                 if width * height > policy.max_pixels:
                     raise _too_large(width, height, policy, param)
+                budget.take_pixels(width, height, param)
                 im.seek(0)
                 im.load()
                 image = im.copy()
@@ -194,7 +256,9 @@ def _decode_with_pil(data: bytes, policy: ImagePolicy, param: str) -> Image.Imag
     return to_rgb(image)
 
 
-def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
+def _decode_dicom(
+    data: bytes, policy: ImagePolicy, param: str, budget: PixelBudget
+) -> Image.Image:
     """DICOM through the model layer's reader (windowing, MONOCHROME1...), size-checked first."""
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -221,6 +285,7 @@ def _decode_dicom(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
         )
     if rows * cols > policy.max_pixels:
         raise _too_large(cols, rows, policy, param)
+    budget.take_pixels(cols, rows, param)
     try:
         return _load_via_file(data, ".dcm")
     except SampleError:
@@ -255,41 +320,56 @@ def _looks_like_nifti(data: bytes) -> bool:
     )
 
 
-def _decode_nifti(data: bytes, policy: ImagePolicy, param: str) -> Image.Image:
-    """A NIfTI volume through the model layer's reader (its default slice), with the slice
-    size checked from the header and gzip inflated under a fixed bound first."""
+def _decode_nifti(
+    data: bytes, policy: ImagePolicy, param: str, budget: PixelBudget
+) -> Image.Image:
+    """A NIfTI volume through the model layer's reader (its default slice). The header is
+    read first (from the first bytes of a gzip stream) and the volume's declared size is
+    checked and charged to the request before anything else is inflated; the inflation then
+    stops at that declared size, so a small upload cannot inflate into gigabytes."""
     from lingshu.core.errors import SampleError
 
     def invalid(why: str) -> ApiError:
         return bad_request(f"the NIfTI file {why}", param=param, code="invalid_image")
 
-    raw = data
-    if data[:2] == b"\x1f\x8b":
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            raw = inflater.decompress(data, MAX_NIFTI_BYTES + 1)
-        except zlib.error:
-            raise invalid("could not be decompressed; the gzip stream is corrupt") from None
-        if len(raw) > MAX_NIFTI_BYTES:
-            raise ApiError(
-                413,
-                f"the NIfTI volume inflates to more than {MAX_NIFTI_BYTES // 2**20} MiB",
-                param=param,
-                code="image_too_large",
-            )
-    shape = _nifti_shape(raw)
-    if shape is None:
+    gzipped = data[:2] == b"\x1f\x8b"
+    head = _inflate(data, _NIFTI_HEADER_BYTES, invalid) if gzipped else data
+    layout = _nifti_layout(head)
+    if layout is None:
         raise invalid("could not be read; it is not NIfTI-1/2 or its header is corrupt")
+    shape, offset, voxel_bytes = layout
+    if offset + voxel_bytes > MAX_NIFTI_BYTES:
+        raise ApiError(
+            413,
+            f"the NIfTI volume holds more than {MAX_NIFTI_BYTES // 2**20} MiB of voxel data",
+            param=param,
+            code="image_too_large",
+        )
     rows, cols = (list(shape) + [1, 1])[:2]
     if rows * cols > policy.max_pixels:
         raise _too_large(cols, rows, policy, param)
+    budget.take_volume(voxel_bytes, param)
+    budget.take_pixels(cols, rows, param)
+    raw = _inflate(data, offset + voxel_bytes, invalid) if gzipped else data
     try:
         return _load_via_file(raw, ".nii")
     except SampleError:
         raise invalid("could not be decoded; it is truncated or corrupt") from None
 
 
-def _nifti_shape(raw: bytes) -> tuple[int, ...] | None:
+_NIFTI_HEADER_BYTES = 540  # NIfTI-2's header; NIfTI-1's is 348
+
+
+def _inflate(data: bytes, limit: int, invalid: Callable[[str], ApiError]) -> bytes:
+    """At most ``limit`` bytes of the gzip stream ``data``."""
+    try:
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, limit)
+    except zlib.error:
+        raise invalid("could not be decompressed; the gzip stream is corrupt") from None
+
+
+def _nifti_layout(raw: bytes) -> tuple[tuple[int, ...], int, int] | None:
+    """(shape, offset of the voxel data, bytes of voxel data) from a NIfTI-1/2 header."""
     import nibabel as nib
 
     try:
@@ -299,122 +379,14 @@ def _nifti_shape(raw: bytes) -> tuple[int, ...] | None:
             header = nib.Nifti2Header.from_fileobj(io.BytesIO(raw[:540]))
         else:
             return None
-        return tuple(int(n) for n in header.get_data_shape())
+        shape = tuple(int(n) for n in header.get_data_shape())
+        item = int(header["bitpix"]) // 8
+        offset = max(int(header.get_data_offset()), 0)
     except Exception:  # nibabel raises several types for a corrupt header
         return None
-
-
-# -- remote images ------------------------------------------------------------------------
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (tests replace this to simulate DNS)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def address_allowed(address: str, trusted: tuple[str, ...] = ()) -> bool:
-    """Whether the server may connect to ``address``: globally routable only, so never
-    loopback, RFC 1918 / unique-local, link-local (169.254.169.254, the cloud metadata
-    service, is one), shared (100.64/10), reserved, unspecified or multicast; an
-    IPv4-mapped IPv6 address is judged by its IPv4 address."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in ipaddress.ip_network(net, strict=False) for net in trusted):
-        return True
-    return ip.is_global and not ip.is_multicast
-
-
-def _fetch(url: str, policy: ImagePolicy, param: str) -> bytes:
-    import httpx
-
-    def unreachable() -> ApiError:
-        # One message for closed ports, refused connections, timeouts and HTTP errors.
-        return bad_request(
-            "could not fetch the image URL: no image could be retrieved from that address",
-            param=param,
-            code="image_fetch_failed",
-        )
-
-    def refused(why: str) -> ApiError:
-        return bad_request(
-            f"could not fetch the image URL: {why}", param=param, code="image_fetch_failed"
-        )
-
-    try:
-        target = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise refused("the URL is malformed") from None
-    with httpx.Client(
-        timeout=policy.remote_timeout_s, follow_redirects=False, trust_env=False
-    ) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            if target.scheme not in ("http", "https") or not target.host:
-                raise refused("only http(s) URLs with a host name are fetched")
-            port = target.port or (443 if target.scheme == "https" else 80)
-            try:
-                addresses = _resolve(target.host, port)
-            except (OSError, UnicodeError):
-                raise unreachable() from None
-            if not addresses or not all(
-                address_allowed(a, policy.trusted_networks) for a in addresses
-            ):
-                raise refused(
-                    "the host resolves to a loopback, private, link-local or otherwise "
-                    "non-public address, which this server does not fetch from"
-                )
-            clean = target.copy_with(userinfo=b"")  # credentials in a URL are never sent
-            pinned = clean.copy_with(host=addresses[0])
-            request = client.build_request(
-                "GET",
-                pinned,
-                headers={"Host": clean.netloc.decode("ascii")},
-                extensions={"sni_hostname": target.host},
-            )
-            try:
-                resp = client.send(request, stream=True)
-            except httpx.HTTPError as e:
-                log.info("remote image fetch failed: %s", type(e).__name__)
-                raise unreachable() from None
-            try:
-                if resp.is_redirect and "location" in resp.headers:
-                    try:
-                        target = clean.join(resp.headers["location"])
-                    except httpx.InvalidURL:
-                        raise unreachable() from None
-                    continue
-                if resp.status_code != 200:
-                    raise unreachable()
-                return _read_bounded(resp, policy, param, unreachable)
-            finally:
-                resp.close()
-        raise unreachable()  # too many redirects
-
-
-def _read_bounded(
-    resp: object, policy: ImagePolicy, param: str, unreachable: Callable[[], ApiError]
-) -> bytes:
-    import httpx
-
-    chunks, size = [], 0
-    try:
-        for chunk in resp.iter_bytes():  # type: ignore[attr-defined]
-            size += len(chunk)
-            if size > policy.max_bytes:
-                raise ApiError(
-                    413,
-                    f"the remote image exceeds {policy.max_bytes:,} bytes",
-                    param=param,
-                    code="image_too_large",
-                )
-            chunks.append(chunk)
-    except httpx.HTTPError:
-        raise unreachable() from None
-    return b"".join(chunks)
+    if any(n < 0 for n in shape) or item <= 0:
+        return None
+    return shape, offset, math.prod(shape) * item
 
 
 def to_png_data_uri(image: Image.Image) -> str:

@@ -13,10 +13,11 @@ import json
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lingshu.core.io import honour_umask, temp_dir
 
 CKPT_DIR = "checkpoints"
 
@@ -59,13 +60,14 @@ def save_checkpoint(stage_dir: Path, step: int, model: Any, optimizer: Any, sche
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
     if is_main:
-        tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", dir=root))
+        tmp = temp_dir(root, f"step-{step:08d}")  # honours the umask (issue 22)
         trainable = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
         save_file(trainable, str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(_rng_state(), tmp / f"rng-{rank}.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
+        honour_umask(tmp)
         for f in tmp.iterdir():  # data on disk before the rename makes it visible
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())

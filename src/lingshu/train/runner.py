@@ -30,6 +30,19 @@ def resolve_base_model(source: str) -> Path:
     return resolve_model_dir(source)
 
 
+def check_stage_names(recipe: Recipe, only: list[str] | None) -> None:
+    """``--stage`` names the recipe does not have, as one line (a dry run checks them too,
+    so a typo is caught before hours of training are planned around it)."""
+    from lingshu.core.registry import did_you_mean
+
+    names = [s.name for s in recipe.stages]
+    for n in only or []:
+        if n not in names:
+            guess = did_you_mean(n, names)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise UserError(f"--stage {n!r}: {hint}the recipe has stages {', '.join(names)}")
+
+
 def run_recipe(recipe: Recipe, recipe_path: Path | None = None, overrides: list[str] | None = None, *,
                only: list[str] | None = None, stop_after: int | None = None,
                data_for: Callable[[StageConfig], Path | None] | None = None,
@@ -45,10 +58,7 @@ def run_recipe(recipe: Recipe, recipe_path: Path | None = None, overrides: list[
     ``after_stage(stage, result)``: called after each stage that finished.
     ``stop_after``: end each process's work after that many optimizer steps (tests).
     """
-    names = [s.name for s in recipe.stages]
-    for n in only or []:
-        if n not in names:
-            raise UserError(f"--stage {n!r}: the recipe has stages {', '.join(names)}")
+    check_stage_names(recipe, only)
     if around_stage is not None:
         return _run_stages(recipe, around_stage, data_for, after_stage, only, stop_after)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.errors import UserError
-from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.core.io import atomic_write_json, atomic_write_text, remove_stale_temps
 from lingshu.train.config import PARTS, SFTStageConfig, total_steps
 from lingshu.train.stages.base import StageResult, read_summary
 
@@ -154,6 +154,8 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
 
     t0 = time.time()
     samples, excl = _load_samples(config, processor, seed, stage_dir, acc.is_main_process)
+    if acc.is_main_process:  # what a kill between writing and renaming left (issue 22)
+        remove_stale_temps(stage_dir, (".step-*", ".final.*"))
     ckpt = latest_checkpoint(stage_dir)
     if config.embedding_alignment.active and ckpt is None:
         # before the first step only: a resumed stage holds the result in its weights
@@ -186,6 +188,9 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
                stage_dir)
     if ckpt is not None:
         run.start = _resume(run, ckpt, config, metrics)
+    elif metrics is not None and acc.is_main_process:
+        # a run killed before its first checkpoint: its lines are trained again (issue 22)
+        metrics.truncate_after(config.name, 0)
     return run
 
 

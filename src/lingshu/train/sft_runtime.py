@@ -152,12 +152,14 @@ def export_final(model: Any, processor: Any, stage_dir: Path, config: SFTStageCo
     """``final/``: a standard Hugging Face folder (weights, config, processor) that
     ``lingshu serve``, ``lingshu eval run`` and plain transformers load."""
     import shutil
-    import tempfile
+
+    from lingshu.core.io import honour_umask, temp_dir
 
     final = stage_dir / "final"
-    tmp = Path(tempfile.mkdtemp(prefix=".final.", dir=stage_dir))
+    tmp = temp_dir(stage_dir, "final")  # weights honour the umask, as eval and curation do
     if config.lora is not None:
         model.save_pretrained(stage_dir / "final-adapter")
+        honour_umask(stage_dir / "final-adapter")
         if config.lora.merge_on_export:
             model = model.merge_and_unload()
     for p in model.parameters():
@@ -167,6 +169,7 @@ def export_final(model: Any, processor: Any, stage_dir: Path, config: SFTStageCo
     if ip is not None:
         ip.size = {"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels}
     processor.save_pretrained(tmp)
+    honour_umask(tmp)  # safetensors writes 0600
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
@@ -74,9 +74,20 @@ class OutputSpec(StrictModel):
 
 
 class MixtureSpec(StrictModel):
-    sources: dict[str, float] = Field(description="source name -> ratio (normalised)")
-    size: int | None = Field(None, description="total records (default: largest possible)")
+    sources: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        description="source name -> ratio (normalised; 0 leaves a source out)"
+    )
+    size: int | None = Field(
+        None, ge=1, description="total records (default: largest possible)"
+    )
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _some_source(self) -> MixtureSpec:
+        # all-zero ratios would divide by zero when the mixture is drawn
+        if not any(r > 0 for r in self.sources.values()):
+            raise ValueError("sources: at least one ratio must be above 0")
+        return self
 
 
 class OpSpec(StrictModel):

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_text, stable_json
-from lingshu.core.io import atomic_write_json
+from lingshu.core.io import atomic_write_json, remove_stale_temps
+from lingshu.core.secrets import without_secrets
 from lingshu.data.curate.executors import make_executor
 from lingshu.data.curate.ops.base import GlobalOp
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shards import (
     decision_file,
+    param_fingerprints,
     read_shards,
     recipe_json,
     segments,
@@ -49,6 +51,7 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
     out_dir = recipe.resolve(recipe.output.dir)
     work = out_dir / ".work"
     ops = recipe.build_ops()
+    remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
     execute = make_executor(executor, ops, **options)
     read_dir, n = read_shards(recipe, work)
     rjson = recipe_json(recipe)
@@ -58,9 +61,11 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
     done_ops = 0
     for k, (map_ops, glob) in enumerate(segments(ops)):
         n_ops = len(map_ops) + (glob is not None)
-        spec_slice = [s.model_dump(mode="json") for s in recipe.ops[done_ops:done_ops + n_ops]]
+        spec_slice = [without_secrets(s.model_dump(mode="json"))  # a rotated key: same step
+                      for s in recipe.ops[done_ops:done_ops + n_ops]]
         done_ops += n_ops
-        h = sha256_text(h + stable_json(spec_slice) + str(k))[:12]
+        files = param_fingerprints(spec_slice, recipe.base_dir)  # what the ops read
+        h = sha256_text(h + stable_json(spec_slice) + str(k) + stable_json(files))[:12]
         stage = work / f"stage{k}-{h}"
         jobs = [
             {"src": str(prev_dir / f"{shard_name(i)}.json"),

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import sha256_text, stable_json
+from lingshu.core.hashing import path_fingerprint, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.readers import read_input
@@ -47,11 +47,38 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     return segs
 
 
+def input_fingerprints(recipe: Recipe) -> list[str]:
+    """The content of every input file (or folder) the read step reads: part of its key,
+    so a rerun after editing an input reads it again (core.hashing.path_fingerprint)."""
+    out = []
+    for spec in recipe.inputs:
+        path = Path(spec.path).expanduser()
+        out.append(path_fingerprint(path if path.is_absolute() else recipe.base_dir / path))
+    return out
+
+
+INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
+"""Op parameters naming files or folders the op reads (a decontamination ``data_dir``, a
+tokenizer, classifier weights); not caches or outputs, which change as the run writes."""
+
+
+def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path) -> list[str]:
+    """Fingerprints of what the ops' :data:`INPUT_PARAMS` name: part of a segment's key."""
+    out = []
+    for spec in specs:
+        for key in INPUT_PARAMS:
+            value = (spec.get("params") or {}).get(key)
+            if isinstance(value, str) and value:
+                path = Path(value).expanduser()
+                out.append(path_fingerprint(path if path.is_absolute() else base_dir / path))
+    return out
+
+
 def read_shards(recipe: Recipe, work: Path) -> tuple[Path, int]:
     """Stream every input into shards of ``shard_size`` records (plus the rows the readers
     excluded). Re-reads on resume but rewrites only missing shard files."""
     h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size))[:12]
+                    str(recipe.output.shard_size) + stable_json(input_fingerprints(recipe)))[:12]
     read_dir = work / f"read-{h}"
     done = read_dir / "done.json"
     if done.exists():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_text
+from lingshu.core.secrets import without_secrets
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shard_writer import COUNTS
@@ -51,6 +52,9 @@ def write_outputs(
     todo = [j for j in jobs if not (Path(j["out"]).exists() and Path(j["data"]).exists())]
     if todo:
         execute.run(todo)
+    for stale in (out_dir / "data").glob("shard-*.jsonl"):  # an earlier run had more shards
+        if stale.name >= f"{shard_name(n)}.jsonl":
+            stale.unlink()
     counts: dict[str, Counter] = {k: Counter() for k in COUNTS}
     with _Streams(out_dir, ("exclusions.jsonl", "decontamination.jsonl")) as (excl, decon):
         for j in jobs:
@@ -149,7 +153,7 @@ def summary_table(s: dict[str, Any]) -> str:
 
 
 def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
-    ops = "\n".join(f"{i}. `{o.op}` {json.dumps(o.params, sort_keys=True)}"
+    ops = "\n".join(f"{i}. `{o.op}` {json.dumps(without_secrets(o.params), sort_keys=True)}"
                     for i, o in enumerate(recipe.ops, 1)) or "(none)"
     return (
         f"# Data card: {recipe.name}\n\n"

@@ -9,8 +9,12 @@ records (``SampleError``) instead of stopping the whole benchmark.
 An image reference that leads outside its folder ("../../home/me/.ssh/id_rsa", an absolute
 path elsewhere) is not even looked at: ``image_file`` returns it unchecked and
 ``Benchmark.check_count`` refuses the sample (``Sample.refused``), so it is never read nor
-sent to a backend. Paths are compared as written (normalised, symlinks not followed), so an
-image folder the user symlinked into the benchmark folder still works.
+sent to a backend. An image *file* inside the folder that is a symbolic link is refused
+too when its target lies outside the benchmark folder (and its declared image roots, the
+image cache and the folder the file sits in): a release could otherwise ship
+``imgs/x.png -> ~/.ssh/id_rsa`` (issue 22). Folders are compared as written, so an image
+folder the user linked into the benchmark folder, or a benchmark folder that is itself a
+link, still works: linking a folder is the user's own choice.
 """
 
 from __future__ import annotations
@@ -88,7 +92,24 @@ def refusal(sample: Sample, roots: list[Path]) -> str | None:
                 f"{lexical_path(roots[0])}; refused (never read, never sent); fix the image "
                 "path in the benchmark file"
             )
+        if _links_outside(Path(image), allowed):
+            target = os.path.realpath(image)
+            return (
+                f"image {image} is a symbolic link to {target}, outside the benchmark folder "
+                f"{lexical_path(roots[0])}; refused (never read, never sent); copy the image "
+                "into the benchmark folder instead of linking it"
+            )
     return None
+
+
+def _links_outside(image: Path, allowed: list[Path]) -> bool:
+    """Whether ``image`` is a symbolic link leading outside every allowed folder (resolved)
+    and outside the folder it sits in."""
+    if not image.is_symlink():
+        return False
+    target = Path(os.path.realpath(image))
+    folders = [*allowed, image.parent]
+    return not any(target.is_relative_to(os.path.realpath(f)) for f in folders)
 
 
 def text(value: Any) -> str:

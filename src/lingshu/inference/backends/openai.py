@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from lingshu.core.errors import SampleError
 from lingshu.inference import messages as _messages
@@ -54,6 +54,20 @@ class OpenAIConfig(BackendConfig):
         default_factory=dict, description="extra JSON fields sent with every request"
     )
     batch_size: int = Field(32, ge=1, description="requests handed over per generate call")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        """A mistyped endpoint (``htp:/x``) would fail every request, each retried."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(
+                f"{url!r} is not an http(s) URL with a host; e.g. http://127.0.0.1:8000/v1"
+            )
+        return url
 
 
 class _Failure(Exception):

@@ -5,8 +5,8 @@ Rows are read from JSONL (CONTRACTS §2): Qwen-messages (canonical), LLaVA
 ShareGPT (``messages``/``conversations`` with ``role``/``content`` strings and ``images``).
 Text-only rows are simply rows without images.
 
-Every row is encoded before training starts. A row that cannot be used (bad JSON, wrong
-schema, empty turn, no assistant turn, missing or corrupt image, longer than ``max_length``)
+Every row is encoded before training starts. A row that cannot be used (bad JSON or not
+UTF-8, wrong schema, empty turn, no assistant turn, missing or corrupt image, longer than ``max_length``)
 is skipped with a reason, counted, and written to the stage's exclusions file: a bad sample
 never crashes a run in its tenth hour.
 
@@ -301,12 +301,14 @@ def encode(processor: Any, conv: Conversation, *, max_length: int, min_pixels: i
 def read_rows(path: Path) -> list[tuple[int, Any]]:
     """(line number, parsed row or BadSample) for every non-empty line."""
     rows: list[tuple[int, Any]] = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
+    with Path(path).open("rb") as fh:  # bytes: one bad line must not stop the whole file
+        for i, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
             try:
-                rows.append((i, json.loads(line)))
+                rows.append((i, json.loads(raw.decode("utf-8"))))
+            except UnicodeDecodeError as e:
+                rows.append((i, BadSample("not_utf8", f"not UTF-8 text (byte {e.start})")))
             except json.JSONDecodeError as e:
                 rows.append((i, BadSample("bad_json", f"not JSON: {e.msg}")))
     return rows

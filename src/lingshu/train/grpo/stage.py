@@ -274,6 +274,8 @@ def _export(trainer: Any, processor: Any, out: Path) -> None:
     never leaves a half-written ``final`` that the next stage would load."""
     import shutil
 
+    from lingshu.core.io import honour_umask
+
     main = trainer.is_world_process_zero()
     tmp, final = out / ".final-tmp", out / "final"
     if main and tmp.exists():
@@ -282,6 +284,7 @@ def _export(trainer: Any, processor: Any, out: Path) -> None:
     trainer.save_model(str(tmp))  # every rank: collective under ZeRO-3 / FSDP; main writes
     if main:
         processor.save_pretrained(str(tmp))
+        honour_umask(tmp)  # safetensors writes 0600; weights follow the umask (issue 22)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)

@@ -99,11 +99,16 @@ class BenchmarkIndex:
         self._hashed: dict[str, int | None] = {}  # one image carries many questions
         q_seen: Counter[str] = Counter()
         a_seen: Counter[str] = Counter()
+        missing = [n for n in names or [] if not (data_dir / n).is_dir()]
+        if missing:  # asked for by name: never hand back an unchecked dataset (issue 22)
+            from lingshu.core.errors import UserError
+
+            raise UserError(
+                f"decontaminate: benchmark {missing[0]!r} not found under {data_dir}; "
+                "fix data_dir or benchmarks (see `lingshu benchmarks info NAME`)"
+            )
         for name in names or BENCHMARKS.names():
             if not (data_dir / name).is_dir():
-                if names:
-                    log.warning("decontaminate: %s not found under %s; not checked", name,
-                                data_dir)
                 continue
             # a sample's n-grams count once per item, however often they repeat in it
             for item, sample in self._samples(data_dir, name, p.splits):
@@ -210,8 +215,11 @@ class Decontaminate(MapOp):
     def setup(self) -> None:
         d = self.data_dir()
         if not d.is_dir():
-            log.warning("decontaminate: benchmark data dir %s not found; nothing to check "
-                        "against (set data_dir or LINGSHU_DATA_DIR)", d)
+            # a user who asked for decontamination must never get an undecontaminated set
+            from lingshu.core.errors import UserError
+
+            raise UserError(f"decontaminate: benchmark data dir {d} not found; set the op's "
+                            "data_dir (or LINGSHU_DATA_DIR) to the folder of benchmark releases")
         self.index = _index(str(d), self.params)
 
     def _match(self, rec: Record) -> tuple[str, dict[str, Any]] | None:

