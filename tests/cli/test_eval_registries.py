@@ -40,6 +40,14 @@ def test_profiles_and_metrics_list_their_registries(capsys, monkeypatch):
     assert "bleu1, bleu2, bleu3, bleu4" in out
 
 
+def test_judge_prompts_list_their_registry(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = _out(capsys, "eval", "judge-prompts")
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    assert rows == ["judge-v1"]  # the one version shipped (lingshu.eval.judge.prompt)
+    assert "Standard answer: {gold} ... (default)" in out
+
+
 def _help_of(option: str) -> str:
     run = command().commands["eval"].commands["run"]
     return next(p for p in run.params if option in getattr(p, "opts", [])).help

@@ -40,3 +40,27 @@ def test_dry_run_reports_inconsistent_accelerate_config(capsys):
 def test_override_without_equals_is_user_error(capsys):
     assert main(["train", "--recipe", "nano", "--dry-run", "oops"]) == 2
     assert "expected key=value" in capsys.readouterr().err
+
+
+def test_train_group_lists_stage_kinds_and_grpo_prompts(capsys):
+    """`lingshu train stages` and `lingshu train prompts` come from their registries."""
+    assert main(["train", "stages", "--json"]) == 0
+    import json
+
+    kinds = json.loads(capsys.readouterr().out)
+    assert sorted(kinds) == ["grpo", "sft"]
+    assert "num_generations" in kinds["grpo"]["keys"] and "packing" in kinds["sft"]["keys"]
+    assert main(["train", "prompts", "--json"]) == 0
+    prompts = json.loads(capsys.readouterr().out)
+    assert {k: v["format_reward"] for k, v in prompts.items()} == {
+        "no_thinking/v1": "format_no_thinking", "thinking/v1": "format_thinking"}
+
+
+def test_old_and_new_spellings_reach_the_same_command(capsys):
+    """`lingshu train --recipe X` is `lingshu train run --recipe X` (issue 18: no spelling lost)."""
+    assert main(["train", "run", "--recipe", "nano", "--dry-run", "--json"]) == 0
+    new = capsys.readouterr().out
+    assert main(["train", "--recipe", "nano", "--dry-run", "--json"]) == 0
+    assert capsys.readouterr().out == new
+    assert main(["train", "run", "--recipe", "nano", "--dry-run", "--set", "oops"]) == 2
+    assert "expected key=value" in capsys.readouterr().err

@@ -468,6 +468,14 @@ def profiles() -> None:
     _print_entries("Profiles (--profile)", profile_rows())
 
 
+@app.command("judge-prompts")
+def judge_prompts() -> None:
+    """List the LLM judge's prompt versions (`judge.prompt_version` in a config)."""
+    from lingshu.eval import judge_prompt_rows
+
+    _print_entries("Judge prompts (judge.prompt_version)", judge_prompt_rows())
+
+
 @app.command("metrics")
 def metrics() -> None:
     """List the report-generation metrics (`--report-metrics`) and the scores each writes."""

@@ -7,6 +7,7 @@
     lingshu train recipes --fields                       # every recipe key, documented
     lingshu train stages                                 # stage kinds (sft, grpo)
     lingshu train rewards                                # GRPO rewards and weight presets
+    lingshu train prompts                                # GRPO prompt templates
     lingshu train prepare-rl qa.jsonl --out rl.jsonl target_size=95000   # the paper's RL mixture
 
 ``lingshu train --recipe ...`` (without ``run``) is the same as ``lingshu train run --recipe
@@ -114,6 +115,21 @@ def stages(json_out: bool = typer.Option(False, "--json", help="JSON output.")) 
     for name, d in items.items():
         typer.echo(f"{name:6s} {d['description']}")
         typer.echo(f"       keys: {', '.join(d['keys'])}")
+
+
+@app.command("prompts")
+def prompts(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """List the GRPO prompt templates (a stage's `prompt_variant` / `prompt_version`)."""
+    from lingshu.train import GRPO_PROMPTS
+
+    items = {k: {"format_reward": GRPO_PROMPTS.get(k).format_reward,
+                 "template": GRPO_PROMPTS.get(k).template} for k in GRPO_PROMPTS.names()}
+    if json_out:
+        as_json(items)
+        return
+    for key, d in items.items():
+        instruction = d["template"].replace("{question}\n", "", 1)
+        typer.echo(f"{key:16s} (reward {d['format_reward']}) {instruction}")
 
 
 @app.command("rewards")

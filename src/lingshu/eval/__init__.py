@@ -15,7 +15,8 @@ pay for the benchmarks, the report metrics or the backends.
   ``get_profile`` / ``Profile``, ``REPORT_METRICS`` (``DEFAULT_REPORT_METRICS``,
   ``ReportContext``, ``ReportMetricsConfig``; the bundled IU-Xray corpus through
   ``load_iu_reports`` / ``findings_impression_pairs``), ``JudgeScope``, and the listings
-  ``benchmark_rows``, ``profile_rows``, ``metric_rows``, ``backend_rows``;
+  ``benchmark_rows``, ``profile_rows``, ``metric_rows``, ``backend_rows``,
+  ``judge_prompt_rows``;
 - data: ``Sample``, ``Verdict``, ``GenerationParams`` (the inference layer's);
 - scoring: ``normalize_answer`` / ``answer_tokens`` (the one answer normaliser, also
   used by the GRPO accuracy reward), ``extract_choice``.
@@ -55,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "benchmark_rows": "lingshu.eval.catalog",
     "profile_rows": "lingshu.eval.catalog",
     "metric_rows": "lingshu.eval.catalog",
+    "judge_prompt_rows": "lingshu.eval.catalog",
     "backend_rows": "lingshu.eval.catalog",
     "Sample": "lingshu.eval.types",
     "Verdict": "lingshu.eval.types",

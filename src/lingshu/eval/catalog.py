@@ -68,3 +68,15 @@ def backend_rows() -> list[Entry]:
         doc = cls.__dict__.get("__doc__") or getattr(sys.modules.get(cls.__module__), "__doc__", "")
         out.append(Entry(name, first_line(doc), tuple(describe_backend_options(name))))
     return out
+
+
+def judge_prompt_rows() -> list[Entry]:
+    """Judge prompt versions (``judge.prompt_version``), each with its template's first line."""
+    from lingshu.eval.judge.prompt import DEFAULT_PROMPT_VERSION, JUDGE_PROMPTS
+
+    out = []
+    for name in JUDGE_PROMPTS.names():
+        first = JUDGE_PROMPTS.get(name).template.strip().splitlines()[0]
+        default = " (default)" if name == DEFAULT_PROMPT_VERSION else ""
+        out.append(Entry(name, f"{first} ...{default}"))
+    return out

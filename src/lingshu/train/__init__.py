@@ -32,7 +32,7 @@ from lingshu.train.config import (
     shipped_recipes,
 )
 from lingshu.train.evaluate import benchmark_scores, evaluate_checkpoint
-from lingshu.train.grpo import GRPOStageConfig, get_prompt
+from lingshu.train.grpo import GRPO_PROMPTS, GRPOStageConfig, get_prompt
 from lingshu.train.runner import run_recipe, stage_summaries
 from lingshu.train.stages import (
     StageKind,
@@ -44,6 +44,7 @@ from lingshu.train.stages import (
 )
 
 __all__ = [
+    "GRPO_PROMPTS",
     "EvalBenchmark",
     "EvalSettings",
     "GRPOStageConfig",
