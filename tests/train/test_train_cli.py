@@ -48,7 +48,8 @@ def test_train_group_lists_stage_kinds_and_grpo_prompts(capsys):
     import json
 
     kinds = json.loads(capsys.readouterr().out)
-    assert sorted(kinds) == ["grpo", "sft"]
+    # the built-in kinds (other tests may register their own kinds in the same process)
+    assert {"grpo", "sft"} <= set(kinds)
     assert "num_generations" in kinds["grpo"]["keys"] and "packing" in kinds["sft"]["keys"]
     assert main(["train", "prompts", "--json"]) == 0
     prompts = json.loads(capsys.readouterr().out)
