@@ -149,11 +149,6 @@ def _list_index(items: list, part: str, key: str) -> int:
     raise UserError(f"override {key!r}: no element named {part!r}{known}")
 
 
-def split_overrides(args: Iterable[str]) -> list[str]:
-    """The ``key=value`` items of a command line (``--set KEY=VALUE`` is the same thing)."""
-    return [a for a in args if a]
-
-
 # --------------------------------------------------------------------------- validation
 
 
