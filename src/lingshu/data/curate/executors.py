@@ -134,9 +134,9 @@ class RayExecutor(Executor):
                      runtime_env=env)
         ray.data.DataContext.get_current().enable_progress_bars = False
         # None values (no decisions yet) do not survive Arrow; send "" instead.
-        rows = [{**j, "decisions": j["decisions"] or ""} for j in jobs]
+        rows = [{**j, "decisions": j.get("decisions") or ""} for j in jobs]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        if jobs[0].get("segment", -1) in model_segments:
+        if "kind" not in jobs[0] and jobs[0]["segment"] in model_segments:
             ds = ds.map_batches(_ShardActor, batch_size=1, concurrency=opts.workers,
                                 num_gpus=opts.gpus_per_actor or None)
         else:

@@ -50,6 +50,15 @@ def decision_exclusion(rec: Record, label: str, d: dict[str, Any]) -> dict[str, 
     return exclusion(rec, label, d["reason"], d["statistic"])
 
 
+def reason_kind(e: dict[str, Any]) -> str:
+    """The reason without the record it names ("exact text duplicate of t:17" counts as
+    "exact text duplicate"): the summary's reasons table then has one row per kind of
+    reason, not one per record (the record is in ``exclusions.jsonl``)."""
+    matched = (e.get("statistic") or {}).get("matched")
+    tail = f" of {matched}"
+    return e["reason"][:-len(tail)] if matched and e["reason"].endswith(tail) else e["reason"]
+
+
 def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
     """The count tables (``COUNTS``) of one shard's kept rows and exclusions."""
     c: dict[str, Counter] = {k: Counter() for k in COUNTS}
@@ -67,7 +76,7 @@ def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
         c["excluded"][e["source"]] += 1
         c["synthesised"][e["source"]] += bool(e.get("synthesised"))
         c["excluded_by_op"][e["op"]] += 1
-        c["reasons"][f"{e['op']}: {e['reason']}"] += 1
+        c["reasons"][f"{e['op']}: {reason_kind(e)}"] += 1
     return {k: dict(v) for k, v in c.items()}
 
 

@@ -20,6 +20,15 @@ from typing import Any
 from lingshu.core.hashing import path_fingerprint, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
+from lingshu.data.curate.partition import (
+    band_edges,
+    components,
+    gather,
+    pack_shard,
+    resolve,
+    sig_file,
+    write_npz,
+)
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
@@ -114,7 +123,7 @@ def read_shards(recipe: Recipe, work: Path) -> tuple[Path, int]:
 _OPS_CACHE: dict[str, list[Op]] = {}
 
 
-def _ops_for(recipe_json: str, base_dir: str) -> list[Op]:
+def ops_for(recipe_json: str, base_dir: str) -> list[Op]:
     """Ops built once per worker process (setup() loads models / indexes lazily)."""
     key = recipe_json + base_dir
     if key not in _OPS_CACHE:
@@ -125,6 +134,13 @@ def _ops_for(recipe_json: str, base_dir: str) -> list[Op]:
             op.setup()
         _OPS_CACHE[key] = ops
     return _OPS_CACHE[key]
+
+
+def source_ranks(recipe: Recipe) -> dict[str, int]:
+    """Input name -> rank (lower wins a duplicate): by ``priority``, then input order."""
+    priority = {s.name: (s.priority, i) for i, s in enumerate(recipe.inputs)}
+    return {name: rank for rank, (name, _) in
+            enumerate(sorted(priority.items(), key=lambda kv: kv[1]))}
 
 
 def recipe_json(recipe: Recipe) -> str:
@@ -145,7 +161,7 @@ def process_shard(job: dict[str, Any]) -> str:
     out = Path(job["out"])
     if out.exists():
         return out.name
-    ops = _ops_for(job["recipe"], job["base_dir"])
+    ops = ops_for(job["recipe"], job["base_dir"])
     map_ops, glob = segments(ops)[job["segment"]]
     data = json.loads(Path(job["src"]).read_text())
     records = [Record.from_dict(r) for r in data["records"]]
@@ -163,13 +179,21 @@ def process_shard(job: dict[str, Any]) -> str:
     for op in map_ops:
         records, dropped = op.apply(records)
         exclusions.extend(dropped)
-    sigs = glob.signatures(records) if glob else []
+    if glob is not None:  # binary signatures first: the shard file marks the job done
+        i = int(out.stem.split("-")[1])
+        write_npz(sig_file(out.parent, i), pack_shard(glob, records, glob.signatures(records)))
     atomic_write_json(out, {"records": [r.to_dict() for r in records],
-                            "exclusions": exclusions, "sigs": sigs})
+                            "exclusions": exclusions})
     return out.name
 
 
+JOBS = {"write": write_shard, "bands": band_edges, "components": components,
+        "resolve": resolve, "gather": gather}
+"""Job kinds besides a segment's shard pass: the final write, the phases of a global
+decision (``partition.py``)."""
+
+
 def run_job(job: dict[str, Any]) -> str:
-    """One shard job of either kind: a segment (``process_shard``) or the final write
-    (``shard_writer.write_shard``); executors run this."""
-    return write_shard(job) if job.get("kind") == "write" else process_shard(job)
+    """One job of any kind (``JOBS``, else a segment's ``process_shard``); executors run
+    this, so every kind runs in the workers."""
+    return JOBS.get(job.get("kind", ""), process_shard)(job)
