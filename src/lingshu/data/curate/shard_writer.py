@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,15 @@ def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
     return {k: dict(v) for k, v in c.items()}
 
 
+def node_id() -> str:
+    """The Ray node this job runs on ("local" outside Ray): kept in the work files, so a
+    cluster run shows where its shards were written."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        return ray.get_runtime_context().get_node_id()
+    return "local"
+
+
 def write_shard(job: dict[str, Any]) -> str:
     """Write shard ``job``: its training JSONL (``data``), and (``out``) its exclusions
     from every earlier step (``earlier``: shard files, newline-separated) plus its counts.
@@ -104,5 +114,6 @@ def write_shard(job: dict[str, Any]) -> str:
         rows.append(training_row(rec))
     atomic_write_text(data, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                                     for r in rows))
-    atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions)})
+    atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
+                            "node": node_id()})
     return out.name
