@@ -47,6 +47,9 @@ class Executor:
     def run(self, jobs: list[Job]) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:  # noqa: B027 - optional: release workers
+        """Called once at the end of a run (also after an error)."""
+
     @classmethod
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]
@@ -77,16 +80,24 @@ def make_executor(name: str, ops: list[Op], **options: Any) -> Executor:
 class LocalExecutor(Executor):
     """Shard jobs in this process (workers 1) or in a pool of worker processes."""
 
+    _pool: Any = None
+
     def run(self, jobs: list[Job]) -> None:
         workers = self.options.workers
         if workers <= 1 or len(jobs) <= 1:
             for j in jobs:
                 run_job(j)
             return
-        from concurrent.futures import ProcessPoolExecutor
+        if self._pool is None:  # one pool for the whole run: each worker sets ops up once
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run_job, jobs))
+            self._pool = ProcessPoolExecutor(max_workers=workers)
+        list(self._pool.map(run_job, jobs))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 class RayOptions(ExecutorOptions):

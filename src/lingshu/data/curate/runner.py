@@ -55,6 +55,13 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
     ops = recipe.build_ops()
     remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
     execute = make_executor(executor, ops, **options)
+    try:
+        return _run(recipe, out_dir, work, ops, execute)
+    finally:
+        execute.close()
+
+
+def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> RunResult:
     read_dir, n = read_shards(recipe, work)
     rjson = recipe_json(recipe)
     prev_dir, prev_dec = read_dir, None
