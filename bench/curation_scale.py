@@ -74,6 +74,24 @@ def image_recipe(work: Path, n: int, shard: int) -> dict:
                        "images": "reference"}}
 
 
+def decode_phash_rate(work: Path, n: int = 1000) -> tuple[float, float]:
+    """Images per second of ``image_decodable`` + ``image_phash`` in this one process
+    (one core), on the first ``n`` images of the image set: per wall second and per CPU
+    second of the process (the machine is shared: wall time includes waiting for a core)."""
+    from lingshu.data.curate.ops.image import ImageDecodable, ImagePhash
+    from lingshu.data.curate.record import Record, conversation
+
+    rows = [json.loads(x) for x in (work / "images.jsonl").read_text().splitlines()[:n]]
+    recs = [Record(id=r["id"], source="i", messages=conversation("q", "a", [r["image"]]))
+            for r in rows]
+    ops = [ImageDecodable(ImageDecodable.Params()), ImagePhash(ImagePhash.Params())]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for op in ops:
+        recs, _ = op.apply(recs)
+    return (round(len(rows) / (time.perf_counter() - t0), 1),
+            round(len(rows) / (time.process_time() - c0), 1))
+
+
 def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
     """One run in this process; prints its measurements as JSON."""
     from lingshu.data.curate import parse_recipe, run_recipe
@@ -83,11 +101,17 @@ def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
     data = (text_recipe if kind == "text" else image_recipe)(work, n, shard)
     recipe = parse_recipe(data, work, where=f"{kind} bench")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = run_recipe(recipe, workers=workers)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0 + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+    load = os.getloadavg()[0]
+    rate = decode_phash_rate(work) if kind == "images" else (None, None)
     return {"kind": kind, "n": n, "workers": workers, "wall_s": round(wall, 1),
+            "load_1min_after": round(load, 2), "decode_phash_images_per_s_wall": rate[0],
+            "decode_phash_images_per_cpu_s": rate[1],
             "records_per_s_per_core": round(n / wall / max(workers, 1), 1),
+            "records_per_cpu_s": round(n / cpu, 1),
             "kept": res.kept, "excluded": res.excluded,
             "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             "driver_rss_before_run_mb": base // 1024,
