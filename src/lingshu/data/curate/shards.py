@@ -29,6 +29,7 @@ from lingshu.data.curate.partition import (
     sig_file,
     write_npz,
 )
+from lingshu.data.curate.paths import stage_input
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
@@ -56,14 +57,10 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     return segs
 
 
-def input_fingerprints(recipe: Recipe) -> list[str]:
+def input_fingerprints(paths: list[Path]) -> list[str]:
     """The content of every input file (or folder) the read step reads: part of its key,
     so a rerun after editing an input reads it again (core.hashing.path_fingerprint)."""
-    out = []
-    for spec in recipe.inputs:
-        path = Path(spec.path).expanduser()
-        out.append(path_fingerprint(path if path.is_absolute() else recipe.base_dir / path))
-    return out
+    return [path_fingerprint(p) for p in paths]
 
 
 INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
@@ -86,8 +83,9 @@ def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path) -> list[str]
 def read_shards(recipe: Recipe, work: Path) -> tuple[Path, int]:
     """Stream every input into shards of ``shard_size`` records (plus the rows the readers
     excluded). Re-reads on resume but rewrites only missing shard files."""
+    local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
     h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) + stable_json(input_fingerprints(recipe)))[:12]
+                    str(recipe.output.shard_size) + stable_json(input_fingerprints(local)))[:12]
     read_dir = work / f"read-{h}"
     done = read_dir / "done.json"
     if done.exists():
@@ -105,8 +103,8 @@ def read_shards(recipe: Recipe, work: Path) -> tuple[Path, int]:
         n += 1
         buf, excl = [], []
 
-    for spec in recipe.inputs:
-        for item in read_input(spec, work, recipe.base_dir):
+    for spec, path in zip(recipe.inputs, local, strict=True):
+        for item in read_input(spec, work, recipe.base_dir, path):
             if isinstance(item, Record):
                 buf.append(item.to_dict())
                 if len(buf) >= size:
