@@ -41,7 +41,14 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def text_recipe(work: Path, n: int, shard: int) -> dict:
+TEXT_OPS = {"full": [{"op": "text_dedup"}, {"op": "decontaminate", "data_dir": str(BENCH)},
+                     {"op": "deidentify"}],
+            "dedup": [{"op": "text_dedup"}]}
+"""``--text-ops dedup``: the dedup alone, to see the driver's memory at 1M records in a
+fraction of the full recipe's time (de-identification dominates that)."""
+
+
+def text_recipe(work: Path, n: int, shard: int, ops: str = "full") -> dict:
     from dedup_text import make_corpus
 
     src = work / "text.jsonl"
@@ -50,9 +57,7 @@ def text_recipe(work: Path, n: int, shard: int) -> dict:
         for i, t in enumerate(texts):
             fh.write(json.dumps({"id": str(i), "question": t, "answer": "See the notes."}) + "\n")
     return {"name": "scale-text", "inputs": [{"name": "t", "path": str(src), "task": "text"}],
-            "ops": [{"op": "text_dedup"},
-                    {"op": "decontaminate", "data_dir": str(BENCH)},
-                    {"op": "deidentify"}],
+            "ops": TEXT_OPS[ops],
             "output": {"dir": str(work / "out"), "shard_size": shard, "plots": False}}
 
 
@@ -92,13 +97,15 @@ def decode_phash_rate(work: Path, n: int = 1000) -> tuple[float, float]:
             round(len(rows) / (time.process_time() - c0), 1))
 
 
-def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
+def one(kind: str, n: int, workers: int, shard: int, work: Path,
+        text_ops: str = "full") -> dict:
     """One run in this process; prints its measurements as JSON."""
     from lingshu.data.curate import parse_recipe, run_recipe
 
     shutil.rmtree(work / "out", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    data = (text_recipe if kind == "text" else image_recipe)(work, n, shard)
+    data = text_recipe(work, n, shard, text_ops) if kind == "text" else \
+        image_recipe(work, n, shard)
     recipe = parse_recipe(data, work, where=f"{kind} bench")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0, c0 = time.perf_counter(), time.process_time()
@@ -107,7 +114,8 @@ def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
     cpu = time.process_time() - c0 + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     load = os.getloadavg()[0]
     rate = decode_phash_rate(work) if kind == "images" else (None, None)
-    return {"kind": kind, "n": n, "workers": workers, "wall_s": round(wall, 1),
+    return {"kind": kind if kind == "images" else f"text-{text_ops}", "n": n,
+            "workers": workers, "wall_s": round(wall, 1),
             "load_1min_after": round(load, 2), "decode_phash_images_per_s_wall": rate[0],
             "decode_phash_images_per_cpu_s": rate[1],
             "records_per_s_per_core": round(n / wall / max(workers, 1), 1),
@@ -129,12 +137,13 @@ def main() -> None:
     ap.add_argument("--images", type=int, nargs="*", default=[20_000, 100_000])
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--shard", type=int, default=5000)
+    ap.add_argument("--text-ops", choices=sorted(TEXT_OPS), default="full")
     ap.add_argument("--work", type=Path, default=Path("/tmp/lingshu-bench-curation-scale"))
     ap.add_argument("--one", nargs=3, metavar=("KIND", "N", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         kind, n, w = args.one[0], int(args.one[1]), int(args.one[2])
-        print(json.dumps(one(kind, n, w, args.shard, args.work / kind)))
+        print(json.dumps(one(kind, n, w, args.shard, args.work / kind, args.text_ops)))
         return
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for kind, sizes in (("text", args.text), ("images", args.images)):
@@ -142,7 +151,7 @@ def main() -> None:
             for w in args.workers:
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", kind, str(n), str(w), "--shard",
-                     str(args.shard), "--work", str(args.work)],
+                     str(args.shard), "--work", str(args.work), "--text-ops", args.text_ops],
                     env=env, capture_output=True, text=True, check=False)
                 line = out.stdout.strip().splitlines()[-1:] or [out.stderr.strip()[-500:]]
                 print(line[0], flush=True)

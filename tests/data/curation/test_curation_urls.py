@@ -31,8 +31,8 @@ def test_memory_and_file_urls_equal_the_local_path(tmp_path):
         fh.write((tmp_path / "t.jsonl").read_text())
     try:
         local = _run(tmp_path, str(tmp_path / "t.jsonl"), str(tmp_path / "local"))
-        mem = _run(tmp_path, "memory://lingshu-test/t.jsonl", str(tmp_path / "mem"))
-        url = _run(tmp_path, f"file://{tmp_path / 't.jsonl'}", f"file://{tmp_path / 'url'}")
+        _run(tmp_path, "memory://lingshu-test/t.jsonl", str(tmp_path / "mem"))
+        _run(tmp_path, f"file://{tmp_path / 't.jsonl'}", f"file://{tmp_path / 'url'}")
     finally:
         fs.rm("/lingshu-test", recursive=True)
     assert (local.kept, local.excluded) == (4, 6)  # q0-q3 kept, their 6 repeats dropped

@@ -12,14 +12,8 @@ import numpy as np
 import pytest
 
 from lingshu.data.curate import parse_recipe
-from lingshu.data.curate.partition import (
-    decide_partitioned,
-    flip_masks,
-    hamming_bands,
-    pack_shard,
-    sig_file,
-    write_npz,
-)
+from lingshu.data.curate.ops.bands import flip_masks, hamming_bands
+from lingshu.data.curate.partition import decide_partitioned, pack_shard, sig_file, write_npz
 from lingshu.data.curate.record import Record, conversation
 from lingshu.data.curate.shards import (
     decision_file,

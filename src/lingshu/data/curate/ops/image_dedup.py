@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from lingshu.data.curate.ops.base import GlobalOp, Op, OpParams, register_op
 from lingshu.data.curate.ops.hamming import HammingIndex
-from lingshu.data.curate.partition import flip_masks, hamming_bands, mix64
+from lingshu.data.curate.ops.bands import flip_masks, hamming_bands, mix64
 from lingshu.data.curate.ops.phash import (
     ALGORITHM_HELP,
     PhashAlgorithm,

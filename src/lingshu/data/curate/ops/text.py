@@ -197,7 +197,7 @@ class TextDedup(GlobalOp):
     def buckets(self, cols: dict[str, Any], datasets: list[str]) -> dict[str, Any]:
         """Per record: its exact-text hash and LSH band keys, each mixed with its scope
         (``decide`` keeps one index per dataset / image set, so other scopes never meet)."""
-        from lingshu.data.curate.partition import mix64
+        from lingshu.data.curate.ops.bands import mix64
 
         n = int(cols["n"])
         b, r = self._bands()
