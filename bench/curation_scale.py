@@ -81,12 +81,14 @@ def image_recipe(work: Path, n: int, shard: int) -> dict:
 
 def decode_phash_rate(work: Path, n: int = 1000) -> tuple[float, float]:
     """Images per second of ``image_decodable`` + ``image_phash`` in this one process
-    (one core), on the first ``n`` images of the image set: per wall second and per CPU
-    second of the process (the machine is shared: wall time includes waiting for a core)."""
+    (one core), on ``n`` images spread evenly over the image set (its generated images
+    sort first and are smaller than the real ones): per wall second and per CPU second of
+    the process (the machine is shared: wall time includes waiting for a core)."""
     from lingshu.data.curate.ops.image import ImageDecodable, ImagePhash
     from lingshu.data.curate.record import Record, conversation
 
-    rows = [json.loads(x) for x in (work / "images.jsonl").read_text().splitlines()[:n]]
+    lines = (work / "images.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines[::max(1, len(lines) // n)][:n]]
     recs = [Record(id=r["id"], source="i", messages=conversation("q", "a", [r["image"]]))
             for r in rows]
     ops = [ImageDecodable(ImageDecodable.Params()), ImagePhash(ImagePhash.Params())]

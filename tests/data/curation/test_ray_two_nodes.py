@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -65,10 +64,10 @@ def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
 @pytest.fixture
 def two_nodes(monkeypatch):
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
-        monkeypatch.setenv(k, env[k])
+    # token authentication with Ray's own token (its file, or one it makes): a token of the
+    # test's own would stay cached in this process and lock later local clusters out
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "RAY_AUTH_MODE": "token"}
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
     dirs = [tempfile.mkdtemp(prefix="lsray", dir="/tmp") for _ in range(2)]  # short: sockets
     procs: list[subprocess.Popen] = []
     try:
