@@ -14,6 +14,12 @@ executor's worker processes, with ``--workers`` > 1).
 
     PYTHONPATH=src python bench/curation_scale.py --text 100000 400000 --images 2000 \\
         --workers 2
+    PYTHONPATH=src python bench/curation_scale.py --text 100000 1000000 --text-ops dedup \\
+        --images --workers 2
+
+Besides wall time it prints records per CPU-second (user + system time of the driver and
+its workers), which a shared machine's load does not inflate, the 1-minute load average,
+and (image recipe) decode + pHash images per second in one process.
 """
 
 from __future__ import annotations
