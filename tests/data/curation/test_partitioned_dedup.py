@@ -164,3 +164,53 @@ def test_signature_files_are_binary_and_small(tmp_path):
     per_record = (tmp_path / "s.npz").stat().st_size / len(records)
     # 512 bytes of MinHash + 10 band keys (80) + exact hash (40) + ids and sources
     assert 600 < per_record < 750, per_record
+
+
+def test_a_decision_stopped_after_any_job_resumes_to_the_same_drops(tmp_path):
+    """The decision's jobs each write their files atomically and are skipped when done:
+    stopped after job k (for every k of the run), a second call finishes it with the
+    same drops as an uninterrupted one."""
+    records = _hash_records(4)[:120]
+    recipe = _recipe(tmp_path, {"op": "image_dedup", "threshold": 4})
+    [(_, glob)] = segments(recipe.build_ops())
+    common = {"segment": 0, "recipe": recipe_json(recipe), "base_dir": str(tmp_path)}
+    shards = [records[i:i + 25] for i in range(0, len(records), 25)]
+
+    def stage_with_sigs(name: str):
+        stage = tmp_path / name
+        for i, recs in enumerate(shards):
+            write_npz(sig_file(stage, i), pack_shard(glob, recs, glob.signatures(recs)))
+        return stage
+
+    def drops(stage) -> dict:
+        out = {}
+        for i in range(len(shards)):
+            out.update(json.loads(decision_file(stage / "decisions.json", i).read_text())["drop"])
+        return out
+
+    clean = stage_with_sigs("clean")
+    ran: list[str] = []
+    decide_partitioned(glob, clean, len(shards), common,
+                       lambda jobs: ran.extend(run_job(j) for j in jobs))
+    want = drops(clean)
+    assert len(want) >= 15 and len(ran) == 3 + 1 + 5 + 5  # 3 bands, components, 5 parts, 5 gathers
+
+    class Stop(Exception):
+        pass
+
+    for k in range(len(ran)):
+        stage = stage_with_sigs(f"stop{k}")
+        done = [0]
+
+        def stop_after_k(jobs, k=k, done=done):
+            for j in jobs:
+                if done[0] == k:
+                    raise Stop
+                run_job(j)
+                done[0] += 1
+
+        with pytest.raises(Stop):
+            decide_partitioned(glob, stage, len(shards), common, stop_after_k)
+        decide_partitioned(glob, stage, len(shards), common,
+                           lambda jobs: [run_job(j) for j in jobs])
+        assert drops(stage) == want, k
