@@ -112,8 +112,9 @@ def one(kind: str, n: int, workers: int, shard: int, work: Path,
 
     shutil.rmtree(work / "out", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    data = text_recipe(work, n, shard, text_ops) if kind == "text" else \
-        image_recipe(work, n, shard)
+    # the input was made by another process (``--make``): building a million texts in
+    # this one would set its peak RSS (ru_maxrss never goes down) before the run starts
+    data = json.loads((work / "recipe.json").read_text())
     recipe = parse_recipe(data, work, where=f"{kind} bench")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0, c0 = time.perf_counter(), time.process_time()
@@ -148,7 +149,16 @@ def main() -> None:
     ap.add_argument("--text-ops", choices=sorted(TEXT_OPS), default="full")
     ap.add_argument("--work", type=Path, default=Path("/tmp/lingshu-bench-curation-scale"))
     ap.add_argument("--one", nargs=3, metavar=("KIND", "N", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--make", nargs=3, metavar=("KIND", "N", "_"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make:
+        kind, n = args.make[0], int(args.make[1])
+        work = args.work / kind
+        work.mkdir(parents=True, exist_ok=True)
+        data = text_recipe(work, n, args.shard, args.text_ops) if kind == "text" else \
+            image_recipe(work, n, args.shard)
+        (work / "recipe.json").write_text(json.dumps(data))
+        return
     if args.one:
         kind, n, w = args.one[0], int(args.one[1]), int(args.one[2])
         print(json.dumps(one(kind, n, w, args.shard, args.work / kind, args.text_ops)))
@@ -157,6 +167,9 @@ def main() -> None:
     for kind, sizes in (("text", args.text), ("images", args.images)):
         for n in sizes:
             for w in args.workers:
+                subprocess.run([sys.executable, __file__, "--make", kind, str(n), "-",
+                                "--shard", str(args.shard), "--work", str(args.work),
+                                "--text-ops", args.text_ops], env=env, check=True)
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", kind, str(n), str(w), "--shard",
                      str(args.shard), "--work", str(args.work), "--text-ops", args.text_ops],
