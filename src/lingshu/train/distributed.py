@@ -74,6 +74,10 @@ def check_deepspeed_config(ds: dict, *, per_device_batch: int, grad_accum: int,
                      ("gradient_clipping", float(max_grad_norm) if max_grad_norm else 0.0)):
         if ds.get(key) != val:
             probs.append(f"{key} {ds.get(key)} != the stage's {val} (use \"auto\")")
+    want_tb = per_device_batch * grad_accum * world_size
+    if ds.get("train_batch_size") != want_tb:
+        probs.append(f"train_batch_size {ds.get('train_batch_size')} != per_device_batch x grad_accum x "
+                     f"processes = {want_tb} (use \"auto\")")
     left = [k for k, v in _walk(ds) if v == "auto"]
     if left:
         probs.append(f"'auto' left that nothing fills: {', '.join(left)}")
@@ -81,24 +85,17 @@ def check_deepspeed_config(ds: dict, *, per_device_batch: int, grad_accum: int,
         return probs
     try:
         from deepspeed.runtime.config import DeepSpeedConfig
-
-        DeepSpeedConfig(copy.deepcopy(ds), mpu=_DataParallel(world_size))
+    except ImportError:  # checked where DeepSpeed runs; the dry run may be on a laptop
+        return probs
+    # Outside a process group DeepSpeed's parser counts one process (its world-size lookup
+    # fails before it reads an mpu), so it sees the batch of one process; ours is checked above.
+    one = dict(copy.deepcopy(ds), train_batch_size=per_device_batch * grad_accum)
+    try:
+        DeepSpeedConfig(one)
     except Exception as e:  # noqa: BLE001 - DeepSpeed raises AssertionError, ValueError, pydantic errors
         msg = " ".join(str(e).split())
         probs.append(f"DeepSpeed rejects it: {type(e).__name__}: {msg[:300]}")
     return probs
-
-
-class _DataParallel:
-    """The one method of DeepSpeed's ``mpu`` protocol its config parser asks for: the
-    data-parallel size (without it the parser reads the current process group, size 1 in a
-    dry run)."""
-
-    def __init__(self, world: int) -> None:
-        self.world = world
-
-    def get_data_parallel_world_size(self) -> int:
-        return self.world
 
 
 def _walk(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -129,6 +126,12 @@ def configure_deepspeed(acc: Any, stage: Any, precision: str, model_config: Any)
                              grad_accum=stage.grad_accum, world_size=acc.num_processes,
                              max_grad_norm=stage.max_grad_norm, precision=precision,
                              hidden_size=hidden_size_of(model_config))
+    probs = check_deepspeed_config(built, per_device_batch=stage.per_device_batch, grad_accum=stage.grad_accum,
+                                   max_grad_norm=stage.max_grad_norm, world_size=acc.num_processes)
+    if probs:
+        from lingshu.core.errors import UserError
+
+        raise UserError(f"DeepSpeed config for stage {stage.name}: {'; '.join(probs)}")
     plugin.deepspeed_config.clear()
     plugin.deepspeed_config.update(built)
     # accelerate's own counter: accumulate() marks every grad_accum-th micro-batch as the boundary
