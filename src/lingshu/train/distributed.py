@@ -87,15 +87,25 @@ def check_deepspeed_config(ds: dict, *, per_device_batch: int, grad_accum: int,
         from deepspeed.runtime.config import DeepSpeedConfig
     except ImportError:  # checked where DeepSpeed runs; the dry run may be on a laptop
         return probs
-    # Outside a process group DeepSpeed's parser counts one process (its world-size lookup
-    # fails before it reads an mpu), so it sees the batch of one process; ours is checked above.
-    one = dict(copy.deepcopy(ds), train_batch_size=per_device_batch * grad_accum)
+    # DeepSpeed's parser takes the process count from the live process group, 1 outside one
+    # (a dry run), so it is handed the batch for the count it will see; ours is checked above.
+    seen = dict(copy.deepcopy(ds), train_batch_size=per_device_batch * grad_accum * _group_size())
     try:
-        DeepSpeedConfig(one)
+        DeepSpeedConfig(seen)
     except Exception as e:  # noqa: BLE001 - DeepSpeed raises AssertionError, ValueError, pydantic errors
         msg = " ".join(str(e).split())
         probs.append(f"DeepSpeed rejects it: {type(e).__name__}: {msg[:300]}")
     return probs
+
+
+def _group_size() -> int:
+    """The process count DeepSpeed's config parser will read (its own lookup, same fallback)."""
+    try:
+        from deepspeed import comm as dist
+
+        return int(dist.get_world_size())
+    except (RuntimeError, AssertionError, AttributeError):
+        return 1
 
 
 def _walk(d: dict, prefix: str = "") -> list[tuple[str, Any]]:

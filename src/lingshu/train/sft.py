@@ -380,8 +380,7 @@ def _finish(run: _Run, config: SFTStageConfig, stage_dir: Path, metrics: Any, of
 
     acc = run.acc
     acc.wait_for_everyone()
-    export_final(acc, run.model, run.processor, stage_dir, config, sharded=run.sharded,
-                 precision=_precision_of(acc))
+    export_final(acc, run.model, run.processor, stage_dir, config, sharded=run.sharded)
     excl = run.excl
     summary = {
         "stage": config.name, "steps": run.n_steps, "samples": len(run.samples), "units": len(run.units),

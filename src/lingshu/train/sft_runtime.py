@@ -160,22 +160,21 @@ def save_step_checkpoint(acc: Any, stage_dir: Path, step: int, unwrapped: Any, o
 
 
 def export_final(acc: Any, model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig,
-                 *, sharded: bool, precision: str) -> None:
+                 *, sharded: bool) -> None:
     """``final/``: a standard Hugging Face folder (weights, config, processor) that
     ``lingshu serve``, ``lingshu eval run`` and plain transformers load. Called on every rank.
 
     Sharded engines (ZeRO-3, FSDP) hold a slice of each weight per rank: the full weights
     are gathered by a collective every rank joins (``Accelerator.get_state_dict``; ZeRO-3
     needs ``stage3_gather_16bit_weights_on_model_save``, set in the shipped JSONs), then
-    rank 0 alone writes. Weights are saved in the training dtype: bf16 when the stage trained
-    in bf16 (half the disk of the fp32 master copy), fp32 otherwise.
+    rank 0 alone writes. Weights keep the dtype they were trained in: bf16 under DeepSpeed
+    with bf16 (its engine trains bf16 weights; before, the export was an fp32 copy, twice the
+    disk), fp32 where the loop keeps fp32 weights and computes in bf16 under autocast (one
+    process, plain data parallelism), so stage i+1 starts from exactly what stage i trained.
     """
-    import torch
-
     state = acc.get_state_dict(model) if sharded else None
     if acc.is_main_process:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-        _write_final(acc.unwrap_model(model), state, processor, stage_dir, config, dtype)
+        _write_final(acc.unwrap_model(model), state, processor, stage_dir, config)
     acc.wait_for_everyone()
 
 
@@ -198,8 +197,8 @@ def _as_loaded_model(model: Any, state: dict) -> None:
         model._weight_conversions = None
 
 
-def _write_final(model: Any, state: dict | None, processor: Any, stage_dir: Path, config: SFTStageConfig,
-                 dtype: Any) -> None:
+def _write_final(model: Any, state: dict | None, processor: Any, stage_dir: Path,
+                 config: SFTStageConfig) -> None:
     import shutil
 
     from lingshu.core.io import honour_umask, temp_dir
@@ -217,8 +216,9 @@ def _write_final(model: Any, state: dict | None, processor: Any, stage_dir: Path
         state = model.state_dict()
     else:
         _as_loaded_model(model, state)
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
-    model.config.dtype = dtype  # config.json names the dtype the weights are stored in
+    floats = {v.dtype for v in state.values() if v.is_floating_point()}
+    if len(floats) == 1:
+        model.config.dtype = floats.pop()  # config.json names the dtype the weights are stored in
     model.save_pretrained(tmp, state_dict=state)
     ip = getattr(processor, "image_processor", None)
     if ip is not None:
