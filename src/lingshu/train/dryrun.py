@@ -194,7 +194,8 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
     # auto resolves on the machine that trains (bf16 on GPUs that have it), so either fits
     mp = {"bf16": ("bf16",), "fp16": ("fp16",), "fp32": ("no",),
           "auto": ("bf16", "no")}[recipe.precision]
-    if want != "DEEPSPEED" and data.get("mixed_precision", "no") not in mp:
+    # DeepSpeed too: accelerate fills the JSON's bf16 "auto" from this value (default "no")
+    if data.get("mixed_precision", "no") not in mp:
         probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
     ds = (data.get("deepspeed_config") or {})
     if want == "DEEPSPEED":
