@@ -66,17 +66,24 @@ def save_checkpoint(stage_dir: Path, step: int, model: Any, optimizer: Any, sche
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(_rng_state(), tmp / f"rng-{rank}.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
-        honour_umask(tmp)
-        for f in tmp.iterdir():  # data on disk before the rename makes it visible
+        _publish(tmp, final, dict(state, step=step), keep)
+    return final
+
+
+def _publish(tmp: Path, final: Path, state: dict, keep: int) -> None:
+    """Write ``trainer_state.json`` (the mark of a complete checkpoint), sync every file,
+    rename ``tmp`` to ``final`` and prune older checkpoints."""
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+    honour_umask(tmp)
+    for f in tmp.rglob("*"):  # data on disk before the rename makes it visible
+        if f.is_file():
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(root)
-        prune_checkpoints(root, keep)
-    return final
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    prune_checkpoints(final.parent, keep)
 
 
 def save_sharded_checkpoint(acc: Any, stage_dir: Path, step: int, scheduler: Any, state: dict, *,
@@ -103,17 +110,7 @@ def save_sharded_checkpoint(acc: Any, stage_dir: Path, step: int, scheduler: Any
     acc.wait_for_everyone()  # every shard is on disk before the folder can look complete
     if acc.is_main_process:
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
-        honour_umask(tmp)
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                with f.open("rb") as fh:
-                    os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(root)
-        prune_checkpoints(root, keep)
+        _publish(tmp, final, dict(state, step=step), keep)
     acc.wait_for_everyone()
     return final
 
