@@ -24,10 +24,8 @@ from _ds_helpers import (has_image, kill_after_checkpoint, launch_cmd, losses, m
 TOL = 1e-5
 TIMEOUT = 420  # a hang (a collective one rank never joins) fails instead of blocking CI
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(pytest.importorskip("deepspeed") is None, reason="deepspeed not installed"),
-]
+pytest.importorskip("deepspeed")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

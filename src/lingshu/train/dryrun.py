@@ -194,10 +194,14 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
     # auto resolves on the machine that trains (bf16 on GPUs that have it), so either fits
     mp = {"bf16": ("bf16",), "fp16": ("fp16",), "fp32": ("no",),
           "auto": ("bf16", "no")}[recipe.precision]
-    # DeepSpeed too: accelerate fills the JSON's bf16 "auto" from this value (default "no")
-    if data.get("mixed_precision", "no") not in mp:
-        probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
     ds = (data.get("deepspeed_config") or {})
+    if want == "DEEPSPEED" and ds.get("deepspeed_config_file") and "mixed_precision" in data:
+        # accelerate 1.15 raises at start-up: "When using `deepspeed_config_file`, the following
+        # accelerate config variables will be ignored: [..., 'mixed_precision']"
+        probs.append(f"{acc.name}: remove mixed_precision (with deepspeed_config_file accelerate refuses it; "
+                     "the recipe's precision fills the JSON's bf16 \"auto\")")
+    if want != "DEEPSPEED" and data.get("mixed_precision", "no") not in mp:
+        probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
     if want == "DEEPSPEED":
         ds_file = ds.get("deepspeed_config_file")
         if ds_file:

@@ -37,7 +37,12 @@ def make_accelerator(precision: str) -> Any:
         # lets DeepSpeed start gloo, but then records num_processes = 1 and rank 0 on every
         # process (state.py: ``if self.backend is None``); naming gloo keeps the real ranks.
         kwargs["kwargs_handlers"].append(InitProcessGroupKwargs(backend="gloo"))
-    if "ACCELERATE_MIXED_PRECISION" not in os.environ:
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    # With a DeepSpeed JSON file accelerate refuses mixed_precision in the launch config and
+    # exports "no" to every process, from which it fills the JSON's bf16 "auto": the shipped
+    # ZeRO-3 configs then trained bf16 recipes in fp32. Under DeepSpeed the recipe decides
+    # unless the command line named a precision (an explicit --mixed_precision bf16/fp16).
+    if launched is None or (_env_true("ACCELERATE_USE_DEEPSPEED") and launched == "no"):
         from lingshu.models.precision import resolve_precision, training_device
 
         precision = resolve_precision(precision, training_device())
