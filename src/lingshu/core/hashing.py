@@ -57,7 +57,8 @@ def path_fingerprint(path: Path, digests: FileDigests | None = None) -> str:
     release, an image tree, a tokenizer): every file's relative path and SHA-256; hashing
     by content, not size and modification time, sees an edit that kept both (a byte
     changed in place, times restored by ``cp -p``, ``rsync -t`` or ``tar``). Cost,
-    measured in docs/performance.md: about 1 s per GB on one core. A missing path: "".
+    measured in docs/performance.md: the 22 MB of bundled benchmarks in 69 ms (size and
+    mtime: 15 ms). A missing path: "".
     """
     path = Path(path)
     digests = digests or FileDigests()
