@@ -68,8 +68,10 @@ def secret_cases(work: Path) -> list[Case]:
                         args, env = make(key)
                         rc, out = cli(*base, *args, "--no-cache" if rotate else "-q", env=env)
                         outs.append(out)
-                        if rc != 0:
-                            return False, f"exit {rc}: {out.strip()[-200:]}"
+                        if rc != 0:  # a refused option is fine if it is one line, no leak
+                            ok, why = one_line_refusal(rc, out)
+                            leaks = files_holding(Path.cwd(), KEYS)
+                            return ok and not leaks, f"{why}; on disk: {leaks[:3]}"
                     leaks = files_holding(Path.cwd(), KEYS)
                     echoed = [k for k in KEYS if any(k in o for o in outs)]
                     return not leaks and not echoed, f"on disk: {leaks[:3]}; echoed: {echoed}"
@@ -284,7 +286,7 @@ def _link_variants() -> dict[str, callable]:
 
 def _link_case(make) -> tuple[bool, str]:
     make()
-    rc, out = cli(*eval_args(Path("bench"), Path("run"), "vqa-rad", limit=40))
+    rc, out = cli(*eval_args(Path("bench"), Path("run"), "vqa-rad", limit=40), "--split", "train")
     if rc != 0 or "Traceback" in out:
         return False, f"exit {rc}: {out.strip()[-200:]}"
     recs = [json.loads(x) for x in next(Path("run/samples").glob("*.jsonl")).read_text().splitlines()]
@@ -306,7 +308,10 @@ def eval_cases(work: Path) -> list[Case]:
     for name, text in BROKEN_YAML.items():
         def run(text=text):
             Path("c.yaml").write_text(text)
-            return one_line_refusal(*cli(*base, "--config", "c.yaml"))
+            rc, out = cli(*base, "--config", "c.yaml")
+            if not text and rc == 0:  # an empty config sets nothing: the options rule
+                return True, "empty config: the command line's settings"
+            return one_line_refusal(rc, out)
         cases.append(("10 eval: traceback", f"--config is {name}", run))
     for value in ("fast", [], 5, "null", {"max_new_tokens": "x"}, {"temperature": "hot"},
                   {"nope": 1}, {"max_new_tokens": -3}, {"stop": 5}, {"seed": 2**70}):
