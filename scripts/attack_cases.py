@@ -62,7 +62,8 @@ def table(results: list[tuple]) -> str:
         good[cls] += bool(ok)
     width = max([len(c) for c in tried] + [20])
     lines = [f"{'defect class':<{width}}  tried  acceptable"]
-    lines += [f"{c:<{width}}  {tried[c]:>5}  {good[c]:>10}" for c in sorted(tried)]
+    order = sorted(tried, key=lambda c: int(c.split()[0]))  # the point numbers
+    lines += [f"{c:<{width}}  {tried[c]:>5}  {good[c]:>10}" for c in order]
     lines.append(f"{'total':<{width}}  {sum(tried.values()):>5}  {sum(good.values()):>10}")
     return "\n".join(lines)
 

@@ -113,7 +113,8 @@ def real_image(fmt: str, side: int) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", (side, side), (120, 30, 200)).save(buf, format=fmt)
+    extra = {"compression": "tiff_deflate"} if fmt == "TIFF" else {}  # small upload, same pixels
+    Image.new("RGB", (side, side), (120, 30, 200)).save(buf, format=fmt, **extra)
     return buf.getvalue()
 
 
