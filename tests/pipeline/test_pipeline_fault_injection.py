@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -84,14 +83,13 @@ def _kill_in(proc: subprocess.Popen, run: Path, step: str, extra_s: float, since
     after ``since``); False when the run finished first."""
     key = run / step / ".key"
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if key.is_file() and key.stat().st_mtime >= since:
-            time.sleep(extra_s)
-            break
+    while proc.poll() is None and time.monotonic() < deadline and not (
+            key.is_file() and key.stat().st_mtime >= since):
         time.sleep(0.02)
+    time.sleep(extra_s)
     if proc.poll() is not None:
         return False
-    os.kill(proc.pid, signal.SIGKILL)
+    proc.kill()  # SIGKILL
     proc.wait(timeout=60)
     return True
 
