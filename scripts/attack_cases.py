@@ -2,8 +2,8 @@
 cases against the real CLI and server, counted per defect class ("cases tried /
 acceptable") and in total.
 
-    PYTHONPATH=src python scripts/attack_cases.py            # every case (~15 min, 2 cores)
-    PYTHONPATH=src python scripts/attack_cases.py --sample   # about one case in ten (~1 min)
+    PYTHONPATH=src python scripts/attack_cases.py            # every case (~12 min, 2 cores)
+    PYTHONPATH=src python scripts/attack_cases.py --sample   # about one case in ten
     PYTHONPATH=src python scripts/attack_cases.py --only eval  # classes whose name holds "eval"
 
 Acceptable (the issue's definition): the correct result, or a refusal that is a 4xx (server)
