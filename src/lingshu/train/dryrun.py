@@ -167,7 +167,7 @@ def _plan_grpo(st: Any, cfg: Any, params: dict[str, int], recipe: Recipe) -> Sta
     """A GRPO stage: every part trained at the stage's rate; memory from
     ``lingshu.train.grpo.memory`` (policy, reference, generation, activations)."""
     from lingshu.train.grpo.memory import TextArch, fit_note, grpo_memory, vllm_share_note
-    from lingshu.train.grpo.vllm import vllm_installed
+    from lingshu.train.grpo.vllm import idle_vllm_fields, vllm_installed
 
     sp = StagePlan(name=st.name, kind=st.kind, lrs={p: st.learning_rate for p in PARTS},
                    trainable=dict(params))
@@ -189,6 +189,11 @@ def _plan_grpo(st: Any, cfg: Any, params: dict[str, int], recipe: Recipe) -> Sta
     if st.use_vllm and st.vllm_mode == "server":
         sp.notes.append(f"vLLM server at {st.vllm_server_host}:{st.vllm_server_port} on GPUs "
                         "outside these devices (start `trl vllm-serve` first)")
+    idle = idle_vllm_fields(st)
+    if idle:
+        sp.notes.append(f"not used with {'vllm_mode ' + st.vllm_mode if st.use_vllm else 'use_vllm false'}: "
+                        f"{', '.join(idle)}" + (" (give them to `trl vllm-serve`)"
+                                                if st.use_vllm and st.vllm_mode == "server" else ""))
     if st.use_vllm and not vllm_installed():
         sp.notes.append("use_vllm: vllm is not installed on this machine (needed where the stage runs)")
     sp.notes.append(fit_note(sp.memory_gib["total"]))

@@ -56,10 +56,6 @@ def test_gradient_checkpointing_reaches_trl_both_ways(tmp_path: Path, on: bool) 
     [
         ({"vllm_mode": "server"}, "vllm_mode: set but use_vllm is not"),
         ({"vllm_tensor_parallel_size": 2}, "vllm_tensor_parallel_size: set but use_vllm is not"),
-        ({"use_vllm": True, "vllm_mode": "server", "vllm_tensor_parallel_size": 2},
-         "vllm_tensor_parallel_size: no effect with vllm_mode: server; give them to `trl vllm-serve`"),
-        ({"use_vllm": True, "vllm_server_port": 9000},
-         "vllm_server_port: no effect with vllm_mode: colocate"),
         ({"use_vllm": True, "vllm_gpu_memory_utilization": 1.2}, "less than 1"),
         ({"use_vllm": True, "vllm_mode": "local"}, "'colocate' or 'server'"),
     ],
@@ -69,10 +65,22 @@ def test_contradictions_are_rejected(fields: dict, message: str) -> None:
         GRPOStageConfig(data=DATA, **fields)
 
 
-def test_explicit_use_vllm_false_leaves_the_fields_idle() -> None:
-    """How a vLLM recipe is run without vLLM: stages.N.use_vllm=false."""
+def test_idle_fields_are_listed_not_refused() -> None:
+    """How a vLLM recipe runs without vLLM (stages.N.use_vllm=false) or in server mode
+    (stages.N.vllm_mode=server): the fields it no longer uses stay, and the dry run names them."""
+    from lingshu.train.dryrun import plan
+    from lingshu.train import load_recipe
+    from lingshu.train.grpo.vllm import idle_vllm_fields
+
     c = GRPOStageConfig(data=DATA, use_vllm=False, vllm_mode="colocate", vllm_tensor_parallel_size=2)
-    assert c.use_vllm is False
+    assert idle_vllm_fields(c) == ["vllm_mode", "vllm_tensor_parallel_size"]
+    r = load_recipe("lingshu-7b", ["stages.3.vllm_mode=server", "stages.3.vllm_server_host=10.0.0.5"],
+                    check_files=False)
+    notes = plan(r).stages[3].notes
+    assert ("not used with vllm_mode server: vllm_gpu_memory_utilization, vllm_tensor_parallel_size "
+            "(give them to `trl vllm-serve`)") in notes
+    assert any(n.startswith("vLLM server at 10.0.0.5:8000") for n in notes)
+    assert plan(r).stages[3].memory_gib["generation"] == 0  # the server's GPUs are not these
 
 
 @pytest.mark.skipif(vllm_installed(), reason="checks the machine without vllm")

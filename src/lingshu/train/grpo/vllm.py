@@ -30,20 +30,23 @@ def vllm_field_problem(config: Any) -> str | None:
     """Why the stage's vLLM fields contradict each other, or None. A field that would be
     silently ignored is an error: a recipe that sets ``vllm_mode: server`` and forgets
     ``use_vllm`` must not quietly generate with transformers. An explicit ``use_vllm: false``
-    (``stages.N.use_vllm=false`` on a vLLM recipe) leaves the other fields idle on purpose."""
+    (``stages.N.use_vllm=false`` on a vLLM recipe) leaves the other fields idle on purpose,
+    as ``vllm_mode=server`` on a colocate recipe leaves its colocate fields (the dry run
+    lists them: ``idle_vllm_fields``)."""
     given = config.model_fields_set
-    if not config.use_vllm:
-        stray = [f for f in VLLM_FIELDS if f in given and "use_vllm" not in given]
+    if not config.use_vllm and "use_vllm" not in given:
+        stray = [f for f in VLLM_FIELDS if f in given]
         if stray:
             return f"{', '.join(stray)}: set but use_vllm is not; set use_vllm: true (or false, to leave them idle)"
-        return None
-    wrong = SERVER_ONLY if config.vllm_mode == "colocate" else COLOCATE_ONLY
-    stray = [f for f in wrong if f in given]
-    if stray:
-        where = ("give them to `trl vllm-serve` on the server" if config.vllm_mode == "server"
-                 else "they apply to vllm_mode: server only")
-        return f"{', '.join(stray)}: no effect with vllm_mode: {config.vllm_mode}; {where}"
     return None
+
+
+def idle_vllm_fields(config: Any) -> list[str]:
+    """Fields the recipe sets that the chosen generation mode does not use."""
+    if not config.use_vllm:
+        return [f for f in VLLM_FIELDS if f in config.model_fields_set]
+    wrong = SERVER_ONLY if config.vllm_mode == "colocate" else COLOCATE_ONLY
+    return [f for f in wrong if f in config.model_fields_set]
 
 
 def vllm_trl_args(config: Any) -> dict[str, Any]:
