@@ -16,7 +16,7 @@ not take the others down; vLLM wants a fresh process):
   start, 2 optimizer steps, export of final/, reload with plain transformers;
 - ``vllm_backend``: 20 bundled MedQA questions answered greedily by the vllm backend and by
   the hf backend, both fp32: every answer equal;
-- ``grpo_vllm``: 2 GRPO steps with use_vllm, vllm_mode colocate, on the tiny Qwen2.5-VL.
+- ``grpo_vllm``: 2 GRPO steps with use_vllm, vllm_mode colocate, on Lingshu-Nano.
 
     bash scripts/gpu_check.sh            # all checks, then the table
     python scripts/gpu_check.py --only sft_packing zero3
@@ -168,9 +168,10 @@ def check_vllm_backend(tmp: Path) -> str:
 
 
 def check_grpo_vllm(tmp: Path) -> str:
+    from lingshu.models import ensure_nano_dir
     from lingshu.train.grpo import GRPOStageConfig, run_grpo_stage
 
-    model_dir = _tiny_model(tmp)
+    model_dir = ensure_nano_dir()  # head dim 64, which every vLLM attention backend takes (tiny: 16)
     rows = [{"id": f"q{i}", "answer": "B", "question_type": "mcq", "options": {"A": "a", "B": "b"},
              "messages": [{"role": "user", "content": [{"type": "text", "text": f"Question {i}? A. a B. b"}]}]}
             for i in range(8)]
