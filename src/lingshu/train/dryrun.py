@@ -157,18 +157,47 @@ def plan(recipe: Recipe) -> Plan:
                                             st.per_device_batch * st.max_length, cfg, par.strategy, world,
                                             st.gradient_checkpointing)
         else:
-            lr = getattr(st, "learning_rate", None)
-            sp.lrs = {p: lr for p in PARTS}
-            sp.trainable = dict(params)
-            sp.notes.append("grpo stage: rollouts add a generation model and a reference model "
-                            "(beta > 0); see docs/training.md")
-            tok = (getattr(st, "max_prompt_length", 0) or 0) + (getattr(st, "max_completion_length", 0) or 0)
-            if tok:
-                sp.memory_gib = memory_estimate(sum(params.values()), sum(params.values()), tok, cfg,
-                                                par.strategy, world, True)
+            sp = _plan_grpo(st, cfg, params, recipe)
         stages.append(sp)
     return Plan(recipe=recipe.name, model_type=cfg.model_type, params=params, world_size=world,
                 strategy=par.strategy, stages=stages)
+
+
+def _plan_grpo(st: Any, cfg: Any, params: dict[str, int], recipe: Recipe) -> StagePlan:
+    """A GRPO stage: every part trained at the stage's rate; memory from
+    ``lingshu.train.grpo.memory`` (policy, reference, generation, activations)."""
+    from lingshu.train.grpo.memory import TextArch, fit_note, grpo_memory, vllm_share_note
+    from lingshu.train.grpo.vllm import idle_vllm_fields, vllm_installed
+
+    sp = StagePlan(name=st.name, kind=st.kind, lrs={p: st.learning_rate for p in PARTS},
+                   trainable=dict(params))
+    par, arch, total = recipe.parallelism, TextArch.from_config(cfg), sum(params.values())
+    try:
+        sp.memory_gib = grpo_memory(st, arch, total, strategy=par.strategy, world=par.world_size,
+                                    recipe_precision=recipe.precision)
+    except UserError as e:  # the batch plan does not split over the devices
+        sp.notes.append(f"PROBLEM: {e}")
+        return sp
+    plan = st.batch_plan(par.world_size)
+    sp.notes.append(f"{st.global_batch} prompts x {st.num_generations} completions per optimizer "
+                    f"step = {plan['per_device_train_batch_size']} per pass x {par.world_size} "
+                    f"device(s) x {plan['gradient_accumulation_steps']} accumulation; gradient "
+                    f"checkpointing {'on' if st.gradient_checkpointing else 'off'}")
+    share = vllm_share_note(st, arch, total)
+    if share:
+        sp.notes.append(share)
+    if st.use_vllm and st.vllm_mode == "server":
+        sp.notes.append(f"vLLM server at {st.vllm_server_host}:{st.vllm_server_port} on GPUs "
+                        "outside these devices (start `trl vllm-serve` first)")
+    idle = idle_vllm_fields(st)
+    if idle:
+        sp.notes.append(f"not used with {'vllm_mode ' + st.vllm_mode if st.use_vllm else 'use_vllm false'}: "
+                        f"{', '.join(idle)}" + (" (give them to `trl vllm-serve`)"
+                                                if st.use_vllm and st.vllm_mode == "server" else ""))
+    if st.use_vllm and not vllm_installed():
+        sp.notes.append("use_vllm: vllm is not installed on this machine (needed where the stage runs)")
+    sp.notes.append(fit_note(sp.memory_gib["total"]))
+    return sp
 
 
 def check_accelerate_config(recipe: Recipe) -> list[str]:
@@ -272,7 +301,11 @@ def format_plan(p: Plan, problems: list[str]) -> str:
             lines.append(f"  tokens per optimizer step (max): {s.tokens_per_step:,}")
         if s.steps is not None:
             lines.append(f"  optimizer steps: {s.steps:,}")
-        if s.memory_gib:
+        if s.memory_gib and s.kind == "grpo":
+            from lingshu.train.grpo.memory import format_grpo_memory
+
+            lines.append(format_grpo_memory(s.memory_gib))
+        elif s.memory_gib:
             m = s.memory_gib
             lines.append(f"  memory per device (estimate): {m['total']} GiB = weights {m['weights']} + grads "
                          f"{m['gradients']} + optimizer {m['optimizer']} + activations {m['activations']} "
