@@ -14,6 +14,12 @@ executor's worker processes, with ``--workers`` > 1).
 
     PYTHONPATH=src python bench/curation_scale.py --text 100000 400000 --images 2000 \\
         --workers 2
+    PYTHONPATH=src python bench/curation_scale.py --text 100000 1000000 --text-ops dedup \\
+        --images --workers 2
+
+Besides wall time it prints records per CPU-second (user + system time of the driver and
+its workers), which a shared machine's load does not inflate, the 1-minute load average,
+and (image recipe) decode + pHash images per second in one process.
 """
 
 from __future__ import annotations
@@ -41,7 +47,14 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def text_recipe(work: Path, n: int, shard: int) -> dict:
+TEXT_OPS = {"full": [{"op": "text_dedup"}, {"op": "decontaminate", "data_dir": str(BENCH)},
+                     {"op": "deidentify"}],
+            "dedup": [{"op": "text_dedup"}]}
+"""``--text-ops dedup``: the dedup alone, to see the driver's memory at 1M records in a
+fraction of the full recipe's time (de-identification dominates that)."""
+
+
+def text_recipe(work: Path, n: int, shard: int, ops: str = "full") -> dict:
     from dedup_text import make_corpus
 
     src = work / "text.jsonl"
@@ -50,9 +63,7 @@ def text_recipe(work: Path, n: int, shard: int) -> dict:
         for i, t in enumerate(texts):
             fh.write(json.dumps({"id": str(i), "question": t, "answer": "See the notes."}) + "\n")
     return {"name": "scale-text", "inputs": [{"name": "t", "path": str(src), "task": "text"}],
-            "ops": [{"op": "text_dedup"},
-                    {"op": "decontaminate", "data_dir": str(BENCH)},
-                    {"op": "deidentify"}],
+            "ops": TEXT_OPS[ops],
             "output": {"dir": str(work / "out"), "shard_size": shard, "plots": False}}
 
 
@@ -74,20 +85,50 @@ def image_recipe(work: Path, n: int, shard: int) -> dict:
                        "images": "reference"}}
 
 
-def one(kind: str, n: int, workers: int, shard: int, work: Path) -> dict:
+def decode_phash_rate(work: Path, n: int = 1000) -> tuple[float, float]:
+    """Images per second of ``image_decodable`` + ``image_phash`` in this one process
+    (one core), on ``n`` images spread evenly over the image set (its generated images
+    sort first and are smaller than the real ones): per wall second and per CPU second of
+    the process (the machine is shared: wall time includes waiting for a core)."""
+    from lingshu.data.curate.ops.image import ImageDecodable, ImagePhash
+    from lingshu.data.curate.record import Record, conversation
+
+    lines = (work / "images.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines[::max(1, len(lines) // n)][:n]]
+    recs = [Record(id=r["id"], source="i", messages=conversation("q", "a", [r["image"]]))
+            for r in rows]
+    ops = [ImageDecodable(ImageDecodable.Params()), ImagePhash(ImagePhash.Params())]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for op in ops:
+        recs, _ = op.apply(recs)
+    return (round(len(rows) / (time.perf_counter() - t0), 1),
+            round(len(rows) / (time.process_time() - c0), 1))
+
+
+def one(kind: str, n: int, workers: int, shard: int, work: Path,
+        text_ops: str = "full") -> dict:
     """One run in this process; prints its measurements as JSON."""
     from lingshu.data.curate import parse_recipe, run_recipe
 
     shutil.rmtree(work / "out", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    data = (text_recipe if kind == "text" else image_recipe)(work, n, shard)
+    # the input was made by another process (``--make``): building a million texts in
+    # this one would set its peak RSS (ru_maxrss never goes down) before the run starts
+    data = json.loads((work / "recipe.json").read_text())
     recipe = parse_recipe(data, work, where=f"{kind} bench")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = run_recipe(recipe, workers=workers)
     wall = time.perf_counter() - t0
-    return {"kind": kind, "n": n, "workers": workers, "wall_s": round(wall, 1),
+    cpu = time.process_time() - c0 + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+    load = os.getloadavg()[0]
+    rate = decode_phash_rate(work) if kind == "images" else (None, None)
+    return {"kind": kind if kind == "images" else f"text-{text_ops}", "n": n,
+            "workers": workers, "wall_s": round(wall, 1),
+            "load_1min_after": round(load, 2), "decode_phash_images_per_s_wall": rate[0],
+            "decode_phash_images_per_cpu_s": rate[1],
             "records_per_s_per_core": round(n / wall / max(workers, 1), 1),
+            "records_per_cpu_s": round(n / cpu, 1),
             "kept": res.kept, "excluded": res.excluded,
             "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             "driver_rss_before_run_mb": base // 1024,
@@ -105,20 +146,33 @@ def main() -> None:
     ap.add_argument("--images", type=int, nargs="*", default=[20_000, 100_000])
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--shard", type=int, default=5000)
+    ap.add_argument("--text-ops", choices=sorted(TEXT_OPS), default="full")
     ap.add_argument("--work", type=Path, default=Path("/tmp/lingshu-bench-curation-scale"))
     ap.add_argument("--one", nargs=3, metavar=("KIND", "N", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--make", nargs=3, metavar=("KIND", "N", "_"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make:
+        kind, n = args.make[0], int(args.make[1])
+        work = args.work / kind
+        work.mkdir(parents=True, exist_ok=True)
+        data = text_recipe(work, n, args.shard, args.text_ops) if kind == "text" else \
+            image_recipe(work, n, args.shard)
+        (work / "recipe.json").write_text(json.dumps(data))
+        return
     if args.one:
         kind, n, w = args.one[0], int(args.one[1]), int(args.one[2])
-        print(json.dumps(one(kind, n, w, args.shard, args.work / kind)))
+        print(json.dumps(one(kind, n, w, args.shard, args.work / kind, args.text_ops)))
         return
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for kind, sizes in (("text", args.text), ("images", args.images)):
         for n in sizes:
             for w in args.workers:
+                subprocess.run([sys.executable, __file__, "--make", kind, str(n), "-",
+                                "--shard", str(args.shard), "--work", str(args.work),
+                                "--text-ops", args.text_ops], env=env, check=True)
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", kind, str(n), str(w), "--shard",
-                     str(args.shard), "--work", str(args.work)],
+                     str(args.shard), "--work", str(args.work), "--text-ops", args.text_ops],
                     env=env, capture_output=True, text=True, check=False)
                 line = out.stdout.strip().splitlines()[-1:] or [out.stderr.strip()[-500:]]
                 print(line[0], flush=True)

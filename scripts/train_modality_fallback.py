@@ -6,7 +6,10 @@ Training images (all bundled in this repository or in installed packages):
 - scikit-image's sample data (BSD-3 / public domain per skimage's data README):
   ``retina`` (a fundus photograph) and ``immunohistochemistry`` (an IHC slide,
   histopathology), each as 8 crops/flips, since one image per class is all there is.
-Held-out check: VQA-RAD images whose modality question has an unambiguous answer.
+Held-out check: VQA-RAD images whose modality question has an unambiguous answer; the
+same images calibrate each class's largest distance from its training images (``max_z``:
+1.1 x the largest over the held-out images labelled right; classes without held-out
+images take the largest of those).
 
     PYTHONPATH=src python scripts/train_modality_fallback.py
 """
@@ -18,12 +21,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from lingshu.core.io import atomic_write_json  # noqa: E402
 from lingshu.data.curate.ops.modality import (  # noqa: E402
-    FallbackClassifier, train_fallback)
+    FallbackClassifier, class_ranges, image_features, train_fallback)
 
 SLAKE_LABEL = {"CT": "CT", "MRI": "MRI", "X-Ray": "X-ray"}
 VQARAD_LABEL = {"ct": "CT", "x-ray": "X-ray", "mri": "MRI", "chest x-ray": "X-ray",
@@ -59,6 +64,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as t:
         items += skimage_crops(Path(t))
         model = train_fallback([p for p, _ in items], [lab for _, lab in items])
+        z = (np.stack([image_features(p) for p, _ in items]) - model["mean"]) / model["std"]
+        model["class_range"] = class_ranges(z, [lab for _, lab in items], model["classes"])
         clf = FallbackClassifier(model)
         train_acc = sum(clf.predict(p)[0] == lab for p, lab in items) / len(items)
     vr = ROOT / "data/benchmarks/vqa-rad"
@@ -67,8 +74,14 @@ def main() -> None:
     for r in rad:
         if "MODALITY" in r["question_type"] and str(r["answer"]).strip().lower() in VQARAD_LABEL:
             held.setdefault(r["image_name"], VQARAD_LABEL[str(r["answer"]).strip().lower()])
-    correct = sum(clf.predict(str(vr / "VQA_RAD Image Folder" / k))[0] == v
-                  for k, v in held.items())
+    preds = {k: clf.predict_with_range(str(vr / "VQA_RAD Image Folder" / k)) for k in held}
+    correct = sum(preds[k][0] == v for k, v in held.items())
+    worst: dict[str, float] = {}
+    for k, v in held.items():
+        if preds[k][0] == v:
+            worst[v] = max(worst.get(v, 0.0), preds[k][3])
+    for c, r in model["class_range"].items():
+        r["max_z"] = round(1.1 * worst.get(c, max(worst.values())), 2)
     print(f"train accuracy {train_acc:.3f} on {len(items)}; held-out VQA-RAD "
           f"{correct}/{len(held)} = {correct / max(len(held), 1):.3f}")
     atomic_write_json(ROOT / "src/lingshu/data/curate/modality_fallback.json", {

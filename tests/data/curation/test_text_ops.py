@@ -162,9 +162,9 @@ def test_text_dedup_keys_image_rows_by_their_images(tmp_path):
     assert len(old) == 103 and "r0" not in old
 
 
-def test_compact_signatures_give_the_same_decision():
-    """The decision holds every record's signature packed (uint32): same drops, same
-    Jaccard estimates as with the lists the shard files hold."""
+def test_packed_signatures_give_the_same_decision():
+    """Signatures are stored packed (uint32 columns, ``pack``) and read back (``unpack``):
+    same drops, same Jaccard estimates as with the lists ``signatures`` returns."""
     import numpy as np
 
     rng = random.Random(3)
@@ -176,7 +176,9 @@ def test_compact_signatures_give_the_same_decision():
     sigs = o.signatures(recs)
     entries = [{"id": r.id, "source": "s", "dataset": "s", "sig": s}
                for r, s in zip(recs, sigs, strict=True)]
-    packed = [{**e, "sig": o.compact(e["sig"])} for e in entries]
+    cols = o.pack(sigs)
+    packed = [{**e, "sig": s} for e, s in zip(entries, o.unpack(cols, np.arange(len(recs))),
+                                              strict=True)]
     assert packed[0]["sig"]["m"].dtype == np.uint32 and packed[0]["sig"]["m"].nbytes == 512
     plain = o.decide(entries, {"s": 0})
     assert len(plain) >= 90 and o.decide(packed, {"s": 0}) == plain, len(plain)

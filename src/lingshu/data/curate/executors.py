@@ -47,6 +47,9 @@ class Executor:
     def run(self, jobs: list[Job]) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:  # noqa: B027 - optional: release workers
+        """Called once at the end of a run (also after an error)."""
+
     @classmethod
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]
@@ -77,16 +80,24 @@ def make_executor(name: str, ops: list[Op], **options: Any) -> Executor:
 class LocalExecutor(Executor):
     """Shard jobs in this process (workers 1) or in a pool of worker processes."""
 
+    _pool: Any = None
+
     def run(self, jobs: list[Job]) -> None:
         workers = self.options.workers
         if workers <= 1 or len(jobs) <= 1:
             for j in jobs:
                 run_job(j)
             return
-        from concurrent.futures import ProcessPoolExecutor
+        if self._pool is None:  # one pool for the whole run: each worker sets ops up once
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run_job, jobs))
+            self._pool = ProcessPoolExecutor(max_workers=workers)
+        list(self._pool.map(run_job, jobs))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 class RayOptions(ExecutorOptions):
@@ -134,9 +145,9 @@ class RayExecutor(Executor):
                      runtime_env=env)
         ray.data.DataContext.get_current().enable_progress_bars = False
         # None values (no decisions yet) do not survive Arrow; send "" instead.
-        rows = [{**j, "decisions": j["decisions"] or ""} for j in jobs]
+        rows = [{**j, "decisions": j.get("decisions") or ""} for j in jobs]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        if jobs[0].get("segment", -1) in model_segments:
+        if "kind" not in jobs[0] and jobs[0]["segment"] in model_segments:
             ds = ds.map_batches(_ShardActor, batch_size=1, concurrency=opts.workers,
                                 num_gpus=opts.gpus_per_actor or None)
         else:

@@ -60,10 +60,13 @@ def _read_row_excl(source: str, key: str, reason: str, **stat: Any) -> dict[str,
             "reason": reason, "statistic": stat}
 
 
-def read_input(spec, work_dir: Path, base_dir: Path) -> Iterator[Item]:  # noqa: ANN001
-    path = Path(spec.path).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
+def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
+               path: Path | None = None) -> Iterator[Item]:
+    """The input's records (and read exclusions); ``path``: where it was staged
+    (``paths.stage_input``), else ``spec.path`` as a local path."""
+    if path is None:
+        path = Path(spec.path).expanduser()
+        path = path if path.is_absolute() else base_dir / path
     if not path.exists():
         raise UserError(f"input {spec.name!r}: {path} not found; fix inputs[].path")
     fmt = spec.format if spec.format != "auto" else _guess_format(path)

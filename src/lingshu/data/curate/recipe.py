@@ -33,6 +33,7 @@ from lingshu.core.hashing import stable_json
 from lingshu.core.recipes import ShippedRecipes
 from lingshu.core.registry import unknown_name_message
 from lingshu.data.curate.ops.base import OPS, Op
+from lingshu.data.curate.paths import output_dir
 from lingshu.data.curate.readers import READERS
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -42,7 +43,9 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
 class InputSpec(StrictModel):
     name: str = Field(description="source name: kept in every record, used for priorities")
-    path: Path = Field(description="file or folder (data dir for format=benchmark)")
+    path: str = Field(description="file or folder (data dir for format=benchmark); a local "
+                      "path or any fsspec URL (s3://, gs://, file:// ...), copied into the "
+                      "run's work folder before reading")
     format: str = Field("auto", description="auto (guessed from the path) or a reader's name "
                         "(`lingshu data readers`)")
     dataset: str | None = Field(None, description="dedup scope name (default: name)")
@@ -58,6 +61,11 @@ class InputSpec(StrictModel):
     benchmark: str | None = Field(None, description="format=benchmark: registry name")
     split: str | None = None
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, Path) else v
+
     @field_validator("format")
     @classmethod
     def _known_format(cls, v: str) -> str:
@@ -67,10 +75,12 @@ class InputSpec(StrictModel):
 
 
 class OutputSpec(StrictModel):
-    dir: Path
+    dir: Path = Field(description="a local path or file:// URL every node can write")
     shard_size: int = Field(1000, ge=1)
     images: Literal["copy", "reference"] = "copy"
     plots: bool = True
+
+    _dir = field_validator("dir", mode="before")(output_dir)
 
 
 class MixtureSpec(StrictModel):

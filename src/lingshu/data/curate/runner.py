@@ -3,7 +3,9 @@
 Layout of a run (``OUT`` = ``output.dir``)::
 
     OUT/.work/read-<h>/shard-00000.json     records + read exclusions, one file per shard
-    OUT/.work/stage<k>-<h>/shard-00000.json records after segment k (+ exclusions, signatures)
+    OUT/.work/stage<k>-<h>/shard-00000.json records after segment k (+ exclusions)
+    OUT/.work/stage<k>-<h>/sig/shard-00000.npz  the global op's signatures (binary)
+    OUT/.work/stage<k>-<h>/edges, parts, resolve/  its decision's phases (partition.py)
     OUT/.work/stage<k>-<h>/decisions/shard-00000.json  the segment's global op: the
                                             drops of that shard only (id -> reason)
     OUT/.work/stage<k>-<h>/decisions.json   written last: the decision is complete
@@ -20,7 +22,6 @@ and the ops up to that point, so editing a later op reuses the earlier stages.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from lingshu.core.hashing import FileDigests, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json, remove_stale_temps
 from lingshu.core.secrets import without_secrets
 from lingshu.data.curate.executors import make_executor
+from lingshu.data.curate.partition import decide_partitioned
 from lingshu.data.curate.ops.base import GlobalOp
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shards import (
@@ -55,6 +57,13 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
     ops = recipe.build_ops()
     remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
     execute = make_executor(executor, ops, **options)
+    try:
+        return _run(recipe, out_dir, work, ops, execute)
+    finally:
+        execute.close()
+
+
+def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> RunResult:
     digests = FileDigests()  # every file read by content, each hashed once this run
     read_dir, n = read_shards(recipe, work, digests)
     rjson = recipe_json(recipe)
@@ -86,29 +95,14 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
         if glob is not None:
             prev_dec = stage / "decisions.json"
             if not prev_dec.exists():
-                _decide(glob, stage, n, recipe, prev_dec)
+                _decide(glob, stage, n, {"segment": k, "recipe": rjson,
+                                         "base_dir": str(recipe.base_dir)}, execute, prev_dec)
     return write_outputs(recipe, out_dir, read_dir, stage_dirs, prev_dec, n, execute)
 
 
-def _decide(op: GlobalOp, stage: Path, n: int, recipe: Recipe, path: Path) -> None:
-    """The global op's decision over every shard's signatures, written as one small file
-    per shard (a shard job reads only its own drops) and then the completion marker."""
-    entries = []
-    shard_of: dict[str, int] = {}
-    for i in range(n):
-        data = json.loads((stage / f"{shard_name(i)}.json").read_text())
-        for r, sig in zip(data["records"], data["sigs"], strict=True):
-            if sig is not None:
-                entries.append({"id": r["id"], "source": r["source"],
-                                "dataset": r["dataset"], "sig": op.compact(sig)})
-                shard_of[r["id"]] = i
-    priority = {s.name: (s.priority, i) for i, s in enumerate(recipe.inputs)}
-    order = {name: rank for rank, (name, _) in
-             enumerate(sorted(priority.items(), key=lambda kv: kv[1]))}
-    drop = op.decide(entries, order)
-    per_shard: list[dict[str, dict]] = [{} for _ in range(n)]
-    for rid, d in drop.items():
-        per_shard[shard_of[rid]][rid] = d
-    for i, shard_drop in enumerate(per_shard):
-        atomic_write_json(decision_file(path, i), {"op": op.label, "drop": shard_drop})
-    atomic_write_json(path, {"op": op.label, "dropped": len(drop), "shards": n})
+def _decide(op: GlobalOp, stage: Path, n: int, common: dict[str, Any], execute: Any,
+            path: Path) -> None:
+    """The global op's decision, partitioned by hash band and run by the executor
+    (``partition.py``); the driver writes only the completion marker."""
+    dropped = decide_partitioned(op, stage, n, common, execute.run)
+    atomic_write_json(path, {"op": op.label, "dropped": dropped, "shards": n})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ def decision_exclusion(rec: Record, label: str, d: dict[str, Any]) -> dict[str, 
     return exclusion(rec, label, d["reason"], d["statistic"])
 
 
+def reason_kind(e: dict[str, Any]) -> str:
+    """The reason without the record it names ("exact text duplicate of t:17" counts as
+    "exact text duplicate"): the summary's reasons table then has one row per kind of
+    reason, not one per record (the record is in ``exclusions.jsonl``)."""
+    matched = (e.get("statistic") or {}).get("matched")
+    tail = f" of {matched}"
+    return e["reason"][:-len(tail)] if matched and e["reason"].endswith(tail) else e["reason"]
+
+
 def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
     """The count tables (``COUNTS``) of one shard's kept rows and exclusions."""
     c: dict[str, Counter] = {k: Counter() for k in COUNTS}
@@ -67,8 +77,17 @@ def shard_counts(rows: list[dict], exclusions: list[dict]) -> dict[str, dict]:
         c["excluded"][e["source"]] += 1
         c["synthesised"][e["source"]] += bool(e.get("synthesised"))
         c["excluded_by_op"][e["op"]] += 1
-        c["reasons"][f"{e['op']}: {e['reason']}"] += 1
+        c["reasons"][f"{e['op']}: {reason_kind(e)}"] += 1
     return {k: dict(v) for k, v in c.items()}
+
+
+def node_id() -> str:
+    """The Ray node this job runs on ("local" outside Ray): kept in the work files, so a
+    cluster run shows where its shards were written."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        return ray.get_runtime_context().get_node_id()
+    return "local"
 
 
 def write_shard(job: dict[str, Any]) -> str:
@@ -95,5 +114,6 @@ def write_shard(job: dict[str, Any]) -> str:
         rows.append(training_row(rec))
     atomic_write_text(data, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                                     for r in rows))
-    atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions)})
+    atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
+                            "node": node_id()})
     return out.name

@@ -20,6 +20,16 @@ from typing import Any
 from lingshu.core.hashing import FileDigests, path_fingerprint, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
+from lingshu.data.curate.partition import (
+    band_edges,
+    components,
+    gather,
+    pack_shard,
+    resolve,
+    sig_file,
+    write_npz,
+)
+from lingshu.data.curate.paths import stage_input
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
@@ -47,15 +57,11 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     return segs
 
 
-def input_fingerprints(recipe: Recipe, digests: FileDigests | None = None) -> list[str]:
-    """The content of every input file (or folder) the read step reads: part of its key,
-    so a rerun after editing an input reads it again (core.hashing.path_fingerprint)."""
-    out = []
-    for spec in recipe.inputs:
-        path = Path(spec.path).expanduser()
-        out.append(path_fingerprint(path if path.is_absolute() else recipe.base_dir / path,
-                                    digests))
-    return out
+def input_fingerprints(paths: list[Path], digests: FileDigests | None = None) -> list[str]:
+    """The content of every input file (or folder) the read step reads (``paths``: where
+    ``paths.stage_input`` put them): part of its key, so a rerun after editing an input
+    reads it again (core.hashing.path_fingerprint)."""
+    return [path_fingerprint(p, digests) for p in paths]
 
 
 def image_fingerprint(read_dir: Path, n: int, digests: FileDigests) -> str:
@@ -92,8 +98,10 @@ def read_shards(recipe: Recipe, work: Path,
                 digests: FileDigests | None = None) -> tuple[Path, int]:
     """Stream every input into shards of ``shard_size`` records (plus the rows the readers
     excluded). Re-reads on resume but rewrites only missing shard files."""
+    local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
     h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) + stable_json(input_fingerprints(recipe, digests)))[:12]
+                    str(recipe.output.shard_size) +
+                    stable_json(input_fingerprints(local, digests)))[:12]
     read_dir = work / f"read-{h}"
     done = read_dir / "done.json"
     if done.exists():
@@ -111,8 +119,8 @@ def read_shards(recipe: Recipe, work: Path,
         n += 1
         buf, excl = [], []
 
-    for spec in recipe.inputs:
-        for item in read_input(spec, work, recipe.base_dir):
+    for spec, path in zip(recipe.inputs, local, strict=True):
+        for item in read_input(spec, work, recipe.base_dir, path):
             if isinstance(item, Record):
                 buf.append(item.to_dict())
                 if len(buf) >= size:
@@ -129,7 +137,7 @@ def read_shards(recipe: Recipe, work: Path,
 _OPS_CACHE: dict[str, list[Op]] = {}
 
 
-def _ops_for(recipe_json: str, base_dir: str) -> list[Op]:
+def ops_for(recipe_json: str, base_dir: str) -> list[Op]:
     """Ops built once per worker process (setup() loads models / indexes lazily)."""
     key = recipe_json + base_dir
     if key not in _OPS_CACHE:
@@ -140,6 +148,13 @@ def _ops_for(recipe_json: str, base_dir: str) -> list[Op]:
             op.setup()
         _OPS_CACHE[key] = ops
     return _OPS_CACHE[key]
+
+
+def source_ranks(recipe: Recipe) -> dict[str, int]:
+    """Input name -> rank (lower wins a duplicate): by ``priority``, then input order."""
+    priority = {s.name: (s.priority, i) for i, s in enumerate(recipe.inputs)}
+    return {name: rank for rank, (name, _) in
+            enumerate(sorted(priority.items(), key=lambda kv: kv[1]))}
 
 
 def recipe_json(recipe: Recipe) -> str:
@@ -160,7 +175,7 @@ def process_shard(job: dict[str, Any]) -> str:
     out = Path(job["out"])
     if out.exists():
         return out.name
-    ops = _ops_for(job["recipe"], job["base_dir"])
+    ops = ops_for(job["recipe"], job["base_dir"])
     map_ops, glob = segments(ops)[job["segment"]]
     data = json.loads(Path(job["src"]).read_text())
     records = [Record.from_dict(r) for r in data["records"]]
@@ -178,13 +193,21 @@ def process_shard(job: dict[str, Any]) -> str:
     for op in map_ops:
         records, dropped = op.apply(records)
         exclusions.extend(dropped)
-    sigs = glob.signatures(records) if glob else []
+    if glob is not None:  # binary signatures first: the shard file marks the job done
+        i = int(out.stem.split("-")[1])
+        write_npz(sig_file(out.parent, i), pack_shard(glob, records, glob.signatures(records)))
     atomic_write_json(out, {"records": [r.to_dict() for r in records],
-                            "exclusions": exclusions, "sigs": sigs})
+                            "exclusions": exclusions})
     return out.name
 
 
+JOBS = {"write": write_shard, "bands": band_edges, "components": components,
+        "resolve": resolve, "gather": gather}
+"""Job kinds besides a segment's shard pass: the final write, the phases of a global
+decision (``partition.py``)."""
+
+
 def run_job(job: dict[str, Any]) -> str:
-    """One shard job of either kind: a segment (``process_shard``) or the final write
-    (``shard_writer.write_shard``); executors run this."""
-    return write_shard(job) if job.get("kind") == "write" else process_shard(job)
+    """One job of any kind (``JOBS``, else a segment's ``process_shard``); executors run
+    this, so every kind runs in the workers."""
+    return JOBS.get(job.get("kind", ""), process_shard)(job)

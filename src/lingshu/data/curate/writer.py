@@ -8,7 +8,6 @@ per-op ``stats`` as extra keys. Images are copied content-addressed into ``data/
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import random
@@ -75,7 +74,7 @@ def write_outputs(
 
         write_plots(summary, out_dir / "plots")
     if recipe.mixtures:
-        write_mixtures(recipe, _kept_rows(out_dir / "data", n), out_dir / "mixtures")
+        write_mixtures(recipe, out_dir / "data", n, counts["kept"], out_dir / "mixtures")
     return RunResult(out_dir=out_dir, kept=summary["kept"], excluded=summary["excluded"],
                      by_op=summary["excluded_by_op"])
 
@@ -106,9 +105,20 @@ class _Streams:
                 tmp.unlink(missing_ok=True)
 
 
-def _kept_rows(data_dir: Path, n: int) -> list[dict]:
-    return [json.loads(line) for i in range(n)
-            for line in (data_dir / f"{shard_name(i)}.jsonl").read_text().splitlines()]
+def _picked_rows(data_dir: Path, n: int, wanted: dict[tuple[str, int], int]) -> list[dict]:
+    """The kept rows at ``(source, position among the source's kept rows)`` -> slot,
+    streamed from the shards (only the picked rows are held)."""
+    out: list[dict] = [{}] * len(wanted)
+    seen: Counter = Counter()
+    for i in range(n):
+        with (data_dir / f"{shard_name(i)}.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                src = json.loads(line)["source"] if wanted else ""
+                slot = wanted.get((src, seen[src]))
+                seen[src] += 1
+                if slot is not None:
+                    out[slot] = json.loads(line)
+    return out
 
 
 def summarise(recipe: Recipe, counts: dict[str, Counter]) -> dict[str, Any]:
@@ -172,30 +182,33 @@ def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
     )
 
 
-def write_mixtures(recipe: Recipe, rows: list[dict], out: Path) -> None:
+def write_mixtures(recipe: Recipe, data_dir: Path, n: int, kept: Counter, out: Path) -> None:
     """Each training stage's mixture: ``size`` records drawn from the sources in the given
     ratios (seeded, without replacement); without ``size`` the largest mixture the
-    scarcest source allows. Statistics per stage in ``mixtures/<stage>.json``."""
-    by_source: dict[str, list[dict]] = {}
-    for r in rows:
-        by_source.setdefault(r["source"], []).append(r)
+    scarcest source allows. Statistics per stage in ``mixtures/<stage>.json``.
+
+    The draw needs only each source's kept count (the merged count tables): positions
+    are drawn, then the picked rows read from the shards, so the driver holds the
+    mixture, never every kept row (``random.sample`` and ``shuffle`` depend on lengths
+    only, so positions give the rows a draw over the rows themselves gives)."""
     for stage, mix in recipe.mixtures.items():
         total = sum(mix.sources.values())
         ratios = {k: v / total for k, v in mix.sources.items() if v > 0}
         if mix.size is None:
-            size = int(min(len(by_source.get(k, [])) / r for k, r in ratios.items()))
+            size = int(min(kept.get(k, 0) / r for k, r in ratios.items()))
         else:
             size = mix.size
         rng = random.Random(mix.seed)
-        picked: list[dict] = []
+        picks: list[tuple[str, int]] = []
         stats: dict[str, Any] = {}
         for k, r in ratios.items():
-            pool = by_source.get(k, [])
+            avail = kept.get(k, 0)
             want = round(size * r)
-            take = rng.sample(pool, min(want, len(pool)))
-            stats[k] = {"ratio": r, "wanted": want, "taken": len(take), "available": len(pool)}
-            picked.extend(copy.deepcopy(take))
-        rng.shuffle(picked)
+            take = rng.sample(range(avail), min(want, avail))
+            stats[k] = {"ratio": r, "wanted": want, "taken": len(take), "available": avail}
+            picks.extend((k, j) for j in take)
+        rng.shuffle(picks)
+        picked = _picked_rows(data_dir, n, {p: slot for slot, p in enumerate(picks)})
         for row in picked:  # mixtures live one folder up from data/: fix relative images
             for m in row["messages"]:
                 for p in m["content"] if isinstance(m["content"], list) else []:

@@ -8,9 +8,11 @@ the statistic and the reason. Two kinds:
   de-identification, synthesis). ``apply`` returns the records that go on (possibly new
   ones, for synthesis) and the exclusions.
 - ``GlobalOp``: needs every shard (dedup). Its ``signature`` runs per record inside the
-  shard pass (the costly part: hashing) and ``decide`` runs once over the light
-  ``(key, signature)`` entries of all shards, returning the ids to drop. Entries arrive in
-  the run's global order, so decisions do not depend on the executor.
+  shard pass (the costly part: hashing), stored as binary columns (``pack``) with bucket
+  keys (``buckets``); ``decide`` runs over the ``(key, signature)`` entries of the records
+  that share a bucket, partitioned by connected component (``curate/partition.py``),
+  returning the ids to drop. Entries arrive in the run's global order, so decisions do
+  not depend on the executor or on the partitioning.
 
 Parameters are pydantic models with ``extra="forbid"``: a typo in a recipe fails when the
 recipe is loaded, before any work starts.
@@ -18,6 +20,7 @@ recipe is loaded, before any work starts.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -83,10 +86,39 @@ class GlobalOp(Op):
         """Batch form of ``signature`` (ops override it to batch library calls)."""
         return [self.signature(r) for r in records]
 
-    def compact(self, sig: Any) -> Any:
-        """The signature as ``decide`` holds it in memory (read back from a shard file);
-        ops with large signatures store them packed, since every record's is held."""
-        return sig
+    def pack(self, sigs: list[Any]) -> dict[str, Any]:
+        """The shard's (non-None) signatures as numpy columns (stored per shard, binary).
+        Default: each as JSON text; ops with large signatures store them packed."""
+        import numpy as np
+
+        return {"json": np.array([json.dumps(s) for s in sigs], dtype=str)}
+
+    def unpack(self, cols: dict[str, Any], rows: Any) -> list[Any]:
+        """The signatures of entries ``rows`` back from ``pack``'s columns, as ``decide``
+        takes them."""
+        return [json.loads(v) for v in cols["json"][rows].tolist()]
+
+    def band_count(self) -> int:
+        """How many bucket-key columns ``buckets`` gives."""
+        return 1
+
+    def buckets(self, cols: dict[str, Any], datasets: list[str]) -> dict[str, Any]:
+        """Bucket keys: ``b_keys`` (rows, band_count) uint64 and ``b_entry`` (the entry of
+        each row). Two records can interact in ``decide`` only if they share a key in some
+        column. Default: one key for all (one partition: correct, not parallel)."""
+        import numpy as np
+
+        n = int(cols["n"])
+        return {"b_keys": np.zeros((n, 1), dtype=np.uint64), "b_entry": np.arange(n)}
+
+    def hamming_threshold(self) -> int | None:
+        """For Hamming near-duplicate keys (``b_hash``, ``b_scope`` columns): the bits two
+        hashes may differ by; None: keys must be equal."""
+        return None
+
+    def band_masks(self, band: int) -> list[int]:
+        """Bit flips of band ``band``'s key that still reach a candidate (Hamming)."""
+        return [0]
 
     def decide(
         self, entries: list[dict[str, Any]], priority: dict[str, int]

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op, OpParams, register_op
 from lingshu.data.curate.ops.image_dedup import norm_text
-from lingshu.data.curate.ops.minhash import LshIndex, band_keys, signatures
+from lingshu.data.curate.ops.minhash import LshIndex, band_keys, optimal_bands, signatures
 from lingshu.data.curate.record import Record
 
 
@@ -168,12 +168,47 @@ class TextDedup(GlobalOp):
                 out[i]["i"] = image_key(records[i])
         return out
 
-    def compact(self, sig: Any) -> Any:
-        """128 MinHash values as a uint32 array (512 bytes) instead of a list of Python ints
-        (about 5 KB): the decision holds one per record (rensa's values fit 32 bits)."""
-        m = np.asarray(sig["m"], dtype=np.uint64)
-        small = m.size and int(m.max()) < 2**32
-        return {**sig, "m": m.astype(np.uint32) if small else m}
+    def pack(self, sigs: list[Any]) -> dict[str, Any]:
+        """128 MinHash values per record as uint32 (512 bytes; rensa's values fit 32 bits,
+        a list of Python ints in JSON took about 2.5 KB), the exact hash and image key."""
+        m = np.asarray([s["m"] for s in sigs], dtype=np.uint64).reshape(
+            len(sigs), self.params.num_perm)
+        if not m.size or int(m.max()) < 2**32:
+            m = m.astype(np.uint32)
+        return {"x": np.array([s["x"] for s in sigs], dtype="S40").reshape(len(sigs)),
+                "m": m, "i": np.array([s.get("i", "") for s in sigs], dtype="S16")}
+
+    def unpack(self, cols: dict[str, Any], rows: Any) -> list[Any]:
+        out = []
+        for x, m, i in zip(cols["x"][rows].tolist(), cols["m"][rows], cols["i"][rows].tolist(),
+                           strict=True):
+            sig = {"x": x.decode(), "m": m}
+            if self.params.with_images:
+                sig["i"] = i.decode()
+            out.append(sig)
+        return out
+
+    def _bands(self) -> tuple[int, int]:
+        return optimal_bands(self.params.threshold, self.params.num_perm)
+
+    def band_count(self) -> int:
+        return 1 + self._bands()[0]  # the exact hash, then the LSH bands
+
+    def buckets(self, cols: dict[str, Any], datasets: list[str]) -> dict[str, Any]:
+        """Per record: its exact-text hash and LSH band keys, each mixed with its scope
+        (``decide`` keeps one index per dataset / image set, so other scopes never meet)."""
+        from lingshu.data.curate.ops.bands import mix64
+
+        n = int(cols["n"])
+        b, r = self._bands()
+        keys = np.empty((n, 1 + b), dtype=np.uint64)
+        keys[:, 0] = [int(x[:16], 16) for x in cols["x"].tolist()]
+        if n:
+            keys[:, 1:] = band_keys(cols["m"], b, r)
+        scope = mix64([(d if self.params.scope == "dataset" else "") + "\x00" +
+                       (i.decode() if self.params.with_images else "")
+                       for d, i in zip(datasets, cols["i"].tolist(), strict=True)])
+        return {"b_keys": keys ^ scope[:, None], "b_entry": np.arange(n)}
 
     def decide(self, entries: list[dict], priority: dict[str, int]) -> dict[str, dict]:
         order_names = {s: i for i, s in enumerate(self.params.source_order)}
