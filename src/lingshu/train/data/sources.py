@@ -1,0 +1,122 @@
+"""Row files an SFT stage reads lazily: JSONL (the curation outputs, CONTRACTS §2), parquet and
+WebDataset tar shards. Each is scanned once, row by row, for the length index; afterwards a
+row is found again from one integer (its *locator*) by a DataLoader worker.
+
+- JSONL: the locator is the line's byte offset; a worker seeks and reads that line only.
+- Parquet: the locator is the row's number in the file; a worker reads the row's row group
+  (and keeps the last one, so neighbouring rows are cheap). Columns are the row's keys, as
+  in JSONL; Arrow's nulls (a text part has ``image: null``) are dropped, so a row reads as
+  its JSON would.
+- WebDataset: a sample is the members sharing a key (the name up to the first dot, the
+  WebDataset convention); its ``.json`` member is the row, and the locator is that
+  member's data offset. Image paths in the row resolve on disk, against the shard's
+  folder, as JSONL's do (images stored inside the tar are not read yet).
+
+Bad rows are :class:`~lingshu.train.data.sft.BadSample` values, as ``read_rows`` gives them.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lingshu.train.data.sft import parse_row
+
+KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".tar": "webdataset"}
+
+
+def kind_of(path: Path) -> str:
+    kind = KINDS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path}: unsupported data file type {Path(path).suffix!r}; "
+                         f"expected one of {', '.join(KINDS)}")
+    return kind
+
+
+class RowFile:
+    """One data file: ``scan()`` yields ``(locator, line, row)`` once; ``read(locator)`` finds
+    one row again. ``line`` is what exclusions report: the JSONL line, the parquet row number
+    (from 1), the tar member's name key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.kind = kind_of(self.path)
+        self._group: tuple[int, list] | None = None
+        self._starts: Any = None
+
+    # ---------------------------------------------------------------- scan
+
+    def scan(self) -> Iterator[tuple[int, int, Any]]:
+        if self.kind == "jsonl":
+            return self._scan_jsonl()
+        if self.kind == "parquet":
+            return self._scan_parquet()
+        return self._scan_tar()
+
+    def _scan_jsonl(self) -> Iterator[tuple[int, int, Any]]:
+        with self.path.open("rb") as fh:
+            offset = 0
+            for line, raw in enumerate(fh, 1):
+                if raw.strip():
+                    yield offset, line, parse_row(raw)
+                offset += len(raw)
+
+    def _scan_parquet(self) -> Iterator[tuple[int, int, Any]]:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.path)
+        n = 0
+        for g in range(pf.num_row_groups):
+            for row in pf.read_row_group(g).to_pylist():
+                yield n, n + 1, _drop_nulls(row)
+                n += 1
+
+    def _scan_tar(self) -> Iterator[tuple[int, int, Any]]:
+        n = 0
+        with tarfile.open(self.path) as tf, self.path.open("rb") as fh:
+            for m in tf:
+                if m.isfile() and PurePosixPath(m.name).name.partition(".")[2].lower() == "json":
+                    n += 1
+                    fh.seek(m.offset_data)
+                    yield m.offset_data, n, parse_row(fh.read(m.size))
+
+    # ---------------------------------------------------------------- read
+
+    def read(self, locator: int) -> Any:
+        if self.kind == "jsonl":
+            with self.path.open("rb") as fh:
+                fh.seek(locator)
+                return parse_row(fh.readline())
+        if self.kind == "parquet":
+            return self._read_parquet(locator)
+        with self.path.open("rb") as fh:  # the header block just before the data holds the size
+            fh.seek(locator - tarfile.BLOCKSIZE)
+            info = tarfile.TarInfo.frombuf(fh.read(tarfile.BLOCKSIZE), "utf-8", "surrogateescape")
+            return parse_row(fh.read(info.size))
+
+    def _read_parquet(self, n: int) -> Any:
+        import bisect
+
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.path)
+        if self._starts is None:
+            starts, total = [], 0
+            for g in range(pf.num_row_groups):
+                starts.append(total)
+                total += pf.metadata.row_group(g).num_rows
+            self._starts = starts
+        g = bisect.bisect_right(self._starts, n) - 1
+        if self._group is None or self._group[0] != g:
+            self._group = (g, pf.read_row_group(g).to_pylist())
+        return _drop_nulls(self._group[1][n - self._starts[g]])
+
+
+def _drop_nulls(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_nulls(v) for v in obj]
+    return obj
