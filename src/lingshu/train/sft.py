@@ -245,7 +245,7 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     the stage augments (a pure function of seed, step and position: resumable). Samples are
     encoded in DataLoader workers ahead of the loop (``data/loader.py``)."""
     from lingshu.train.data.augment import augment_sample, view_rng
-    from lingshu.train.data.loader import Prefetcher, default_workers, rank_share
+    from lingshu.train.data.loader import Prefetcher, default_workers, rank_keys
     from lingshu.train.data.packing import collate_packed, collate_padded, rope_fn_for
 
     tok = run.processor.tokenizer
@@ -268,18 +268,13 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
             return collate_packed(got, rope, pad_id)
         return collate_padded([p[0] for p in got], pad_id)
 
-    def keys() -> Any:  # the micro-batches this rank will ask for, in order (as in _step)
-        lengths = ([sum(samples[i].length for i in u) for u in units] if config.group_by_length else None)
-        cache: dict = {}
-        per_rank, b = config.per_device_batch * config.grad_accum, config.per_device_batch
-        for step in range(run.start + 1, run.n_steps + 1):
-            glob = units_for_step(step - 1, len(units), run.per_step, seed, cache, lengths)
-            mine = rank_share(glob, run.acc.process_index, per_rank)
-            for m in range(config.grad_accum):
-                yield step, tuple(mine[m * b:(m + 1) * b])
-
+    lengths = [sum(samples[i].length for i in u) for u in units] if config.group_by_length else None
+    cache: dict = {}
+    keys = rank_keys(lambda step: units_for_step(step - 1, len(units), run.per_step, seed, cache, lengths),
+                     range(run.start + 1, run.n_steps + 1), run.acc.process_index, config.per_device_batch,
+                     config.grad_accum)
     workers = config.data_workers if config.data_workers is not None else default_workers()
-    return Prefetcher(fetch, collate, keys(), workers)
+    return Prefetcher(fetch, collate, keys, workers)
 
 
 def _encoded(samples: Any, i: int, pad_id: int, keep_images: bool = False) -> Any:

@@ -245,7 +245,7 @@ def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pi
     from lingshu.train.data.lengths import LengthCounter
 
     counter = LengthCounter(processor, min_pixels, max_pixels)
-    prints = fingerprint(processor, min_pixels, max_pixels)
+    prints = fingerprint(processor, min_pixels, max_pixels) if cache_dir is not None else ""
     rng = random.Random(seed)
     files, srcs, rows = [], [], []
     excl = Exclusions()

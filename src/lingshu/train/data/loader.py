@@ -29,6 +29,18 @@ def rank_share(glob: list[int], rank: int, per_rank: int) -> list[int]:
     return glob[rank * per_rank:(rank + 1) * per_rank]
 
 
+def rank_keys(units_of: Callable[[int], list[int]], steps: Iterable[int], rank: int, per_device_batch: int,
+              grad_accum: int) -> Iterator[Key]:
+    """The micro-batches rank ``rank`` trains on, in order: for each step, its share of the
+    step's global units (``units_of(step)``) cut into ``grad_accum`` micro-batches, as the
+    training loop cuts them."""
+    per_rank = per_device_batch * grad_accum
+    for step in steps:
+        mine = rank_share(units_of(step), rank, per_rank)
+        for m in range(grad_accum):
+            yield step, tuple(mine[m * per_device_batch:(m + 1) * per_device_batch])
+
+
 def default_workers(local_world_size: int | None = None) -> int:
     """Workers per rank when the stage does not say: the rank's share of the machine's CPUs
     (``LOCAL_WORLD_SIZE`` ranks per machine, as torchrun and accelerate set it), less one for

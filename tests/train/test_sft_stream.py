@@ -1,0 +1,217 @@
+"""Streaming SFT data (issue 19): the length index equals what encoding gives, the lazy
+dataset holds the eager loader's samples and exclusions, is cached by content, shards by
+rank, reads JSONL, parquet and WebDataset alike, and workers change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+import pytest
+
+from lingshu.train.config import DataSource
+from lingshu.train.data.lazy import open_sft_data
+from lingshu.train.data.lengths import LengthCounter
+from lingshu.train.data.sft import encode, load_sft_data, normalise
+
+from _train_helpers import make_images, qwen_row, write_jsonl
+
+torch = pytest.importorskip("torch")
+
+PIX = {"min_pixels": 3136, "max_pixels": 12544}
+
+
+@pytest.fixture(scope="module")
+def processor(tiny_vl_dir):
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(tiny_vl_dir)
+
+
+def _rows(n: int = 12) -> list[dict]:
+    """Image (two sizes, two images in one row) and text-only rows of different lengths,
+    in the three conversation styles."""
+    rows = []
+    for i in range(n):
+        img = ["images/a.png", "images/b.png", None, "images/big.png"][i % 4]
+        rows.append(qwen_row(i, img, f"Question {i}?" + " more" * (i % 5), f"Answer {i}." + " x" * (i % 3)))
+    rows.append({"id": "two", "messages": [
+        {"role": "user", "content": [{"type": "image", "image": "images/a.png"},
+                                     {"type": "image", "image": "images/big.png"}, {"type": "text", "text": "Compare."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Same organ."}]}]})
+    rows.append({"id": "llava", "image": "images/b.png", "conversations": [
+        {"from": "human", "value": "<image>\nOrgan?"}, {"from": "gpt", "value": "Lung."}]})
+    rows.append({"id": "sharegpt", "images": ["images/a.png"], "messages": [
+        {"role": "user", "content": "<image>Organ?"}, {"role": "assistant", "content": "Heart."}]})
+    return rows
+
+
+def _images(folder):
+    import numpy as np
+    from PIL import Image
+
+    make_images(folder)
+    arr = np.random.default_rng(1).integers(0, 255, size=(300, 200, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(folder / "big.png")  # resized down by max_pixels
+
+
+def test_lengths_from_headers_equal_encoding(processor, tmp_path):
+    _images(tmp_path / "images")
+    convs = [normalise(r, tmp_path) for r in _rows()]
+    got = LengthCounter(processor, **PIX).measure(convs)
+    want = [(e.length, e.n_label_tokens) for e in (encode(processor, c, max_length=4096, **PIX) for c in convs)]
+    assert got == want
+    assert len({n for n, _ in want}) > 8  # lengths really differ (images of several grids)
+    # control: the processor's default pixel limits instead of the stage's count other image tokens
+    wrong = LengthCounter(processor, min_pixels=3136, max_pixels=3136 * 2).measure(convs)
+    assert wrong != want
+
+
+def _bad_rows(tmp_path):
+    (tmp_path / "images" / "corrupt.png").write_bytes(b"\x89PNG not really")
+    return _rows(6) + [
+        "{not json",
+        qwen_row(90, "images/none.png", "q", "a"),
+        qwen_row(91, "images/corrupt.png", "q", "a"),
+        {"id": "e", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]},
+        {"id": "n", "messages": [{"role": "user", "content": "only a question"}]},
+        {"id": "w", "prompt": "wrong schema"},
+        qwen_row(92, None, "long " * 400, "x"),
+    ]
+
+
+def test_lazy_holds_the_eager_samples_and_exclusions(processor, tmp_path):
+    _images(tmp_path / "images")
+    a = write_jsonl(tmp_path / "a.jsonl", _bad_rows(tmp_path))
+    with (tmp_path / "a.jsonl").open("ab") as fh:  # a Latin-1 line: excluded as not UTF-8
+        fh.write(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n\n')
+    b = write_jsonl(tmp_path / "b.jsonl", _rows(7))
+    sources = [DataSource(path=a, ratio=1.5), DataSource(path=b, ratio=0.6)]
+    eager, e_excl = load_sft_data(sources, processor, max_length=256, seed=3, **PIX)
+    lazy, l_excl = open_sft_data(sources, processor, max_length=256, seed=3, **PIX)
+    assert len(lazy) == len(eager) > 10
+    for i, e in enumerate(eager):
+        got = lazy.encoded(i)
+        assert (got.id, lazy[i].length, lazy[i].n_label_tokens) == (e.id, e.length, e.n_label_tokens)
+        assert torch.equal(got.input_ids, e.input_ids) and torch.equal(got.labels, e.labels)
+        assert (got.pixel_values is None) == (e.pixel_values is None)
+        if e.pixel_values is not None:
+            assert torch.equal(got.pixel_values, e.pixel_values)
+    assert dict(l_excl.counts) == dict(e_excl.counts)
+    assert set(e_excl.counts) == {"bad_json", "missing_image", "corrupt_image", "empty_turn", "no_assistant",
+                                  "schema", "too_long", "not_utf8"}
+    key = [(r["file"], r["line"], r["id"], r["reason"]) for r in e_excl.rows]
+    assert [(r["file"], r["line"], r["id"], r["reason"]) for r in l_excl.rows] == key
+
+
+def test_length_cache_follows_the_file_content(processor, tmp_path):
+    _images(tmp_path / "images")
+    path = write_jsonl(tmp_path / "d.jsonl", [qwen_row(0, None, "Define fever.", "Hot.")])
+    cache = tmp_path / "cache"
+    first, _ = open_sft_data([DataSource(path=path)], processor, max_length=256, seed=0, cache_dir=cache, **PIX)
+    (entry,) = list(cache.iterdir())
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # atomic: no temp left
+    again, _ = open_sft_data([DataSource(path=path)], processor, max_length=256, seed=0, cache_dir=cache, **PIX)
+    assert list(cache.iterdir()) == [entry] and again[0] == first[0]
+    # the same size and modification time, other bytes: "Hot." -> "h,o," tokenizes longer
+    st = os.stat(path)
+    path.write_text(path.read_text().replace("Hot.", "h,o,"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == st.st_size and os.stat(path).st_mtime_ns == st.st_mtime_ns
+    changed, _ = open_sft_data([DataSource(path=path)], processor, max_length=256, seed=0, cache_dir=cache, **PIX)
+    assert len(list(cache.iterdir())) == 2  # a new key, so a new index
+    enc = changed.encoded(0)  # would raise had the stale lengths been kept
+    assert changed[0].n_label_tokens == enc.n_label_tokens > first[0].n_label_tokens
+    # a different pixel limit is another key too
+    open_sft_data([DataSource(path=path)], processor, max_length=256, seed=0, cache_dir=cache,
+                  min_pixels=3136, max_pixels=6272)
+    assert len(list(cache.iterdir())) == 3
+
+
+def _write_parquet(path, rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=4)
+
+
+def _write_tar(path, rows):
+    import io
+
+    with tarfile.open(path, "w") as tf:
+        for i, r in enumerate(rows):
+            data = json.dumps(r).encode()
+            info = tarfile.TarInfo(f"sample{i:05d}.json")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+            cap = b"not the row"  # another member of the same sample: not read as a row
+            info = tarfile.TarInfo(f"sample{i:05d}.txt")
+            info.size = len(cap)
+            tf.addfile(info, io.BytesIO(cap))
+
+
+def test_jsonl_parquet_and_webdataset_give_the_same_samples(processor, tmp_path):
+    _images(tmp_path / "images")
+    rows = [r for r in _rows(10) if "messages" in r and "images" not in r]  # one schema for parquet
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    _write_parquet(tmp_path / "d.parquet", rows)
+    _write_tar(tmp_path / "d.tar", rows)
+    got = {}
+    for ext in ("jsonl", "parquet", "tar"):
+        data, excl = open_sft_data([DataSource(path=tmp_path / f"d.{ext}")], processor, max_length=512,
+                                   seed=0, **PIX)
+        assert excl.total == 0 and len(data) == len(rows)
+        got[ext] = [data.encoded(i) for i in reversed(range(len(data)))]  # out of order: random access
+    for ext in ("parquet", "tar"):
+        for a, b in zip(got["jsonl"], got[ext]):
+            assert a.id == b.id and torch.equal(a.input_ids, b.input_ids) and torch.equal(a.labels, b.labels)
+            assert (a.pixel_values is None and b.pixel_values is None) or torch.equal(a.pixel_values, b.pixel_values)
+
+
+def test_ranks_share_every_unit_once_per_epoch():
+    """World size 2: the two ranks' micro-batches cover each unit exactly once per epoch."""
+    from lingshu.train.data.loader import rank_keys
+    from lingshu.train.sft import units_for_step
+
+    n_units, pdb, accum, world = 48, 2, 3, 2
+    per_step = pdb * accum * world
+    steps = range(1, 2 * n_units // per_step + 1)  # two epochs
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    for rank in range(world):
+        cache: dict = {}
+        keys = list(rank_keys(lambda s: units_for_step(s - 1, n_units, per_step, 5, cache), steps, rank, pdb, accum))
+        assert len(keys) == len(steps) * accum and all(len(k[1]) == pdb for k in keys)
+        for step, units in keys:
+            seen[(step - 1) * per_step // n_units].extend(units)
+    for epoch in (0, 1):
+        assert sorted(seen[epoch]) == list(range(n_units))
+    # control: both ranks taking rank 0's share would see half the units twice
+    cache = {}
+    r0 = [u for _, us in rank_keys(lambda s: units_for_step(s - 1, n_units, per_step, 5, cache),
+                                   range(1, 5), 0, pdb, accum) for u in us]
+    assert len(set(r0)) == len(r0) == n_units // 2
+
+
+def _batches(data, workers, keys):
+    from lingshu.train.data.loader import Prefetcher
+    from lingshu.train.data.packing import collate_padded
+
+    pf = Prefetcher(lambda s, idx: [[data.encoded(i)] for i in idx], lambda got: collate_padded([g[0] for g in got], 0),
+                    iter(keys), workers)
+    return [pf(step, list(idx)) for step, idx in keys]
+
+
+def test_workers_give_the_batches_of_no_workers(processor, tmp_path):
+    _images(tmp_path / "images")
+    path = write_jsonl(tmp_path / "d.jsonl", _rows())
+    data, _ = open_sft_data([DataSource(path=path)], processor, max_length=512, seed=0, **PIX)
+    keys = [(s, (2 * s % len(data), (2 * s + 5) % len(data))) for s in range(1, 9)]
+    ref = _batches(data, 0, keys)
+    got = _batches(data, 2, keys)
+    assert len(got) == len(ref) == 8
+    for a, b in zip(ref, got):
+        assert a["inputs"].keys() == b["inputs"].keys()
+        for k in a["inputs"]:
+            assert torch.equal(a["inputs"][k], b["inputs"][k]), k
+        assert torch.equal(a["targets"], b["targets"])
