@@ -169,6 +169,16 @@ def test_jsonl_parquet_and_webdataset_give_the_same_samples(processor, tmp_path)
             assert (a.pixel_values is None and b.pixel_values is None) or torch.equal(a.pixel_values, b.pixel_values)
 
 
+@pytest.mark.parametrize("name", ["d.parquet", "d.tar"])
+def test_a_damaged_file_is_one_line(processor, tmp_path, name):
+    from lingshu.core.errors import UserError
+
+    (tmp_path / name).write_bytes(b"PAR1 not a table" if name.endswith("parquet") else b"\x00" * 100 + b"junk")
+    with pytest.raises(UserError) as e:
+        open_sft_data([DataSource(path=tmp_path / name)], processor, max_length=512, seed=0, **PIX)
+    assert str(e.value).startswith(f"{tmp_path / name}: cannot read it as ") and "\n" not in str(e.value)
+
+
 def test_ranks_share_every_unit_once_per_epoch():
     """World size 2: the two ranks' micro-batches cover each unit exactly once per epoch."""
     from lingshu.train.data.loader import rank_keys

@@ -24,9 +24,11 @@ Frozen = Literal["frozen"]
 
 
 class DataSource(StrictModel):
-    """One JSONL file of the stage's data mixture (CONTRACTS §2 formats)."""
+    """One file of the stage's data mixture (CONTRACTS §2 formats): JSONL, parquet (``.parquet``)
+    or a WebDataset shard (``.tar``)."""
 
-    path: Path = Field(description="JSONL file; relative paths resolve against the recipe's folder")
+    path: Path = Field(description="JSONL file, .parquet file or WebDataset .tar shard; relative paths "
+                       "resolve against the recipe's folder")
     format: Literal["auto", "qwen", "llava", "sharegpt"] = Field(
         "auto", description="conversation style; auto detects it per row"
     )

@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import random
+import tarfile
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from lingshu.core.errors import UserError
 from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, normalise
-from lingshu.train.data.sources import RowFile
+from lingshu.train.data.sources import RowFile, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +252,12 @@ def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pi
     files, srcs, rows = [], [], []
     excl = Exclusions()
     for k, src in enumerate(sources):
-        index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
+        try:
+            index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
+        except (OSError, ValueError, tarfile.TarError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            why = str(e).splitlines()[-1].strip(" -") if str(e).strip() else type(e).__name__
+            raise UserError(f"{src.path}: cannot read it as {kind_of(Path(src.path))} data ({why}); "
+                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)") from None
         rf = RowFile(Path(src.path))
         files.append((rf, index, src.format))
         sel = mixed_rows(len(index.lengths), src.ratio, rng)

@@ -28,11 +28,27 @@ KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".tar": "webdataset"}
 
 
 def kind_of(path: Path) -> str:
-    kind = KINDS.get(Path(path).suffix.lower())
-    if kind is None:
-        raise ValueError(f"{path}: unsupported data file type {Path(path).suffix!r}; "
-                         f"expected one of {', '.join(KINDS)}")
-    return kind
+    """``parquet`` or ``webdataset`` by suffix; any other file is JSONL, as it always was."""
+    return KINDS.get(Path(path).suffix.lower(), "jsonl")
+
+
+def count_rows(path: Path) -> int:
+    """Rows of a data file without parsing them (the dry run's step count): non-blank
+    lines, parquet rows from the footer, ``.json`` members of a tar."""
+    kind = kind_of(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if kind == "webdataset":
+        with tarfile.open(path) as tf:
+            return sum(1 for m in tf if m.isfile() and _is_row(m.name))
+    with Path(path).open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _is_row(name: str) -> bool:
+    return PurePosixPath(name).name.partition(".")[2].lower() == "json"
 
 
 class RowFile:
@@ -77,7 +93,7 @@ class RowFile:
         n = 0
         with tarfile.open(self.path) as tf, self.path.open("rb") as fh:
             for m in tf:
-                if m.isfile() and PurePosixPath(m.name).name.partition(".")[2].lower() == "json":
+                if m.isfile() and _is_row(m.name):
                     n += 1
                     fh.seek(m.offset_data)
                     yield m.offset_data, n, parse_row(fh.read(m.size))
