@@ -136,19 +136,28 @@ def _write_parquet(path, rows):
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=4)
 
 
-def _write_tar(path, rows):
+def _write_tar(path, rows, folder):
+    """Each row as ``sampleN.json``; its images inside the tar as ``sampleN.K.png``, the row
+    naming them by extension (``K.png``); a caption member that is not a row."""
     import io
+
+    def add(tf, name, data):
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
 
     with tarfile.open(path, "w") as tf:
         for i, r in enumerate(rows):
-            data = json.dumps(r).encode()
-            info = tarfile.TarInfo(f"sample{i:05d}.json")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-            cap = b"not the row"  # another member of the same sample: not read as a row
-            info = tarfile.TarInfo(f"sample{i:05d}.txt")
-            info.size = len(cap)
-            tf.addfile(info, io.BytesIO(cap))
+            r = json.loads(json.dumps(r))
+            k = 0
+            for m in r["messages"]:
+                for part in m["content"] if isinstance(m["content"], list) else []:
+                    if "image" in part:
+                        add(tf, f"sample{i:05d}.{k}.png", (folder / part["image"]).read_bytes())
+                        part["image"] = f"{k}.png"
+                        k += 1
+            add(tf, f"sample{i:05d}.json", json.dumps(r).encode())
+            add(tf, f"sample{i:05d}.txt", b"not the row")
 
 
 def test_jsonl_parquet_and_webdataset_give_the_same_samples(processor, tmp_path):
@@ -156,14 +165,17 @@ def test_jsonl_parquet_and_webdataset_give_the_same_samples(processor, tmp_path)
     rows = [r for r in _rows(10) if "messages" in r and "images" not in r]  # one schema for parquet
     write_jsonl(tmp_path / "d.jsonl", rows)
     _write_parquet(tmp_path / "d.parquet", rows)
-    _write_tar(tmp_path / "d.tar", rows)
+    (tmp_path / "shards").mkdir()
+    _write_tar(tmp_path / "shards" / "d.tar", rows, tmp_path)  # no images/ beside it: read from the tar
     got = {}
-    for ext in ("jsonl", "parquet", "tar"):
-        data, excl = open_sft_data([DataSource(path=tmp_path / f"d.{ext}")], processor, max_length=512,
+    for ext in ("jsonl", "parquet", "shards/d.tar"):
+        data, excl = open_sft_data([DataSource(path=tmp_path / ext if "/" in ext else tmp_path / f"d.{ext}")],
+                                   processor, max_length=512,
                                    seed=0, **PIX)
         assert excl.total == 0 and len(data) == len(rows)
         got[ext] = [data.encoded(i) for i in reversed(range(len(data)))]  # out of order: random access
-    for ext in ("parquet", "tar"):
+    assert sum(e.pixel_values is not None for e in got["shards/d.tar"]) >= 6
+    for ext in ("parquet", "shards/d.tar"):
         for a, b in zip(got["jsonl"], got[ext]):
             assert a.id == b.id and torch.equal(a.input_ids, b.input_ids) and torch.equal(a.labels, b.labels)
             assert (a.pixel_values is None and b.pixel_values is None) or torch.equal(a.pixel_values, b.pixel_values)

@@ -104,13 +104,14 @@ def build_index(rows: RowFile, style: str, counter: Any) -> FileIndex:
         try:
             if isinstance(row, BadSample):
                 raise row
-            chunk.append((r, normalise(row, base, style), rid))
+            chunk.append((r, normalise(row, base, style, rows.resolver(locator)), rid))
         except BadSample as e:
             bad[r] = (e.reason, e.detail, rid)
         if len(chunk) >= CHUNK:
             flush(chunk)
     if chunk:
         flush(chunk)
+    rows.forget_members()
     arr = [np.frombuffer(a, dtype=a.typecode).copy() if len(a) else np.zeros(0, a.typecode)
            for a in (loc, lines, lengths, labels)]
     return FileIndex(*arr, bad=bad)
@@ -185,10 +186,12 @@ class LazySFTData:
         """Sample ``i`` encoded as the eager loader encodes it; raises :class:`BadSample`
         when it cannot be (pixels that do not decode, an image changed since indexing)."""
         rows, index, style = self.files[int(self.src[i])]
-        row = rows.read(int(index.locators[int(self.row[i])]))
+        locator = int(index.locators[int(self.row[i])])
+        row = rows.read(locator)
         if isinstance(row, BadSample):  # the file changed under a running stage
             raise BadSample("changed", f"{self.where(i)}: row no longer reads ({row.detail})")
-        enc = encode(self.processor, normalise(row, rows.path.parent, style), max_length=self.max_length,
+        conv = normalise(row, rows.path.parent, style, rows.resolver(locator))
+        enc = encode(self.processor, conv, max_length=self.max_length,
                      min_pixels=self.min_pixels, max_pixels=self.max_pixels, keep_images=keep_images)
         want = (int(self.lengths[i]), int(self.labels[i]))
         if (enc.length, enc.n_label_tokens) != want:

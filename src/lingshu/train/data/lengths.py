@@ -52,7 +52,7 @@ def header_size(path: Path) -> tuple[int, int]:
     if not path.is_file():
         raise BadSample("missing_image", f"image {path} not found")
     try:
-        with Image.open(path) as im:
+        with Image.open(path.open_bytes() if hasattr(path, "open_bytes") else path) as im:
             return im.size
     except Exception as e:  # any header failure is this sample's problem only
         raise BadSample("corrupt_image", f"image {path} cannot be decoded: {type(e).__name__}") from None
@@ -62,8 +62,8 @@ class LengthCounter:
     """Lengths and assistant-token counts of conversations, many at a time.
 
     ``measure`` takes normalised conversations (or :class:`BadSample`) and returns, per item,
-    ``(length, label tokens)`` or the ``BadSample``. Image sizes are remembered by path within
-    one counter (datasets reuse images across turns and rows).
+    ``(length, label tokens)`` or the ``BadSample``. Image sizes are remembered by path (the
+    last 64K paths: datasets reuse images across turns and neighbouring rows).
     """
 
     def __init__(self, processor: Any, min_pixels: int, max_pixels: int) -> None:
@@ -88,6 +88,8 @@ class LengthCounter:
                     got = header_size(p)
                 except BadSample as e:
                     got = e
+                if len(self._sizes) >= 65536:  # bounded: reuse is local (turns, neighbouring rows)
+                    self._sizes.clear()
                 self._sizes[p] = got
             if isinstance(got, BadSample):
                 raise got

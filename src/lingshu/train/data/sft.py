@@ -115,8 +115,11 @@ def _text_to_parts(text: str, images: list[Path], used: list[int]) -> list[dict]
     return parts
 
 
-def normalise(row: dict, base: Path, style: str = "auto") -> Conversation:
-    """Any supported style -> :class:`Conversation` (raises :class:`BadSample`)."""
+def normalise(row: dict, base: Path, style: str = "auto", resolve: Any = None) -> Conversation:
+    """Any supported style -> :class:`Conversation` (raises :class:`BadSample`). ``resolve``
+    turns an image reference into what ``images`` holds (default: a path against ``base``;
+    a WebDataset shard resolves its own members, ``sources``)."""
+    resolve = resolve or _resolve
     if not isinstance(row, dict):
         raise BadSample("schema", "row is not a JSON object")
     style = detect_style(row) if style == "auto" else style
@@ -143,7 +146,7 @@ def normalise(row: dict, base: Path, style: str = "auto") -> Conversation:
                     img = part.get("image") or part.get("path") or part.get("url")
                     if not isinstance(img, str):
                         raise BadSample("schema", "image part without a path")
-                    p = _resolve(img, base)
+                    p = resolve(img, base)
                     images.append(p)
                     parts.append({"type": "image", "image": str(p)})
                 elif part.get("type") == "text" or "text" in part:
@@ -159,7 +162,7 @@ def normalise(row: dict, base: Path, style: str = "auto") -> Conversation:
         raw_imgs = [raw_imgs] if isinstance(raw_imgs, str) else (raw_imgs or [])
         if not all(isinstance(x, str) for x in raw_imgs):
             raise BadSample("schema", "images must be paths")
-        images = [_resolve(x, base) for x in raw_imgs]
+        images = [resolve(x, base) for x in raw_imgs]
         used = [0]
         messages = []
         rk, ck = ("from", "value") if style == "llava" else ("role", "content")
@@ -222,7 +225,8 @@ def load_images(conv: Conversation, min_pixels: int, max_pixels: int) -> list[An
         if not p.is_file():
             raise BadSample("missing_image", f"image {p} not found")
         try:
-            img = load_image(p)
+            own = getattr(p, "load_image", None)  # an image inside a data shard (sources.TarMember)
+            img = own() if own is not None else load_image(p)
             img.load()
         except Exception as e:  # any decoder failure is this sample's problem only
             raise BadSample("corrupt_image", f"image {p} cannot be decoded: {type(e).__name__}") from None

@@ -9,16 +9,19 @@ row is found again from one integer (its *locator*) by a DataLoader worker.
   its JSON would.
 - WebDataset: a sample is the members sharing a key (the name up to the first dot, the
   WebDataset convention); its ``.json`` member is the row, and the locator is that
-  member's data offset. Image paths in the row resolve on disk, against the shard's
-  folder, as JSONL's do (images stored inside the tar are not read yet).
+  member's data offset. An image reference in the row that names a member of the same
+  sample (its extension, ``"png"`` or ``"0.jpg"``, or its full name) is read from the tar;
+  other references resolve on disk against the shard's folder, as JSONL's do.
 
 Bad rows are :class:`~lingshu.train.data.sft.BadSample` values, as ``read_rows`` gives them.
 """
 
 from __future__ import annotations
 
+import io
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -51,6 +54,44 @@ def _is_row(name: str) -> bool:
     return PurePosixPath(name).name.partition(".")[2].lower() == "json"
 
 
+@dataclass(frozen=True)
+class TarMember:
+    """An image stored inside a WebDataset shard: where its bytes are. Stands where a path
+    would in a :class:`~lingshu.train.data.sft.Conversation`."""
+
+    tar: Path
+    name: str
+    offset: int
+    size: int
+
+    def is_file(self) -> bool:
+        return True
+
+    def open_bytes(self) -> io.BytesIO:
+        with self.tar.open("rb") as fh:
+            fh.seek(self.offset)
+            return io.BytesIO(fh.read(self.size))
+
+    def load_image(self) -> Any:
+        """An RGB image, decoded as ``models.images.load_image`` decodes a file."""
+        from PIL import Image
+
+        from lingshu.models.images import to_rgb
+
+        with Image.open(self.open_bytes()) as im:
+            im.seek(0)
+            im.load()
+            return to_rgb(im.copy())
+
+    def __str__(self) -> str:
+        return f"{self.tar}:{self.name}"
+
+
+def _sample_key(name: str) -> str:
+    p = PurePosixPath(name)
+    return str(p.parent / p.name.partition(".")[0])
+
+
 class RowFile:
     """One data file: ``scan()`` yields ``(locator, line, row)`` once; ``read(locator)`` finds
     one row again. ``line`` is what exclusions report: the JSONL line, the parquet row number
@@ -61,6 +102,45 @@ class RowFile:
         self.kind = kind_of(self.path)
         self._group: tuple[int, list] | None = None
         self._starts: Any = None
+        self._members: dict[int, dict[str, TarMember]] | None = None
+
+    def resolver(self, locator: int) -> Callable[[str, Path], Any] | None:
+        """How the row at ``locator`` resolves its image references (``None``: as paths)."""
+        if self.kind != "webdataset":
+            return None
+        if self._members is None:
+            self._members = self._list_members()
+        own = self._members.get(locator, {})
+
+        def resolve(ref: str, base: Path) -> Any:
+            if ref in own:
+                return own[ref]
+            p = Path(ref)
+            return p if p.is_absolute() else base / p
+
+        return resolve
+
+    def _list_members(self) -> dict[int, dict[str, TarMember]]:
+        """Per row (its ``.json`` member's data offset): the sample's other members, by
+        extension and by full name. Read once per process and shard."""
+        by_key: dict[str, dict[str, TarMember]] = {}
+        rows: dict[str, int] = {}
+        with tarfile.open(self.path) as tf:
+            for m in tf:
+                if not m.isfile():
+                    continue
+                key = _sample_key(m.name)
+                if _is_row(m.name):
+                    rows[key] = m.offset_data
+                    continue
+                member = TarMember(self.path, m.name, m.offset_data, m.size)
+                refs = by_key.setdefault(key, {})
+                refs[PurePosixPath(m.name).name.partition(".")[2]] = refs[PurePosixPath(m.name).name] = member
+        return {off: by_key.get(key, {}) for key, off in rows.items()}
+
+    def forget_members(self) -> None:
+        """Drop the member listing (after the length pass; a worker lists again)."""
+        self._members = None
 
     # ---------------------------------------------------------------- scan
 
