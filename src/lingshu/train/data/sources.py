@@ -193,20 +193,21 @@ class RowFile:
             return parse_row(fh.read(info.size))
 
     def _read_parquet(self, n: int) -> Any:
+        """Row ``n``: its row group is read (footer parsed only then) and kept for the next row."""
         import bisect
 
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(self.path)
         if self._starts is None:
+            meta = pq.ParquetFile(self.path).metadata
             starts, total = [], 0
-            for g in range(pf.num_row_groups):
+            for g in range(meta.num_row_groups):
                 starts.append(total)
-                total += pf.metadata.row_group(g).num_rows
+                total += meta.row_group(g).num_rows
             self._starts = starts
         g = bisect.bisect_right(self._starts, n) - 1
         if self._group is None or self._group[0] != g:
-            self._group = (g, pf.read_row_group(g).to_pylist())
+            self._group = (g, pq.ParquetFile(self.path).read_row_group(g).to_pylist())
         return _drop_nulls(self._group[1][n - self._starts[g]])
 
 
