@@ -81,7 +81,8 @@ def child(args: argparse.Namespace) -> None:
         def load(config, processor, seed, stage_dir, acc):  # the loader before issue 19
             t = time.perf_counter()
             samples, excl = load_sft_data(config.data, processor, max_length=config.max_length,
-                                          min_pixels=config.min_pixels, max_pixels=config.max_pixels, seed=seed)
+                                          min_pixels=config.min_pixels, max_pixels=config.max_pixels, seed=seed,
+                                          keep_images=config.augment.active)
             marks["data"] = time.perf_counter() - t
             return EagerSamples(samples), excl
 

@@ -257,7 +257,7 @@ def _eager_load(config, processor, seed, stage_dir, acc):
     from lingshu.train.data.lazy import EagerSamples
 
     samples, excl = load_sft_data(config.data, processor, max_length=config.max_length, min_pixels=config.min_pixels,
-                                  max_pixels=config.max_pixels, seed=seed)
+                                  max_pixels=config.max_pixels, seed=seed, keep_images=config.augment.active)
     return EagerSamples(samples), excl
 
 
@@ -281,23 +281,47 @@ def _differ(a: dict, b: dict) -> float:
 
 def test_stage_losses_equal_the_eager_loader(tiny_vl_dir, tmp_path, monkeypatch):
     """Optimizer steps on the tiny Qwen2.5-VL, unpacked and packed: the same loss and
-    gradient norm per step as the eager loader (fp32, 1e-6), read by two DataLoader workers.
+    gradient norm per step as the eager loader (fp32, 1e-6), read by two DataLoader workers,
+    with the stage options that read samples differently (alignment phase, augmentation).
     A control that hands each unit its neighbour's sample is seen to differ."""
     import lingshu.train.sft as sft
     from lingshu.train.data.lazy import LazySFTData
 
     _images(tmp_path / "images")
     data = write_jsonl(tmp_path / "d.jsonl", _rows())
+    # unpacked with the embedding-alignment phase first; packed with image augmentation
+    extra = {False: {"embedding_alignment": {"epochs": 1, "batch": 4}},
+             True: {"augment": {"crop": 0.8, "flip": True}}}
     eager = {}
     with monkeypatch.context() as m:
         m.setattr(sft, "_load_samples", _eager_load)
         for packing in (False, True):
-            eager[packing] = _stage_losses(tiny_vl_dir, data, tmp_path / f"eager{packing}", packing)
+            eager[packing] = _stage_losses(tiny_vl_dir, data, tmp_path / f"eager{packing}", packing, **extra[packing])
     for packing in (False, True):
-        lazy = _stage_losses(tiny_vl_dir, data, tmp_path / f"lazy{packing}", packing, data_workers=2)
+        lazy = _stage_losses(tiny_vl_dir, data, tmp_path / f"lazy{packing}", packing, data_workers=2,
+                             **extra[packing])
         assert _differ(lazy, eager[packing]) < 1e-6, (packing, lazy, eager[packing])
     real = LazySFTData.encoded
     with monkeypatch.context() as m:  # control: sample i read as sample i+1
         m.setattr(LazySFTData, "encoded", lambda self, i, keep_images=False: real(self, (i + 1) % len(self)))
-        off = _stage_losses(tiny_vl_dir, data, tmp_path / "off", False, data_workers=0)
+        off = _stage_losses(tiny_vl_dir, data, tmp_path / "off", False, data_workers=0, **extra[False])
     assert _differ(off, eager[False]) > 1e-3
+
+
+def test_pixels_that_fail_only_when_decoded_become_a_placeholder(processor, tmp_path):
+    """A truncated PNG: its header reads (so the length pass keeps the row) but its pixels do
+    not; at batch time it becomes a one-token sample without image or target."""
+    from lingshu.train.data.lazy import encoded_or_placeholder
+    from lingshu.train.data.sft import IGNORE, BadSample
+
+    _images(tmp_path / "images")
+    whole = (tmp_path / "images" / "big.png").read_bytes()
+    (tmp_path / "images" / "cut.png").write_bytes(whole[: len(whole) // 2])
+    path = write_jsonl(tmp_path / "d.jsonl", [qwen_row(0, "images/cut.png", "Organ?", "Lung.")])
+    data, excl = open_sft_data([DataSource(path=path)], processor, max_length=512, seed=0, **PIX)
+    assert excl.total == 0 and len(data) == 1
+    with pytest.raises(BadSample) as e:
+        data.encoded(0)
+    assert e.value.reason == "corrupt_image"
+    ph = encoded_or_placeholder(data, 0, pad_id=7)
+    assert ph.input_ids.tolist() == [7] and ph.labels.tolist() == [IGNORE] and ph.pixel_values is None

@@ -245,6 +245,7 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     the stage augments (a pure function of seed, step and position: resumable). Samples are
     encoded in DataLoader workers ahead of the loop (``data/loader.py``)."""
     from lingshu.train.data.augment import augment_sample, view_rng
+    from lingshu.train.data.lazy import encoded_or_placeholder
     from lingshu.train.data.loader import Prefetcher, default_workers, rank_keys
     from lingshu.train.data.packing import collate_packed, collate_padded, rope_fn_for
 
@@ -256,8 +257,8 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     def view(step: int, u: int, k: int) -> Any:
         i = units[u][k]
         if not config.augment.active:
-            return _encoded(samples, i, pad_id)
-        return augment_sample(_encoded(samples, i, pad_id, keep_images=True), run.processor,
+            return encoded_or_placeholder(samples, i, pad_id)
+        return augment_sample(encoded_or_placeholder(samples, i, pad_id, keep_images=True), run.processor,
                               view_rng(seed, step, u, k), config.augment, config.min_pixels, config.max_pixels)
 
     def fetch(step: int, idx: list[int]) -> list:
@@ -275,20 +276,6 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
                      config.grad_accum)
     workers = config.data_workers if config.data_workers is not None else default_workers()
     return Prefetcher(fetch, collate, keys, workers)
-
-
-def _encoded(samples: Any, i: int, pad_id: int, keep_images: bool = False) -> Any:
-    """Sample ``i`` encoded; one that fails only now (pixels that do not decode) becomes a
-    one-token sample without targets, so the step runs (its tokens stay in the step's
-    denominator: a slightly smaller step)."""
-    from lingshu.train.data.sft import BadSample, placeholder
-
-    try:
-        return samples.encoded(i, keep_images=keep_images)
-    except BadSample as e:
-        log.warning("sample %s skipped at load time (%s): %s", getattr(samples, "where", str)(i),
-                    e.reason, e.detail)
-        return placeholder(pad_id)
 
 
 def _train(run: _Run, config: SFTStageConfig, seed: int, metrics: Any, offset: int,

@@ -216,7 +216,26 @@ class _EncodedView(Sequence):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        return self.data.encoded(i, self.keep)
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        tok = self.data.processor.tokenizer
+        return encoded_or_placeholder(self.data, i, tok.pad_token_id if tok.pad_token_id is not None
+                                      else tok.eos_token_id, self.keep)
+
+
+def encoded_or_placeholder(samples: Any, i: int, pad_id: int, keep_images: bool = False) -> Encoded:
+    """Sample ``i`` encoded; one that fails only now (pixels that do not decode, an image
+    changed since indexing) becomes a one-token sample without image or target, with a
+    warning, so its batch keeps its shape (its tokens stay in the step's denominator: that
+    step is slightly smaller)."""
+    from lingshu.train.data.sft import placeholder
+
+    try:
+        return samples.encoded(i, keep_images=keep_images)
+    except BadSample as e:
+        log.warning("sample %s skipped at load time (%s): %s", getattr(samples, "where", str)(i),
+                    e.reason, e.detail)
+        return placeholder(pad_id)
 
 
 class EagerSamples(list):
