@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt pyproject.toml
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/nodeps.txt requirements/deepspeed.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip==25.3
 	$(BIN)/python -m pip install -q -r requirements/base.txt -r requirements/dev.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements/nodeps.txt
+	DS_BUILD_OPS=0 $(BIN)/python -m pip install -q --no-deps --no-build-isolation -r requirements/deepspeed.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -31,6 +31,7 @@ def run_eval(capsys, data_dir: Path, tmp_path: Path, *extra: str) -> tuple[int, 
         (("--split", f"{BENCH}="), "BENCHMARK=SPLIT"),
         (("--split", "vqa-rad=test"), "'vqa-rad', which this run does not evaluate"),
         (("--report-metrics", "blue"), "did you mean 'bleu'?"),
+        (("--report-metrics", ","), "--report-metrics ',' names no metric"),  # attack_cases
         (("--backend", "openai", "--model", "m", "--base-url", "htp:/x"), "base_url"),
         (("--backend", "openai", "--model", "m", "--base-url", "localhost:8000"), "not an http(s) URL"),
         (("--shard", "5/2"), "0 <= i < n"),

@@ -82,6 +82,19 @@ def test_hf_fingerprint_and_cache_key_are_unchanged(tmp_path):
     assert _key(fp, image) != fixed  # images are part of the key
 
 
+def test_image_key_holds_the_content_hash(tmp_path, monkeypatch):
+    """Issue 22 changed the image part of the key on purpose: it held the file's size,
+    now the SHA-256 of its bytes (an image edited in place keeping its size must miss).
+    Entries cached on images before that are asked again once; text-only keys (pinned
+    above) did not change. Pinned on a relative path so the key does not depend on
+    tmp_path; the value was computed with this code."""
+    monkeypatch.chdir(tmp_path)
+    Path("x.png").write_bytes(b"\x89PNG" + b"\0" * 96)
+    assert _key(PINNED_DUMMY_FINGERPRINT, Path("x.png")) == PINNED_IMAGE_KEY
+    Path("x.png").write_bytes(b"\x89PNG" + b"\1" * 96)  # same size, other bytes
+    assert _key(PINNED_DUMMY_FINGERPRINT, Path("x.png")) != PINNED_IMAGE_KEY
+
+
 def test_dummy_fingerprint_is_unchanged():
     assert get_backend("dummy").fingerprint() == PINNED_DUMMY_FINGERPRINT
 
@@ -97,3 +110,6 @@ PINNED_HF_FINGERPRINT = {
 }
 PINNED_TEXT_KEY = "9abfaef2ecd434ac92389978a77bb70b93c848d806726bb604b3b6c04f9bcf2f"
 PINNED_DUMMY_FINGERPRINT = {"backend": "dummy", "version": "1"}
+PINNED_IMAGE_KEY = "d67cb836be022d0c9e99008d0d05c37b4587fc2139b9801cd1870b8ea3eaf487"
+# before issue 22 (size in the key) the same inputs gave 6fddc583a56b91c0c49643a7cc56b6b7...;
+# the change is deliberate (see test_image_key_holds_the_content_hash)

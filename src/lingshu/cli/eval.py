@@ -193,7 +193,11 @@ def build_config(**kw: Any) -> Any:
         if kw.get(key) is not None:
             merged[key] = kw[key]
     if kw.get("report_metrics"):
-        merged["report_metrics"] = [m.strip() for m in kw["report_metrics"].split(",") if m.strip()]
+        metrics = [m.strip() for m in kw["report_metrics"].split(",") if m.strip()]
+        if not metrics:  # "," would silently mean "none" (issue 22: no silent acceptance)
+            raise UserError(f"--report-metrics {kw['report_metrics']!r} names no metric; "
+                            "give names, comma-separated (`lingshu eval metrics`)")
+        merged["report_metrics"] = metrics
     if kw.get("report_weights"):
         merged["report_weights"] = kw["report_weights"]
     if kw.get("shard"):

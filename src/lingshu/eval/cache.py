@@ -2,8 +2,8 @@
 
 The key is a hash of everything that determines a model's answer: the backend's model
 fingerprint, the benchmark name and version, the profile name and version, the exact
-prompt (messages, with image files identified by path and size), the generation
-parameters and the sample id. Only successful responses are stored; errors are retried.
+prompt (messages, with image files identified by path and the SHA-256 of their bytes), the
+generation parameters and the sample id. Only successful responses are stored; errors are retried.
 
 The table lives in an SQLite file through ``lingshu.core.sqlite_store`` (WAL mode: shards
 on one machine share the file; each ``put_many`` is one transaction, so a kill leaves the
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import sha256_obj
+from lingshu.core.hashing import FileDigests, sha256_obj
 from lingshu.core.sqlite_store import SqliteTextStore
 from lingshu.inference import Message, Response
 
@@ -31,13 +31,18 @@ def default_cache_path() -> Path:
     return Path(root) / "responses.sqlite"
 
 
-def prompt_identity(messages: list[Message]) -> list[Message]:
-    """Messages with each image part extended by the file's size.
+def prompt_identity(
+    messages: list[Message], digests: FileDigests | None = None
+) -> list[Message]:
+    """Messages with each image part extended by the SHA-256 of the file's bytes.
 
-    A changed image file at the same path then misses the cache. Size, not a full hash:
-    hashing every image of a 100K-image benchmark on each run would cost more than the
-    cache saves; benchmark files themselves are sha256-hashed in the run manifest.
+    A changed image file at the same path then misses the cache, even one edited in place
+    keeping its size and modification time (issue 22; until then the key held the size,
+    so this is a deliberate key change: cached answers on images are asked again once,
+    text-only keys are unchanged). ``digests`` hashes each file once per run: the cost,
+    measured in docs/performance.md, is small next to generating one answer.
     """
+    digests = digests or FileDigests()
     out: list[Message] = []
     for m in messages:
         content = m.get("content")
@@ -45,11 +50,7 @@ def prompt_identity(messages: list[Message]) -> list[Message]:
             parts = []
             for p in content:
                 if p.get("type") == "image" and isinstance(p.get("image"), str):
-                    try:
-                        size = Path(p["image"]).stat().st_size
-                    except OSError:
-                        size = -1
-                    p = {**p, "size": size}
+                    p = {**p, "sha256": digests.file(p["image"])}  # "": unreadable
                 parts.append(p)
             m = {**m, "content": parts}
         out.append(m)
@@ -66,6 +67,7 @@ def cache_key(
     messages: list[Message],
     generation: dict[str, Any],
     sample_id: str,
+    digests: FileDigests | None = None,
 ) -> str:
     return sha256_obj(
         {
@@ -73,7 +75,7 @@ def cache_key(
             "model": fingerprint,
             "benchmark": [benchmark, benchmark_version],
             "profile": [profile, profile_version],
-            "prompt": sha256_obj(prompt_identity(messages)),
+            "prompt": sha256_obj(prompt_identity(messages, digests)),
             "generation": generation,
             "sample": sample_id,
         }

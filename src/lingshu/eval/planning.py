@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lingshu.core.hashing import FileDigests
 from lingshu.core.errors import UserError
 from lingshu.eval.benchmarks.base import get_benchmark
 from lingshu.eval.cache import cache_key
@@ -76,6 +77,7 @@ def plan_requests(
 ) -> list[Planned]:
     """The messages and response-cache key of every sample in ``todo``."""
     gen = generation.to_dict()
+    digests = FileDigests()  # an image shown by many samples is hashed once
     planned = []
     for i, s in todo:
         messages = profile.build_messages(s)
@@ -88,6 +90,7 @@ def plan_requests(
             messages=messages,
             generation=gen,
             sample_id=s.id,
+            digests=digests,
         )
         planned.append(Planned(i, s, messages, key))
     return planned

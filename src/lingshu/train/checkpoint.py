@@ -66,18 +66,71 @@ def save_checkpoint(stage_dir: Path, step: int, model: Any, optimizer: Any, sche
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(_rng_state(), tmp / f"rng-{rank}.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
-        honour_umask(tmp)
-        for f in tmp.iterdir():  # data on disk before the rename makes it visible
+        _publish(tmp, final, dict(state, step=step), keep)
+    return final
+
+
+def _publish(tmp: Path, final: Path, state: dict, keep: int) -> None:
+    """Write ``trainer_state.json`` (the mark of a complete checkpoint), sync every file,
+    rename ``tmp`` to ``final`` and prune older checkpoints."""
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+    honour_umask(tmp)
+    for f in tmp.rglob("*"):  # data on disk before the rename makes it visible
+        if f.is_file():
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(root)
-        for old in sorted(root.glob("step-*"))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    prune_checkpoints(final.parent, keep)
+
+
+def save_sharded_checkpoint(acc: Any, stage_dir: Path, step: int, scheduler: Any, state: dict, *,
+                            keep: int) -> Path:
+    """A ZeRO / FSDP checkpoint: every rank writes its shard (``acc.save_state``) into one
+    hidden folder, then rank 0 adds the schedule and data position and renames it into place.
+
+    The same kill -9 guarantee as :func:`save_checkpoint`: ``step-*`` appears only complete
+    (every rank's shard written, then ``trainer_state.json``, then the rename); a folder a
+    kill left is hidden (``.step-NNNNNNNN.tmp``) and removed at the next start. Called on
+    every rank.
+    """
+    import torch
+
+    root = Path(stage_dir) / CKPT_DIR
+    final = root / f"step-{step:08d}"
+    tmp = root / f".step-{step:08d}.tmp"  # one name every rank knows, no broadcast needed
+    if acc.is_main_process:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    acc.wait_for_everyone()
+    acc.save_state(str(tmp / "accelerate"))
+    acc.wait_for_everyone()  # every shard is on disk before the folder can look complete
+    if acc.is_main_process:
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        _publish(tmp, final, dict(state, step=step), keep)
+    acc.wait_for_everyone()
     return final
+
+
+def prune_checkpoints(root: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` complete checkpoints; returns what was deleted.
+
+    Only folders older than the newest complete one go, so a crash during pruning never
+    leaves a run without a checkpoint to resume from (an incomplete ``step-*`` cannot exist:
+    both writers rename complete folders into place).
+    """
+    done = [p for p in sorted(Path(root).glob("step-*")) if (p / "trainer_state.json").is_file()]
+    gone = done[:-max(keep, 1)]
+    for old in gone:
+        # rename first: a kill mid-delete leaves a hidden folder the next start removes,
+        # never a half-deleted step-* that looks resumable
+        doomed = old.with_name(f".{old.name}.deleting.tmp")
+        os.replace(old, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+    return gone
 
 
 def _fsync_dir(path: Path) -> None:

@@ -157,18 +157,47 @@ def plan(recipe: Recipe) -> Plan:
                                             st.per_device_batch * st.max_length, cfg, par.strategy, world,
                                             st.gradient_checkpointing)
         else:
-            lr = getattr(st, "learning_rate", None)
-            sp.lrs = {p: lr for p in PARTS}
-            sp.trainable = dict(params)
-            sp.notes.append("grpo stage: rollouts add a generation model and a reference model "
-                            "(beta > 0); see docs/training.md")
-            tok = (getattr(st, "max_prompt_length", 0) or 0) + (getattr(st, "max_completion_length", 0) or 0)
-            if tok:
-                sp.memory_gib = memory_estimate(sum(params.values()), sum(params.values()), tok, cfg,
-                                                par.strategy, world, True)
+            sp = _plan_grpo(st, cfg, params, recipe)
         stages.append(sp)
     return Plan(recipe=recipe.name, model_type=cfg.model_type, params=params, world_size=world,
                 strategy=par.strategy, stages=stages)
+
+
+def _plan_grpo(st: Any, cfg: Any, params: dict[str, int], recipe: Recipe) -> StagePlan:
+    """A GRPO stage: every part trained at the stage's rate; memory from
+    ``lingshu.train.grpo.memory`` (policy, reference, generation, activations)."""
+    from lingshu.train.grpo.memory import TextArch, fit_note, grpo_memory, vllm_share_note
+    from lingshu.train.grpo.vllm import idle_vllm_fields, vllm_installed
+
+    sp = StagePlan(name=st.name, kind=st.kind, lrs={p: st.learning_rate for p in PARTS},
+                   trainable=dict(params))
+    par, arch, total = recipe.parallelism, TextArch.from_config(cfg), sum(params.values())
+    try:
+        sp.memory_gib = grpo_memory(st, arch, total, strategy=par.strategy, world=par.world_size,
+                                    recipe_precision=recipe.precision)
+    except UserError as e:  # the batch plan does not split over the devices
+        sp.notes.append(f"PROBLEM: {e}")
+        return sp
+    plan = st.batch_plan(par.world_size)
+    sp.notes.append(f"{st.global_batch} prompts x {st.num_generations} completions per optimizer "
+                    f"step = {plan['per_device_train_batch_size']} per pass x {par.world_size} "
+                    f"device(s) x {plan['gradient_accumulation_steps']} accumulation; gradient "
+                    f"checkpointing {'on' if st.gradient_checkpointing else 'off'}")
+    share = vllm_share_note(st, arch, total)
+    if share:
+        sp.notes.append(share)
+    if st.use_vllm and st.vllm_mode == "server":
+        sp.notes.append(f"vLLM server at {st.vllm_server_host}:{st.vllm_server_port} on GPUs "
+                        "outside these devices (start `trl vllm-serve` first)")
+    idle = idle_vllm_fields(st)
+    if idle:
+        sp.notes.append(f"not used with {'vllm_mode ' + st.vllm_mode if st.use_vllm else 'use_vllm false'}: "
+                        f"{', '.join(idle)}" + (" (give them to `trl vllm-serve`)"
+                                                if st.use_vllm and st.vllm_mode == "server" else ""))
+    if st.use_vllm and not vllm_installed():
+        sp.notes.append("use_vllm: vllm is not installed on this machine (needed where the stage runs)")
+    sp.notes.append(fit_note(sp.memory_gib["total"]))
+    return sp
 
 
 def check_accelerate_config(recipe: Recipe) -> list[str]:
@@ -194,9 +223,14 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
     # auto resolves on the machine that trains (bf16 on GPUs that have it), so either fits
     mp = {"bf16": ("bf16",), "fp16": ("fp16",), "fp32": ("no",),
           "auto": ("bf16", "no")}[recipe.precision]
+    ds = (data.get("deepspeed_config") or {})
+    if want == "DEEPSPEED" and ds.get("deepspeed_config_file") and "mixed_precision" in data:
+        # accelerate 1.15 raises at start-up: "When using `deepspeed_config_file`, the following
+        # accelerate config variables will be ignored: [..., 'mixed_precision']"
+        probs.append(f"{acc.name}: remove mixed_precision (with deepspeed_config_file accelerate refuses it; "
+                     "the recipe's precision fills the JSON's bf16 \"auto\")")
     if want != "DEEPSPEED" and data.get("mixed_precision", "no") not in mp:
         probs.append(f"{acc.name}: mixed_precision {data.get('mixed_precision')} but recipe precision {recipe.precision}")
-    ds = (data.get("deepspeed_config") or {})
     if want == "DEEPSPEED":
         ds_file = ds.get("deepspeed_config_file")
         if ds_file:
@@ -208,25 +242,42 @@ def check_accelerate_config(recipe: Recipe) -> list[str]:
 
 
 def check_deepspeed_json(path: Path, recipe: Recipe) -> list[str]:
-    if not path.is_file():
-        return [f"DeepSpeed config {path} not found"]
+    """Problems of the DeepSpeed config each SFT stage will really run with: built by
+    :func:`lingshu.train.distributed.deepspeed_config`, the function the run calls before
+    ``prepare``, and parsed by DeepSpeed's own config class (batch arithmetic, ZeRO keys)."""
+    from lingshu.train.distributed import (check_deepspeed_config, deepspeed_config, hidden_size_of,
+                                           load_deepspeed_json)
+
     try:
-        ds = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        return [f"{path.name}: not JSON ({e.msg})"]
+        ds = load_deepspeed_json(path)
+    except UserError as e:
+        return [str(e)]
     probs = []
-    if (ds.get("zero_optimization") or {}).get("stage") != 3:
+    zero = ds.get("zero_optimization") or {}
+    if recipe.parallelism.strategy == "deepspeed-zero3" and zero.get("stage") != 3:
         probs.append(f"{path.name}: zero_optimization.stage must be 3")
-    if recipe.precision == "bf16" and not (ds.get("bf16") or {}).get("enabled") in (True, "auto"):
+    if zero.get("stage") == 3 and zero.get("stage3_gather_16bit_weights_on_model_save") is not True:
+        probs.append(f"{path.name}: zero_optimization.stage3_gather_16bit_weights_on_model_save must be "
+                     "true (the stage export gathers the full weights)")
+    if recipe.precision == "bf16" and (ds.get("bf16") or {}).get("enabled") not in (True, "auto"):
         probs.append(f"{path.name}: bf16.enabled must be true or auto for precision bf16")
+    try:
+        hidden = hidden_size_of(load_config(recipe))
+    except (UserError, OSError, KeyError, ValueError):
+        hidden = None  # a base model not on this machine: the hidden-size keys are then reported
+    # auto resolves to bf16 on the GPUs a DeepSpeed run uses (models/precision.py)
+    precision = "bf16" if recipe.precision == "auto" else recipe.precision
     for st in recipe.stages:
-        if isinstance(st, SFTStageConfig):
-            for key, val in (("gradient_accumulation_steps", st.grad_accum),
-                             ("train_micro_batch_size_per_gpu", st.per_device_batch),
-                             ("gradient_clipping", st.max_grad_norm)):
-                v = ds.get(key, "auto")
-                if v != "auto" and v != val:
-                    probs.append(f"{path.name}: {key} {v} != stage {st.name}'s {val} (use \"auto\")")
+        if not isinstance(st, SFTStageConfig):
+            continue
+        kw = dict(per_device_batch=st.per_device_batch, grad_accum=st.grad_accum,
+                  max_grad_norm=st.max_grad_norm, world_size=recipe.parallelism.world_size)
+        try:
+            built = deepspeed_config(ds, precision=precision, hidden_size=hidden, **kw)
+        except ValueError as e:
+            probs.append(f"{path.name} (stage {st.name}): {e}")
+            continue
+        probs += [f"{path.name} (stage {st.name}): {p}" for p in check_deepspeed_config(built, **kw)]
     return probs
 
 
@@ -250,7 +301,11 @@ def format_plan(p: Plan, problems: list[str]) -> str:
             lines.append(f"  tokens per optimizer step (max): {s.tokens_per_step:,}")
         if s.steps is not None:
             lines.append(f"  optimizer steps: {s.steps:,}")
-        if s.memory_gib:
+        if s.memory_gib and s.kind == "grpo":
+            from lingshu.train.grpo.memory import format_grpo_memory
+
+            lines.append(format_grpo_memory(s.memory_gib))
+        elif s.memory_gib:
             m = s.memory_gib
             lines.append(f"  memory per device (estimate): {m['total']} GiB = weights {m['weights']} + grads "
                          f"{m['gradients']} + optimizer {m['optimizer']} + activations {m['activations']} "

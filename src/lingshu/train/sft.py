@@ -100,6 +100,7 @@ class _Run:
     trainable: Any
     t0: float
     stage_dir: Path
+    keepalive: Any = None
 
 
 def run_sft_stage(config: SFTStageConfig, *, model_path: Path, output_dir: Path, seed: int,
@@ -180,6 +181,10 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
     # accept a micro-batch without a path to any trainable weight (a text-only batch in
     # stage 1, where only the vision tower trains): its reducer waits for every parameter.
     manual_dp = world > 1 and not sharded
+    if acc.distributed_type == DistributedType.DEEPSPEED:
+        from lingshu.train.distributed import configure_deepspeed
+
+        configure_deepspeed(acc, config, _precision_of(acc), model.config)
     if manual_dp:
         model = model.to(acc.device)
     else:
@@ -187,12 +192,21 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
     run = _Run(acc, model, unwrapped, processor, optimizer, scheduler, samples, excl, units, n_steps,
                config.per_device_batch * config.grad_accum * world, 0, sharded, manual_dp, trainable, t0,
                stage_dir)
+    if sharded:  # every rank must run the vision tower, also on a text-only micro-batch
+        from lingshu.train.vision_keepalive import VisionKeepAlive
+
+        run.keepalive = VisionKeepAlive(unwrapped)
     if ckpt is not None:
         run.start = _resume(run, ckpt, config, metrics)
     elif metrics is not None and acc.is_main_process:
         # a run killed before its first checkpoint: its lines are trained again (issue 22)
         metrics.truncate_after(config.name, 0)
     return run
+
+
+def _precision_of(acc: Any) -> str:
+    """The accelerator's resolved precision in the recipe's words."""
+    return {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(str(acc.mixed_precision), "fp32")
 
 
 def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: Path,
@@ -333,21 +347,28 @@ def _step(run: _Run, config: SFTStageConfig, step: int, glob: list[int], batch_o
     mine = glob[rank * per_rank:(rank + 1) * per_rank]
     local = torch.zeros((), dtype=torch.float64)
     useful = 0
+    acc.step = 0  # accumulate() below: the last micro-batch of this step is the boundary
     for m in range(config.grad_accum):
         idx = mine[m * config.per_device_batch:(m + 1) * config.per_device_batch]
         batch = batch_of(step, idx)
         useful += sum(samples[i].length for u in idx for i in units[u])  # real tokens, no padding
-        with acc.autocast():
-            lsum, _ = loss_sum(run.model, batch)
-        if lsum.requires_grad:
-            # Sharded engines average gradients over processes (factor world); DeepSpeed
-            # also divides by its gradient_accumulation_steps. Manual DP sums.
-            scale = world if run.sharded else 1
-            if acc.distributed_type == DistributedType.DEEPSPEED:
-                scale *= config.grad_accum
-            acc.backward(lsum / max(n_tok, 1) * scale)
-        elif run.sharded:  # every rank must join the engine's collectives
-            acc.backward(sum(p.sum() for p in params) * 0.0)
+        if run.keepalive is not None:
+            run.keepalive.active = "pixel_values" not in batch["inputs"]
+        # Under DeepSpeed, accelerate hands sync_gradients to the engine as the accumulation
+        # boundary and steps the engine only there (gradient_accumulation_steps = grad_accum,
+        # set by configure_deepspeed); elsewhere accumulation steps stay 1 and this is a no-op.
+        with acc.accumulate(run.model):
+            with acc.autocast():
+                lsum, _ = loss_sum(run.model, batch)
+            if lsum.requires_grad:
+                # Sharded engines average gradients over processes (factor world); DeepSpeed
+                # also divides each micro-batch by its gradient_accumulation_steps. Manual DP sums.
+                scale = world if run.sharded else 1
+                if acc.distributed_type == DistributedType.DEEPSPEED:
+                    scale *= config.grad_accum
+                acc.backward(lsum / max(n_tok, 1) * scale)
+            elif run.sharded:  # every rank must join the engine's collectives
+                acc.backward(sum(p.sum() for p in params) * 0.0)
         local += lsum.detach().double()
     if run.manual_dp:
         allreduce_grads(params)
@@ -375,8 +396,7 @@ def _finish(run: _Run, config: SFTStageConfig, stage_dir: Path, metrics: Any, of
 
     acc = run.acc
     acc.wait_for_everyone()
-    if acc.is_main_process:
-        export_final(acc.unwrap_model(run.model), run.processor, stage_dir, config)
+    export_final(acc, run.model, run.processor, stage_dir, config, sharded=run.sharded)
     excl = run.excl
     summary = {
         "stage": config.name, "steps": run.n_steps, "samples": len(run.samples), "units": len(run.units),

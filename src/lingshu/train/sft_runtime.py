@@ -5,7 +5,6 @@ all-reduce of plain data parallelism, checkpoints and the exported ``final/`` fo
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,36 @@ def make_accelerator(precision: str) -> Any:
         # a text-only micro-batch leaves the vision tower without gradients
         "kwargs_handlers": [DistributedDataParallelKwargs(find_unused_parameters=True)],
         # without cpu=True, accelerate 1.15 on a GPU-less machine ignores WORLD_SIZE and runs
-        # each launched process alone (DistributedType.NO); with it, gloo DDP (MULTI_CPU)
-        "cpu": not torch.cuda.is_available(),
+        # each launched process alone (DistributedType.NO); with it, gloo DDP (MULTI_CPU).
+        # Under DeepSpeed cpu=True would switch DeepSpeed off (accelerate/state.py checks
+        # ``ACCELERATE_USE_DEEPSPEED and not cpu``); DeepSpeed's CPU accelerator
+        # (DS_ACCELERATOR=cpu) brings its own gloo process group instead.
+        "cpu": not torch.cuda.is_available() and not _env_true("ACCELERATE_USE_DEEPSPEED"),
     }
-    if "ACCELERATE_MIXED_PRECISION" not in os.environ:
+    if not torch.cuda.is_available() and _env_true("ACCELERATE_USE_DEEPSPEED"):
+        from accelerate.utils import InitProcessGroupKwargs
+
+        # Without a named backend accelerate 1.15 finds no device backend on a CPU machine,
+        # lets DeepSpeed start gloo, but then records num_processes = 1 and rank 0 on every
+        # process (state.py: ``if self.backend is None``); naming gloo keeps the real ranks.
+        kwargs["kwargs_handlers"].append(InitProcessGroupKwargs(backend="gloo"))
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    # With a DeepSpeed JSON file accelerate refuses mixed_precision in the launch config and
+    # exports "no" to every process, from which it fills the JSON's bf16 "auto": the shipped
+    # ZeRO-3 configs then trained bf16 recipes in fp32. Under DeepSpeed the recipe decides
+    # unless the command line named a precision (an explicit --mixed_precision bf16/fp16).
+    if launched is None or (_env_true("ACCELERATE_USE_DEEPSPEED") and launched == "no"):
         from lingshu.models.precision import resolve_precision, training_device
 
         precision = resolve_precision(precision, training_device())
         kwargs["mixed_precision"] = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
     return Accelerator(**kwargs)
+
+
+def _env_true(name: str) -> bool:
+    import os
+
+    return os.environ.get(name, "false").lower() == "true"
 
 
 def load_model(model_path: Path, config: SFTStageConfig) -> tuple[Any, Any]:
@@ -133,14 +153,10 @@ def save_step_checkpoint(acc: Any, stage_dir: Path, step: int, unwrapped: Any, o
     from lingshu.train.checkpoint import save_checkpoint
 
     state = {"stage": config.name}
-    if sharded:  # FSDP / ZeRO-3: each rank holds a shard; accelerate writes them
-        import torch
+    if sharded:  # FSDP / ZeRO: each rank holds a shard; accelerate writes them
+        from lingshu.train.checkpoint import save_sharded_checkpoint
 
-        d = stage_dir / "checkpoints" / f"step-{step:08d}"
-        acc.save_state(str(d / "accelerate"))
-        if acc.is_main_process:
-            torch.save(scheduler.state_dict(), d / "scheduler.pt")
-            (d / "trainer_state.json").write_text(json.dumps(dict(state, step=step)))
+        save_sharded_checkpoint(acc, stage_dir, step, scheduler, state, keep=config.keep_checkpoints)
         return
     opt = optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer
     save_checkpoint(stage_dir, step, unwrapped, opt, scheduler, state, keep=config.keep_checkpoints,
@@ -148,9 +164,46 @@ def save_step_checkpoint(acc: Any, stage_dir: Path, step: int, unwrapped: Any, o
     acc.wait_for_everyone()
 
 
-def export_final(model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig) -> None:
+def export_final(acc: Any, model: Any, processor: Any, stage_dir: Path, config: SFTStageConfig,
+                 *, sharded: bool) -> None:
     """``final/``: a standard Hugging Face folder (weights, config, processor) that
-    ``lingshu serve``, ``lingshu eval run`` and plain transformers load."""
+    ``lingshu serve``, ``lingshu eval run`` and plain transformers load. Called on every rank.
+
+    Sharded engines (ZeRO-3, FSDP) hold a slice of each weight per rank: the full weights
+    are gathered by a collective every rank joins (``Accelerator.get_state_dict``; ZeRO-3
+    needs ``stage3_gather_16bit_weights_on_model_save``, set in the shipped JSONs), then
+    rank 0 alone writes. Weights keep the dtype they were trained in: bf16 under DeepSpeed
+    with bf16 (its engine trains bf16 weights; before, the export was an fp32 copy, twice the
+    disk), fp32 where the loop keeps fp32 weights and computes in bf16 under autocast (one
+    process, plain data parallelism), so stage i+1 starts from exactly what stage i trained.
+    """
+    state = acc.get_state_dict(model) if sharded else None
+    if acc.is_main_process:
+        _write_final(acc.unwrap_model(model), state, processor, stage_dir, config)
+    acc.wait_for_everyone()
+
+
+def _as_loaded_model(model: Any, state: dict) -> None:
+    """Make a gathered state dict save like a plain model's (checked: same keys as a
+    one-process export, tests/train/test_deepspeed_zero.py).
+
+    Gathered copies of tied weights (``lm_head`` = the input embeddings when
+    ``tie_word_embeddings``) are separate tensors, so transformers would store both: they are
+    made one object again. A model loaded under ZeRO-3's ``zero.Init`` carries a key
+    conversion list that writes ``model.model.*`` names on save; without the list
+    transformers uses its default mapping, the one a normally loaded model writes with.
+    """
+    tied = getattr(model, "all_tied_weights_keys", None) or {}
+    if getattr(model.config, "tie_word_embeddings", False):
+        for dst, src in tied.items():
+            if dst in state and src in state:
+                state[dst] = state[src]
+    if getattr(model, "_weight_conversions", None) is not None:
+        model._weight_conversions = None
+
+
+def _write_final(model: Any, state: dict | None, processor: Any, stage_dir: Path,
+                 config: SFTStageConfig) -> None:
     import shutil
 
     from lingshu.core.io import honour_umask, temp_dir
@@ -164,10 +217,18 @@ def export_final(model: Any, processor: Any, stage_dir: Path, config: SFTStageCo
             model = model.merge_and_unload()
     for p in model.parameters():
         p.requires_grad_(True)
-    model.save_pretrained(tmp)
+    if state is None:
+        state = model.state_dict()
+    else:
+        _as_loaded_model(model, state)
+    floats = {v.dtype for v in state.values() if v.is_floating_point()}
+    if len(floats) == 1:
+        model.config.dtype = floats.pop()  # config.json names the dtype the weights are stored in
+    model.save_pretrained(tmp, state_dict=state)
     ip = getattr(processor, "image_processor", None)
     if ip is not None:
         ip.size = {"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels}
+        ip.save_pretrained(tmp)  # preprocessor_config.json, which older readers look for
     processor.save_pretrained(tmp)
     honour_umask(tmp)  # safetensors writes 0600
     if final.exists():

@@ -5,7 +5,7 @@ and named; benchmark train-split items and freshly written questions are kept.""
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from pathlib import Path
 
 import decontam_text_cases as cases
@@ -42,7 +42,8 @@ def rad_split(tmp_path_factory) -> tuple[Path, dict[str, str], list[str]]:
     d = tmp_path_factory.mktemp("bench")
     (d / "vqa-rad").mkdir()
     (d / "vqa-rad" / "VQA_RAD Dataset Public.json").write_text(json.dumps(rows))
-    os.symlink(RAD_IMAGES, d / "vqa-rad" / "VQA_RAD Image Folder")
+    # copied, not linked: a folder link leading outside the benchmark folder is refused
+    shutil.copytree(RAD_IMAGES, d / "vqa-rad" / "VQA_RAD Image Folder")
     first = {}
     for r in rows:
         if r["image_name"] in test:

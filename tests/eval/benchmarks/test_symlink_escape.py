@@ -1,9 +1,12 @@
-"""Issue 22, point 9: an image inside the benchmark folder that is a symbolic link to a
-file outside it is refused (one line, never read, never sent); a benchmark folder that is
-itself a link still loads."""
+"""Issue 22, point 9: a symbolic link inside the benchmark folder whose target lies outside
+it is never followed: an image *file* that is such a link, an image *folder* that is one, and
+a link nested deeper (a link inside a linked folder, a chain of links) are all refused (one
+line, never read, never sent). A benchmark folder that is itself a link still loads: the
+user named that folder, and everything is compared with both sides resolved."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +15,21 @@ from lingshu.eval.benchmarks.vqa_rad import VqaRad
 
 BUNDLED = Path(__file__).resolve().parents[3] / "data" / "benchmarks"
 FOLDER = "VQA_RAD Image Folder"
+
+
+def _copy_without_images(tmp_path: Path) -> Path:
+    root = tmp_path / "bench" / "vqa-rad"
+    root.mkdir(parents=True)
+    for p in (BUNDLED / "vqa-rad").iterdir():
+        if p.is_file():
+            shutil.copy(p, root / p.name)
+    return root
+
+
+def _all_refused(samples, target: Path) -> None:
+    assert samples and all(s.refused and s.images == () for s in samples)
+    reason = samples[0].refused
+    assert "symbolic link" in reason and str(target) in reason and "\n" not in reason
 
 
 def test_a_link_to_an_outside_file_is_refused(tmp_path):
@@ -39,12 +57,44 @@ def test_a_linked_benchmark_folder_still_loads(tmp_path):
     assert samples and not any(s.refused for s in samples)
 
 
-def test_an_image_folder_linked_in_by_the_user_still_loads(tmp_path):
+def test_an_image_folder_linked_to_the_outside_is_refused(tmp_path):
+    root = _copy_without_images(tmp_path)
+    os.symlink(BUNDLED / "vqa-rad" / FOLDER, root / FOLDER)
+    _all_refused(VqaRad().load(tmp_path / "bench", "train"), BUNDLED / "vqa-rad" / FOLDER)
+
+
+def test_a_link_nested_in_a_real_folder_is_refused(tmp_path):
+    """The image folder is real and holds a folder link ``inner -> outside``; the question
+    file names ``inner/<image>`` (a release may nest the link one level down)."""
+    root = _copy_without_images(tmp_path)
+    (root / FOLDER).mkdir()
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(BUNDLED / "vqa-rad" / FOLDER, outside)
+    (root / FOLDER / "inner").symlink_to(outside)
+    questions = next(root.glob("*.json"))
+    rows = json.loads(questions.read_text())
+    for r in rows:
+        r["image_name"] = "inner/" + r["image_name"]
+    questions.write_text(json.dumps(rows))
+    _all_refused(VqaRad().load(tmp_path / "bench", "train"), outside)
+
+
+def test_a_chain_of_links_leaving_the_folder_is_refused(tmp_path):
+    """FOLDER -> hop (inside the benchmark folder, itself a link) -> outside."""
+    root = _copy_without_images(tmp_path)
+    (root / "hop").symlink_to(BUNDLED / "vqa-rad" / FOLDER)
+    (root / FOLDER).symlink_to("hop")
+    _all_refused(VqaRad().load(tmp_path / "bench", "train"), BUNDLED / "vqa-rad" / FOLDER)
+
+
+def test_links_that_stay_inside_the_folder_are_followed(tmp_path):
+    """A release may link within itself (``images -> VQA_RAD Image Folder``): fine."""
     root = tmp_path / "bench" / "vqa-rad"
     root.mkdir(parents=True)
     for p in (BUNDLED / "vqa-rad").iterdir():
         if p.is_file():
             shutil.copy(p, root / p.name)
-    os.symlink(BUNDLED / "vqa-rad" / FOLDER, root / FOLDER)
+    shutil.copytree(BUNDLED / "vqa-rad" / FOLDER, root / "real")
+    (root / FOLDER).symlink_to("real")
     samples = VqaRad().load(tmp_path / "bench", "train")
     assert samples and not any(s.refused for s in samples)

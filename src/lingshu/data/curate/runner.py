@@ -14,6 +14,7 @@ The per-shard work is ``shards.process_shard``; an executor from the ``EXECUTORS
 registry runs it (``local`` or ``ray``). Every file is written atomically, so a rerun,
 or a run resumed after ``kill -9`` at any moment, skips the shards whose file exists and
 redoes the others, which neither loses nor duplicates a record. ``<h>`` hashes the inputs
+(by content: input files and folders, the images records reference, the files ops read)
 and the ops up to that point, so editing a later op reuses the earlier stages.
 """
 
@@ -24,7 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import sha256_text, stable_json
+from lingshu.core.hashing import FileDigests, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json, remove_stale_temps
 from lingshu.core.secrets import without_secrets
 from lingshu.data.curate.executors import make_executor
@@ -32,6 +33,7 @@ from lingshu.data.curate.ops.base import GlobalOp
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shards import (
     decision_file,
+    image_fingerprint,
     param_fingerprints,
     read_shards,
     recipe_json,
@@ -53,18 +55,19 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
     ops = recipe.build_ops()
     remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
     execute = make_executor(executor, ops, **options)
-    read_dir, n = read_shards(recipe, work)
+    digests = FileDigests()  # every file read by content, each hashed once this run
+    read_dir, n = read_shards(recipe, work, digests)
     rjson = recipe_json(recipe)
     prev_dir, prev_dec = read_dir, None
     stage_dirs: list[Path] = []
-    h = read_dir.name
+    h = read_dir.name + image_fingerprint(read_dir, n, digests)
     done_ops = 0
     for k, (map_ops, glob) in enumerate(segments(ops)):
         n_ops = len(map_ops) + (glob is not None)
         spec_slice = [without_secrets(s.model_dump(mode="json"))  # a rotated key: same step
                       for s in recipe.ops[done_ops:done_ops + n_ops]]
         done_ops += n_ops
-        files = param_fingerprints(spec_slice, recipe.base_dir)  # what the ops read
+        files = param_fingerprints(spec_slice, recipe.base_dir, digests)  # what ops read
         h = sha256_text(h + stable_json(spec_slice) + str(k) + stable_json(files))[:12]
         stage = work / f"stage{k}-{h}"
         jobs = [

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import path_fingerprint, sha256_text, stable_json
+from lingshu.core.hashing import FileDigests, path_fingerprint, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.readers import read_input
@@ -47,14 +47,26 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     return segs
 
 
-def input_fingerprints(recipe: Recipe) -> list[str]:
+def input_fingerprints(recipe: Recipe, digests: FileDigests | None = None) -> list[str]:
     """The content of every input file (or folder) the read step reads: part of its key,
     so a rerun after editing an input reads it again (core.hashing.path_fingerprint)."""
     out = []
     for spec in recipe.inputs:
         path = Path(spec.path).expanduser()
-        out.append(path_fingerprint(path if path.is_absolute() else recipe.base_dir / path))
+        out.append(path_fingerprint(path if path.is_absolute() else recipe.base_dir / path,
+                                    digests))
     return out
+
+
+def image_fingerprint(read_dir: Path, n: int, digests: FileDigests) -> str:
+    """The content of every image the read records reference (a JSONL row's ``image``
+    path is outside the input file): part of every later step's key, since ops decode
+    the images and the writer copies them (issue 22: an edited image is seen)."""
+    paths: set[str] = set()
+    for i in range(n):
+        for r in json.loads((read_dir / f"{shard_name(i)}.json").read_text())["records"]:
+            paths.update(Record.from_dict(r).images())
+    return sha256_text(stable_json([[p, digests.file(p)] for p in sorted(paths)]))
 
 
 INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
@@ -62,7 +74,8 @@ INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
 tokenizer, classifier weights); not caches or outputs, which change as the run writes."""
 
 
-def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path) -> list[str]:
+def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path,
+                       digests: FileDigests | None = None) -> list[str]:
     """Fingerprints of what the ops' :data:`INPUT_PARAMS` name: part of a segment's key."""
     out = []
     for spec in specs:
@@ -70,15 +83,17 @@ def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path) -> list[str]
             value = (spec.get("params") or {}).get(key)
             if isinstance(value, str) and value:
                 path = Path(value).expanduser()
-                out.append(path_fingerprint(path if path.is_absolute() else base_dir / path))
+                out.append(path_fingerprint(path if path.is_absolute() else base_dir / path,
+                                            digests))
     return out
 
 
-def read_shards(recipe: Recipe, work: Path) -> tuple[Path, int]:
+def read_shards(recipe: Recipe, work: Path,
+                digests: FileDigests | None = None) -> tuple[Path, int]:
     """Stream every input into shards of ``shard_size`` records (plus the rows the readers
     excluded). Re-reads on resume but rewrites only missing shard files."""
     h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) + stable_json(input_fingerprints(recipe)))[:12]
+                    str(recipe.output.shard_size) + stable_json(input_fingerprints(recipe, digests)))[:12]
     read_dir = work / f"read-{h}"
     done = read_dir / "done.json"
     if done.exists():

@@ -9,12 +9,14 @@ records (``SampleError``) instead of stopping the whole benchmark.
 An image reference that leads outside its folder ("../../home/me/.ssh/id_rsa", an absolute
 path elsewhere) is not even looked at: ``image_file`` returns it unchecked and
 ``Benchmark.check_count`` refuses the sample (``Sample.refused``), so it is never read nor
-sent to a backend. An image *file* inside the folder that is a symbolic link is refused
-too when its target lies outside the benchmark folder (and its declared image roots, the
-image cache and the folder the file sits in): a release could otherwise ship
-``imgs/x.png -> ~/.ssh/id_rsa`` (issue 22). Folders are compared as written, so an image
-folder the user linked into the benchmark folder, or a benchmark folder that is itself a
-link, still works: linking a folder is the user's own choice.
+sent to a backend. A reference inside the folder is refused too when it leads, through
+any symbolic link on its way (the image file itself, an image folder, a link nested inside
+a folder, a chain of links), outside the benchmark folder, its declared image roots and the
+image cache, all compared resolved: a release could otherwise ship
+``imgs -> /home/me/.ssh`` or ``imgs/x.png -> ~/.ssh/id_rsa`` (issue 22). Links that stay
+inside the folder are followed, and a benchmark folder that is itself a link is fine (the
+user named it; both sides are resolved). Images kept elsewhere are copied in, or the whole
+benchmark folder is linked, or (custom benchmarks) declared as ``image_root``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def refusal(sample: Sample, roots: list[Path]) -> str | None:
     from lingshu.eval.benchmarks._common import image_cache_dir
 
     allowed = [*roots, image_cache_dir()]
+    real_allowed = [Path(os.path.realpath(folder)) for folder in allowed]
     for image in sample.images:
         if not any(is_within(image, folder) for folder in allowed):
             return (
@@ -92,24 +95,15 @@ def refusal(sample: Sample, roots: list[Path]) -> str | None:
                 f"{lexical_path(roots[0])}; refused (never read, never sent); fix the image "
                 "path in the benchmark file"
             )
-        if _links_outside(Path(image), allowed):
-            target = os.path.realpath(image)
+        target = os.path.realpath(image)  # where every link on the way leads
+        if not any(Path(target).is_relative_to(folder) for folder in real_allowed):
             return (
-                f"image {image} is a symbolic link to {target}, outside the benchmark folder "
-                f"{lexical_path(roots[0])}; refused (never read, never sent); copy the image "
-                "into the benchmark folder instead of linking it"
+                f"image {image} leads through a symbolic link to {target}, outside the "
+                f"benchmark folder {lexical_path(roots[0])}; refused (never read, never "
+                "sent); copy the images into the benchmark folder (or link the whole "
+                "benchmark folder) instead of linking inside it"
             )
     return None
-
-
-def _links_outside(image: Path, allowed: list[Path]) -> bool:
-    """Whether ``image`` is a symbolic link leading outside every allowed folder (resolved)
-    and outside the folder it sits in."""
-    if not image.is_symlink():
-        return False
-    target = Path(os.path.realpath(image))
-    folders = [*allowed, image.parent]
-    return not any(target.is_relative_to(os.path.realpath(f)) for f in folders)
 
 
 def text(value: Any) -> str:

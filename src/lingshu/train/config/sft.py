@@ -35,6 +35,7 @@ class DataSource(StrictModel):
     ratio: float = Field(
         1.0,
         gt=0,
+        allow_inf_nan=False,  # inf passed gt=0 and overflowed when rows were counted (#22)
         description="share of the file used per epoch: 0.5 = a seeded half, 2.0 = every row twice",
     )
     samples: int | None = Field(

@@ -118,7 +118,38 @@ class GRPOStageConfig(StageConfig):
         "auto", description="auto = the recipe's precision, else bf16 where the hardware "
         "computes in it, else fp32"
     )
-    gradient_checkpointing: bool = Field(False, description="trade compute for activation memory")
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute each decoder layer's activations in backward: keeps only layer "
+        "inputs (TRL's activation_checkpointing); needed at 7B/32B (docs/training-grpo.md)",
+    )
+
+    # Generation with vLLM (TRL 1.16's names; docs/training-grpo.md "GRPO at scale")
+    use_vllm: bool = Field(
+        False, description="generate completions with vLLM instead of transformers' generate "
+        "(needs the vllm package and CUDA GPUs)"
+    )
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="colocate = a vLLM engine inside every training process, sharing its GPU; "
+        "server = a separate `trl vllm-serve` on other GPUs",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, lt=1,
+        description="colocate: share of each GPU's memory vLLM reserves (weights + KV cache); "
+        "TRL's default 0.3",
+    )
+    vllm_tensor_parallel_size: int = Field(
+        1, ge=1,
+        description="colocate: GPUs one vLLM engine spans (must divide the device count); "
+        "server mode sets it on `trl vllm-serve` instead",
+    )
+    vllm_server_host: str = Field(
+        "0.0.0.0", description="server: host of the `trl vllm-serve` process (TRL's default)"
+    )
+    vllm_server_port: int = Field(
+        8000, ge=1, le=65535, description="server: port of the `trl vllm-serve` process"
+    )
     save_steps: int | None = Field(
         None, ge=1, description="checkpoint every N optimizer steps (None: only at the end)"
     )
@@ -153,6 +184,11 @@ class GRPOStageConfig(StageConfig):
             )
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} exceeds max_pixels {self.max_pixels}")
+        from lingshu.train.grpo.vllm import vllm_field_problem
+
+        problem = vllm_field_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def reward_weights(self) -> dict[str, float]:

@@ -60,6 +60,8 @@ def trl_args(
     """A ``trl.GRPOConfig`` with every recipe value set explicitly."""
     from trl import GRPOConfig
 
+    from lingshu.train.grpo.vllm import vllm_trl_args
+
     plan = config.batch_plan(num_processes)
     if bf16 is None:
         bf16 = config.precision == "bf16" or (config.precision == "auto" and not use_cpu)
@@ -82,6 +84,7 @@ def trl_args(
         top_k=0,
         repetition_penalty=1.0,
         max_completion_length=config.max_completion_length,
+        **vllm_trl_args(config),
         # optimisation
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
@@ -92,6 +95,8 @@ def trl_args(
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         bf16=bf16,
+        # TRL 1.16 turns checkpointing on by default (trl/trainer/base_config.py): say it;
+        # the Trainer enables it on the model (every decoder layer, vision blocks too)
         activation_checkpointing=config.gradient_checkpointing,
         seed=seed,
         data_seed=seed,
@@ -152,6 +157,9 @@ def run_grpo_stage(
             "model from this path, so save the model first (save_pretrained)"
         )
     use_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    from lingshu.train.grpo.vllm import check_vllm_runtime
+
+    check_vllm_runtime(config, use_cpu=use_cpu, num_processes=_num_processes())
     dtype = _dtype(config.precision, precision, use_cpu)
     model, processor = _load_policy(config, model_dir, dtype)
     data = _load_rows(config, out, seed, base_dir, processor)
@@ -185,6 +193,9 @@ def run_grpo_stage(
         "reward_weights": config.reward_weights(),
         "prompt": get_prompt(config.prompt_variant, config.prompt_version).key,
         "dtype": dtype,
+        # read from the model the trainer ran, not from the config: what really happened
+        "gradient_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+        "generation": f"vllm-{config.vllm_mode}" if config.use_vllm else "transformers",
         "resumed_from": resume_from,
         "plots": [str(p.relative_to(out)) for p in plots],
         "ignored_options": sorted(common),

@@ -141,6 +141,12 @@ class BenchmarkIndex:
             except Exception as e:  # noqa: BLE001 - one broken benchmark must not stop a run
                 log.warning("decontaminate: %s/%s failed to load: %s", name, split, e)
                 continue
+            refused = [s for s in samples if s.refused]
+            if refused:  # their images cannot be checked: never hand back a partial check
+                raise UserError(
+                    f"decontaminate: {name}/{split}: {len(refused)} sample(s) refused, so "
+                    f"their images cannot be checked; e.g. {refused[0].refused}"
+                )
             self.loaded[f"{name}/{split}"] = len(samples)
             for s in samples:
                 yield {"benchmark": name, "split": split, "item": s.id}, s
