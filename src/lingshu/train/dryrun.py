@@ -99,9 +99,9 @@ class Plan:
 def _count_rows(src: Any) -> int | None:
     p = Path(src.path)
     if p.is_file():
-        with p.open("rb") as fh:
-            rows = sum(1 for line in fh if line.strip())
-        return round(rows * src.ratio)
+        from lingshu.train.data.sources import count_rows
+
+        return round(count_rows(p) * src.ratio)
     return round(src.samples * src.ratio) if src.samples else None
 
 

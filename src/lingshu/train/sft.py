@@ -131,6 +131,7 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
     from accelerate.utils import DistributedType, set_seed
 
     from lingshu.train.checkpoint import latest_checkpoint
+    from lingshu.train.data.loader import Singletons
     from lingshu.train.data.packing import pack_greedy
     from lingshu.train.parts import apply_freezing, param_groups
     from lingshu.train.sft_runtime import apply_lora, load_model, make_accelerator, make_scheduler
@@ -154,7 +155,7 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
                                   **({"fused": True} if fused else {}))
 
     t0 = time.time()
-    samples, excl = _load_samples(config, processor, seed, stage_dir, acc.is_main_process)
+    samples, excl = _load_samples(config, processor, seed, stage_dir, acc)
     if acc.is_main_process:  # what a kill between writing and renaming left (issue 22)
         remove_stale_temps(stage_dir, (".step-*", ".final.*"))
     ckpt = latest_checkpoint(stage_dir)
@@ -163,13 +164,13 @@ def _setup(config: SFTStageConfig, model_path: Path, stage_dir: Path, seed: int,
         from lingshu.train.embed_align import align_to_embeddings
 
         summary = align_to_embeddings(
-            model, samples, processor, config.embedding_alignment, lrs, seed=seed,
+            model, samples.as_encoded(config.augment.active), processor, config.embedding_alignment, lrs, seed=seed,
             augment=config.augment, min_pixels=config.min_pixels, max_pixels=config.max_pixels,
             autocast=acc.autocast, device=acc.device, log_path=stage_dir / "embedding_alignment.jsonl",
             progress=acc.is_main_process and sys.stderr.isatty())
         log.info("stage %s: embedding alignment %s", config.name, summary)
-    units = (pack_greedy([s.length for s in samples], config.max_length, seed=seed) if config.packing
-             else [[i] for i in range(len(samples))])
+    units = (pack_greedy(samples.lengths.tolist(), config.max_length, seed=seed) if config.packing
+             else Singletons(len(samples)))
     world = acc.num_processes
     n_steps = total_steps(len(units), config, world)
     scheduler = make_scheduler(optimizer, config, n_steps)
@@ -209,20 +210,24 @@ def _precision_of(acc: Any) -> str:
 
 
 def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: Path,
-                  main: bool) -> tuple[list, Any]:
-    """The stage's encoded samples; skipped rows go to ``exclusions.jsonl`` with why."""
-    from lingshu.train.data.sft import load_sft_data
+                  acc: Any) -> tuple[Any, Any]:
+    """The stage's samples as a length index (``data/lazy.py``: rows are encoded when a batch
+    needs them); skipped rows go to ``exclusions.jsonl`` with why. The first process of each
+    machine builds the index (cached under ``length-index/``), the others read it."""
+    from lingshu.train.data.lazy import open_sft_data
 
-    samples, excl = load_sft_data(config.data, processor, max_length=config.max_length,
-                                  min_pixels=config.min_pixels, max_pixels=config.max_pixels, seed=seed,
-                                  keep_images=config.augment.active)
+    with acc.local_main_process_first():
+        samples, excl = open_sft_data(config.data, processor, max_length=config.max_length,
+                                      min_pixels=config.min_pixels, max_pixels=config.max_pixels,
+                                      seed=seed, cache_dir=stage_dir / "length-index")
+    main = acc.is_main_process
     if main:
         atomic_write_text(stage_dir / "exclusions.jsonl",
                           "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in excl.rows))
         if excl.total:
             log.warning("stage %s: %d samples skipped (%s); see %s", config.name, excl.total,
                         dict(excl.counts), stage_dir / "exclusions.jsonl")
-    if not samples:
+    if not len(samples):
         raise UserError(f"stage {config.name}: no usable samples ({dict(excl.counts)}); "
                         f"see {stage_dir / 'exclusions.jsonl'}")
     return samples, excl
@@ -251,8 +256,11 @@ def _resume(run: _Run, ckpt: Path, config: SFTStageConfig, metrics: Any) -> int:
 
 def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     """``batch_of(step, units) -> collated batch``: each image a fresh view per step when
-    the stage augments (a pure function of seed, step and position: resumable)."""
+    the stage augments (a pure function of seed, step and position: resumable). Samples are
+    encoded in DataLoader workers ahead of the loop (``data/loader.py``)."""
     from lingshu.train.data.augment import augment_sample, view_rng
+    from lingshu.train.data.lazy import encoded_or_placeholder
+    from lingshu.train.data.loader import Prefetcher, default_workers, rank_keys
     from lingshu.train.data.packing import collate_packed, collate_padded, rope_fn_for
 
     tok = run.processor.tokenizer
@@ -263,17 +271,25 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     def view(step: int, u: int, k: int) -> Any:
         i = units[u][k]
         if not config.augment.active:
-            return samples[i]
-        return augment_sample(samples[i], run.processor, view_rng(seed, step, u, k), config.augment,
-                              config.min_pixels, config.max_pixels)
+            return encoded_or_placeholder(samples, i, pad_id)
+        return augment_sample(encoded_or_placeholder(samples, i, pad_id, keep_images=True), run.processor,
+                              view_rng(seed, step, u, k), config.augment, config.min_pixels, config.max_pixels)
 
-    def batch_of(step: int, idx: list[int]) -> dict:
+    def fetch(step: int, idx: list[int]) -> list:
+        return [[view(step, u, k) for k in range(len(units[u]))] for u in idx]
+
+    def collate(got: list) -> dict:
         if config.packing:
-            return collate_packed([[view(step, u, k) for k in range(len(units[u]))] for u in idx],
-                                  rope, pad_id)
-        return collate_padded([view(step, u, 0) for u in idx], pad_id)
+            return collate_packed(got, rope, pad_id)
+        return collate_padded([p[0] for p in got], pad_id)
 
-    return batch_of
+    lengths = [sum(samples[i].length for i in u) for u in units] if config.group_by_length else None
+    cache: dict = {}
+    keys = rank_keys(lambda step: units_for_step(step - 1, len(units), run.per_step, seed, cache, lengths),
+                     range(run.start + 1, run.n_steps + 1), run.acc.process_index, config.per_device_batch,
+                     config.grad_accum)
+    workers = config.data_workers if config.data_workers is not None else default_workers()
+    return Prefetcher(fetch, collate, keys, workers)
 
 
 def _train(run: _Run, config: SFTStageConfig, seed: int, metrics: Any, offset: int,

@@ -24,9 +24,11 @@ Frozen = Literal["frozen"]
 
 
 class DataSource(StrictModel):
-    """One JSONL file of the stage's data mixture (CONTRACTS §2 formats)."""
+    """One file of the stage's data mixture (CONTRACTS §2 formats): JSONL, parquet (``.parquet``)
+    or a WebDataset shard (``.tar``)."""
 
-    path: Path = Field(description="JSONL file; relative paths resolve against the recipe's folder")
+    path: Path = Field(description="JSONL file, .parquet file or WebDataset .tar shard; relative paths "
+                       "resolve against the recipe's folder")
     format: Literal["auto", "qwen", "llava", "sharegpt"] = Field(
         "auto", description="conversation style; auto detects it per row"
     )
@@ -135,6 +137,9 @@ class SFTStageConfig(StageConfig):
     lora: LoRAConfig | None = Field(None, description="LoRA on the language model instead of full tuning")
     min_pixels: int = Field(28 * 28 * 4, ge=28 * 28, description="smallest image area after resizing")
     max_pixels: int = Field(28 * 28 * 1280, ge=28 * 28, description="largest image area after resizing")
+    data_workers: int | None = Field(
+        None, ge=0, description="DataLoader worker processes per rank that read and encode samples "
+        "ahead of the loop (0: in the training process); default: the rank's share of the CPUs less one, at most 8")
     checkpoint_every: int = Field(500, ge=1, description="optimizer steps between checkpoints")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
     log_every: int = Field(1, ge=1, description="optimizer steps between metric lines")

@@ -187,11 +187,10 @@ def _prompt_tokens(processor: Any, record: dict[str, Any]) -> int:
     n_text = len(tokenizer(templated)["input_ids"])
     if not sizes:
         return n_text
-    ip = getattr(processor, "image_processor", None)
-    if hasattr(ip, "get_number_of_image_patches") and hasattr(ip, "merge_size"):
-        per_image = [
-            ip.get_number_of_image_patches(h, w) // ip.merge_size**2 for w, h in sizes
-        ]
+    from lingshu.train.data.lengths import image_tokens
+
+    per_image = [image_tokens(processor, w, h) for w, h in sizes]
+    if None not in per_image:
         return n_text - len(sizes) + sum(per_image)  # each placeholder becomes per_image tokens
     images = []
     for p in record["images"]:

@@ -1,0 +1,310 @@
+"""The SFT data of a stage, held as a length index: rows are read, images decoded and
+processed only when a batch needs them (in DataLoader workers, ``loader``).
+
+Issue 19: the eager loader (``sft.load_sft_data``) decoded every image on every rank before
+step 1 and kept fp32 pixels in memory, about 8.5 MiB per sample at the paper's pixel limit.
+Here a stage holds, per sample, its file, its row locator (a byte offset), its token length
+and its assistant-token count: four numbers, whatever the images. The numbers come from one
+pass over the rows (``lengths``: text through the chat template and tokenizer, images from
+their headers), cached on disk per data file under a key made of the file's content hash,
+the tokenizer, the image processor, the pixel limits and the conversation style; a changed
+byte of the file (same size, same modification time or not) makes a new key.
+
+The samples, their order and the exclusions are those of ``load_sft_data`` on the same
+mixture: rows mixed by ``mix`` with the same seeded draws, then rows that cannot be used
+skipped with the same reasons, line numbers and ids. Two reasons can only be seen when
+the image is really decoded: a file whose header reads but whose pixels do not, and an
+image that changed on disk after its length was indexed. Such a sample is replaced in its
+batch by a one-token sample without targets, with a warning naming it (``loader``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+import tarfile
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lingshu.core.errors import UserError
+from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, normalise
+from lingshu.train.data.sources import RowFile, kind_of
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+"""Part of every cache key: raise it when the way lengths are computed changes."""
+CHUNK = 2048
+"""Rows templated and tokenized per batch call in the length pass."""
+
+
+@dataclass(frozen=True)
+class SampleMeta:
+    """What the training loop reads of a sample without encoding it."""
+
+    length: int
+    n_label_tokens: int
+
+
+@dataclass
+class FileIndex:
+    """One data file's rows: locator, reported line, length and assistant tokens (``-1``
+    for a row that cannot be used; ``bad`` maps its row number to reason, detail and id)."""
+
+    locators: np.ndarray
+    lines: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+    bad: dict[int, tuple[str, str, Any]]
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        bad = json.dumps([[r, *v] for r, v in sorted(self.bad.items())], default=str).encode()
+        np.savez(buf, locators=self.locators, lines=self.lines, lengths=self.lengths, labels=self.labels,
+                 bad=np.frombuffer(bad, dtype=np.uint8))
+        return buf.getvalue()
+
+    @classmethod
+    def from_file(cls, path: Path) -> FileIndex:
+        with np.load(path) as z:
+            bad = {int(r): (reason, detail, rid) for r, reason, detail, rid in json.loads(z["bad"].tobytes())}
+            return cls(z["locators"], z["lines"], z["lengths"], z["labels"], bad)
+
+
+def build_index(rows: RowFile, style: str, counter: Any) -> FileIndex:
+    """The length pass over one file (``counter``: a ``lengths.LengthCounter``)."""
+    loc, lines, lengths, labels = array("q"), array("i"), array("i"), array("i")
+    bad: dict[int, tuple[str, str, Any]] = {}
+    base = rows.path.parent
+
+    def flush(chunk: list) -> None:
+        measured = counter.measure([c for _, c, _ in chunk])
+        for (r, _, rid), m in zip(chunk, measured):
+            if isinstance(m, BadSample):
+                bad[r] = (m.reason, m.detail, rid)
+                lengths[r], labels[r] = -1, -1
+            else:
+                lengths[r], labels[r] = m
+        chunk.clear()
+
+    chunk: list = []
+    for r, (locator, line, row) in enumerate(rows.scan()):
+        loc.append(locator)
+        lines.append(line)
+        lengths.append(-1)
+        labels.append(-1)
+        rid = row.get("id") if isinstance(row, dict) else None
+        try:
+            if isinstance(row, BadSample):
+                raise row
+            chunk.append((r, normalise(row, base, style, rows.resolver(locator)), rid))
+        except BadSample as e:
+            bad[r] = (e.reason, e.detail, rid)
+        if len(chunk) >= CHUNK:
+            flush(chunk)
+    if chunk:
+        flush(chunk)
+    rows.forget_members()
+    arr = [np.frombuffer(a, dtype=a.typecode).copy() if len(a) else np.zeros(0, a.typecode)
+           for a in (loc, lines, lengths, labels)]
+    return FileIndex(*arr, bad=bad)
+
+
+def fingerprint(processor: Any, min_pixels: int, max_pixels: int) -> str:
+    """What the lengths depend on besides the file: tokenizer, chat template, image processor."""
+    from lingshu.core.hashing import sha256_obj
+
+    tok = processor.tokenizer
+    backend = getattr(tok, "backend_tokenizer", None)
+    ip = getattr(processor, "image_processor", None)
+    return sha256_obj({
+        "version": INDEX_VERSION,
+        "tokenizer": backend.to_str() if backend is not None else repr(tok.get_vocab()),
+        "template": getattr(processor, "chat_template", None) or getattr(tok, "chat_template", None),
+        "image_processor": ip.to_dict() if ip is not None else None,
+        "pixels": [min_pixels, max_pixels],
+    })
+
+
+def cached_index(path: Path, style: str, counter: Any, prints: str, cache_dir: Path | None) -> FileIndex:
+    """The file's index from ``cache_dir`` (keyed by its content hash and ``prints``), built
+    and written atomically when missing or unreadable."""
+    from lingshu.core.hashing import sha256_file, sha256_text
+    from lingshu.core.io import atomic_write_bytes
+
+    rows = RowFile(path)
+    if cache_dir is None:
+        return build_index(rows, style, counter)
+    key = sha256_text(f"{sha256_file(path)}:{style}:{prints}")[:32]
+    target = Path(cache_dir) / f"{Path(path).stem}-{key}.npz"
+    if target.is_file():
+        try:
+            return FileIndex.from_file(target)
+        except (OSError, ValueError, KeyError) as e:  # a damaged cache is rebuilt
+            log.warning("length index %s unreadable (%s); rebuilding it", target, e)
+    index = build_index(rows, style, counter)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, index.to_bytes())
+    return index
+
+
+class LazySFTData:
+    """A stage's samples as a length index. ``len`` and ``data[i]`` (a :class:`SampleMeta`)
+    read the index; ``encoded(i)`` reads the row and encodes it (images decoded)."""
+
+    def __init__(self, files: list[tuple[RowFile, FileIndex, str]], src: np.ndarray, row: np.ndarray,
+                 processor: Any, *, max_length: int, min_pixels: int, max_pixels: int) -> None:
+        self.files, self.src, self.row = files, src, row
+        self.lengths = np.concatenate([f[1].lengths for f in files])[self._flat()] if len(src) else src
+        self.labels = np.concatenate([f[1].labels for f in files])[self._flat()] if len(src) else src
+        self.processor = processor
+        self.max_length, self.min_pixels, self.max_pixels = max_length, min_pixels, max_pixels
+
+    def _flat(self) -> np.ndarray:
+        starts = np.cumsum([0] + [len(f[1].lengths) for f in self.files[:-1]])
+        return starts[self.src] + self.row
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, i: int) -> SampleMeta:
+        return SampleMeta(int(self.lengths[i]), int(self.labels[i]))
+
+    def where(self, i: int) -> str:
+        """``file:line`` of sample ``i``, for messages."""
+        rows, index, _ = self.files[int(self.src[i])]
+        return f"{rows.path}:{int(index.lines[int(self.row[i])])}"
+
+    def encoded(self, i: int, keep_images: bool = False) -> Encoded:
+        """Sample ``i`` encoded as the eager loader encodes it; raises :class:`BadSample`
+        when it cannot be (pixels that do not decode, an image changed since indexing)."""
+        rows, index, style = self.files[int(self.src[i])]
+        locator = int(index.locators[int(self.row[i])])
+        row = rows.read(locator)
+        if isinstance(row, BadSample):  # the file changed under a running stage
+            raise BadSample("changed", f"{self.where(i)}: row no longer reads ({row.detail})")
+        conv = normalise(row, rows.path.parent, style, rows.resolver(locator))
+        enc = encode(self.processor, conv, max_length=self.max_length,
+                     min_pixels=self.min_pixels, max_pixels=self.max_pixels, keep_images=keep_images)
+        want = (int(self.lengths[i]), int(self.labels[i]))
+        if (enc.length, enc.n_label_tokens) != want:
+            raise BadSample("changed", f"{self.where(i)}: encodes to {enc.length} tokens "
+                            f"({enc.n_label_tokens} assistant), the length index says {want[0]} ({want[1]}); "
+                            "an image changed after the index was built")
+        return enc
+
+    def as_encoded(self, keep_images: bool = False) -> Sequence[Encoded]:
+        """The samples as a sequence of :class:`Encoded`, each encoded when read (for the
+        embedding-alignment phase, which reads every image sample)."""
+        return _EncodedView(self, keep_images)
+
+
+class _EncodedView(Sequence):
+    def __init__(self, data: LazySFTData, keep_images: bool) -> None:
+        self.data, self.keep = data, keep_images
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        tok = self.data.processor.tokenizer
+        return encoded_or_placeholder(self.data, i, tok.pad_token_id if tok.pad_token_id is not None
+                                      else tok.eos_token_id, self.keep)
+
+
+def encoded_or_placeholder(samples: Any, i: int, pad_id: int, keep_images: bool = False) -> Encoded:
+    """Sample ``i`` encoded; one that fails only now (pixels that do not decode, an image
+    changed since indexing) becomes a one-token sample without image or target, with a
+    warning, so its batch keeps its shape (its tokens stay in the step's denominator: that
+    step is slightly smaller)."""
+    from lingshu.train.data.sft import placeholder
+
+    try:
+        return samples.encoded(i, keep_images=keep_images)
+    except BadSample as e:
+        log.warning("sample %s skipped at load time (%s): %s", getattr(samples, "where", str)(i),
+                    e.reason, e.detail)
+        return placeholder(pad_id)
+
+
+class EagerSamples(list):
+    """Already-encoded samples (``load_sft_data``) behind the lazy data's interface: the
+    reference the lazy path is tested and benchmarked against."""
+
+    def encoded(self, i: int, keep_images: bool = False) -> Encoded:
+        return self[i]
+
+    def as_encoded(self, keep_images: bool = False) -> Sequence[Encoded]:
+        return self
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([s.length for s in self], dtype=np.int64)
+
+
+def mixed_rows(n: int, ratio: float, rng: random.Random) -> np.ndarray:
+    """Row numbers ``sft.mix`` selects from ``n`` rows, with the same draws from ``rng``."""
+    whole, frac = int(ratio), ratio - int(ratio)
+    parts = [np.tile(np.arange(n, dtype=np.int64), whole)]
+    if frac > 0:
+        parts.append(np.array(sorted(rng.sample(range(n), round(n * frac))), dtype=np.int64))
+    return np.concatenate(parts)
+
+
+def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pixels: int, max_pixels: int,
+                  seed: int, cache_dir: Path | None = None) -> tuple[LazySFTData, Exclusions]:
+    """The stage's mixture as a :class:`LazySFTData` and its exclusions, equal to what
+    ``load_sft_data`` returns for the same arguments (without decoding an image)."""
+    from lingshu.train.data.lengths import LengthCounter
+
+    counter = LengthCounter(processor, min_pixels, max_pixels)
+    prints = fingerprint(processor, min_pixels, max_pixels) if cache_dir is not None else ""
+    rng = random.Random(seed)
+    files, srcs, rows = [], [], []
+    excl = Exclusions()
+    for k, src in enumerate(sources):
+        try:
+            index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
+        except (OSError, ValueError, tarfile.TarError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            why = str(e).splitlines()[-1].strip(" -") if str(e).strip() else type(e).__name__
+            raise UserError(f"{src.path}: cannot read it as {kind_of(Path(src.path))} data ({why}); "
+                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)") from None
+        rf = RowFile(Path(src.path))
+        files.append((rf, index, src.format))
+        sel = mixed_rows(len(index.lengths), src.ratio, rng)
+        length, labels = index.lengths[sel], index.labels[sel]
+        ok = (length >= 0) & (length <= max_length) & (labels > 0)
+        for r in sel[~ok].tolist():
+            excl.add(str(src.path), int(index.lines[r]), *_exclusion(rf, index, r, max_length))
+        srcs.append(np.full(int(ok.sum()), k, dtype=np.int32))
+        rows.append(sel[ok])
+    src_all = np.concatenate(srcs) if srcs else np.zeros(0, np.int32)
+    row_all = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    data = LazySFTData(files, src_all, row_all, processor, max_length=max_length, min_pixels=min_pixels,
+                       max_pixels=max_pixels)
+    return data, excl
+
+
+def _exclusion(rows: RowFile, index: FileIndex, r: int, max_length: int) -> tuple[Any, BadSample]:
+    """(row id, reason) of an unusable row, with ``encode``'s wording for the two reasons
+    that depend on the stage (``max_length``) rather than the row alone."""
+    if r in index.bad:
+        reason, detail, rid = index.bad[r]
+        return rid, BadSample(reason, detail)
+    row = rows.read(int(index.locators[r]))
+    rid = row.get("id") if isinstance(row, dict) else None
+    n = int(index.lengths[r])
+    if n > max_length:
+        return rid, BadSample("too_long", f"{n} tokens > max_length {max_length}")
+    return rid, BadSample("no_assistant", "no assistant tokens after templating")
