@@ -35,6 +35,7 @@ def run_eval(capsys, data_dir: Path, tmp_path: Path, *extra: str) -> tuple[int, 
         (("--backend", "openai", "--model", "m", "--base-url", "htp:/x"), "base_url"),
         (("--backend", "openai", "--model", "m", "--base-url", "localhost:8000"), "not an http(s) URL"),
         (("--shard", "5/2"), "0 <= i < n"),
+        (("--max-new-tokens", str(10**12)), "longer than any model's context; use at most 16,777,216"),
     ],
 )
 def test_bad_settings_are_one_line(capsys, data_dir, tmp_path, extra, expected):

@@ -34,6 +34,10 @@ from lingshu.core.secrets import without_secrets
 from lingshu.eval.judge.config import JudgeConfig, resolve_scope
 from lingshu.inference import GenerationParams
 
+MAX_CONTEXT = 2**24
+"""A bound on any model's context (16.8M tokens; the longest released, Llama 4 Scout's, is
+10M): a larger answer budget is a typo, refused before anything loads."""
+
 
 class Shard(BaseModel):
     """Shard ``index`` of ``count`` (0-based): samples ``index, index+count, ...``."""
@@ -123,6 +127,16 @@ class EvalConfig(BaseModel):
         model = handler(data)
         model._generation_given = given
         return model
+
+    @field_validator("generation")
+    @classmethod
+    def _answer_fits_a_context(cls, generation: GenerationParams) -> GenerationParams:
+        # issue 22: --max-new-tokens 10**12 was accepted. No model's context holds more than
+        # MAX_CONTEXT tokens; the hf backend also refuses a budget beyond its model's context.
+        if generation.max_new_tokens > MAX_CONTEXT:
+            raise ValueError(f"max_new_tokens {generation.max_new_tokens} is longer than any "
+                             f"model's context; use at most {MAX_CONTEXT:,}")
+        return generation
 
     @field_serializer("generation")
     def _dump_given_generation(self, generation: GenerationParams) -> dict[str, Any]:

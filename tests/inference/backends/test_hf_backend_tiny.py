@@ -383,3 +383,16 @@ def test_other_vision_language_models_batch_through_the_auto_classes(
     )
     n_text = len(lm.tokenizer(prompt, add_special_tokens=False).input_ids)
     assert batched[0].prompt_tokens == n_text - 1 + 4  # "<image>" expands to 4 tokens
+
+
+def test_an_answer_budget_beyond_the_models_context_is_refused(vl):
+    """Issue 22: a budget no answer can reach is a one-line error, not a silent cut."""
+    from lingshu.core.errors import UserError
+
+    context = vl.engine.context_length
+    request = [_text_request("q", QUESTIONS[0])]
+    with pytest.raises(UserError, match=f"more than the model's context of {context} tokens"):
+        vl.generate(request, GenerationParams(max_new_tokens=context + 1))
+    # control: a budget within the context answers
+    (answer,) = vl.generate(request, GenerationParams(max_new_tokens=4))
+    assert answer.error is None and answer.completion_tokens <= 4

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from lingshu.core.errors import SampleError
+from lingshu.core.errors import SampleError, UserError
 from lingshu.inference.backends.base import Backend, BackendConfig, register_backend
 from lingshu.inference.types import GenerationParams, Request, Response
 from lingshu.models.loading import (
@@ -119,6 +119,15 @@ class HFBackend(Backend):
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Response]:
         engine = self.engine
+        if params.max_new_tokens > engine.context_length:
+            # a budget no answer can reach is a mistake (issue 22: --max-new-tokens 10**12
+            # was accepted and silently cut to the context); the engine still trims a budget
+            # within the context to the room a long prompt leaves
+            raise UserError(
+                f"max_new_tokens {params.max_new_tokens} is more than the model's context of "
+                f"{engine.context_length} tokens; ask for at most {engine.context_length} "
+                "(--max-new-tokens or generation.max_new_tokens)"
+            )
         responses: list[Response | None] = [None] * len(requests)
         prompts, where = [], []
         for i, request in enumerate(requests):
