@@ -70,6 +70,25 @@ def decode_package_image(row: dict[str, Any], out_dir: Path) -> Path:
     return dst
 
 
+def manifest_images(manifest: Path) -> list[Path]:
+    """The image files the manifest's rows name (``path``, against the manifest's folder):
+    the raw step's key hashes their content (issue 22). Package images are pinned with the
+    package's version; an unreadable manifest names nothing here and fails in ``build_raw``."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in lines:
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue  # build_raw names the row
+        if isinstance(row, dict) and isinstance(row.get("path"), str):
+            out.append((manifest.parent / row["path"]).resolve())
+    return out
+
+
 def build_raw(manifest: Path, text_files: list[Path], out_dir: Path, *,
               limit_per_source: int | None, include_heldout: bool) -> dict[str, Any]:
     """Write ``out_dir/<source>.jsonl`` (+ ``text.jsonl``); return the file list and counts."""

@@ -20,7 +20,7 @@ from typing import Any
 from lingshu import __version__
 from lingshu.core.io import atomic_write_json
 from lingshu.pipeline import report
-from lingshu.pipeline.raw import build_raw
+from lingshu.pipeline.raw import build_raw, manifest_images
 from lingshu.pipeline.recipe import PipelineRecipe
 from lingshu.pipeline.stage_data import leak_check, read_curated, write_stage_data
 from lingshu.pipeline.stages import StageSteps, publish
@@ -117,6 +117,7 @@ def _raw_step(steps: StepRunner, recipe: PipelineRecipe) -> StepResult:
         config={"raw": recipe.raw.model_dump(mode="json", exclude={"manifest", "text"}),
                 "version": __version__},
         files=[recipe.raw.manifest, *recipe.raw.text],
+        images=manifest_images(recipe.raw.manifest),
     )
 
 
@@ -131,8 +132,16 @@ def _curate_step(steps: StepRunner, recipe: PipelineRecipe, raw: StepResult) -> 
         lambda d: _curate(recipe, raw.output["files"], licenses, d),
         config={"curation": key, "version": __version__, "benchmarks_dir": str(ev_dir)},
         after=[raw],
-        files=[ev_dir / "lingshu-demo" / "test.jsonl"] if (ev_dir / "lingshu-demo").is_dir() else [],
+        # decontamination reads these benchmarks' files and images: an edit there reruns it
+        files=[ev_dir / name for name in _decontamination_benchmarks(recipe) if (ev_dir / name).is_dir()],
     )
+
+
+def _decontamination_benchmarks(recipe: PipelineRecipe) -> list[str]:
+    """The benchmarks the curation recipe decontaminates against (the demo's by default)."""
+    names = [b for op in recipe.curation.ops if op.op == "decontaminate"
+             for b in (op.params.get("benchmarks") or [])]
+    return sorted(set(names) | {"lingshu-demo"})
 
 
 def _curate(recipe: PipelineRecipe, raw_files: dict[str, str], licenses: dict[str, str],

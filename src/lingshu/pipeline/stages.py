@@ -4,7 +4,8 @@ cached step, on the stage data the pipeline built, and is evaluated in a step of
 These are the hooks the pipeline hands to ``run_recipe`` (``data_for``, ``around_stage``,
 ``after_stage``); the loop itself (stage i+1 from the model stage i exported) is training's.
 A stage step's key hashes the stage's settings (its data path left out), the seed, the
-precision, the previous stage's key and the content of its data file, so editing stage 3
+precision, the previous stage's key and the content of its data file and of the images its rows
+reference (issue 22), so editing stage 3
 reruns stages 3 and 4 and their evaluations, nothing before.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from lingshu import __version__
 from lingshu.core.io import JsonlAppender, atomic_write_text, read_jsonl
 from lingshu.pipeline.recipe import PipelineRecipe
-from lingshu.pipeline.steps import StepResult, StepRunner
+from lingshu.pipeline.steps import StepResult, StepRunner, referenced_images
 from lingshu.train import StageConfig, StageResult, benchmark_scores, evaluate_checkpoint
 
 
@@ -99,6 +100,7 @@ class StageSteps:
                     "base": training.base_model if self.prev is None else None, "version": __version__},
             after=[self.prev] if self.prev is not None else [],
             files=[self.data_for(stage)],
+            images=referenced_images(self.data_for(stage)),
         )
         self.prev = trained
         self.stage_dirs.append((stage.name, trained.dir))

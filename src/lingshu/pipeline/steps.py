@@ -5,7 +5,8 @@ A pipeline is a chain of steps; each step writes into its own folder ``RUN/<name
 of the steps it builds on, so:
 
 - a rerun finds ``RUN/<name>/.done.json`` holding the same key and skips the step;
-- a changed configuration (or input file) gives a new key: the step reruns, and since
+- a changed configuration (or input file, or an image a step's rows reference: ``images``)
+  gives a new key: the step reruns, and since
   every later step hashes this key, they all rerun too; earlier steps are untouched;
 - a step killed midway left ``.key`` (written when it started) but no ``.done.json``:
   with the same key, the rerun continues in the same folder, so a step that checkpoints
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.hashing import sha256_file, sha256_obj
+from lingshu.core.hashing import FileDigests, sha256_file, sha256_obj
 from lingshu.core.io import atomic_write_json, atomic_write_text
 
 DONE = ".done.json"
@@ -47,6 +48,31 @@ def files_digest(paths: Iterable[Path]) -> dict[str, str]:
         else:
             out[str(p)] = "missing"
     return out
+
+
+def images_digest(paths: Iterable[Path | str]) -> str:
+    """One SHA-256 over the content of every image named (by its full path, so two images
+    of the same name in different folders both count): a step whose rows only *reference*
+    images (the raw step, each training stage) must rerun when an image's bytes change, even
+    with the same size and modification time (issue 22). A missing image hashes as ""."""
+    digests = FileDigests()
+    return sha256_obj(sorted((str(p), digests.file(p)) for p in {str(p) for p in paths}))
+
+
+def referenced_images(jsonl: Path) -> list[str]:
+    """Image paths named by the conversation rows of ``jsonl`` (``{"type": "image",
+    "image": PATH}`` parts), in file order, each once."""
+    seen: dict[str, None] = {}
+    with open(jsonl, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            for message in json.loads(line).get("messages", []):
+                content = message.get("content") if isinstance(message, dict) else None
+                for part in content if isinstance(content, list) else []:
+                    if isinstance(part, dict) and part.get("type") == "image" and isinstance(part.get("image"), str):
+                        seen.setdefault(part["image"], None)
+    return list(seen)
 
 
 RUN_TOKEN = "${RUN}"
@@ -92,16 +118,19 @@ class StepRunner:
         config: Any,
         after: Iterable[StepResult] = (),
         files: Iterable[Path] = (),
+        images: Iterable[Path | str] = (),
     ) -> StepResult:
         """Run ``fn(step_dir) -> output`` unless a finished run with the same key exists.
 
         ``output`` is a JSON-able dict (paths as strings) returned again from the cache.
         """
+        images = list(images)
         key = sha256_obj({
             "step": name,
             "config": config,
             "after": [r.key for r in after],
             "files": files_digest(files),
+            **({"images": images_digest(images)} if images else {}),
         })
         step_dir = self.run_dir / name
         done = step_dir / DONE
