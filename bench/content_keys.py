@@ -16,9 +16,7 @@ import time
 from pathlib import Path
 
 from lingshu.core.hashing import FileDigests, path_fingerprint, sha256_obj
-from lingshu.eval.benchmarks import get_benchmark
-from lingshu.eval.cache import prompt_identity
-from lingshu.eval.prompts.base import get_profile
+from lingshu.eval import get_benchmark, get_profile, prompt_identity
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
 

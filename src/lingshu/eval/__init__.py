@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "PROFILES": "lingshu.eval.prompts",
     "Profile": "lingshu.eval.prompts",
     "get_profile": "lingshu.eval.prompts",
+    "prompt_identity": "lingshu.eval.cache",
     "REPORT_METRICS": "lingshu.eval.metrics.reports",
     "DEFAULT_REPORT_METRICS": "lingshu.eval.metrics.reports",
     "ReportContext": "lingshu.eval.metrics.reports",
