@@ -26,6 +26,7 @@ from typing import Any
 
 from lingshu.core.errors import UserError
 from lingshu.train.config import PARTS, Recipe, SFTStageConfig, total_steps
+from lingshu.train.config.data_paths import DataPathError, entry_files
 
 ARCH_DIR = Path(__file__).resolve().parent / "architectures"
 
@@ -96,13 +97,26 @@ class Plan:
     stages: list[StagePlan]
 
 
-def _count_rows(src: Any) -> int | None:
-    p = Path(src.path)
-    if p.is_file():
-        from lingshu.train.data.sources import count_rows
+def _count_rows(src: Any, stage: str) -> int | None:
+    """Rows the entry gives per epoch: each of its files' rows times ``ratio``, rounded per
+    file as training draws them (a folder or pattern: ``config/data_paths``); for data not
+    on this machine, its ``samples``."""
+    try:
+        files = entry_files(src)
+    except DataPathError as e:
+        if not e.missing:  # a folder without data files is a mistake here too
+            raise UserError(f"stage {stage!r}: data: {e}") from None
+        return round(src.samples * src.ratio) if src.samples else None
+    from lingshu.train.data.sources import count_rows
 
-        return round(count_rows(p) * src.ratio)
-    return round(src.samples * src.ratio) if src.samples else None
+    return sum(_mixed(count_rows(p), src.ratio) for p in files)
+
+
+def _mixed(n: int, ratio: float) -> int:
+    """How many of ``n`` rows ``sft.mix`` takes: whole copies, then a rounded share of the
+    rest (``round(n * ratio)`` differs where ``n * frac`` ends in .5: 3 rows at 1.5 are 5)."""
+    whole = int(ratio)
+    return n * whole + round(n * (ratio - whole))
 
 
 def memory_estimate(total: int, trainable: int, tokens: int, cfg: Any, strategy: str, world: int,
@@ -140,7 +154,7 @@ def plan(recipe: Recipe) -> Plan:
             sp.trainable = apply_freezing(model, lrs)
             if st.lora is not None:
                 sp.trainable["llm"] = lora_params(model, st.lora.target_regex, st.lora.r)
-            rows = [_count_rows(s) for s in st.data]
+            rows = [_count_rows(s, st.name) for s in st.data]
             sp.samples = None if any(r is None for r in rows) else sum(rows)  # type: ignore[arg-type]
             sp.tokens_per_step = st.per_device_batch * st.grad_accum * world * st.max_length
             if sp.samples is not None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
 from lingshu.core.config import StrictModel, apply_overrides, read_yaml, validate
 from lingshu.core.errors import UserError
+from lingshu.train.config.data_paths import DataPathError, entry_files, missing_file
 from lingshu.train.config.files import resolve_recipe_path
 from lingshu.train.config.stage import StageConfig, validate_stage
 
@@ -117,13 +118,15 @@ def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:
 
 
 def check_data_files(recipe: Recipe, path: Path) -> None:
+    """Every data entry names at least one file (a folder or pattern: ``data_paths``)."""
     for i, stage in enumerate(recipe.stages):
-        for j, p in enumerate(stage.data_files()):
-            if not p.is_file():
-                raise UserError(
-                    f"{path}: stages.{i}.data.{j}.path: file {p} does not exist; "
-                    "fix the path (relative paths resolve against the recipe's folder)"
-                )
+        for j, item in enumerate(stage.data):
+            try:
+                missing = [p for p in entry_files(item) if not p.is_file()]
+                if missing:
+                    raise missing_file(missing[0])
+            except DataPathError as e:
+                raise UserError(f"{path}: stages.{i}.data.{j}.path: {e}") from None
 
 
 def field_docs(model: type[BaseModel] = Recipe, prefix: str = "") -> list[tuple[str, str]]:

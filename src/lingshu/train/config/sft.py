@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from lingshu.core.config import StrictModel
+from lingshu.train.config.data_paths import expand_data_path
 from lingshu.train.config.evaluation import EvalSettings
 from lingshu.train.config.stage import StageConfig, register_stage_config
 
@@ -24,11 +25,19 @@ Frozen = Literal["frozen"]
 
 
 class DataSource(StrictModel):
-    """One file of the stage's data mixture (CONTRACTS §2 formats): JSONL, parquet (``.parquet``)
-    or a WebDataset shard (``.tar``)."""
+    """One entry of the stage's data mixture (CONTRACTS §2 formats): a JSONL, parquet
+    (``.parquet``) or WebDataset (``.tar``) file, or a folder or glob pattern of them
+    (``config/data_paths``). A folder or pattern trains exactly as its files listed by hand,
+    each with this entry's ``format`` and ``ratio``: ``ratio`` is a share of rows, so a seeded
+    share of each file is that share of the whole entry (up to rounding per file), and the
+    result does not depend on how the data happens to be sharded into the folder's files,
+    only on the files themselves. ``samples`` counts the whole entry (a dry run of data
+    elsewhere)."""
 
-    path: Path = Field(description="JSONL file, .parquet file or WebDataset .tar shard; relative paths "
-                       "resolve against the recipe's folder")
+    path: Path = Field(description="JSONL file, .parquet file or WebDataset .tar shard; or a folder "
+                       "(its .jsonl/.parquet/.tar files, sorted by name; other files skipped) or a glob "
+                       "pattern (shards/*.parquet, out/**/*.jsonl; matches sorted by path); relative "
+                       "paths resolve against the recipe's folder")
     format: Literal["auto", "qwen", "llava", "sharegpt"] = Field(
         "auto", description="conversation style; auto detects it per row"
     )
@@ -39,8 +48,13 @@ class DataSource(StrictModel):
         description="share of the file used per epoch: 0.5 = a seeded half, 2.0 = every row twice",
     )
     samples: int | None = Field(
-        None, ge=1, description="expected rows, for dry runs of data not on this machine (paper sizes)"
+        None, ge=1, description="expected rows of the whole entry, for dry runs of data not on this "
+        "machine (paper sizes)"
     )
+
+    def files(self) -> list[Path]:
+        """The files this entry stands for, in reading order (``DataPathError`` if none)."""
+        return expand_data_path(self.path)
 
 
 class OptimizerConfig(StrictModel):

@@ -18,6 +18,7 @@ from pydantic import Field
 from lingshu.core.config import StrictModel, format_validation_error
 from lingshu.core.errors import UserError
 from lingshu.core.registry import Registry
+from lingshu.train.config.data_paths import DataPathError, entry_files
 
 
 class StageConfig(StrictModel):
@@ -28,8 +29,16 @@ class StageConfig(StrictModel):
     data: list[Any] = Field(min_length=1, description="data files, each with a path")
 
     def data_files(self) -> list[Path]:
-        """The stage's data files (every kind's data items carry ``path``)."""
-        return [Path(item.path) for item in self.data]
+        """The stage's data files (every kind's data items carry ``path``), an SFT folder or
+        pattern expanded (``data_paths``). An entry that names nothing here (a dry run of
+        data elsewhere) is kept as written."""
+        out: list[Path] = []
+        for item in self.data:
+            try:
+                out += entry_files(item)
+            except DataPathError:
+                out.append(Path(item.path))
+        return out
 
     def with_data(self, path: Path) -> StageConfig:
         """A copy of this stage training on ``path`` only (the pipeline's stage data)."""

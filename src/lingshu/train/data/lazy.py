@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from lingshu.core.errors import UserError
+from lingshu.train.config.data_paths import expand_entries
 from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, normalise
 from lingshu.train.data.sources import RowFile, kind_of
 
@@ -265,7 +266,8 @@ def mixed_rows(n: int, ratio: float, rng: random.Random) -> np.ndarray:
 def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pixels: int, max_pixels: int,
                   seed: int, cache_dir: Path | None = None) -> tuple[LazySFTData, Exclusions]:
     """The stage's mixture as a :class:`LazySFTData` and its exclusions, equal to what
-    ``load_sft_data`` returns for the same arguments (without decoding an image)."""
+    ``load_sft_data`` returns for the same arguments (without decoding an image). A folder
+    or pattern entry reads as its files listed by hand (``config/data_paths``)."""
     from lingshu.train.data.lengths import LengthCounter
 
     counter = LengthCounter(processor, min_pixels, max_pixels)
@@ -273,7 +275,7 @@ def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pi
     rng = random.Random(seed)
     files, srcs, rows = [], [], []
     excl = Exclusions()
-    for k, src in enumerate(sources):
+    for k, src in enumerate(expand_entries(sources)):
         try:
             index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
         except (OSError, ValueError, tarfile.TarError) as e:  # pyarrow's ArrowInvalid is a ValueError

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lingshu.train.config.data_paths import expand_entries
+
 IGNORE = -100
 _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
          "system": "system", "bot": "assistant", "model": "assistant"}
@@ -363,11 +365,12 @@ def load_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pi
                   max_pixels: int, seed: int, progress: Any = None,
                   keep_images: bool = False) -> tuple[list[Encoded], Exclusions]:
     """Read and encode a stage's data mixture; bad rows go to the returned exclusions.
-    ``keep_images`` keeps each sample's resized images (for per-step augmentation)."""
+    ``keep_images`` keeps each sample's resized images (for per-step augmentation). A
+    folder or pattern entry reads as its files listed by hand (``config/data_paths``)."""
     rng = random.Random(seed)
     encoded: list[Encoded] = []
     excl = Exclusions()
-    for src in sources:
+    for src in expand_entries(sources):
         path = Path(src.path)
         rows = mix(read_rows(path), src.ratio, rng)
         for line, row in rows:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from lingshu.train.config.data_paths import KINDS
 from lingshu.train.data.sft import parse_row
 
-KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".tar": "webdataset"}
+__all__ = ["KINDS", "RowFile", "TarMember", "count_rows", "kind_of"]
 
 
 def kind_of(path: Path) -> str:
