@@ -29,10 +29,9 @@ class DataSource(StrictModel):
     (``.parquet``) or WebDataset (``.tar``) file, or a folder or glob pattern of them
     (``config/data_paths``). A folder or pattern trains exactly as its files listed by hand,
     each with this entry's ``format`` and ``ratio``: ``ratio`` is a share of rows, so a seeded
-    share of each file is that share of the whole entry (up to rounding per file), and the
-    result does not depend on how the data happens to be sharded into the folder's files,
-    only on the files themselves. ``samples`` counts the whole entry (a dry run of data
-    elsewhere)."""
+    share of each file is that share of the whole entry (within a row per file of rounding),
+    and a folder trains exactly as its files written out (docs/training.md). ``samples``
+    counts the whole entry (a dry run of data elsewhere)."""
 
     path: Path = Field(description="JSONL file, .parquet file or WebDataset .tar shard; or a folder "
                        "(its .jsonl/.parquet/.tar files, sorted by name; other files skipped) or a glob "
