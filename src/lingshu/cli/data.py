@@ -225,14 +225,16 @@ def executors_cmd() -> None:
 
 
 @app.command("recipes")
-def recipes_cmd() -> None:
+def recipes_cmd(json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """List the curation recipes shipped with lingshu (usable by name with ``--recipe``)."""
-    from lingshu.core.config import read_yaml
-    from lingshu.data.curate.recipe import shipped_recipes
+    from lingshu.cli.groups import as_json, echo_rows
+    from lingshu.data.curate.recipe import CURATION_RECIPES
 
-    for name, path in shipped_recipes().items():
-        desc = read_yaml(path, what="curation recipe").get("description", "")
-        typer.echo(f"{name}: {desc}  ({path})")
+    items = CURATION_RECIPES.summaries()  # the listing `lingshu train recipes` and `pipeline recipes` give
+    if json_out:
+        as_json(items)
+        return
+    echo_rows([(n, d["description"]) for n, d in items.items()], (20,))
 
 
 @app.command("run")

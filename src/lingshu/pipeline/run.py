@@ -24,7 +24,7 @@ from lingshu.pipeline.raw import build_raw, manifest_images
 from lingshu.pipeline.recipe import PipelineRecipe
 from lingshu.pipeline.stage_data import leak_check, read_curated, write_stage_data
 from lingshu.pipeline.stages import StageSteps, publish
-from lingshu.pipeline.steps import StepResult, StepRunner
+from lingshu.pipeline.steps import StepResult, StepRunner, row_images
 
 
 def _licenses(manifest: Path) -> dict[str, str]:
@@ -172,9 +172,7 @@ def _data_step(steps: StepRunner, recipe: PipelineRecipe, curated: StepResult,
 
     def run(d: Path) -> dict[str, Any]:
         out = write_stage_data(Path(curated.output["data_dir"]), recipe.stage_data, d, recipe.seed)
-        images = {p["image"] for r in read_curated(Path(curated.output["data_dir"]))
-                  for m in r.get("messages", []) if isinstance(m.get("content"), list)
-                  for p in m["content"] if p.get("type") == "image"}
+        images = {im for r in read_curated(Path(curated.output["data_dir"])) for im in row_images(r)}
         multimodal = [(b.name, b.split) for b in ev.benchmarks if _is_multimodal(b.name)]
         check = leak_check(images, ev.data_dir, multimodal, d / "leak_check.json")
         out["leak_check"] = {k: v for k, v in check.items() if k != "leaks"}

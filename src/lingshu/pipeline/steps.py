@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,19 +59,23 @@ def images_digest(paths: Iterable[Path | str]) -> str:
     return sha256_obj(sorted((str(p), digests.file(p)) for p in {str(p) for p in paths}))
 
 
+def row_images(row: dict[str, Any]) -> Iterator[str]:
+    """Image paths named by one conversation row (``{"type": "image", "image": PATH}`` parts),
+    in order; tolerant of malformed parts (curated rows are validated elsewhere)."""
+    for message in row.get("messages", []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "image" and isinstance(part.get("image"), str):
+                yield part["image"]
+
+
 def referenced_images(jsonl: Path) -> list[str]:
-    """Image paths named by the conversation rows of ``jsonl`` (``{"type": "image",
-    "image": PATH}`` parts), in file order, each once."""
+    """Image paths named by the conversation rows of ``jsonl``, in file order, each once."""
     seen: dict[str, None] = {}
     with open(jsonl, encoding="utf-8") as f:
         for line in f:
-            if not line.strip():
-                continue
-            for message in json.loads(line).get("messages", []):
-                content = message.get("content") if isinstance(message, dict) else None
-                for part in content if isinstance(content, list) else []:
-                    if isinstance(part, dict) and part.get("type") == "image" and isinstance(part.get("image"), str):
-                        seen.setdefault(part["image"], None)
+            if line.strip():
+                seen.update(dict.fromkeys(row_images(json.loads(line))))
     return list(seen)
 
 

@@ -33,8 +33,13 @@ def test_list_commands_come_from_the_registries():
     assert "    gpus_per_actor = 0.0" in res.output
     res = runner.invoke(app, ["data", "recipes"])
     assert res.exit_code == 0, res.output
-    assert [line.split(":")[0] for line in res.output.splitlines()] == \
+    assert [line.split()[0] for line in res.output.splitlines()] == \
         ["demo", "medical-multimodal", "medical-text", "synthesis"] == list(shipped_recipes())
+    res = runner.invoke(app, ["data", "recipes", "--json"])
+    listed = json.loads(res.output)
+    assert list(listed) == list(shipped_recipes())
+    assert listed["demo"]["path"] == str(shipped_recipes()["demo"])
+    assert listed["demo"]["description"] and "\n" not in listed["demo"]["description"]
 
 
 def test_ops_listing_shows_factory_defaults_not_pydantic_internals():
