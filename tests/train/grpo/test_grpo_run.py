@@ -4,12 +4,14 @@ reference model reloaded from disk, exclusions, metrics and plots all work."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from grpo_helpers import qa_row, write_rows
 from lingshu.train.grpo import GRPOStageConfig, run_grpo_stage
+from lingshu.train.grpo.metrics import step_line
 from lingshu.train.rewards import REWARDS, completion_text, register_reward
 
 if "test_letter_share" not in REWARDS:
@@ -28,7 +30,7 @@ def _metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path) -> None:
+def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path, capfd) -> None:
     data = write_rows(tmp_path / "rl.jsonl", [qa_row(i) for i in range(8)])
     config = GRPOStageConfig(
         data=[{"path": "rl.jsonl"}],
@@ -58,11 +60,24 @@ def test_mean_reward_rises_on_a_learnable_task(char_model: Path, tmp_path: Path)
     assert (out / "plots" / "rewards.png").stat().st_size > 1000
     assert (out / "plots" / "training.png").is_file()
     assert json.loads((out / "stage_config.json").read_text())["max_steps"] == 24
+    # stderr is not a terminal here (a log file): one plain line a step, no Trainer bar, no
+    # dump of log dicts
+    said = capfd.readouterr()
+    lines = [ln for ln in said.err.splitlines() if ln.startswith(f"{config.name} step ")]
+    assert lines == [step_line(config.name, r["step"], 24, r) for r in records]
+    assert not re.search(r"\d+/24 \[", said.err)  # the Trainer's bar ("5/24 [00:03<...")
+    assert "{'loss'" not in said.out + said.err
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     AutoModelForCausalLM.from_pretrained(final)
     AutoTokenizer.from_pretrained(final)
+
+
+def test_step_line_is_one_plain_line():
+    record = {"reward/mean": 1.34375, "format_compliance": 0.9375, "step_time_s": 22.85, "loss": 0.0}
+    assert step_line("stage4-grpo", 3, 6, record) == "stage4-grpo step 3/6 reward 1.344 format 0.94 22.9 s"
+    assert step_line("grpo", 1, 2, {"reward/mean": 0.5}) == "grpo step 1/2 reward 0.500"
 
 
 @pytest.mark.slow
@@ -142,3 +157,34 @@ def test_interrupted_stage_resumes_from_its_checkpoint(char_model: Path, tmp_pat
     mtime = (out / "summary.json").stat().st_mtime
     assert run_grpo_stage(config, **common).model_path == final and final.is_dir()
     assert (out / "summary.json").stat().st_mtime == mtime
+
+
+def test_bf16_on_cpu_trains_fp32_weights_so_small_steps_are_kept(char_model: Path, tmp_path: Path) -> None:
+    """bf16 on the CPU is autocast over fp32 weights: at lr 1e-5 every weight with a gradient
+    moves. Weights stored in bf16 would round each such step away (half a bf16 spacing of a
+    weight of 0.02 is ~6e-5), leaving almost all of them unchanged: the control below."""
+    import torch
+    from safetensors.torch import load_file
+
+    data = write_rows(tmp_path / "rl.jsonl", [qa_row(i) for i in range(4)])
+    config = GRPOStageConfig(
+        data=[{"path": "rl.jsonl"}], rewards={"test_letter_share": 1.0},
+        num_generations=4, beta=0.0, loss_type="grpo", learning_rate=1e-5, precision="bf16",
+        max_completion_length=8, max_prompt_length=512,
+        global_batch=2, rollout_batch=2, per_device_batch=8, max_steps=2,
+    )
+    out = tmp_path / "run"
+    final = run_grpo_stage(config, model_path=char_model, output_dir=out, seed=0,
+                           base_dir=data.parent, device="cpu").model_path
+    before = load_file(next(char_model.glob("*.safetensors")))
+    after = load_file(next(final.glob("*.safetensors")))
+    key = max((k for k in after if after[k].ndim == 2 and k in before), key=lambda k: after[k].numel())
+    w0, w1 = before[key].float(), after[key]
+    assert w1.dtype == torch.float32  # exported in the weights' dtype
+    moved = ((w1 - w0).abs() > 0).float().mean().item()
+    step = (w1 - w0).abs().max().item()
+    assert moved > 0.5 and 1e-6 < step <= 2 * 1e-5 * 1.01, (moved, step)
+    # control: the same two steps applied to bf16 storage leave almost every weight as it was
+    stored = w0.to(torch.bfloat16) + (w1 - w0).to(torch.bfloat16)
+    kept_in_bf16 = (stored == w0.to(torch.bfloat16)).float().mean().item()
+    assert kept_in_bf16 > 0.9, kept_in_bf16

@@ -20,6 +20,7 @@ The file is appended with fsync per line (core.io), so a killed run keeps its cu
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,16 @@ def keep_metrics_until(path: Path, step: int) -> None:
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
+def step_line(stage: str, step: int, total: int, record: dict[str, Any]) -> str:
+    """The plain progress line of one GRPO step (what a log file gets instead of a bar)."""
+    parts = [f"{stage} step {step}/{total}", f"reward {record.get('reward/mean', float('nan')):.3f}"]
+    if "format_compliance" in record:
+        parts.append(f"format {record['format_compliance']:.2f}")
+    if "step_time_s" in record:
+        parts.append(f"{record['step_time_s']:.1f} s")
+    return " ".join(parts)
+
+
 def make_callback(
     path: Path,
     *,
@@ -105,6 +116,8 @@ def make_callback(
             record["step"] = state.global_step
             with JsonlAppender(Path(path)) as out:
                 out.write(record)
+            if args.disable_tqdm:  # a log file, not a terminal: one plain line per step
+                print(step_line(stage, state.global_step, state.max_steps, record), file=sys.stderr, flush=True)
             if run_metrics is not None:
                 run_metrics.write(
                     {"stage": stage, "global_step": step_offset + state.global_step, **record}

@@ -14,6 +14,8 @@ Outputs in ``output_dir``: ``final/`` (model + processor), ``stage_config.json``
 
 from __future__ import annotations
 
+import sys
+
 import logging
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,9 @@ def trl_args(
         save_steps=config.save_steps or 500,
         report_to=report_to or [],
         remove_unused_columns=False,
-        disable_tqdm=False,
+        # a bar on a terminal; in a log file carriage-return frames would pile up (make_callback
+        # prints one plain line per step there instead)
+        disable_tqdm=not sys.stderr.isatty(),
         log_completions=False,
     )
 
@@ -161,7 +165,13 @@ def run_grpo_stage(
 
     check_vllm_runtime(config, use_cpu=use_cpu, num_processes=_num_processes())
     dtype = _dtype(config.precision, precision, use_cpu)
-    model, processor = _load_policy(config, model_dir, dtype)
+    # On the CPU the weights stay fp32 and bf16 is autocast (TRL's bf16=True), as in the SFT
+    # stages. Weights loaded in bf16 are trained in bf16: an Adam step smaller than half a
+    # bf16 spacing of a weight (~6e-5 for a weight of 0.02) is rounded away, every step: the
+    # demo's 6 GRPO steps at lr 1e-5 left 98.3% of the weights' bf16 values unchanged and
+    # its accuracy and compliance where they were (docs/pipeline.md, "Issue 23"). On a GPU the load stays in the training dtype (memory; DeepSpeed keeps
+    # fp32 master weights itself).
+    model, processor = _load_policy(config, model_dir, "float32" if use_cpu else dtype)
     data = _load_rows(config, out, seed, base_dir, processor)
     args = trl_args(config, output_dir=out, seed=seed, use_cpu=use_cpu, report_to=report_to,
                     num_processes=_num_processes(), bf16=dtype == "bfloat16")
@@ -277,6 +287,10 @@ def _trainer(config: GRPOStageConfig, model: Any, processor: Any, data: Any, arg
         callbacks=[make_callback(metrics_path, stage=config.name, run_metrics=metrics,
                                  step_offset=offset, start=start, stop_after=stop_after)],
     )
+    if args.disable_tqdm:  # no terminal: our callback prints one plain line a step instead of
+        from transformers import PrinterCallback  # the Trainer's dump of every log dict
+
+        trainer.remove_callback(PrinterCallback)
     return trainer, start, resume_from
 
 
