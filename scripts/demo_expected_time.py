@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 
-# precision -> (minutes, what was measured); docs/performance.md "make demo by CPU"
+# precision -> (minutes, what was measured); docs/performance.md "The demo recipe of issue 23"
 MEASURED = {
-    "bf16": (13, "12 min 46 s measured on 2 idle cores of a CPU with AVX512-BF16"),
-    "fp32": (19, "projected, not measured end to end: a CPU with bf16 limited to AVX2 kernels; "
-             "slower AVX2 CPUs take longer, 30-40 minutes on issue 23's 2-core EPYC"),
+    "bf16": (11, "NATIVE_TIME measured on 2 idle cores of a CPU with AVX512-BF16 (torch: AVX512)"),
+    "fp32": (13, "12 min 38 s measured on 2 idle cores limited to AVX2 kernels (torch: AVX2), fp32; "
+             "an older or slower AVX2 CPU takes longer"),
 }
 
 

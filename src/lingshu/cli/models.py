@@ -70,7 +70,8 @@ def _alias_dir(alias: str) -> Path:
 @app.command("build-nano")
 def build_nano_cmd(
     out: Path = typer.Option(
-        None, "--out", help="Output directory [default: <models cache>/lingshu-nano]."
+        None, "--out", help="Output directory (default: lingshu-nano in the models cache: "
+        "$LINGSHU_MODELS, else $LINGSHU_CACHE/models, else ~/.cache/lingshu/models)."
     ),
     seed: int = typer.Option(0, help="Seed of the vision tower's random initialisation."),
 ) -> None:
