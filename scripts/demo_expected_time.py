@@ -16,7 +16,8 @@ import os
 # precision -> (minutes, what was measured); docs/performance.md "The demo recipe of issue 23"
 MEASURED = {
     "bf16": (9, "8 min 05 s measured on 2 idle cores of a CPU with AVX512-BF16 (torch: AVX512)"),
-    "fp32": (13, "12 min 38 s measured on 2 idle cores limited to AVX2 kernels (torch: AVX2), fp32; "
+    "fp32": (15, "14 min 03 s measured by `make demo` on a clean clone with empty caches, 2 idle cores "
+             "limited to AVX2 kernels (torch: AVX2), fp32 (12 min 38 s in bench/demo_phases.py); "
              "an older or slower AVX2 CPU takes longer"),
 }
 
