@@ -107,16 +107,15 @@ def _count_rows(src: Any, stage: str) -> int | None:
         if not e.missing:  # a folder without data files is a mistake here too
             raise UserError(f"stage {stage!r}: data: {e}") from None
         return round(src.samples * src.ratio) if src.samples else None
+    from lingshu.train.data.sft import mix_split
     from lingshu.train.data.sources import count_rows
 
-    return sum(_mixed(count_rows(p), src.ratio) for p in files)
-
-
-def _mixed(n: int, ratio: float) -> int:
-    """How many of ``n`` rows ``sft.mix`` takes: whole copies, then a rounded share of the
-    rest (``round(n * ratio)`` differs where ``n * frac`` ends in .5: 3 rows at 1.5 are 5)."""
-    whole = int(ratio)
-    return n * whole + round(n * (ratio - whole))
+    total = 0
+    for p in files:  # as training draws them: round(n * ratio) differs where n * frac ends
+        n = count_rows(p)  # in .5 (3 rows at 1.5 are 5)
+        whole, k = mix_split(n, src.ratio)
+        total += n * whole + k
+    return total
 
 
 def memory_estimate(total: int, trainable: int, tokens: int, cfg: Any, strategy: str, world: int,

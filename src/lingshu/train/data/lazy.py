@@ -35,7 +35,7 @@ import numpy as np
 
 from lingshu.core.errors import UserError
 from lingshu.train.config.data_paths import expand_entries
-from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, normalise
+from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, mix_split, normalise
 from lingshu.train.data.sources import RowFile, kind_of
 
 log = logging.getLogger(__name__)
@@ -256,10 +256,10 @@ class EagerSamples(list):
 
 def mixed_rows(n: int, ratio: float, rng: random.Random) -> np.ndarray:
     """Row numbers ``sft.mix`` selects from ``n`` rows, with the same draws from ``rng``."""
-    whole, frac = int(ratio), ratio - int(ratio)
+    whole, k = mix_split(n, ratio)
     parts = [np.tile(np.arange(n, dtype=np.int64), whole)]
-    if frac > 0:
-        parts.append(np.array(sorted(rng.sample(range(n), round(n * frac))), dtype=np.int64))
+    if ratio > whole:
+        parts.append(np.array(sorted(rng.sample(range(n), k)), dtype=np.int64))
     return np.concatenate(parts)
 
 

@@ -351,12 +351,18 @@ def read_rows(path: Path) -> list[tuple[int, Any]]:
     return rows
 
 
+def mix_split(n: int, ratio: float) -> tuple[int, int]:
+    """(whole copies, rows drawn for the fractional part) that ``ratio`` takes of ``n`` rows:
+    the one rule ``mix``, the lazy loader and the dry run's row count share."""
+    whole = int(ratio)
+    return whole, round(n * (ratio - whole))
+
+
 def mix(rows: list, ratio: float, rng: random.Random) -> list:
     """Take ``ratio`` of ``rows``: whole copies for the integer part, a seeded subset for the rest."""
-    whole, frac = int(ratio), ratio - int(ratio)
+    whole, k = mix_split(len(rows), ratio)
     out = list(rows) * whole
-    if frac > 0:
-        k = round(len(rows) * frac)
+    if ratio > whole:
         out += [rows[i] for i in sorted(rng.sample(range(len(rows)), k))]
     return out
 
