@@ -99,9 +99,9 @@ def test_end_to_end_outputs(tmp_path, crafted):
     mix = json.loads((out / "mixtures" / "sft.json").read_text())
     assert mix["records"] == len((out / "mixtures" / "sft.jsonl").read_text().splitlines())
     # a rerun redoes nothing: every shard file is kept as it was
-    stamps = {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")}
     run_recipe(load_recipe(recipe))
-    assert stamps == {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*.json")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")}
     assert read_out(out) == (rows, excl)
 
 
@@ -125,7 +125,7 @@ def test_resume_after_kill_9(tmp_path):
     work = tmp_path / "killed" / ".work"
 
     def count(stage: str) -> int:
-        return len(list(work.glob(f"{stage}*/shard-*.json")))
+        return len(list(work.glob(f"{stage}*/shard-*.jsonl.gz")))
 
     # kill once in the middle of segment 0 (hashing), once in the middle of segment 1
     for stage in ("stage0", "stage1"):
@@ -141,7 +141,7 @@ def test_resume_after_kill_9(tmp_path):
         proc.wait()
         assert 0 < count(stage) < 50, count(stage)
     assert not (tmp_path / "killed" / "summary.json").exists()  # it really was interrupted
-    partial = len(list(work.rglob("shard-*.json")))
+    partial = len(list(work.rglob("shard-*.jsonl.gz")))
     run_recipe(load_recipe(killed))
     assert partial > 0
     assert read_out(tmp_path / "killed") == read_out(tmp_path / "clean")

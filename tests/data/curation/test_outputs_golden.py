@@ -86,3 +86,20 @@ def test_outputs_equal_the_golden_run(tmp_path):
     golden = json.loads(GOLDEN.read_text())
     assert (res.kept, res.excluded) == (golden["kept"], golden["excluded"])
     assert got == golden["files"]
+
+
+def test_control_a_lossy_stage_encoding_fails_the_golden(tmp_path, monkeypatch):
+    """Control: stage files that drop what ops measured (``stats``), as an encoding that
+    lost a field would, change the outputs and so miss the golden."""
+    from lingshu.data.curate import stage_files
+
+    real = stage_files.encode_stage
+    monkeypatch.setattr(stage_files, "encode_stage", lambda recs, excl, **kw: real(
+        [{**r, "stats": {}} for r in recs], excl, **kw))
+    recipe = write_recipe(tmp_path / "r.yaml", _inputs(tmp_path), OPS, shard_size=7,
+                          mixtures={"sft": {"sources": {"captions": 1.0, "notes": 1.0}}})
+    run_recipe(load_recipe(recipe))
+    got = output_digests(tmp_path / "out", tmp_path)
+    files = json.loads(GOLDEN.read_text())["files"]
+    changed = sorted(k for k in files if got.get(k) != files[k])
+    assert "data/shard-00002.jsonl" in changed and "summary.json" in changed

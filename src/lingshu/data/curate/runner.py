@@ -2,8 +2,9 @@
 
 Layout of a run (``OUT`` = ``output.dir``)::
 
-    OUT/.work/read-<h>/shard-00000.json     records + read exclusions, one file per shard
-    OUT/.work/stage<k>-<h>/shard-00000.json records after segment k (+ exclusions)
+    OUT/.work/read-<h>/shard-00000.jsonl.gz records + read exclusions, one file per shard
+                                            (gzip JSON lines: stage_files.py)
+    OUT/.work/stage<k>-<h>/shard-00000.jsonl.gz  records after segment k (+ exclusions)
     OUT/.work/stage<k>-<h>/sig/shard-00000.npz  the global op's signatures (binary)
     OUT/.work/stage<k>-<h>/edges, parts, resolve/  its decision's phases (partition.py)
     OUT/.work/stage<k>-<h>/decisions/shard-00000.json  the segment's global op: the
@@ -40,8 +41,8 @@ from lingshu.data.curate.shards import (
     read_shards,
     recipe_json,
     segments,
-    shard_name,
 )
+from lingshu.data.curate.stage_files import stage_file
 from lingshu.data.curate.writer import RunResult, write_outputs
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,7 @@ def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> 
         h = sha256_text(h + stable_json(spec_slice) + str(k) + stable_json(files))[:12]
         stage = work / f"stage{k}-{h}"
         jobs = [
-            {"src": str(prev_dir / f"{shard_name(i)}.json"),
-             "out": str(stage / f"{shard_name(i)}.json"),
+            {"src": str(stage_file(prev_dir, i)), "out": str(stage_file(stage, i)),
              "decisions": str(decision_file(prev_dec, i)) if prev_dec else None,
              "segment": k, "recipe": rjson, "base_dir": str(recipe.base_dir)}
             for i in range(n)

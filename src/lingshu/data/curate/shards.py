@@ -34,6 +34,13 @@ from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
 from lingshu.data.curate.shard_writer import decision_exclusion, write_shard
+from lingshu.data.curate.stage_files import (
+    FORMAT,
+    read_stage,
+    shard_index,
+    stage_file,
+    write_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,7 @@ def image_fingerprint(read_dir: Path, n: int, digests: FileDigests) -> str:
     the images and the writer copies them (issue 22: an edited image is seen)."""
     paths: set[str] = set()
     for i in range(n):
-        for r in json.loads((read_dir / f"{shard_name(i)}.json").read_text())["records"]:
+        for r in read_stage(stage_file(read_dir, i))[0]:
             paths.update(Record.from_dict(r).images())
     return sha256_text(stable_json([[p, digests.file(p)] for p in sorted(paths)]))
 
@@ -100,7 +107,7 @@ def read_shards(recipe: Recipe, work: Path,
     excluded). Re-reads on resume but rewrites only missing shard files."""
     local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
     h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) +
+                    str(recipe.output.shard_size) + FORMAT +
                     stable_json(input_fingerprints(local, digests)))[:12]
     read_dir = work / f"read-{h}"
     done = read_dir / "done.json"
@@ -113,9 +120,9 @@ def read_shards(recipe: Recipe, work: Path,
 
     def flush() -> None:
         nonlocal buf, excl, n
-        path = read_dir / f"{shard_name(n)}.json"
+        path = stage_file(read_dir, n)
         if not path.exists():
-            atomic_write_json(path, {"records": buf, "exclusions": excl})
+            write_stage(path, buf, excl)
         n += 1
         buf, excl = [], []
 
@@ -177,8 +184,8 @@ def process_shard(job: dict[str, Any]) -> str:
         return out.name
     ops = ops_for(job["recipe"], job["base_dir"])
     map_ops, glob = segments(ops)[job["segment"]]
-    data = json.loads(Path(job["src"]).read_text())
-    records = [Record.from_dict(r) for r in data["records"]]
+    rows, _ = read_stage(Path(job["src"]))
+    records = [Record.from_dict(r) for r in rows]
     exclusions: list[dict] = []
     decisions = json.loads(Path(job["decisions"]).read_text()) if job["decisions"] else {}
     if decisions:
@@ -194,10 +201,9 @@ def process_shard(job: dict[str, Any]) -> str:
         records, dropped = op.apply(records)
         exclusions.extend(dropped)
     if glob is not None:  # binary signatures first: the shard file marks the job done
-        i = int(out.stem.split("-")[1])
+        i = shard_index(out)
         write_npz(sig_file(out.parent, i), pack_shard(glob, records, glob.signatures(records)))
-    atomic_write_json(out, {"records": [r.to_dict() for r in records],
-                            "exclusions": exclusions})
+    write_stage(out, [r.to_dict() for r in records], exclusions)
     return out.name
 
 
