@@ -98,11 +98,19 @@ def test_end_to_end_outputs(tmp_path, crafted):
     assert len((out / "decontamination.jsonl").read_text().splitlines()) == n_images
     mix = json.loads((out / "mixtures" / "sft.json").read_text())
     assert mix["records"] == len((out / "mixtures" / "sft.jsonl").read_text().splitlines())
-    # a rerun redoes nothing: every shard file is kept as it was
-    stamps = {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")}
+    # a rerun redoes nothing: every shard file is kept as it was (but the images' digests,
+    # which every run computes again to see an edited image)
+    stamps = _stamps(out)
     run_recipe(load_recipe(recipe))
-    assert stamps == {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")}
+    assert stamps == _stamps(out) and len(stamps) > 50
+    assert all(p.stat().st_mtime_ns > stamps[next(iter(stamps))] for p in
+               (out / ".work").glob("read-*/images/shard-*.json"))
     assert read_out(out) == (rows, excl)
+
+
+def _stamps(out: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")
+            if p.parent.name != "images"}
 
 
 def _kill_recipe(tmp_path: Path, out: str) -> Path:
@@ -163,6 +171,15 @@ def test_ray_executor_equals_local(tmp_path, crafted):
 
         ray.shutdown()
     assert read_out(tmp_path / "ray") == read_out(tmp_path / "local")
+    # the same keys (the images' part hashed in Ray's workers or in this process)
+    assert _steps(tmp_path / "ray") == _steps(tmp_path / "local")
+    assert len([s for s in _steps(tmp_path / "local") if s.startswith("stage")]) == 2
+
+
+def _steps(out: Path) -> list[str]:
+    """The step folders of a run: their names hold the steps' keys."""
+    return sorted(p.name for p in (out / ".work").iterdir()
+                  if p.name.startswith(("read-", "stage", "write-")))
 
 
 def test_local_worker_processes_give_the_same_output(tmp_path):

@@ -4,12 +4,16 @@ Layout of a run (``OUT`` = ``output.dir``)::
 
     OUT/.work/read-<h>/shard-00000.jsonl.gz records + read exclusions, one file per shard
                                             (gzip JSON lines: stage_files.py)
+    OUT/.work/read-<h>/done.json             written last: shard count, shards with images
+    OUT/.work/read-<h>/images/shard-00000.json  digest of the images the shard's records
+                                            reference (rewritten by a job every run)
     OUT/.work/stage<k>-<h>/shard-00000.jsonl.gz  records after segment k (+ exclusions)
     OUT/.work/stage<k>-<h>/sig/shard-00000.npz  the global op's signatures (binary)
     OUT/.work/stage<k>-<h>/edges, parts, resolve/  its decision's phases (partition.py)
     OUT/.work/stage<k>-<h>/decisions/shard-00000.json  the segment's global op: the
                                             drops of that shard only (id -> reason)
     OUT/.work/stage<k>-<h>/decisions.json   written last: the decision is complete
+    OUT/.work/write-<h>/shard-00000.json     the shard's exclusions of every step + counts
     OUT/data/shard-00000.jsonl               training JSONL (CONTRACTS point 2) + data/images/
     OUT/exclusions.jsonl, summary.json, summary.md, plots/*.png, data_card.md, mixtures/
 
@@ -18,7 +22,9 @@ registry runs it (``local`` or ``ray``). Every file is written atomically, so a 
 or a run resumed after ``kill -9`` at any moment, skips the shards whose file exists and
 redoes the others, which neither loses nor duplicates a record. ``<h>`` hashes the inputs
 (by content: input files and folders, the images records reference, the files ops read)
-and the ops up to that point, so editing a later op reuses the earlier stages.
+and the ops up to that point, so editing a later op reuses the earlier stages. The
+images' part is hashed in the workers, one job per read shard that has images
+(``shards.image_fingerprint``); the driver combines one digest per shard.
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> 
     rjson = recipe_json(recipe)
     prev_dir, prev_dec = read_dir, None
     stage_dirs: list[Path] = []
-    h = read_dir.name + image_fingerprint(read_dir, n, digests)
+    h = read_dir.name + image_fingerprint(read_dir, execute.run)
     done_ops = 0
     for k, (map_ops, glob) in enumerate(segments(ops)):
         n_ops = len(map_ops) + (glob is not None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,45 @@ def input_fingerprints(paths: list[Path], digests: FileDigests | None = None) ->
     return [path_fingerprint(p, digests) for p in paths]
 
 
-def image_fingerprint(read_dir: Path, n: int, digests: FileDigests) -> str:
+def image_digest_file(read_dir: Path, i: int) -> Path:
+    return read_dir / "images" / f"{shard_name(i)}.json"
+
+
+def image_digest(job: dict[str, Any]) -> str:
+    """Job: the content of every image read shard ``src``'s records reference, as one
+    digest, written with the run's token (``run``) to ``out``. Runs on every run (an
+    image edited after the read must be seen), in the workers: the driver only combines
+    one digest per shard. A fresh memo per job: a worker that outlives a run (Ray) must
+    not answer from an earlier run's hashes."""
+    digests = FileDigests()
+    paths = sorted({p for r in read_stage(Path(job["src"]))[0]
+                    for p in Record.from_dict(r).images()})
+    digest = sha256_text(stable_json([[p, digests.file(p)] for p in paths]))
+    atomic_write_json(Path(job["out"]), {"run": job["run"], "digest": digest})
+    return Path(job["out"]).name
+
+
+def image_fingerprint(read_dir: Path, run: Any) -> str:
     """The content of every image the read records reference (a JSONL row's ``image``
     path is outside the input file): part of every later step's key, since ops decode
-    the images and the writer copies them (issue 22: an edited image is seen)."""
-    paths: set[str] = set()
-    for i in range(n):
-        for r in read_stage(stage_file(read_dir, i))[0]:
-            paths.update(Record.from_dict(r).images())
-    return sha256_text(stable_json([[p, digests.file(p)] for p in sorted(paths)]))
+    the images and the writer copies them (issue 22: an edited image is seen).
+
+    One ``image_digest`` job per read shard that references an image (the read step
+    lists them in ``done.json``), run by the executor (``run``); the driver combines the
+    per-shard digests, so it reads no record and hashes no image."""
+    shards = json.loads((read_dir / "done.json").read_text())["with_images"]
+    token = secrets.token_hex(8)
+    jobs = [{"kind": "images", "src": str(stage_file(read_dir, i)),
+             "out": str(image_digest_file(read_dir, i)), "run": token} for i in shards]
+    if jobs:
+        run(jobs)
+    parts = []
+    for i in shards:
+        got = json.loads(image_digest_file(read_dir, i).read_text())
+        if got["run"] != token:  # an executor that skipped the job: never use a stale hash
+            raise RuntimeError(f"{image_digest_file(read_dir, i)}: not written by this run")
+        parts.append([i, got["digest"]])
+    return sha256_text(stable_json(parts))
 
 
 INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
@@ -117,18 +148,23 @@ def read_shards(recipe: Recipe, work: Path,
     buf: list[dict] = []
     excl: list[dict] = []
     n = 0
+    with_images: list[int] = []  # shards whose records reference an image
+    has_image = False
 
     def flush() -> None:
-        nonlocal buf, excl, n
+        nonlocal buf, excl, n, has_image
         path = stage_file(read_dir, n)
         if not path.exists():
             write_stage(path, buf, excl)
+        if has_image:
+            with_images.append(n)
         n += 1
-        buf, excl = [], []
+        buf, excl, has_image = [], [], False
 
     for spec, path in zip(recipe.inputs, local, strict=True):
         for item in read_input(spec, work, recipe.base_dir, path):
             if isinstance(item, Record):
+                has_image = has_image or bool(item.images())
                 buf.append(item.to_dict())
                 if len(buf) >= size:
                     flush()
@@ -137,7 +173,7 @@ def read_shards(recipe: Recipe, work: Path,
                 excl.append(item)
     if buf or excl or n == 0:
         flush()
-    atomic_write_json(done, {"shards": n})
+    atomic_write_json(done, {"shards": n, "with_images": with_images})
     return read_dir, n
 
 
@@ -207,10 +243,10 @@ def process_shard(job: dict[str, Any]) -> str:
     return out.name
 
 
-JOBS = {"write": write_shard, "bands": band_edges, "components": components,
-        "resolve": resolve, "gather": gather}
-"""Job kinds besides a segment's shard pass: the final write, the phases of a global
-decision (``partition.py``)."""
+JOBS = {"images": image_digest, "write": write_shard, "bands": band_edges,
+        "components": components, "resolve": resolve, "gather": gather}
+"""Job kinds besides a segment's shard pass: the read shards' image digests, the final
+write, the phases of a global decision (``partition.py``)."""
 
 
 def run_job(job: dict[str, Any]) -> str:
