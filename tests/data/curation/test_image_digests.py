@@ -11,14 +11,15 @@ import pytest
 from curation_helpers import rad_images, write_jsonl, write_recipe
 
 from lingshu.data.curate import load_recipe
-from lingshu.data.curate.shards import image_fingerprint, read_shards, run_job
+from lingshu.data.curate.read_step import read_shards
+from lingshu.data.curate.shards import image_fingerprint, run_job
 
 
 def _read(tmp_path, rows, shard_size=2):
     write_jsonl(tmp_path / "d.jsonl", rows)
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", [{"name": "d", "path": "d.jsonl"}],
                                       [], shard_size=shard_size))
-    return read_shards(recipe, tmp_path / "out" / ".work")
+    return read_shards(recipe, tmp_path / "out" / ".work", lambda js: [run_job(j) for j in js])
 
 
 def _row(i, image=None):

@@ -2,6 +2,10 @@
 
 Layout of a run (``OUT`` = ``output.dir``)::
 
+    OUT/.work/read-<h>/raw/shard-00000.jsonl.gz  the shard as read, ids not yet numbered;
+                                            becomes shard-00000.jsonl.gz (read_step.py)
+    OUT/.work/read-<h>/keys/shard-00000.npz  the shard's ids (input, hash, id), and
+    OUT/.work/read-<h>/ids/                  the renames (q7 -> q7#1) of repeated ids
     OUT/.work/read-<h>/shard-00000.jsonl.gz records + read exclusions, one file per shard
                                             (gzip JSON lines: stage_files.py)
     OUT/.work/read-<h>/done.json             written last: shard count, shards with images
@@ -39,12 +43,12 @@ from lingshu.core.secrets import without_secrets
 from lingshu.data.curate.executors import make_executor
 from lingshu.data.curate.partition import decide_partitioned
 from lingshu.data.curate.ops.base import GlobalOp
+from lingshu.data.curate.read_step import read_shards
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shards import (
     decision_file,
     image_fingerprint,
     param_fingerprints,
-    read_shards,
     recipe_json,
     segments,
 )
@@ -72,7 +76,7 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
 
 def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> RunResult:
     digests = FileDigests()  # every file read by content, each hashed once this run
-    read_dir, n = read_shards(recipe, work, digests)
+    read_dir, n = read_shards(recipe, work, execute.run, digests)
     rjson = recipe_json(recipe)
     prev_dir, prev_dec = read_dir, None
     stage_dirs: list[Path] = []

@@ -30,13 +30,11 @@ from lingshu.data.curate.partition import (
     sig_file,
     write_npz,
 )
-from lingshu.data.curate.paths import stage_input
-from lingshu.data.curate.readers import read_input
+from lingshu.data.curate.read_step import apply_ids, number_ids
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
 from lingshu.data.curate.shard_writer import decision_exclusion, write_shard
 from lingshu.data.curate.stage_files import (
-    FORMAT,
     read_stage,
     shard_index,
     stage_file,
@@ -63,13 +61,6 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     if cur or not segs:
         segs.append((cur, None))
     return segs
-
-
-def input_fingerprints(paths: list[Path], digests: FileDigests | None = None) -> list[str]:
-    """The content of every input file (or folder) the read step reads (``paths``: where
-    ``paths.stage_input`` put them): part of its key, so a rerun after editing an input
-    reads it again (core.hashing.path_fingerprint)."""
-    return [path_fingerprint(p, digests) for p in paths]
 
 
 def image_digest_file(read_dir: Path, i: int) -> Path:
@@ -130,51 +121,6 @@ def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path,
                 out.append(path_fingerprint(path if path.is_absolute() else base_dir / path,
                                             digests))
     return out
-
-
-def read_shards(recipe: Recipe, work: Path,
-                digests: FileDigests | None = None) -> tuple[Path, int]:
-    """Stream every input into shards of ``shard_size`` records (plus the rows the readers
-    excluded). Re-reads on resume but rewrites only missing shard files."""
-    local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
-    h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) + FORMAT +
-                    stable_json(input_fingerprints(local, digests)))[:12]
-    read_dir = work / f"read-{h}"
-    done = read_dir / "done.json"
-    if done.exists():
-        return read_dir, json.loads(done.read_text())["shards"]
-    size = recipe.output.shard_size
-    buf: list[dict] = []
-    excl: list[dict] = []
-    n = 0
-    with_images: list[int] = []  # shards whose records reference an image
-    has_image = False
-
-    def flush() -> None:
-        nonlocal buf, excl, n, has_image
-        path = stage_file(read_dir, n)
-        if not path.exists():
-            write_stage(path, buf, excl)
-        if has_image:
-            with_images.append(n)
-        n += 1
-        buf, excl, has_image = [], [], False
-
-    for spec, path in zip(recipe.inputs, local, strict=True):
-        for item in read_input(spec, work, recipe.base_dir, path):
-            if isinstance(item, Record):
-                has_image = has_image or bool(item.images())
-                buf.append(item.to_dict())
-                if len(buf) >= size:
-                    flush()
-            else:
-                log.warning("%s: excluded at read: %s", item["id"], item["reason"])
-                excl.append(item)
-    if buf or excl or n == 0:
-        flush()
-    atomic_write_json(done, {"shards": n, "with_images": with_images})
-    return read_dir, n
 
 
 _OPS_CACHE: dict[str, list[Op]] = {}
@@ -243,10 +189,12 @@ def process_shard(job: dict[str, Any]) -> str:
     return out.name
 
 
-JOBS = {"images": image_digest, "write": write_shard, "bands": band_edges,
-        "components": components, "resolve": resolve, "gather": gather}
-"""Job kinds besides a segment's shard pass: the read shards' image digests, the final
-write, the phases of a global decision (``partition.py``)."""
+JOBS = {"ids": number_ids, "ids_apply": apply_ids, "images": image_digest,
+        "write": write_shard, "bands": band_edges, "components": components,
+        "resolve": resolve, "gather": gather}
+"""Job kinds besides a segment's shard pass: the read step's id numbering
+(``read_step.py``), the read shards' image digests, the final write, the phases of a
+global decision (``partition.py``)."""
 
 
 def run_job(job: dict[str, Any]) -> str:
