@@ -197,6 +197,28 @@ def test_local_worker_processes_give_the_same_output(tmp_path):
     assert read_out(tmp_path / "one") == read_out(tmp_path / "two")
 
 
+def _write_pid(job: dict) -> str:
+    Path(job["out"]).write_text(str(os.getpid()))
+    return "pid"
+
+
+def test_a_lone_job_runs_in_a_worker_process(tmp_path, monkeypatch):
+    """With workers > 1 nothing runs on the driver, a list of one job (a decision's
+    components job, which holds every edge) included; with workers 1 all runs here."""
+    from lingshu.data.curate import shards
+    from lingshu.data.curate.executors import make_executor
+
+    monkeypatch.setitem(shards.JOBS, "pid", _write_pid)
+    for workers in (2, 1):
+        ex = make_executor("local", [], workers=workers)
+        try:
+            ex.run([{"kind": "pid", "out": str(tmp_path / f"pid{workers}")}])
+        finally:
+            ex.close()
+    assert int((tmp_path / "pid2").read_text()) != os.getpid()
+    assert int((tmp_path / "pid1").read_text()) == os.getpid()
+
+
 def test_decisions_and_writes_are_per_shard(tmp_path):
     """A global decision is stored per shard (a shard job reads only its own drops) and
     each shard's output, exclusions and counts are written by its own job."""
