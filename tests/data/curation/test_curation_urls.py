@@ -77,7 +77,7 @@ def test_missing_url_input_and_remote_output_are_one_line_errors(tmp_path):
             ("nosuch://b/out", "w", "'nosuch://b/out': cannot write there (Protocol not "
              "known: nosuch); fix output.dir or install the fsspec driver"),
             ("memory://b/out", "w", "memory:// is private to each process"),
-            ("s3://b/out", "s3://b/work", "the work folder must be a local path or file:// "
+            (str(tmp_path / "o"), "s3://b/work", "the work folder must be a local path or file:// "
              "URL on a filesystem every node mounts")):
         with pytest.raises(UserError) as e:
             _run(tmp_path, str(tmp_path / "t.jsonl"), out, work_dir=work)

@@ -65,8 +65,9 @@ def exists(loc: str) -> bool:
 
 
 def names(folder: str) -> set[str]:
-    """The file names directly in ``folder`` (empty when it does not exist), listed afresh:
-    a cached listing from earlier in the run would miss what workers wrote since."""
+    """The file names directly in ``folder`` (empty when it does not exist), listed afresh
+    and not kept in the driver's listing cache: a cached listing would hide from later
+    reads (``open_text``) the objects workers write after it."""
     if not is_url(folder):
         return set(os.listdir(folder)) if os.path.isdir(folder) else set()
     fs, path = _fs(folder)
@@ -75,6 +76,8 @@ def names(folder: str) -> set[str]:
         return {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)}
     except FileNotFoundError:
         return set()
+    finally:
+        fs.invalidate_cache(path)
 
 
 def remove(loc: str) -> None:
@@ -94,12 +97,18 @@ def open_text(loc: str) -> IO[str]:
 
 
 def check_reachable(loc: str) -> None:
-    """Fail in one line, before any work, when the output URL cannot be reached."""
+    """Fail in one line, before any work, when the output URL cannot be reached or its
+    first component (an object store's bucket) does not exist: else every worker's first
+    write would fail with the driver's traceback."""
     if not is_url(loc):
         return
     try:
         fs, path = _fs(loc)
-        fs.exists(path)
+        top = path.strip("/").split("/")[0]
+        fs.info(top)  # not exists(): drivers answer False to a connection error too
+    except FileNotFoundError:
+        raise UserError(f"output.dir {loc}: {top!r} does not exist; create it (an object "
+                        "store's bucket) or fix output.dir") from None
     except Exception as e:  # noqa: BLE001 (drivers raise their own types: botocore, aiohttp ...)
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(f"output.dir {loc}: cannot reach it ({first}); check the URL and "
