@@ -122,8 +122,8 @@ def write_shard(job: dict[str, Any]) -> str:
         if job["images"] == "copy":
             rec.replace_images({p: copy_image(p, job["images_dir"]) for p in rec.images()})
         rows.append(training_row(rec))
-    out_store.write_text(job["data"], "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
-                                    for r in rows))
+    out_store.write_text(job["data"], "".join(
+        json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
     atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
                             "node": node_id()})
     return out.name

@@ -83,8 +83,8 @@ def write_outputs(
         write_plots(summary, out_store.join(out, "plots"))
     if recipe.mixtures:
         write_mixtures(recipe, data_dir, n, counts["kept"], out_store.join(out, "mixtures"))
-    return RunResult(out_dir=out if is_url(out) else Path(out), kept=summary["kept"], excluded=summary["excluded"],
-                     by_op=summary["excluded_by_op"])
+    return RunResult(out_dir=out if is_url(out) else Path(out), kept=summary["kept"],
+                     excluded=summary["excluded"], by_op=summary["excluded_by_op"])
 
 
 def _picked_rows(data_dir: str, n: int, wanted: dict[tuple[str, int], int]) -> list[dict]:
