@@ -3,16 +3,24 @@
 A recipe run with two worker processes (so data shards and image copies are written from
 the workers) to ``s3://`` gives the same files, byte for byte, as the same recipe into a
 local folder; a rerun runs no write job; a run cut after some shards (their markers and
-objects gone) redoes only those. An unreachable endpoint is a one-line error.
+objects gone) redoes only those; a run killed with SIGKILL during the writes and rerun
+gives the same files too. A missing bucket and an unreachable endpoint are one-line
+errors.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 from curation_helpers import rad_images, write_jsonl
 
 from lingshu.core.errors import UserError
@@ -42,7 +50,7 @@ def s3():
     server.stop()
 
 
-def _recipe(tmp_path: Path, out: str, **output):
+def _recipe(tmp_path: Path, out: str, shard_size: int = 3, **output):
     imgs = rad_images(5)
     write_jsonl(tmp_path / "caps.jsonl", [
         {"id": f"c{i}", "image": str(p), "task": "caption", "question": "Describe it.",
@@ -54,7 +62,7 @@ def _recipe(tmp_path: Path, out: str, **output):
         {"name": "notes", "path": "notes.jsonl", "task": "text"}],
         "ops": [{"op": "image_decodable"}, {"op": "image_phash"},
                 {"op": "image_dedup", "scope": "global"}, {"op": "text_dedup"}],
-        "output": {"dir": out, "shard_size": 3, "plots": True, **output},
+        "output": {"dir": out, "shard_size": shard_size, "plots": True, **output},
         "mixtures": {"sft": {"sources": {"caps": 1.0, "notes": 1.0}, "size": 6}}}
     return parse_recipe(data, tmp_path)
 
@@ -145,3 +153,35 @@ def test_unreachable_endpoint_and_missing_bucket_are_one_line(tmp_path, s3, monk
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("output.dir s3://nowhere/out: cannot reach it ("), msg
     assert msg.endswith("check the URL and the fsspec driver's endpoint and credentials"), msg
+
+
+@pytest.mark.slow
+def test_kill_9_during_the_s3_writes_then_rerun_equals_local(tmp_path, s3):
+    """A real ``lingshu data run`` (two workers) killed with SIGKILL, its workers too, once
+    the first data object is in the bucket; the rerun's files equal the local run's."""
+    local = tmp_path / "local"
+    run_recipe(_recipe(tmp_path, str(local), shard_size=1))
+    want = _local_files(local)
+    url, work = f"s3://{BUCKET}/killed", tmp_path / "work"
+    path = tmp_path / "r.yaml"
+    recipe = _recipe(tmp_path, url, shard_size=1, work_dir=str(work))
+    path.write_text(yaml.safe_dump({**recipe.model_dump(mode="json", exclude={"base_dir"})}))
+    cmd = [sys.executable, "-m", "lingshu.cli.main", "data", "run", "--recipe", str(path),
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    first = f"{BUCKET}/killed/data/shard-00000.jsonl"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        s3.invalidate_cache()
+        if s3.exists(first):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    s3.invalidate_cache()
+    assert not s3.exists(f"{BUCKET}/killed/summary.json")  # cut before the driver's files
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _s3_files(s3, f"{BUCKET}/killed") == want
