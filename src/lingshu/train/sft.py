@@ -213,13 +213,17 @@ def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: 
                   acc: Any) -> tuple[Any, Any]:
     """The stage's samples as a length index (``data/lazy.py``: rows are encoded when a batch
     needs them); skipped rows go to ``exclusions.jsonl`` with why. The first process of each
-    machine builds the index (cached under ``length-index/``), the others read it."""
+    machine builds the index (cached under ``length-index/``), the others read it. It builds
+    it in ``data_workers`` + 1 processes: the rank's data workers and the rank itself, all
+    idle until the index exists (``data_workers: 0``: in this process)."""
     from lingshu.train.data.lazy import open_sft_data
+    from lingshu.train.data.loader import default_workers
 
+    workers = config.data_workers if config.data_workers is not None else default_workers()
     with acc.local_main_process_first():
         samples, excl = open_sft_data(config.data, processor, max_length=config.max_length,
                                       min_pixels=config.min_pixels, max_pixels=config.max_pixels,
-                                      seed=seed, cache_dir=stage_dir / "length-index")
+                                      seed=seed, cache_dir=stage_dir / "length-index", processes=workers + 1)
     main = acc.is_main_process
     if main:
         atomic_write_text(stage_dir / "exclusions.jsonl",

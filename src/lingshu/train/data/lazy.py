@@ -20,13 +20,14 @@ batch by a one-token sample without targets, with a warning naming it (``loader`
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
 import random
-import tarfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,10 @@ class FileIndex:
             return cls(z["locators"], z["lines"], z["lengths"], z["labels"], bad)
 
 
-def build_index(rows: RowFile, style: str, counter: Any) -> FileIndex:
-    """The length pass over one file (``counter``: a ``lengths.LengthCounter``)."""
+def build_index(rows: RowFile, style: str, counter: Any, start: int = 0, stop: int | None = None) -> FileIndex:
+    """The length pass over one file, or over one range of it (``RowFile.split``; line and
+    row numbers then count from the range's start, ``index_pool.join`` shifts them)
+    (``counter``: a ``lengths.LengthCounter``)."""
     loc, lines, lengths, labels = array("q"), array("i"), array("i"), array("i")
     bad: dict[int, tuple[str, str, Any]] = {}
     base = rows.path.parent
@@ -96,26 +99,44 @@ def build_index(rows: RowFile, style: str, counter: Any) -> FileIndex:
         chunk.clear()
 
     chunk: list = []
-    for r, (locator, line, row) in enumerate(rows.scan()):
-        loc.append(locator)
-        lines.append(line)
-        lengths.append(-1)
-        labels.append(-1)
-        rid = row.get("id") if isinstance(row, dict) else None
-        try:
-            if isinstance(row, BadSample):
-                raise row
-            chunk.append((r, normalise(row, base, style, rows.resolver(locator)), rid))
-        except BadSample as e:
-            bad[r] = (e.reason, e.detail, rid)
-        if len(chunk) >= CHUNK:
+    with _frozen_heap():
+        for r, (locator, line, row) in enumerate(rows.scan(start, stop)):
+            loc.append(locator)
+            lines.append(line)
+            lengths.append(-1)
+            labels.append(-1)
+            rid = row.get("id") if isinstance(row, dict) else None
+            try:
+                if isinstance(row, BadSample):
+                    raise row
+                chunk.append((r, normalise(row, base, style, rows.resolver(locator)), rid))
+            except BadSample as e:
+                bad[r] = (e.reason, e.detail, rid)
+            if len(chunk) >= CHUNK:
+                flush(chunk)
+        if chunk:
             flush(chunk)
-    if chunk:
-        flush(chunk)
     rows.forget_members()
     arr = [np.frombuffer(a, dtype=a.typecode).copy() if len(a) else np.zeros(0, a.typecode)
            for a in (loc, lines, lengths, labels)]
     return FileIndex(*arr, bad=bad)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive before the pass (a training process holds torch, transformers and
+    the model: hundreds of thousands) moved out of the garbage collector's sight while it
+    runs. The pass allocates millions of small objects, and each full collection walked all
+    of them again: 18% of the pass's time in a profile (docs/performance.md); results are
+    unchanged. Does nothing when someone else froze the heap already."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def fingerprint(processor: Any, min_pixels: int, max_pixels: int) -> str:
@@ -134,26 +155,40 @@ def fingerprint(processor: Any, min_pixels: int, max_pixels: int) -> str:
     })
 
 
-def cached_index(path: Path, style: str, counter: Any, prints: str, cache_dir: Path | None) -> FileIndex:
-    """The file's index from ``cache_dir`` (keyed by its content hash and ``prints``), built
-    and written atomically when missing or unreadable."""
+def cached_indexes(files: list[tuple[Path, str]], counter: Any, prints: str, cache_dir: Path | None,
+                   processes: int = 1) -> list[FileIndex | Exception]:
+    """Each ``(path, style)`` file's index: from ``cache_dir`` (keyed by its content hash and
+    ``prints``) when there, else built (by ``processes`` processes together, ``index_pool``)
+    and written atomically. A file that cannot be read gives its error in its place."""
     from lingshu.core.hashing import sha256_file, sha256_text
     from lingshu.core.io import atomic_write_bytes
+    from lingshu.train.data.index_pool import READ_ERRORS, build_indexes
 
-    rows = RowFile(path)
-    if cache_dir is None:
-        return build_index(rows, style, counter)
-    key = sha256_text(f"{sha256_file(path)}:{style}:{prints}")[:32]
-    target = Path(cache_dir) / f"{Path(path).stem}-{key}.npz"
-    if target.is_file():
+    out: list[Any] = [None] * len(files)
+    targets: dict[int, Path | None] = {}
+    for k, (path, style) in enumerate(files):
+        if cache_dir is None:
+            targets[k] = None
+            continue
         try:
-            return FileIndex.from_file(target)
-        except (OSError, ValueError, KeyError) as e:  # a damaged cache is rebuilt
-            log.warning("length index %s unreadable (%s); rebuilding it", target, e)
-    index = build_index(rows, style, counter)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, index.to_bytes())
-    return index
+            key = sha256_text(f"{sha256_file(path)}:{style}:{prints}")[:32]
+        except READ_ERRORS as e:
+            out[k] = e
+            continue
+        target = targets[k] = Path(cache_dir) / f"{Path(path).stem}-{key}.npz"
+        if target.is_file():
+            try:
+                out[k] = FileIndex.from_file(target)
+                del targets[k]
+            except (OSError, ValueError, KeyError) as e:  # a damaged cache is rebuilt
+                log.warning("length index %s unreadable (%s); rebuilding it", target, e)
+    todo = sorted(targets)
+    for k, got in zip(todo, build_indexes([files[k] for k in todo], counter, processes)):
+        out[k] = got
+        if isinstance(got, FileIndex) and targets[k] is not None:
+            targets[k].parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(targets[k], got.to_bytes())
+    return out
 
 
 class LazySFTData:
@@ -264,24 +299,27 @@ def mixed_rows(n: int, ratio: float, rng: random.Random) -> np.ndarray:
 
 
 def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pixels: int, max_pixels: int,
-                  seed: int, cache_dir: Path | None = None) -> tuple[LazySFTData, Exclusions]:
+                  seed: int, cache_dir: Path | None = None, processes: int = 1) -> tuple[LazySFTData, Exclusions]:
     """The stage's mixture as a :class:`LazySFTData` and its exclusions, equal to what
     ``load_sft_data`` returns for the same arguments (without decoding an image). A folder
-    or pattern entry reads as its files listed by hand (``config/data_paths``)."""
+    or pattern entry reads as its files listed by hand (``config/data_paths``). The length
+    pass of the files not cached yet runs in ``processes`` processes (1: in this one)."""
     from lingshu.train.data.lengths import LengthCounter
 
     counter = LengthCounter(processor, min_pixels, max_pixels)
     prints = fingerprint(processor, min_pixels, max_pixels) if cache_dir is not None else ""
     rng = random.Random(seed)
+    entries = expand_entries(sources)
+    unique = list(dict.fromkeys((Path(src.path), src.format) for src in entries))
+    indexes = dict(zip(unique, cached_indexes(unique, counter, prints, cache_dir, processes)))
     files, srcs, rows = [], [], []
     excl = Exclusions()
-    for k, src in enumerate(expand_entries(sources)):
-        try:
-            index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
-        except (OSError, ValueError, tarfile.TarError) as e:  # pyarrow's ArrowInvalid is a ValueError
-            why = str(e).splitlines()[-1].strip(" -") if str(e).strip() else type(e).__name__
+    for k, src in enumerate(entries):
+        index = indexes[(Path(src.path), src.format)]
+        if isinstance(index, Exception):  # pyarrow's ArrowInvalid is a ValueError
+            why = str(index).splitlines()[-1].strip(" -") if str(index).strip() else type(index).__name__
             raise UserError(f"{src.path}: cannot read it as {kind_of(Path(src.path))} data ({why}); "
-                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)") from None
+                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)")
         rf = RowFile(Path(src.path))
         files.append((rf, index, src.format))
         sel = mixed_rows(len(index.lengths), src.ratio, rng)

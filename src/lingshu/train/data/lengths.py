@@ -78,6 +78,11 @@ class LengthCounter:
             raise ValueError(f"{type(getattr(processor, 'image_processor', None)).__name__} cannot count "
                              "image tokens from the image size; the lazy SFT data needs a Qwen2-VL-family processor")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for the length pass's worker processes (``index_pool``) without the size
+        cache: it can be large, and it holds exceptions, which do not pickle."""
+        return {**self.__dict__, "_sizes": {}}
+
     def image_counts(self, conv: Conversation) -> list[int]:
         """Tokens of each image of ``conv``, in order; the first unusable image raises."""
         out = []
@@ -98,7 +103,7 @@ class LengthCounter:
         return out
 
     def measure(self, items: Sequence[Conversation | BadSample]) -> list[tuple[int, int] | BadSample]:
-        texts, slots, counts = [], [], []
+        chats, slots, counts = [], [], []
         out: list[Any] = list(items)
         for k, conv in enumerate(items):
             if isinstance(conv, BadSample):
@@ -108,10 +113,10 @@ class LengthCounter:
             except BadSample as e:
                 out[k] = e
                 continue
-            texts.append(self.processor.apply_chat_template(_template_messages(conv), tokenize=False))
+            chats.append(_template_messages(conv))
             slots.append(k)
-        if texts:
-            ids = self._tokenize(texts)
+        if chats:  # one call for the chunk: the processor's per-call overhead was a fifth of the template's cost
+            ids = self._tokenize(self.processor.apply_chat_template(chats, tokenize=False))
             for k, row, per_image in zip(slots, ids, counts):
                 out[k] = self._count(row, per_image)
         return out
@@ -123,7 +128,9 @@ class LengthCounter:
         backend = getattr(self.tok, "backend_tokenizer", None)
         if backend is None:
             return self.tok(texts, add_special_tokens=False)["input_ids"]
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+        # without character offsets (tokenizers >= 0.21): the same ids, about 15% less time
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [e.ids for e in encode(texts, add_special_tokens=False)]
 
     def _count(self, ids: list[int], per_image: list[int]) -> tuple[int, int]:
         """(length after each ``<|image_pad|>`` expands to its image's tokens, label tokens)."""
