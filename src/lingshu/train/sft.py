@@ -217,13 +217,12 @@ def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: 
     it in ``data_workers`` + 1 processes: the rank's data workers and the rank itself, all
     idle until the index exists (``data_workers: 0``: in this process)."""
     from lingshu.train.data.lazy import open_sft_data
-    from lingshu.train.data.loader import default_workers
 
-    workers = config.data_workers if config.data_workers is not None else default_workers()
     with acc.local_main_process_first():
         samples, excl = open_sft_data(config.data, processor, max_length=config.max_length,
                                       min_pixels=config.min_pixels, max_pixels=config.max_pixels,
-                                      seed=seed, cache_dir=stage_dir / "length-index", processes=workers + 1)
+                                      seed=seed, cache_dir=stage_dir / "length-index",
+                                      processes=_data_workers(config) + 1)
     main = acc.is_main_process
     if main:
         atomic_write_text(stage_dir / "exclusions.jsonl",
@@ -264,7 +263,7 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     encoded in DataLoader workers ahead of the loop (``data/loader.py``)."""
     from lingshu.train.data.augment import augment_sample, view_rng
     from lingshu.train.data.lazy import encoded_or_placeholder
-    from lingshu.train.data.loader import Prefetcher, default_workers, rank_keys
+    from lingshu.train.data.loader import Prefetcher, rank_keys
     from lingshu.train.data.packing import collate_packed, collate_padded, rope_fn_for
 
     tok = run.processor.tokenizer
@@ -292,8 +291,13 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     keys = rank_keys(lambda step: units_for_step(step - 1, len(units), run.per_step, seed, cache, lengths),
                      range(run.start + 1, run.n_steps + 1), run.acc.process_index, config.per_device_batch,
                      config.grad_accum)
-    workers = config.data_workers if config.data_workers is not None else default_workers()
-    return Prefetcher(fetch, collate, keys, workers)
+    return Prefetcher(fetch, collate, keys, _data_workers(config))
+
+
+def _data_workers(config: SFTStageConfig) -> int:
+    from lingshu.train.data.loader import default_workers
+
+    return config.data_workers if config.data_workers is not None else default_workers()
 
 
 def _train(run: _Run, config: SFTStageConfig, seed: int, metrics: Any, offset: int,
