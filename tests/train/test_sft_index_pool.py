@@ -142,3 +142,27 @@ def test_a_line_miscount_is_caught(counter, data):
     wrong = join([(p, span - (i == k)) for i, (p, span) in enumerate(parts)])
     assert not _same(wrong, serial)
     assert (wrong.lines != serial.lines).sum() == len(serial.lines) - 1  # every row after it shifted
+
+
+def test_workers_get_the_text_counter_and_a_divergent_one_is_refused(counter, monkeypatch, tmp_path):
+    """Workers index without the processor (no torch): the text-only counter renders and
+    tokenizes as the processor does, and counts image tokens in ``count_images`` to the same
+    numbers. Control: a counter whose template output differs is refused by the probe."""
+    from lingshu.train.data import index_pool
+    from lingshu.train.data.sft import normalise
+
+    light = index_pool.worker_counter(counter)
+    assert type(light) is index_pool.TextCounter
+    make_images(tmp_path)
+    conv = normalise(qwen_row(0, "a.png", "Which organ?", "Left lung."), tmp_path)
+    (length, labels), = counter.measure([conv])
+    (base, base_labels, images), = light.measure([conv])
+    # a.png is 84 x 56: 6 x 4 patches of 14 px, 2 x 2 patches per token: 6 tokens, in the user turn
+    assert images == [(84, 56, 0)] and counter.tokens(84, 56) == 6
+    assert (base + 6, base_labels) == (length, labels)
+    index = FileIndex(*(np.array([v]) for v in (0, 1, base, base_labels)), bad={}, images=np.array([[0, *images[0]]]))
+    counted = index_pool.count_images(index, counter)
+    assert (int(counted.lengths[0]), int(counted.labels[0])) == (length, labels)
+    monkeypatch.setattr(index_pool.TextCounter, "render", lambda self, chats: [t + " " for t in counter.render(chats)])
+    assert index_pool.worker_counter(counter) is counter
+

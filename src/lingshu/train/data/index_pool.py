@@ -12,10 +12,13 @@ serial index, array for array (tests/train/test_sft_index_pool.py).
 
 The training process indexes pieces itself from the first second; the other processes are
 workers started with ``spawn`` (the training process has torch, tokenizers' thread pool and
-perhaps a GPU context, which are not safe to fork). Each receives the length counter (the
-processor) pickled, which imports torch and torchvision with it: about 7 s of CPU and 1 GB
-of RSS, mostly torch's shared libraries (docs/performance.md). A worker takes pieces once it
-has started, one at a time, runs its tokenizer single-threaded
+perhaps a GPU context, which are not safe to fork). A worker does not get the processor:
+unpickling it imports torch and torchvision, about 7 s of CPU and 1.1 GB of RSS (700 MB of it
+private) per worker. It gets a :class:`TextCounter` (the chat template, the tokenizer's JSON,
+the special tokens): about 1 s to start and 300 MB, most of it the tokenizer itself. Image
+tokens need the image processor, so a worker records each image's size and whether it lies
+in an assistant span, and the training process adds the tokens (:func:`count_images`). A
+worker takes pieces once it has started, one at a time, runs its tokenizer single-threaded
 (``TOKENIZERS_PARALLELISM=false``: the processes are the parallelism) and holds one piece's
 arrays at a time. Like every spawned process, a worker imports the main module again: a
 script that starts training needs the ``if __name__ == "__main__":`` guard (without it the
@@ -36,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from lingshu.train.data.lazy import FileIndex, build_index
+from lingshu.train.data.lengths import LengthCounter, encode_ids
 from lingshu.train.data.sources import RowFile
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,9 @@ log = logging.getLogger(__name__)
 READ_ERRORS = (OSError, ValueError, tarfile.TarError)
 """What reading a data file that is not what its suffix says raises (pyarrow's ArrowInvalid
 is a ValueError): the file's error, reported by name, not a crash."""
-MIN_PARALLEL_BYTES = 64 << 20
-"""Data below this (about 150K rows of the benchmark's JSONL, 15 s of one process) is indexed
-in this process: a worker spends about 7 s of CPU starting (unpickling the processor imports
-torch and torchvision), 15 s on a loaded machine (docs/performance.md)."""
+MIN_PARALLEL_BYTES = 16 << 20
+"""Data below this (about 35K rows of the benchmark's JSONL, 4 s of one process) is indexed
+in this process: a worker takes 1-2 s to start (docs/performance.md)."""
 PIECES_PER_PROCESS = 16
 """Small pieces: a process that finishes early (a slower neighbour, a loaded core) waits
 for at most one piece of another's."""
@@ -90,15 +93,15 @@ def build_indexes(files: list[tuple[Path, str]], counter: Any, processes: int, *
     out: list[Any] = []
     for k in range(len(files)):
         parts = [done[p] for p in pieces if p[0] == k]
-        out.append(failed[k] if k in failed else join([(i, span) for i, span, _ in parts]))
+        out.append(failed[k] if k in failed else count_images(join([(i, span) for i, span, _ in parts]), counter))
     return out
 
 
 def _run_pool(files: list[tuple[Path, str]], pieces: list[tuple[int, int, int]], counter: Any, processes: int,
               failed: dict[int, Exception], local: bool = True) -> dict:
     """Every piece's ``(index, span, peak RSS)``. This process takes pieces from the back of
-    the queue from the start; each of the ``processes - 1`` workers, once started (about 7 s:
-    it imports torch with the processor), takes one piece at a time from the front, so no
+    the queue from the start; each of the ``processes - 1`` workers, once started, takes one
+    piece at a time from the front, so no
     piece waits on a worker that is still starting. A piece whose file cannot be read marks
     its file in ``failed``."""
     import multiprocessing
@@ -118,7 +121,7 @@ def _run_pool(files: list[tuple[Path, str]], pieces: list[tuple[int, int, int]],
             done[piece] = (None, 0, 0)
 
     with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                             initargs=(pickle.dumps(counter),)) as pool:
+                             initargs=(pickle.dumps(worker_counter(counter)),)) as pool:
         def feed(last: Any) -> None:  # in the pool's thread, whenever a worker is free
             try:
                 if hasattr(last, "piece"):
@@ -165,11 +168,13 @@ def join(parts: list[tuple[FileIndex, int]]) -> FileIndex:
     """One file's index from its pieces' ``(index, lines spanned)``, in file order: each
     piece's line numbers move past the earlier pieces' lines (blank lines included), its row
     numbers (``bad``'s keys) past their rows; locators are already the file's own."""
-    lines, bad = [], {}
+    lines, bad, images = [], {}, []
     first_line = first_row = 0
     for index, span in parts:
         lines.append(index.lines + np.int32(first_line))
         bad.update({r + first_row: v for r, v in index.bad.items()})
+        if index.images is not None:
+            images.append(index.images + np.array([first_row, 0, 0, 0], dtype=index.images.dtype))
         first_line += span
         first_row += len(index.lengths)
 
@@ -177,7 +182,22 @@ def join(parts: list[tuple[FileIndex, int]]) -> FileIndex:
         return np.concatenate([getattr(p, name) for p, _ in parts])
 
     return FileIndex(cat("locators"), np.concatenate(lines).astype(np.int32, copy=False),
-                     cat("lengths"), cat("labels"), bad)
+                     cat("lengths"), cat("labels"), bad, np.concatenate(images) if images else None)
+
+
+def count_images(index: FileIndex, counter: Any) -> FileIndex:
+    """``index`` with the image tokens its workers left out added (``counter``: the training
+    process's ``LengthCounter``, with the image processor): each distinct size asked once."""
+    if index.images is None:
+        return index
+    rows, sizes, inside = index.images[:, 0], index.images[:, 1:3], index.images[:, 3]
+    distinct, which = np.unique(sizes, axis=0, return_inverse=True)
+    tokens = np.array([counter.tokens(int(w), int(h)) for w, h in distinct], dtype=np.int64)[which.reshape(-1)]
+    lengths, labels = index.lengths.astype(np.int64), index.labels.astype(np.int64)
+    np.add.at(lengths, rows, tokens)
+    np.add.at(labels, rows, (tokens - 1) * inside)
+    return FileIndex(index.locators, index.lines, lengths.astype(index.lengths.dtype),
+                     labels.astype(index.labels.dtype), index.bad)
 
 
 def _serial(path: Path, style: str, counter: Any) -> FileIndex | Exception:
@@ -229,5 +249,84 @@ def _index(counter: Any, path: str, style: str, start: int, stop: int) -> tuple[
     rows = RowFile(Path(path))
     index = build_index(rows, style, counter, start, stop)
     span = rows.span(start, stop) if rows.kind != "webdataset" else 0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if counter is _COUNTER else 0
-    return index, span, rss
+    return index, span, _peak_rss_kb() if counter is _COUNTER else 0
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS in KiB since it started its program: ``VmHWM`` (Linux). Not
+    ``ru_maxrss``, which Linux carries over from the forked copy of the parent's memory that
+    ``spawn`` replaces at once (a worker would report the training process's 1.1 GB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class TextCounter(LengthCounter):
+    """The length counter a worker gets: the processor's chat template rendered by the
+    function its ``apply_chat_template`` calls (transformers' ``render_jinja_template``, with
+    the same special tokens), the text tokenized by the tokenizers library from the
+    tokenizer's own JSON, image sizes from the headers; the image tokens themselves are
+    counted afterwards by the training process (:func:`count_images`). Without the processor
+    a worker imports neither torch nor torchvision (docs/performance.md: start-up and RSS)."""
+
+    def __init__(self, counter: LengthCounter) -> None:  # noqa: D107 - built in the training process
+        proc = counter.processor
+        self.template = proc._resolve_chat_template(None)
+        self.template_kwargs = dict(proc.tokenizer.special_tokens_map)
+        self.tokenizer_json = proc.tokenizer.backend_tokenizer.to_str()
+        self.header, self.end_id, self.pad_id = counter.header, counter.end_id, counter.pad_id
+        self.min_pixels, self.max_pixels = counter.min_pixels, counter.max_pixels
+        self._sizes: dict = {}
+        self._backend: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sizes": {}, "_backend": None}
+
+    def render(self, chats: list[list[dict]]) -> list[str]:
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        return render_jinja_template(conversations=chats, tools=None, documents=None, chat_template=self.template,
+                                     return_assistant_tokens_mask=False, continue_final_message=False,
+                                     add_generation_prompt=False, **self.template_kwargs)[0]
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        if self._backend is None:
+            from tokenizers import Tokenizer
+
+            self._backend = Tokenizer.from_str(self.tokenizer_json)
+        return encode_ids(self._backend, texts)
+
+    def _finish(self, ids: list[int], sizes: list[tuple[int, int]]) -> Any:
+        base, labels, in_span = self.text_counts(ids, len(sizes))
+        return base, labels, [(w, h, int(inside)) for (w, h), inside in zip(sizes, in_span)]
+
+
+_PROBE = [
+    [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which organ? 肺部 é\n"}]},
+     {"role": "assistant", "content": [{"type": "text", "text": "The left lung."}]}],
+    [{"role": "system", "content": [{"type": "text", "text": "Answer briefly."}]},
+     {"role": "user", "content": [{"type": "text", "text": "Define edema."}]},
+     {"role": "assistant", "content": [{"type": "text", "text": "Fluid."}]},
+     {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "And these?"}]},
+     {"role": "assistant", "content": [{"type": "text", "text": "Both normal."}]}],
+]
+
+
+def worker_counter(counter: LengthCounter) -> LengthCounter:
+    """:class:`TextCounter` when it renders and tokenizes probe conversations exactly as the
+    processor does (it will, unless transformers changes what ``apply_chat_template`` adds),
+    else the full counter (workers then import torch with the processor)."""
+    try:
+        light = TextCounter(counter)
+        texts = counter.render(_PROBE)
+        if light.render(_PROBE) == texts and light._tokenize(texts) == counter._tokenize(texts):
+            return light
+        why = "renders or tokenizes differently"
+    except (AttributeError, ImportError, TypeError, ValueError) as e:
+        why = f"{type(e).__name__}: {e}"
+    log.info("length index: workers get the whole processor (the text-only counter %s)", why)
+    return counter

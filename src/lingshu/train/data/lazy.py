@@ -65,6 +65,9 @@ class FileIndex:
     lengths: np.ndarray
     labels: np.ndarray
     bad: dict[int, tuple[str, str, Any]]
+    images: np.ndarray | None = None
+    """Rows whose image tokens are not counted yet (a worker of ``index_pool`` without the
+    image processor): ``[row, width, height, in an assistant span]`` per image."""
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -84,7 +87,7 @@ def build_index(rows: RowFile, style: str, counter: Any, start: int = 0, stop: i
     """The length pass over one file, or over one range of it (``RowFile.split``; line and
     row numbers then count from the range's start, ``index_pool.join`` shifts them)
     (``counter``: a ``lengths.LengthCounter``)."""
-    loc, lines, lengths, labels = array("q"), array("i"), array("i"), array("i")
+    loc, lines, lengths, labels, images = array("q"), array("i"), array("i"), array("i"), array("i")
     bad: dict[int, tuple[str, str, Any]] = {}
     base = rows.path.parent
 
@@ -95,7 +98,9 @@ def build_index(rows: RowFile, style: str, counter: Any, start: int = 0, stop: i
                 bad[r] = (m.reason, m.detail, rid)
                 lengths[r], labels[r] = -1, -1
             else:
-                lengths[r], labels[r] = m
+                lengths[r], labels[r] = m[0], m[1]
+                for w, h, inside in m[2] if len(m) > 2 else ():  # image tokens counted later
+                    images.extend((r, w, h, inside))
         chunk.clear()
 
     chunk: list = []
@@ -118,8 +123,8 @@ def build_index(rows: RowFile, style: str, counter: Any, start: int = 0, stop: i
             flush(chunk)
     rows.forget_members()
     arr = [np.frombuffer(a, dtype=a.typecode).copy() if len(a) else np.zeros(0, a.typecode)
-           for a in (loc, lines, lengths, labels)]
-    return FileIndex(*arr, bad=bad)
+           for a in (loc, lines, lengths, labels, images)]
+    return FileIndex(*arr[:4], bad=bad, images=arr[4].reshape(-1, 4) if len(images) else None)
 
 
 @contextmanager
