@@ -166,3 +166,17 @@ def test_workers_get_the_text_counter_and_a_divergent_one_is_refused(counter, mo
     monkeypatch.setattr(index_pool.TextCounter, "render", lambda self, chats: [t + " " for t in counter.render(chats)])
     assert index_pool.worker_counter(counter) is counter
 
+
+
+def test_index_processes_follow_data_workers_and_the_cpus(monkeypatch):
+    """data_workers + 1 when set (0: the rank alone); unset: the default workers + 1 from 3
+    default workers (4 CPUs per rank) up, the rank alone below."""
+    import lingshu.train.data.loader as loader
+    from lingshu.train.config import SFTStageConfig
+    from lingshu.train.sft import _index_processes
+
+    stage = dict(name="s", data=[{"path": "d.jsonl"}], max_steps=1, parts={"vision": 1e-4, "merger": 1e-4, "llm": 1e-5})
+    assert [_index_processes(SFTStageConfig(**stage, data_workers=w)) for w in (0, 1, 3)] == [1, 2, 4]
+    for cpus, want in ((2, 1), (3, 1), (4, 4), (16, 9)):
+        monkeypatch.setattr(loader.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
+        assert _index_processes(SFTStageConfig(**stage)) == want, cpus

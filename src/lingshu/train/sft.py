@@ -213,16 +213,15 @@ def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: 
                   acc: Any) -> tuple[Any, Any]:
     """The stage's samples as a length index (``data/lazy.py``: rows are encoded when a batch
     needs them); skipped rows go to ``exclusions.jsonl`` with why. The first process of each
-    machine builds the index (cached under ``length-index/``), the others read it. It builds
-    it in ``data_workers`` + 1 processes: the rank's data workers and the rank itself, all
-    idle until the index exists (``data_workers: 0``: in this process)."""
+    machine builds the index (cached under ``length-index/``), the others read it, in
+    :func:`_index_processes` processes."""
     from lingshu.train.data.lazy import open_sft_data
 
     with acc.local_main_process_first():
         samples, excl = open_sft_data(config.data, processor, max_length=config.max_length,
                                       min_pixels=config.min_pixels, max_pixels=config.max_pixels,
                                       seed=seed, cache_dir=stage_dir / "length-index",
-                                      processes=_data_workers(config) + 1)
+                                      processes=_index_processes(config))
     main = acc.is_main_process
     if main:
         atomic_write_text(stage_dir / "exclusions.jsonl",
@@ -292,6 +291,17 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
                      range(run.start + 1, run.n_steps + 1), run.acc.process_index, config.per_device_batch,
                      config.grad_accum)
     return Prefetcher(fetch, collate, keys, _data_workers(config))
+
+
+def _index_processes(config: SFTStageConfig) -> int:
+    """Processes for a cold length pass: the rank's data workers and the rank itself, all
+    idle until the index exists (``data_workers: 0``: the rank alone). When the stage does
+    not say, a rank with fewer than 4 CPUs (fewer than 3 default workers) indexes alone:
+    on 2 shared cores a second process made the pass slower, not faster (docs/performance.md)."""
+    if config.data_workers is not None:
+        return config.data_workers + 1
+    workers = _data_workers(config)
+    return workers + 1 if workers >= 3 else 1
 
 
 def _data_workers(config: SFTStageConfig) -> int:

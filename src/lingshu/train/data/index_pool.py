@@ -322,8 +322,9 @@ def worker_counter(counter: LengthCounter) -> LengthCounter:
     counter (workers then import torch with the processor). Its tokenizer is the processor's
     by construction (the same JSON), and is not loaded here: 200 MB for nothing."""
     try:
-        if TextCounter(counter).render(_PROBE) == counter.render(_PROBE):
-            return TextCounter(counter)
+        light = TextCounter(counter)
+        if light.render(_PROBE) == counter.render(_PROBE):
+            return light
         why = "renders differently"
     except (AttributeError, ImportError, TypeError, ValueError) as e:
         why = f"{type(e).__name__}: {e}"
