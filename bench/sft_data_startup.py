@@ -15,10 +15,10 @@ finds it cached (a restarted or resumed stage). Peak RSS is the child's ``ru_max
 ``data s`` is the data set-up alone (the length pass, or the eager encoding), ``CPU s`` the
 child's CPU time (the machine's load stretches wall times, not CPU times).
 
-The cold arms run once per ``--index-processes`` setting: ``default`` is what a stage does
-(``data_workers`` + 1 processes for the length pass, ``train/data/index_pool.py``), a number
-forces that many (``1``: the serial pass in the training process, as before). The worker
-processes' peak RSS is reported by the pass itself.
+The cold arms run once per ``--index-processes`` setting: ``default`` is what a stage with
+``data_workers`` set does (here ``--workers``, so ``--workers`` + 1 processes for the length
+pass, ``train/data/index_pool.py``), a number forces that many (``1``: the serial pass in the
+training process, as before). The worker processes' peak RSS is reported by the pass itself.
 
     python bench/sft_data_startup.py                       # 10K eager, 100K and 1M lazy
     python bench/sft_data_startup.py --lazy 10000 --eager 0
