@@ -18,7 +18,9 @@ preparation excluded) and our ratio to each TRL arm; target >= 1.2x over TRL pac
 19). The arms alternate for ``--rounds`` rounds (ours, TRL packed, TRL unpacked, ours, ...);
 each round's ratio compares runs made close in time and the least favourable round is the
 headline (the machine this was written on is shared). The load average is printed before
-every run.
+every run. Each arm is also measured per CPU second of the process over its steps 2..N
+(``steady``): on a shared machine wall time follows the other jobs, CPU time much less so;
+with ``--threads 1`` no thread of an arm waits on another, so its CPU time is its work.
 
 Equal loss on the same tokens: the learning rate is 1e-30 by default (``--lr``), so no
 weight moves (fp32 cannot represent the update) and every step's loss is measured on the
@@ -30,7 +32,7 @@ not in ours). Every arm's difference is printed; the bench exits 1 when ours dif
 (relative 1e-4). The learning rate does not change the work a step does (the optimizer
 runs all the same).
 
-    python bench/sft_throughput.py [--n 192] [--batch 8] [--max-length 1024] [--rounds 2]
+    python bench/sft_throughput.py [--n 192] [--batch 8] [--max-length 1024] [--rounds 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -63,11 +65,16 @@ def build_rows(n: int, seed: int = 0) -> list[dict]:
 
 
 class _Sink:
+    """Our metrics records, each stamped with the process CPU time and wall clock at the
+    end of its step (``steady``)."""
+
     def __init__(self) -> None:
         self.rows: list[dict] = []
+        self.ends: list[tuple[float, float, float]] = []  # (wall, CPU, useful tokens) at each step end
 
     def write(self, r: dict) -> None:
         self.rows.append(r)
+        self.ends.append((time.perf_counter(), time.process_time(), r["useful_tokens_per_s"] * r["step_time_s"]))
 
     def truncate_after(self, *a) -> None:
         pass
@@ -86,7 +93,7 @@ def run_ours(model_dir: Path, data: Path, out: Path, max_length: int, lr: float)
     secs = sum(r["step_time_s"] for r in sink.rows)
     toks = sum(r["useful_tokens_per_s"] * r["step_time_s"] for r in sink.rows)
     return {"steps": len(sink.rows), "seconds": secs, "useful_tokens": round(toks), "tokens_per_s": toks / secs,
-            "target_tokens": sum(r["tokens"] for r in sink.rows),
+            **steady(sink.ends), "target_tokens": sum(r["tokens"] for r in sink.rows),
             "loss_sum": sum(r["loss"] * r["tokens"] for r in sink.rows)}
 
 
@@ -126,18 +133,52 @@ def run_trl(model_dir: Path, rows: list[dict], out: Path, batch: int, max_length
                      padding_free=packing)
     trainer = Recording(model=model, args=args, train_dataset=ds, processing_class=tok)
     useful = sum(len(x) for x in trainer.train_dataset["input_ids"])  # no padding stored, packed or not
-    seen = [0]
 
-    def count(_mod, _args, kwargs):  # positions the model computes, padding included
-        seen[0] += kwargs["input_ids"].numel() if kwargs.get("input_ids") is not None else 0
+    seen: list = [0, 0, []]  # positions computed (padding included), useful tokens, step ends
+
+    def count(_mod, _args, kwargs):
+        ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
+        if ids is not None:
+            seen[0] += ids.numel()
+            seen[1] += int(mask.sum()) if mask is not None and not packing else ids.numel()
 
     model.register_forward_pre_hook(count, with_kwargs=True)
+    trainer.add_callback(_StepEnds(seen))
     t0 = time.perf_counter()
     trainer.train()
     secs = time.perf_counter() - t0
     return {"steps": trainer.state.global_step, "seconds": secs, "useful_tokens": useful,
-            "positions_computed": seen[0], "tokens_per_s": useful / secs,
+            "positions_computed": seen[0], "tokens_per_s": useful / secs, **steady(seen[2]),
             "target_tokens": sum(n for _, n in losses), "loss_sum": sum(x * n for x, n in losses)}
+
+
+def _trainer_callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class _StepEnds(_trainer_callback_base()):  # type: ignore[misc]
+    """Stamps TRL's step ends like ``_Sink`` does ours: (wall, CPU, useful tokens of the step)."""
+
+    def __init__(self, seen: list) -> None:
+        self.seen, self.done = seen, 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seen[2].append((time.perf_counter(), time.process_time(), self.seen[1] - self.done))
+        self.done = self.seen[1]
+
+
+def steady(ends: list[tuple[float, float, float]]) -> dict:
+    """Useful tokens per wall second and per CPU second over steps 2..N (the first step's
+    end starts the window: one-off warm-up is left out of every arm alike). CPU seconds are
+    the process's, all threads: on a shared machine they move far less with the load than
+    wall time does, so their ratio is the comparison that holds."""
+    if len(ends) < 2:
+        return {"steady_tokens_per_s": None, "tokens_per_cpu_s": None}
+    toks = sum(t for _, _, t in ends[1:])
+    return {"steady_tokens_per_s": toks / (ends[-1][0] - ends[0][0]),
+            "tokens_per_cpu_s": toks / (ends[-1][1] - ends[0][1]), "steady_steps": len(ends) - 1}
 
 
 def load_average() -> str:
@@ -171,7 +212,13 @@ def main() -> None:
                     help="learning rate of every arm; the default moves no weight (equal-loss check)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="alternate the arms this many times; the least favourable round's ratio is reported")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads of every arm (default: torch's own choice)")
     a = ap.parse_args()
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     from lingshu.models import ensure_nano_dir
 
     model_dir = ensure_nano_dir()
@@ -188,7 +235,8 @@ def main() -> None:
                        run_trl(model_dir, rows, out, a.batch, a.max_length, a.lr, arm == "trl_packed"))
                 res["load_average_before"] = load
                 runs[arm].append(res)
-                print(f"round {r + 1} {arm}: {res['tokens_per_s']:.1f} tok/s (load average {load})",
+                print(f"round {r + 1} {arm}: {res['tokens_per_s']:.1f} tok/s, steps 2..N "
+                      f"{res['tokens_per_cpu_s'] or 0:.1f} tok per CPU-s (load average {load})",
                       file=sys.stderr, flush=True)
     report(runs, a)
 
@@ -197,19 +245,28 @@ def report(runs: dict[str, list[dict]], a: argparse.Namespace) -> None:
     ratios = {arm: [o["tokens_per_s"] / t["tokens_per_s"] for o, t in zip(runs["ours_packed"], runs[arm])]
               for arm in ARMS[1:]}
     headline = {arm: min(v) for arm, v in ratios.items()}  # least favourable round per baseline
+    cpu = {arm: [o["tokens_per_cpu_s"] / t["tokens_per_cpu_s"] for o, t in zip(runs["ours_packed"], runs[arm])
+                 if o["tokens_per_cpu_s"] and t["tokens_per_cpu_s"]] for arm in ARMS[1:]}
     diffs = [check_equal_loss({arm: runs[arm][k] for arm in ARMS}) for k in range(a.rounds)]
     problems = [f"round {k + 1} {arm}: {d}" for k, ds in enumerate(diffs) for arm, d in ds.items()]
     print(json.dumps({"ratio_vs": {k: round(v, 2) for k, v in headline.items()},
                       "ratio_per_round": {k: [round(x, 2) for x in v] for k, v in ratios.items()},
+                      "cpu_ratio_per_round": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
                       "equal_loss_problems": problems, "rounds": runs}, indent=2))
     line = ", ".join(f"{arm} {min(r['tokens_per_s'] for r in runs[arm]):.1f}-"
                      f"{max(r['tokens_per_s'] for r in runs[arm]):.1f}" for arm in ARMS)
     print(f"useful tokens/s over {a.rounds} rounds: {line}; ours / TRL packed {headline['trl_packed']:.2f}x "
           f"(target 1.2x), ours / TRL unpacked {headline['trl_unpacked']:.2f}x (least favourable round); "
+          f"per CPU second, steps 2..N: ours / TRL packed {_span(cpu['trl_packed'])}, ours / TRL unpacked "
+          f"{_span(cpu['trl_unpacked'])}; "
           f"same loss on the same tokens as TRL unpacked: {'all arms' if not problems else 'NOT ' + '; '.join(problems)}",
           file=sys.stderr)
     if any("ours_packed" in d for d in diffs):  # ours must equal the reference; TRL packed is reported
         raise SystemExit(1)
+
+
+def _span(xs: list[float]) -> str:
+    return f"{min(xs):.2f}-{max(xs):.2f}x" if xs else "n/a (one step per arm)"
 
 
 if __name__ == "__main__":

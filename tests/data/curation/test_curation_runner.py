@@ -98,11 +98,19 @@ def test_end_to_end_outputs(tmp_path, crafted):
     assert len((out / "decontamination.jsonl").read_text().splitlines()) == n_images
     mix = json.loads((out / "mixtures" / "sft.json").read_text())
     assert mix["records"] == len((out / "mixtures" / "sft.jsonl").read_text().splitlines())
-    # a rerun redoes nothing: every shard file is kept as it was
-    stamps = {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*.json")}
+    # a rerun redoes nothing: every shard file is kept as it was (but the images' digests,
+    # which every run computes again to see an edited image)
+    stamps = _stamps(out)
     run_recipe(load_recipe(recipe))
-    assert stamps == {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*.json")}
+    assert stamps == _stamps(out) and len(stamps) > 50
+    assert all(p.stat().st_mtime_ns > stamps[next(iter(stamps))] for p in
+               (out / ".work").glob("read-*/images/shard-*.json"))
     assert read_out(out) == (rows, excl)
+
+
+def _stamps(out: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in (out / ".work").rglob("shard-*")
+            if p.parent.name != "images"}
 
 
 def _kill_recipe(tmp_path: Path, out: str) -> Path:
@@ -125,7 +133,7 @@ def test_resume_after_kill_9(tmp_path):
     work = tmp_path / "killed" / ".work"
 
     def count(stage: str) -> int:
-        return len(list(work.glob(f"{stage}*/shard-*.json")))
+        return len(list(work.glob(f"{stage}*/shard-*.jsonl.gz")))
 
     # kill once in the middle of segment 0 (hashing), once in the middle of segment 1
     for stage in ("stage0", "stage1"):
@@ -141,7 +149,7 @@ def test_resume_after_kill_9(tmp_path):
         proc.wait()
         assert 0 < count(stage) < 50, count(stage)
     assert not (tmp_path / "killed" / "summary.json").exists()  # it really was interrupted
-    partial = len(list(work.rglob("shard-*.json")))
+    partial = len(list(work.rglob("shard-*.jsonl.gz")))
     run_recipe(load_recipe(killed))
     assert partial > 0
     assert read_out(tmp_path / "killed") == read_out(tmp_path / "clean")
@@ -163,6 +171,15 @@ def test_ray_executor_equals_local(tmp_path, crafted):
 
         ray.shutdown()
     assert read_out(tmp_path / "ray") == read_out(tmp_path / "local")
+    # the same keys (the images' part hashed in Ray's workers or in this process)
+    assert _steps(tmp_path / "ray") == _steps(tmp_path / "local")
+    assert len([s for s in _steps(tmp_path / "local") if s.startswith("stage")]) == 2
+
+
+def _steps(out: Path) -> list[str]:
+    """The step folders of a run: their names hold the steps' keys."""
+    return sorted(p.name for p in (out / ".work").iterdir()
+                  if p.name.startswith(("read-", "stage", "write-")))
 
 
 def test_local_worker_processes_give_the_same_output(tmp_path):
@@ -178,6 +195,28 @@ def test_local_worker_processes_give_the_same_output(tmp_path):
     run_recipe(load_recipe(one))
     run_recipe(load_recipe(two), workers=2)
     assert read_out(tmp_path / "one") == read_out(tmp_path / "two")
+
+
+def _write_pid(job: dict) -> str:
+    Path(job["out"]).write_text(str(os.getpid()))
+    return "pid"
+
+
+def test_a_lone_job_runs_in_a_worker_process(tmp_path, monkeypatch):
+    """With workers > 1 nothing runs on the driver, a list of one job (a decision's
+    components job, which holds every edge) included; with workers 1 all runs here."""
+    from lingshu.data.curate import shards
+    from lingshu.data.curate.executors import make_executor
+
+    monkeypatch.setitem(shards.JOBS, "pid", _write_pid)
+    for workers in (2, 1):
+        ex = make_executor("local", [], workers=workers)
+        try:
+            ex.run([{"kind": "pid", "out": str(tmp_path / f"pid{workers}")}])
+        finally:
+            ex.close()
+    assert int((tmp_path / "pid2").read_text()) != os.getpid()
+    assert int((tmp_path / "pid1").read_text()) == os.getpid()
 
 
 def test_decisions_and_writes_are_per_shard(tmp_path):

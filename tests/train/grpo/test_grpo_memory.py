@@ -63,8 +63,11 @@ def test_vllm_colocate_share_is_resident_and_server_costs_nothing() -> None:
         ("ddp", "fp32", 0.04, (4000, 4000, 8000), 4000),
         # ZeRO-2: Adam (12P) and gradients (2P) over 2 devices, weights and reference whole
         ("deepspeed-zero2", "bf16", 0.04, (2000, 1000, 6000), 2000),
-        # FSDP shards like ZeRO-3, moments in the weights' dtype; beta 0: no reference model
-        ("fsdp", "bf16", 0.0, (1000, 1000, 2000), 0),
+        # FSDP shards like ZeRO-3; its weights stay fp32 under bf16 autocast (policy_dtype):
+        # 4P/2 weights, 4P/2 gradients, 8P/2 moments; beta 0: no reference model
+        ("fsdp", "bf16", 0.0, (2000, 2000, 4000), 0),
+        # plain DDP in bf16: fp32 weights under autocast, nothing sharded, fp32 reference
+        ("ddp", "bf16", 0.04, (4000, 4000, 8000), 4000),
     ],
 )
 def test_per_strategy_and_precision(strategy, precision, beta, states, reference) -> None:
@@ -73,7 +76,7 @@ def test_per_strategy_and_precision(strategy, precision, beta, states, reference
     assert m["reference"] == reference
     b = 4 if precision == "fp32" else 2
     assert m["activations"] == 34816 * b / 2  # 16-bit activations doubled in fp32
-    assert m["generation_gathered_weights"] == (b * P if strategy == "fsdp" else 0)
+    assert m["generation_gathered_weights"] == (4 * P if strategy == "fsdp" else 0)  # fp32 stored
 
 
 def test_lingshu_7b_by_hand() -> None:

@@ -188,3 +188,21 @@ def test_bf16_on_cpu_trains_fp32_weights_so_small_steps_are_kept(char_model: Pat
     stored = w0.to(torch.bfloat16) + (w1 - w0).to(torch.bfloat16)
     kept_in_bf16 = (stored == w0.to(torch.bfloat16)).float().mean().item()
     assert kept_in_bf16 > 0.9, kept_in_bf16
+
+
+@pytest.mark.parametrize(
+    ("deepspeed", "use_cpu", "dtype", "expected"),
+    [
+        ("true", False, "bfloat16", "bfloat16"),  # DeepSpeed casts itself, fp32 masters inside
+        ("false", False, "bfloat16", "float32"),  # single GPU / DDP / FSDP: fp32 + autocast
+        ("true", True, "bfloat16", "float32"),  # DeepSpeed's CPU accelerator: as the CPU
+        ("false", True, "float32", "float32"),
+    ],
+)
+def test_policy_weights_are_fp32_unless_deepspeed_keeps_the_masters(
+    monkeypatch: pytest.MonkeyPatch, deepspeed: str, use_cpu: bool, dtype: str, expected: str
+) -> None:
+    from lingshu.train.grpo.stage import policy_dtype
+
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", deepspeed)
+    assert policy_dtype(dtype, use_cpu) == expected

@@ -83,8 +83,10 @@ class LocalExecutor(Executor):
     _pool: Any = None
 
     def run(self, jobs: list[Job]) -> None:
+        """With workers > 1 every job runs in the pool, a lone one too: a decision's
+        components job holds every edge of the corpus, which must not land on the driver."""
         workers = self.options.workers
-        if workers <= 1 or len(jobs) <= 1:
+        if workers <= 1:
             for j in jobs:
                 run_job(j)
             return

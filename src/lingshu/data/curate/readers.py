@@ -61,9 +61,11 @@ def _read_row_excl(source: str, key: str, reason: str, **stat: Any) -> dict[str,
 
 
 def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
-               path: Path | None = None) -> Iterator[Item]:
+               path: Path | None = None, number_ids: bool = True) -> Iterator[Item]:
     """The input's records (and read exclusions); ``path``: where it was staged
-    (``paths.stage_input``), else ``spec.path`` as a local path."""
+    (``paths.stage_input``), else ``spec.path`` as a local path. ``number_ids``: a
+    repeated row key gets ``#1``, ``#2`` ... here (a table of every key); False leaves
+    ids as ``name:key`` for the read step's jobs to number (``read_step.py``)."""
     if path is None:
         path = Path(spec.path).expanduser()
         path = path if path.is_absolute() else base_dir / path
@@ -74,7 +76,7 @@ def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
         raise UserError(f"input {spec.name!r}: cannot tell the format of {path}; set format: "
                         f"(one of {', '.join(READERS.names())})")
     reader = READERS.get(fmt)
-    ctx = _Ctx(spec, path, work_dir / "images", base_dir)
+    ctx = _Ctx(spec, path, work_dir / "images", base_dir, number_ids)
     count = 0
     for item in reader(ctx):
         if isinstance(item, Record):
@@ -87,15 +89,18 @@ def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
 
 
 class _Ctx:
-    def __init__(self, spec, path: Path, image_dir: Path, base_dir: Path) -> None:  # noqa: ANN001
+    def __init__(self, spec, path: Path, image_dir: Path, base_dir: Path,  # noqa: ANN001
+                 number_ids: bool = True) -> None:
         self.spec, self.path, self.image_dir = spec, path, image_dir
         root = spec.image_root
         if root is not None:
             root = Path(root) if Path(root).is_absolute() else base_dir / root
         self.image_root = root
-        self.ids: dict[str, int] = {}
+        self.ids: dict[str, int] | None = {} if number_ids else None
 
     def rid(self, key: str) -> str:
+        if self.ids is None:
+            return f"{self.spec.name}:{key}"
         n = self.ids.get(key, 0)
         self.ids[key] = n + 1
         return f"{self.spec.name}:{key}" if n == 0 else f"{self.spec.name}:{key}#{n}"

@@ -2,13 +2,22 @@
 
 Layout of a run (``OUT`` = ``output.dir``)::
 
-    OUT/.work/read-<h>/shard-00000.json     records + read exclusions, one file per shard
-    OUT/.work/stage<k>-<h>/shard-00000.json records after segment k (+ exclusions)
+    OUT/.work/read-<h>/raw/shard-00000.jsonl.gz  the shard as read, ids not yet numbered;
+                                            becomes shard-00000.jsonl.gz (read_step.py)
+    OUT/.work/read-<h>/keys/shard-00000.npz  the shard's ids (input, hash, id), and
+    OUT/.work/read-<h>/ids/                  the renames (q7 -> q7#1) of repeated ids
+    OUT/.work/read-<h>/shard-00000.jsonl.gz records + read exclusions, one file per shard
+                                            (gzip JSON lines: stage_files.py)
+    OUT/.work/read-<h>/done.json             written last: shard count, shards with images
+    OUT/.work/read-<h>/images/shard-00000.json  digest of the images the shard's records
+                                            reference (rewritten by a job every run)
+    OUT/.work/stage<k>-<h>/shard-00000.jsonl.gz  records after segment k (+ exclusions)
     OUT/.work/stage<k>-<h>/sig/shard-00000.npz  the global op's signatures (binary)
     OUT/.work/stage<k>-<h>/edges, parts, resolve/  its decision's phases (partition.py)
     OUT/.work/stage<k>-<h>/decisions/shard-00000.json  the segment's global op: the
                                             drops of that shard only (id -> reason)
     OUT/.work/stage<k>-<h>/decisions.json   written last: the decision is complete
+    OUT/.work/write-<h>/shard-00000.json     the shard's exclusions of every step + counts
     OUT/data/shard-00000.jsonl               training JSONL (CONTRACTS point 2) + data/images/
     OUT/exclusions.jsonl, summary.json, summary.md, plots/*.png, data_card.md, mixtures/
 
@@ -17,7 +26,9 @@ registry runs it (``local`` or ``ray``). Every file is written atomically, so a 
 or a run resumed after ``kill -9`` at any moment, skips the shards whose file exists and
 redoes the others, which neither loses nor duplicates a record. ``<h>`` hashes the inputs
 (by content: input files and folders, the images records reference, the files ops read)
-and the ops up to that point, so editing a later op reuses the earlier stages.
+and the ops up to that point, so editing a later op reuses the earlier stages. The
+images' part is hashed in the workers, one job per read shard that has images
+(``shards.image_fingerprint``); the driver combines one digest per shard.
 """
 
 from __future__ import annotations
@@ -32,16 +43,16 @@ from lingshu.core.secrets import without_secrets
 from lingshu.data.curate.executors import make_executor
 from lingshu.data.curate.partition import decide_partitioned
 from lingshu.data.curate.ops.base import GlobalOp
+from lingshu.data.curate.read_step import read_shards
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shards import (
     decision_file,
     image_fingerprint,
     param_fingerprints,
-    read_shards,
     recipe_json,
     segments,
-    shard_name,
 )
+from lingshu.data.curate.stage_files import stage_file
 from lingshu.data.curate.writer import RunResult, write_outputs
 
 log = logging.getLogger(__name__)
@@ -65,11 +76,11 @@ def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> Ru
 
 def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> RunResult:
     digests = FileDigests()  # every file read by content, each hashed once this run
-    read_dir, n = read_shards(recipe, work, digests)
+    read_dir, n = read_shards(recipe, work, execute.run, digests)
     rjson = recipe_json(recipe)
     prev_dir, prev_dec = read_dir, None
     stage_dirs: list[Path] = []
-    h = read_dir.name + image_fingerprint(read_dir, n, digests)
+    h = read_dir.name + image_fingerprint(read_dir, execute.run)
     done_ops = 0
     for k, (map_ops, glob) in enumerate(segments(ops)):
         n_ops = len(map_ops) + (glob is not None)
@@ -80,8 +91,7 @@ def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> 
         h = sha256_text(h + stable_json(spec_slice) + str(k) + stable_json(files))[:12]
         stage = work / f"stage{k}-{h}"
         jobs = [
-            {"src": str(prev_dir / f"{shard_name(i)}.json"),
-             "out": str(stage / f"{shard_name(i)}.json"),
+            {"src": str(stage_file(prev_dir, i)), "out": str(stage_file(stage, i)),
              "decisions": str(decision_file(prev_dec, i)) if prev_dec else None,
              "segment": k, "recipe": rjson, "base_dir": str(recipe.base_dir)}
             for i in range(n)

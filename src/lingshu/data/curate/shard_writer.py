@@ -19,6 +19,7 @@ from typing import Any
 from lingshu.core.hashing import sha256_file
 from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.record import Record, exclusion
+from lingshu.data.curate.stage_files import read_stage
 
 COUNTS = ("kept", "excluded", "synthesised", "excluded_by_op", "reasons", "modality", "task",
           "token_lengths", "image_sides")
@@ -97,14 +98,14 @@ def write_shard(job: dict[str, Any]) -> str:
     out = Path(job["out"])
     if out.exists() and Path(job["data"]).exists():
         return out.name
-    shard = json.loads(Path(job["src"]).read_text())
+    records, _ = read_stage(Path(job["src"]))
     decisions = json.loads(Path(job["decisions"]).read_text()) if job["decisions"] else None
     exclusions: list[dict] = []
     for f in filter(None, job["earlier"].split("\n")):
-        exclusions.extend(json.loads(Path(f).read_text())["exclusions"])
+        exclusions.extend(read_stage(Path(f))[1])
     data = Path(job["data"])
     rows = []
-    for r in shard["records"]:
+    for r in records:
         rec = Record.from_dict(r)
         if decisions and rec.id in decisions["drop"]:
             exclusions.append(decision_exclusion(rec, decisions["op"], decisions["drop"][rec.id]))

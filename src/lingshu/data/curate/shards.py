@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,16 @@ from lingshu.data.curate.partition import (
     sig_file,
     write_npz,
 )
-from lingshu.data.curate.paths import stage_input
-from lingshu.data.curate.readers import read_input
+from lingshu.data.curate.read_step import apply_ids, number_ids
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
 from lingshu.data.curate.shard_writer import decision_exclusion, write_shard
+from lingshu.data.curate.stage_files import (
+    read_stage,
+    shard_index,
+    stage_file,
+    write_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +63,45 @@ def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:
     return segs
 
 
-def input_fingerprints(paths: list[Path], digests: FileDigests | None = None) -> list[str]:
-    """The content of every input file (or folder) the read step reads (``paths``: where
-    ``paths.stage_input`` put them): part of its key, so a rerun after editing an input
-    reads it again (core.hashing.path_fingerprint)."""
-    return [path_fingerprint(p, digests) for p in paths]
+def image_digest_file(read_dir: Path, i: int) -> Path:
+    return read_dir / "images" / f"{shard_name(i)}.json"
 
 
-def image_fingerprint(read_dir: Path, n: int, digests: FileDigests) -> str:
+def image_digest(job: dict[str, Any]) -> str:
+    """Job: the content of every image read shard ``src``'s records reference, as one
+    digest, written with the run's token (``run``) to ``out``. Runs on every run (an
+    image edited after the read must be seen), in the workers: the driver only combines
+    one digest per shard. A fresh memo per job: a worker that outlives a run (Ray) must
+    not answer from an earlier run's hashes."""
+    digests = FileDigests()
+    paths = sorted({p for r in read_stage(Path(job["src"]))[0]
+                    for p in Record.from_dict(r).images()})
+    digest = sha256_text(stable_json([[p, digests.file(p)] for p in paths]))
+    atomic_write_json(Path(job["out"]), {"run": job["run"], "digest": digest})
+    return Path(job["out"]).name
+
+
+def image_fingerprint(read_dir: Path, run: Any) -> str:
     """The content of every image the read records reference (a JSONL row's ``image``
     path is outside the input file): part of every later step's key, since ops decode
-    the images and the writer copies them (issue 22: an edited image is seen)."""
-    paths: set[str] = set()
-    for i in range(n):
-        for r in json.loads((read_dir / f"{shard_name(i)}.json").read_text())["records"]:
-            paths.update(Record.from_dict(r).images())
-    return sha256_text(stable_json([[p, digests.file(p)] for p in sorted(paths)]))
+    the images and the writer copies them (issue 22: an edited image is seen).
+
+    One ``image_digest`` job per read shard that references an image (the read step
+    lists them in ``done.json``), run by the executor (``run``); the driver combines the
+    per-shard digests, so it reads no record and hashes no image."""
+    shards = json.loads((read_dir / "done.json").read_text())["with_images"]
+    token = secrets.token_hex(8)
+    jobs = [{"kind": "images", "src": str(stage_file(read_dir, i)),
+             "out": str(image_digest_file(read_dir, i)), "run": token} for i in shards]
+    if jobs:
+        run(jobs)
+    parts = []
+    for i in shards:
+        got = json.loads(image_digest_file(read_dir, i).read_text())
+        if got["run"] != token:  # an executor that skipped the job: never use a stale hash
+            raise RuntimeError(f"{image_digest_file(read_dir, i)}: not written by this run")
+        parts.append([i, got["digest"]])
+    return sha256_text(stable_json(parts))
 
 
 INPUT_PARAMS = ("data_dir", "tokenizer", "biomedclip_weights")
@@ -92,46 +121,6 @@ def param_fingerprints(specs: list[dict[str, Any]], base_dir: Path,
                 out.append(path_fingerprint(path if path.is_absolute() else base_dir / path,
                                             digests))
     return out
-
-
-def read_shards(recipe: Recipe, work: Path,
-                digests: FileDigests | None = None) -> tuple[Path, int]:
-    """Stream every input into shards of ``shard_size`` records (plus the rows the readers
-    excluded). Re-reads on resume but rewrites only missing shard files."""
-    local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
-    h = sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                    str(recipe.output.shard_size) +
-                    stable_json(input_fingerprints(local, digests)))[:12]
-    read_dir = work / f"read-{h}"
-    done = read_dir / "done.json"
-    if done.exists():
-        return read_dir, json.loads(done.read_text())["shards"]
-    size = recipe.output.shard_size
-    buf: list[dict] = []
-    excl: list[dict] = []
-    n = 0
-
-    def flush() -> None:
-        nonlocal buf, excl, n
-        path = read_dir / f"{shard_name(n)}.json"
-        if not path.exists():
-            atomic_write_json(path, {"records": buf, "exclusions": excl})
-        n += 1
-        buf, excl = [], []
-
-    for spec, path in zip(recipe.inputs, local, strict=True):
-        for item in read_input(spec, work, recipe.base_dir, path):
-            if isinstance(item, Record):
-                buf.append(item.to_dict())
-                if len(buf) >= size:
-                    flush()
-            else:
-                log.warning("%s: excluded at read: %s", item["id"], item["reason"])
-                excl.append(item)
-    if buf or excl or n == 0:
-        flush()
-    atomic_write_json(done, {"shards": n})
-    return read_dir, n
 
 
 _OPS_CACHE: dict[str, list[Op]] = {}
@@ -177,8 +166,8 @@ def process_shard(job: dict[str, Any]) -> str:
         return out.name
     ops = ops_for(job["recipe"], job["base_dir"])
     map_ops, glob = segments(ops)[job["segment"]]
-    data = json.loads(Path(job["src"]).read_text())
-    records = [Record.from_dict(r) for r in data["records"]]
+    rows, _ = read_stage(Path(job["src"]))
+    records = [Record.from_dict(r) for r in rows]
     exclusions: list[dict] = []
     decisions = json.loads(Path(job["decisions"]).read_text()) if job["decisions"] else {}
     if decisions:
@@ -194,17 +183,18 @@ def process_shard(job: dict[str, Any]) -> str:
         records, dropped = op.apply(records)
         exclusions.extend(dropped)
     if glob is not None:  # binary signatures first: the shard file marks the job done
-        i = int(out.stem.split("-")[1])
+        i = shard_index(out)
         write_npz(sig_file(out.parent, i), pack_shard(glob, records, glob.signatures(records)))
-    atomic_write_json(out, {"records": [r.to_dict() for r in records],
-                            "exclusions": exclusions})
+    write_stage(out, [r.to_dict() for r in records], exclusions)
     return out.name
 
 
-JOBS = {"write": write_shard, "bands": band_edges, "components": components,
+JOBS = {"ids": number_ids, "ids_apply": apply_ids, "images": image_digest,
+        "write": write_shard, "bands": band_edges, "components": components,
         "resolve": resolve, "gather": gather}
-"""Job kinds besides a segment's shard pass: the final write, the phases of a global
-decision (``partition.py``)."""
+"""Job kinds besides a segment's shard pass: the read step's id numbering
+(``read_step.py``), the read shards' image digests, the final write, the phases of a
+global decision (``partition.py``)."""
 
 
 def run_job(job: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from lingshu.core.io import atomic_write_json, atomic_write_text
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shard_writer import COUNTS
 from lingshu.data.curate.shards import decision_file, shard_name
+from lingshu.data.curate.stage_files import stage_file
 
 
 @dataclass
@@ -41,9 +42,9 @@ def write_outputs(
     last = stage_dirs[-1]
     write_dir = last.parent / f"write-{sha256_text(last.name + recipe.output.images)[:12]}"
     jobs = [
-        {"kind": "write", "src": str(last / f"{shard_name(i)}.json"),
+        {"kind": "write", "src": str(stage_file(last, i)),
          "decisions": str(decision_file(final_decisions, i)) if final_decisions else "",
-         "earlier": "\n".join(str(d / f"{shard_name(i)}.json") for d in [read_dir, *stage_dirs]),
+         "earlier": "\n".join(str(stage_file(d, i)) for d in [read_dir, *stage_dirs]),
          "data": str(out_dir / "data" / f"{shard_name(i)}.jsonl"),
          "out": str(write_dir / f"{shard_name(i)}.json"), "images": recipe.output.images}
         for i in range(n)

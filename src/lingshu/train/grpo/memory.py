@@ -6,14 +6,16 @@ training dtype (2 for bf16, 4 for fp32):
 
 - policy states, after Rajbhandari et al. 2020 (ZeRO, §3): DeepSpeed keeps b of weights, b
   of gradients and K = 12 bytes of fp32 master weights + Adam moments per parameter (K = 8
-  in fp32: the weights are the master copy); plain PyTorch / FSDP keep the moments in the
-  weights' dtype (K = 2b). ZeRO-1 divides the optimizer state by W, ZeRO-2 the gradients
-  too, ZeRO-3 and FSDP the weights too;
-- reference model (beta > 0; TRL reloads it from the policy's folder): b x P, divided by W
-  under ZeRO-3 / FSDP (TRL shards it the same way), whole otherwise;
+  in fp32: the weights are the master copy); plain PyTorch / DDP / FSDP keep the weights in
+  fp32 whatever the precision (``stage.policy_dtype``: bf16 is autocast), so 4 + 4 + 8
+  bytes. ZeRO-1 divides the optimizer state by W, ZeRO-2 the gradients too, ZeRO-3 and FSDP
+  the weights too;
+- reference model (beta > 0; TRL reloads it from the policy's folder in the policy's dtype):
+  the policy's bytes per weight x P, divided by W under ZeRO-3 / FSDP (TRL shards it the
+  same way), whole otherwise;
 - generation, by backend:
   - transformers ``generate`` (no vLLM): under ZeRO-3 / FSDP TRL gathers the full policy for
-    the rollout (``ds3_gather_for_generation``, b x P on every GPU), and the KV cache holds
+    the rollout (``ds3_gather_for_generation``, the stored weights' bytes x P on every GPU), and the KV cache holds
     every completion of the local rollout at once: ``per_device_batch x steps_per_generation``
     sequences x (prompt + completion) tokens x 2 (K, V) x layers x KV heads x head dim x b.
     Both are freed before the training passes, so they count against the activations, not
@@ -82,11 +84,13 @@ def dtype_bytes(stage_precision: str, recipe_precision: str) -> int:
 
 
 def policy_states(params: int, *, zero: int, deepspeed: bool, b: int, world: int) -> dict[str, float]:
-    """Weights, gradients and optimizer state per device, bytes (every parameter trained)."""
-    opt = (ADAM_FP32_BYTES if b == 2 else 8) if deepspeed else 2 * b
+    """Weights, gradients and optimizer state per device, bytes (every parameter trained);
+    ``b``: bytes of the training dtype, which only DeepSpeed stores the weights in."""
+    w = b if deepspeed else 4
+    opt = ADAM_FP32_BYTES if deepspeed and b == 2 else 8
     return {
-        "weights": b * params / (world if zero >= 3 else 1),
-        "gradients": b * params / (world if zero >= 2 else 1),
+        "weights": w * params / (world if zero >= 3 else 1),
+        "gradients": w * params / (world if zero >= 2 else 1),
         "optimizer": opt * params / (world if zero >= 1 else 1),
     }
 
@@ -107,11 +111,12 @@ def grpo_memory_bytes(st: Any, arch: TextArch, params: int, *, strategy: str, wo
     b = dtype_bytes(st.precision, recipe_precision)
     out = policy_states(params, zero=zero, deepspeed=strategy.startswith("deepspeed"), b=b,
                         world=world)
-    out["reference"] = b * params / (world if zero >= 3 else 1) if st.beta > 0 else 0.0
+    w = b if strategy.startswith("deepspeed") else 4  # bytes per stored weight (policy_states)
+    out["reference"] = w * params / (world if zero >= 3 else 1) if st.beta > 0 else 0.0
     seq = st.max_prompt_length + st.max_completion_length
     plan = st.batch_plan(world)
     hf = not st.use_vllm
-    out["generation_gathered_weights"] = b * params if hf and zero >= 3 else 0.0
+    out["generation_gathered_weights"] = w * params if hf and zero >= 3 else 0.0
     out["generation_kv_cache"] = (plan["per_device_train_batch_size"] * plan["steps_per_generation"]
                                   * seq * arch.kv_bytes_per_token(b)) if hf else 0.0
     share = st.vllm_gpu_memory_utilization * gpu_gib * GIB if st.use_vllm and \

@@ -165,13 +165,7 @@ def run_grpo_stage(
 
     check_vllm_runtime(config, use_cpu=use_cpu, num_processes=_num_processes())
     dtype = _dtype(config.precision, precision, use_cpu)
-    # On the CPU the weights stay fp32 and bf16 is autocast (TRL's bf16=True), as in the SFT
-    # stages. Weights loaded in bf16 are trained in bf16: an Adam step smaller than half a
-    # bf16 spacing of a weight (~6e-5 for a weight of 0.02) is rounded away, every step: the
-    # demo's 6 GRPO steps at lr 1e-5 left 98.3% of the weights' bf16 values unchanged and
-    # its accuracy and compliance where they were (docs/pipeline.md, "Issue 23"). On a GPU the load stays in the training dtype (memory; DeepSpeed keeps
-    # fp32 master weights itself).
-    model, processor = _load_policy(config, model_dir, "float32" if use_cpu else dtype)
+    model, processor = _load_policy(config, model_dir, policy_dtype(dtype, use_cpu))
     data = _load_rows(config, out, seed, base_dir, processor)
     args = trl_args(config, output_dir=out, seed=seed, use_cpu=use_cpu, report_to=report_to,
                     num_processes=_num_processes(), bf16=dtype == "bfloat16")
@@ -219,6 +213,23 @@ def run_grpo_stage(
         atomic_write_json(out / "summary.json", summary)
     trainer.accelerator.wait_for_everyone()
     return StageResult(config.name, "grpo", final, out, summary)
+
+
+def policy_dtype(dtype: str, use_cpu: bool) -> str:
+    """The dtype the policy's weights are loaded and kept in: fp32, with bf16 autocast (TRL's
+    ``bf16=True``), as in the SFT stages, except under DeepSpeed on a GPU, which casts the
+    module to the training dtype itself and keeps fp32 master weights in its optimizer.
+
+    Weights stored in bf16 are trained in bf16 (plain PyTorch, DDP, FSDP): an Adam step smaller
+    than half a bf16 spacing of a weight (~6e-5 for a weight of 0.02) is rounded away, every
+    step. The demo's 6 GRPO steps at lr 1e-5 left 98.3% of the weights' bf16 values unchanged
+    and its accuracy and compliance where they were (docs/pipeline.md, "Issue 23"). TRL loads
+    the reference model in the policy's dtype, so the two agree at step 0 (KL 0).
+    """
+    import os
+
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    return dtype if deepspeed and not use_cpu else "float32"
 
 
 def _load_policy(config: GRPOStageConfig, model_dir: Path, dtype: str) -> tuple[Any, Any]:
