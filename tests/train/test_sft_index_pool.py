@@ -168,15 +168,15 @@ def test_workers_get_the_text_counter_and_a_divergent_one_is_refused(counter, mo
 
 
 
-def test_index_processes_follow_data_workers_and_the_cpus(monkeypatch):
-    """data_workers + 1 when set (0: the rank alone); unset: the default workers + 1 from 3
-    default workers (4 CPUs per rank) up, the rank alone below."""
+def test_index_processes_follow_data_workers(monkeypatch):
+    """data_workers + 1 when set (0: the rank alone); unset, the default workers + 1."""
     import lingshu.train.data.loader as loader
     from lingshu.train.config import SFTStageConfig
     from lingshu.train.sft import _index_processes
 
     stage = dict(name="s", data=[{"path": "d.jsonl"}], max_steps=1, parts={"vision": 1e-4, "merger": 1e-4, "llm": 1e-5})
     assert [_index_processes(SFTStageConfig(**stage, data_workers=w)) for w in (0, 1, 3)] == [1, 2, 4]
-    for cpus, want in ((2, 1), (3, 1), (4, 4), (16, 9)):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    for cpus, want in ((1, 1), (2, 2), (4, 4), (16, 9)):  # default workers: CPUs - 1, at most 8
         monkeypatch.setattr(loader.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert _index_processes(SFTStageConfig(**stage)) == want, cpus

@@ -295,13 +295,11 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
 
 def _index_processes(config: SFTStageConfig) -> int:
     """Processes for a cold length pass: the rank's data workers and the rank itself, all
-    idle until the index exists (``data_workers: 0``: the rank alone). When the stage does
-    not say, a rank with fewer than 4 CPUs (fewer than 3 default workers) indexes alone:
-    on 2 shared cores a second process made the pass slower, not faster (docs/performance.md)."""
-    if config.data_workers is not None:
-        return config.data_workers + 1
-    workers = _data_workers(config)
-    return workers + 1 if workers >= 3 else 1
+    idle until the index exists (``data_workers: 0``: the rank alone). On 2 cores with one
+    core's worth of other work, 2 processes took a 1M-row first step from 85 to 66 s; on 2
+    cores kept busy by other jobs they were slower than one (docs/performance.md): set
+    ``data_workers: 0`` on such a machine."""
+    return _data_workers(config) + 1
 
 
 def _data_workers(config: SFTStageConfig) -> int:
