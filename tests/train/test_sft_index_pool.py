@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from lingshu.train.data.index_pool import build_indexes, join
-from lingshu.train.data.lazy import FileIndex, build_index
+from lingshu.train.data.file_index import FileIndex, build_index
 from lingshu.train.data.lengths import LengthCounter
 from lingshu.train.data.sources import RowFile
 

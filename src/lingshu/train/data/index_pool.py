@@ -1,4 +1,4 @@
-"""The length pass (``lazy.build_index``) in several processes: the index of a stage's data at
+"""The length pass (``file_index.build_index``) in several processes: the index of a stage's data at
 1M rows in a fraction of the time one process takes (issue 19: about 150 us of CPU per row in
 one process, so a cold start at 1M rows missed its 2-minute target by minutes).
 
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from lingshu.train.data.lazy import FileIndex, build_index
+from lingshu.train.data.file_index import FileIndex, build_index
 from lingshu.train.data.lengths import LengthCounter, encode_ids
 from lingshu.train.data.sources import RowFile
 
