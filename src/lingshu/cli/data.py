@@ -276,4 +276,4 @@ def run_cmd(
     typer.echo(f"kept {result.kept}, excluded {result.excluded}")
     for op, n in result.by_op.items():
         typer.echo(f"  {op}: {n}")
-    typer.echo(f"output: {result.out_dir / 'data'}; summary: {result.out_dir / 'summary.md'}")
+    typer.echo(f"output: {result.out_dir}/data; summary: {result.out_dir}/summary.md")  # a URL too

@@ -1,6 +1,8 @@
 """Inputs and outputs given as URLs: an input through fsspec (``memory://``, ``file://``)
 gives the same output as the same file given as a local path; an output folder as a
-``file://`` URL is that folder; another output URL is refused in one line."""
+``file://`` URL is that folder; an output URL without ``output.work_dir``, with a protocol
+fsspec does not know, or ``memory://`` is refused in one line when the recipe loads (URL
+outputs against a real S3 server: test_curation_s3_output.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ ROWS = [{"id": f"q{i}", "question": f"Question {i % 4} about the kidney and its 
          "answer": "An answer."} for i in range(10)]
 
 
-def _run(tmp_path, path: str, out: str):
+def _run(tmp_path, path: str, out: str, **output):
     data = {"name": "u", "inputs": [{"name": "t", "path": path}],
             "ops": [{"op": "text_dedup"}], "output": {"dir": out, "shard_size": 3,
-                                                      "plots": False}}
+                                                      "plots": False, **output}}
     return run_recipe(parse_recipe(data, tmp_path))
 
 
@@ -68,5 +70,15 @@ def test_missing_url_input_and_remote_output_are_one_line_errors(tmp_path):
     write_jsonl(tmp_path / "t.jsonl", ROWS)
     with pytest.raises(UserError) as e:
         _run(tmp_path, str(tmp_path / "t.jsonl"), "s3://bucket/out")
-    assert "\n" not in str(e.value) and "output" in str(e.value) and \
-        "must be a local path or file:// URL" in str(e.value), str(e.value)
+    assert str(e.value) == (
+        "recipe: output.dir is a URL (s3://bucket/out): set output.work_dir to a folder "
+        "every node mounts (intermediate files and resume)")
+    for out, work, says in (
+            ("nosuch://b/out", "w", "'nosuch://b/out': cannot write there (Protocol not "
+             "known: nosuch); fix output.dir or install the fsspec driver"),
+            ("memory://b/out", "w", "memory:// is private to each process"),
+            (str(tmp_path / "o"), "s3://b/work", "the work folder must be a local path or file:// "
+             "URL on a filesystem every node mounts")):
+        with pytest.raises(UserError) as e:
+            _run(tmp_path, str(tmp_path / "t.jsonl"), out, work_dir=work)
+        assert "\n" not in str(e.value) and says in str(e.value), str(e.value)

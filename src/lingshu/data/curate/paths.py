@@ -1,16 +1,26 @@
-"""Where a run reads and writes: local paths, ``file://`` URLs, and fsspec URLs for inputs.
+"""Where a run reads and writes: local paths, ``file://`` URLs, and fsspec URLs.
 
-Why: a cluster run's inputs often live on object storage (``s3://``, ``gs://``, ``hf://``,
-any protocol fsspec knows), while every shard job needs files it can open. The read step
-runs once, on the driver, streaming each input into shard files; an input given as a URL
-is first copied by fsspec into the run's work folder (``.work/inputs/``, fetched again on
-every run so an edit is seen; the copy's content keys the read step like a local input's)
-and then read like a local file. Images named inside rows must be paths every node can
-open (or embedded bytes: parquet, HF datasets and tars are written into the work folder).
+Why: a cluster run's inputs and outputs often live on object storage (``s3://``,
+``gs://``, any protocol fsspec knows), while the intermediate files need a folder every
+node mounts. The read step runs once, on the driver, streaming each input into shard
+files; an input given as a URL is first copied by fsspec into the run's work folder
+(``inputs/``, fetched again on every run so an edit is seen; the copy's content keys the
+read step like a local input's) and then read like a local file. Images named inside
+rows must be paths every node can open (or embedded bytes: parquet, HF datasets and tars
+are written into the work folder).
 
-The output folder (and the work folder in it) must be a local path or a ``file://`` URL
-on a filesystem every node mounts: shard jobs on any node write there. Other URLs are
-refused when the recipe loads, in one line.
+``output.dir`` is a local path, a ``file://`` URL, or an fsspec URL. The work folder
+(``output.work_dir``, default ``OUT/.work``) is always a local path or ``file://`` URL on a
+filesystem every node mounts: shard jobs on any node read and write there, and its files
+are the done-marks of resume. With ``output.dir`` a URL, ``output.work_dir`` must be given
+(checked when the recipe loads, in one line): no local default is right on a cluster. The
+shard jobs then write their data shard and image copies straight to the URL from the
+workers, each as one whole object (a PUT: atomic on object stores), before their marker
+in the work folder; the driver writes the small files (``exclusions.jsonl``, summary,
+plots, data card, mixtures), reading picked rows back through fsspec. Credentials and
+endpoints come from the fsspec driver's usual configuration (e.g. ``AWS_*`` variables
+for ``s3fs``), which workers inherit. A local ``output.dir`` is written as before
+(atomic renames), byte for byte.
 """
 
 from __future__ import annotations
@@ -39,13 +49,33 @@ def local_path(path: str | Path, base_dir: Path) -> Path | None:
 
 
 def output_dir(value: object) -> object:
-    """``output.dir``: a ``file://`` URL becomes its path; another URL is refused."""
+    """``output.dir``: a ``file://`` URL becomes its path; another URL stays a string once
+    fsspec knows its protocol (and its driver is installed)."""
+    if isinstance(value, str) and is_url(value):
+        if value.startswith("file://"):
+            return Path(value[len("file://"):])
+        protocol = value.split("://", 1)[0]
+        if protocol == "memory":
+            raise ValueError(f"{value!r}: memory:// is private to each process (workers "
+                             "write the output); use a local folder or an object store URL")
+        import fsspec
+
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except (ImportError, ValueError) as e:
+            raise ValueError(f"{value!r}: cannot write there ({e}); fix output.dir or "
+                             "install the fsspec driver for its protocol (s3fs, gcsfs ...)"
+                             ) from None
+        return value
+    return Path(value) if isinstance(value, str) else value
+
+
+def output_work_dir(value: object) -> object:
+    """``output.work_dir``: a local path or ``file://`` URL (every node reads and writes it)."""
     if isinstance(value, str) and is_url(value):
         if not value.startswith("file://"):
-            raise ValueError(
-                f"{value!r}: the output folder must be a local path or file:// URL on a "
-                "filesystem every node mounts (shard jobs write there); fsspec URLs are "
-                "read for inputs only")
+            raise ValueError(f"{value!r}: the work folder must be a local path or file:// "
+                             "URL on a filesystem every node mounts (shard jobs write there)")
         return value[len("file://"):]
     return value
 

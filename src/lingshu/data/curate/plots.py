@@ -1,28 +1,40 @@
 """PNG plots of a run's summary: counts per op, modality distribution, token-length and
-image-size histograms (matplotlib, Agg backend: no display needed)."""
+image-size histograms (matplotlib, Agg backend: no display needed). Into a local folder
+(atomic renames) or a URL (each PNG one object, ``out_store``)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+from lingshu.data.curate import out_store
+from lingshu.data.curate.paths import is_url
 
-def write_plots(summary: dict[str, Any], out: Path) -> list[Path]:
+
+def write_plots(summary: dict[str, Any], out: Path | str) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out.mkdir(parents=True, exist_ok=True)
+    url = is_url(out)
+    if not url:
+        Path(out).mkdir(parents=True, exist_ok=True)
     written = []
 
     def save(fig, name: str) -> None:  # noqa: ANN001
-        path = out / name
-        tmp = out / f".{name}.tmp.png"
+        path = out_store.join(str(out), name)
         fig.tight_layout()
-        fig.savefig(tmp, dpi=80)
+        if url:
+            buf = io.BytesIO()
+            fig.savefig(buf, dpi=80, format="png")
+            out_store.write_bytes(path, buf.getvalue())
+        else:
+            tmp = Path(out) / f".{name}.tmp.png"
+            fig.savefig(tmp, dpi=80)
+            tmp.replace(path)
         plt.close(fig)
-        tmp.replace(path)
         written.append(path)
 
     def bars(data: dict[str, int], title: str, name: str) -> None:

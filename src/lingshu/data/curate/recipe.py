@@ -33,7 +33,7 @@ from lingshu.core.hashing import stable_json
 from lingshu.core.recipes import ShippedRecipes
 from lingshu.core.registry import unknown_name_message
 from lingshu.data.curate.ops.base import OPS, Op
-from lingshu.data.curate.paths import output_dir
+from lingshu.data.curate.paths import output_dir, output_work_dir
 from lingshu.data.curate.readers import READERS
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -75,12 +75,25 @@ class InputSpec(StrictModel):
 
 
 class OutputSpec(StrictModel):
-    dir: Path = Field(description="a local path or file:// URL every node can write")
+    dir: Path | str = Field(description="a local path or file:// URL, or an fsspec URL "
+                            "(s3://, gs:// ...: needs work_dir and the protocol's driver)")
+    work_dir: Path | None = Field(None, description="the work folder (intermediate files, "
+                                  "done-marks): a local path or file:// URL every node "
+                                  "mounts; default OUT/.work, required when dir is a URL")
     shard_size: int = Field(1000, ge=1)
     images: Literal["copy", "reference"] = "copy"
     plots: bool = True
 
     _dir = field_validator("dir", mode="before")(output_dir)
+    _work = field_validator("work_dir", mode="before")(output_work_dir)
+
+    @model_validator(mode="after")
+    def _work_for_url(self) -> OutputSpec:
+        # no local default is right on a cluster: each node would get its own folder
+        if isinstance(self.dir, str) and self.work_dir is None:
+            raise ValueError(f"output.dir is a URL ({self.dir}): set output.work_dir to a "
+                             "folder every node mounts (intermediate files and resume)")
+        return self
 
 
 class MixtureSpec(StrictModel):
@@ -143,6 +156,18 @@ class Recipe(StrictModel):
 
     def fingerprint(self) -> str:
         return stable_json(self.model_dump(mode="json"))
+
+    def output_location(self) -> str:
+        """``output.dir`` as the writers take it (``out_store``): a URL as given, a local
+        folder resolved against the recipe's folder."""
+        d = self.output.dir
+        return d if isinstance(d, str) else str(self.resolve(d))
+
+    def work_folder(self) -> Path:
+        """The run's work folder: ``output.work_dir``, else ``OUT/.work``."""
+        if self.output.work_dir is not None:
+            return self.resolve(self.output.work_dir)
+        return self.resolve(Path(self.output.dir)) / ".work"
 
     def resolve(self, p: Path | None) -> Path | None:
         if p is None:

@@ -1,6 +1,7 @@
 """Run a recipe: read into shards, run op segments shard by shard, decide globally, write.
 
-Layout of a run (``OUT`` = ``output.dir``)::
+Layout of a run (``OUT`` = ``output.dir``, a local folder or a URL; ``OUT/.work`` is the
+work folder, ``output.work_dir`` when given: local, on a filesystem every node mounts)::
 
     OUT/.work/read-<h>/raw/shard-00000.jsonl.gz  the shard as read, ids not yet numbered;
                                             becomes shard-00000.jsonl.gz (read_step.py)
@@ -19,6 +20,7 @@ Layout of a run (``OUT`` = ``output.dir``)::
     OUT/.work/stage<k>-<h>/decisions.json   written last: the decision is complete
     OUT/.work/write-<h>/shard-00000.json     the shard's exclusions of every step + counts
     OUT/data/shard-00000.jsonl               training JSONL (CONTRACTS point 2) + data/images/
+                                            (written by the shard's job: out_store.py)
     OUT/exclusions.jsonl, summary.json, summary.md, plots/*.png, data_card.md, mixtures/
 
 The per-shard work is ``shards.process_shard``; an executor from the ``EXECUTORS``
@@ -40,8 +42,10 @@ from typing import Any
 from lingshu.core.hashing import FileDigests, sha256_text, stable_json
 from lingshu.core.io import atomic_write_json, remove_stale_temps
 from lingshu.core.secrets import without_secrets
+from lingshu.data.curate import out_store
 from lingshu.data.curate.executors import make_executor
 from lingshu.data.curate.partition import decide_partitioned
+from lingshu.data.curate.paths import is_url
 from lingshu.data.curate.ops.base import GlobalOp
 from lingshu.data.curate.read_step import read_shards
 from lingshu.data.curate.recipe import Recipe
@@ -63,18 +67,22 @@ __all__ = ["RunResult", "run_recipe"]
 def run_recipe(recipe: Recipe, *, executor: str = "local", **options: Any) -> RunResult:
     """Run ``recipe`` with the executor ``executor`` (options: its ``Options`` fields, e.g.
     ``workers=2``, ``address="auto"``; ``lingshu data executors`` lists them)."""
-    out_dir = recipe.resolve(recipe.output.dir)
-    work = out_dir / ".work"
+    out = recipe.output_location()
+    work = recipe.work_folder()
     ops = recipe.build_ops()
-    remove_stale_temps(out_dir)  # what a kill -9 between write and rename left behind
+    out_store.check_reachable(out)  # an unreachable URL: one line before any work
+    roots = [] if is_url(out) else [Path(out)]
+    roots += [] if any(work.is_relative_to(r) for r in roots) else [work]
+    for root in roots:
+        remove_stale_temps(root)  # what a kill -9 between write and rename left behind
     execute = make_executor(executor, ops, **options)
     try:
-        return _run(recipe, out_dir, work, ops, execute)
+        return _run(recipe, out, work, ops, execute)
     finally:
         execute.close()
 
 
-def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> RunResult:
+def _run(recipe: Recipe, out: str, work: Path, ops: list, execute: Any) -> RunResult:
     digests = FileDigests()  # every file read by content, each hashed once this run
     read_dir, n = read_shards(recipe, work, execute.run, digests)
     rjson = recipe_json(recipe)
@@ -107,7 +115,7 @@ def _run(recipe: Recipe, out_dir: Path, work: Path, ops: list, execute: Any) -> 
             if not prev_dec.exists():
                 _decide(glob, stage, n, {"segment": k, "recipe": rjson,
                                          "base_dir": str(recipe.base_dir)}, execute, prev_dec)
-    return write_outputs(recipe, out_dir, read_dir, stage_dirs, prev_dec, n, execute)
+    return write_outputs(recipe, out, read_dir, stage_dirs, prev_dec, n, execute)
 
 
 def _decide(op: GlobalOp, stage: Path, n: int, common: dict[str, Any], execute: Any,

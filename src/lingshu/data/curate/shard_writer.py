@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_file
-from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.core.io import atomic_write_json
+from lingshu.data.curate import out_store
+from lingshu.data.curate.paths import is_url
 from lingshu.data.curate.record import Record, exclusion
 from lingshu.data.curate.stage_files import read_stage
 
@@ -28,10 +30,17 @@ COUNTS = ("kept", "excluded", "synthesised", "excluded_by_op", "reasons", "modal
 count each value, so they stay as small as the number of distinct values."""
 
 
-def copy_image(src: str, images_dir: Path) -> str:
-    """Content-addressed copy (same bytes -> same file), written atomically."""
+def copy_image(src: str, images_dir: Path | str) -> str:
+    """Content-addressed copy (same bytes -> same file), written atomically: renamed into
+    a local folder, uploaded whole to a URL (``out_store``)."""
     p = Path(src)
     name = sha256_file(p)[:32] + p.suffix.lower()
+    if is_url(images_dir):
+        dst_url = out_store.join(str(images_dir), name)
+        if not out_store.exists(dst_url):
+            out_store.put_file(p, dst_url)
+        return f"images/{name}"
+    images_dir = Path(images_dir)
     dst = images_dir / name
     if not dst.exists():
         images_dir.mkdir(parents=True, exist_ok=True)
@@ -92,18 +101,18 @@ def node_id() -> str:
 
 
 def write_shard(job: dict[str, Any]) -> str:
-    """Write shard ``job``: its training JSONL (``data``), and (``out``) its exclusions
-    from every earlier step (``earlier``: shard files, newline-separated) plus its counts.
-    ``out`` is written last, so with the JSONL it marks the shard done."""
+    """Write shard ``job``: its training JSONL (``data``: a local path or URL, images into
+    ``images_dir``), and (``out``, in the work folder) its exclusions from every earlier
+    step (``earlier``: shard files, newline-separated) plus its counts. ``out`` is
+    written last, so with the JSONL it marks the shard done."""
     out = Path(job["out"])
-    if out.exists() and Path(job["data"]).exists():
+    if out.exists() and out_store.exists(job["data"]):
         return out.name
     records, _ = read_stage(Path(job["src"]))
     decisions = json.loads(Path(job["decisions"]).read_text()) if job["decisions"] else None
     exclusions: list[dict] = []
     for f in filter(None, job["earlier"].split("\n")):
         exclusions.extend(read_stage(Path(f))[1])
-    data = Path(job["data"])
     rows = []
     for r in records:
         rec = Record.from_dict(r)
@@ -111,10 +120,10 @@ def write_shard(job: dict[str, Any]) -> str:
             exclusions.append(decision_exclusion(rec, decisions["op"], decisions["drop"][rec.id]))
             continue
         if job["images"] == "copy":
-            rec.replace_images({p: copy_image(p, data.parent / "images") for p in rec.images()})
+            rec.replace_images({p: copy_image(p, job["images_dir"]) for p in rec.images()})
         rows.append(training_row(rec))
-    atomic_write_text(data, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
-                                    for r in rows))
+    out_store.write_text(job["data"], "".join(
+        json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
     atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
                             "node": node_id()})
     return out.name

@@ -8,8 +8,8 @@ per-op ``stats`` as extra keys. Images are copied content-addressed into ``data/
 
 from __future__ import annotations
 
+import fnmatch
 import json
-import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +18,8 @@ from typing import Any
 
 from lingshu.core.hashing import sha256_text
 from lingshu.core.secrets import without_secrets
-from lingshu.core.io import atomic_write_json, atomic_write_text
+from lingshu.data.curate import out_store
+from lingshu.data.curate.paths import is_url
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shard_writer import COUNTS
 from lingshu.data.curate.shards import decision_file, shard_name
@@ -27,36 +28,42 @@ from lingshu.data.curate.stage_files import stage_file
 
 @dataclass
 class RunResult:
-    out_dir: Path
+    out_dir: Path | str  # a URL stays a string
     kept: int
     excluded: int
     by_op: dict[str, int] = field(default_factory=dict)
 
 
 def write_outputs(
-    recipe: Recipe, out_dir: Path, read_dir: Path, stage_dirs: list[Path],
+    recipe: Recipe, out: str, read_dir: Path, stage_dirs: list[Path],
     final_decisions: Path | None, n: int, execute: Any,
 ) -> RunResult:
     """Write every shard in the workers (``execute``: the run's executor), then merge their
-    count tables and stream their exclusions into the run's files."""
+    count tables and stream their exclusions into the run's files. ``out`` is a local
+    folder or a URL (``out_store``); the shards' markers stay in the work folder."""
     last = stage_dirs[-1]
+    data_dir = out_store.join(out, "data")
     write_dir = last.parent / f"write-{sha256_text(last.name + recipe.output.images)[:12]}"
     jobs = [
         {"kind": "write", "src": str(stage_file(last, i)),
          "decisions": str(decision_file(final_decisions, i)) if final_decisions else "",
          "earlier": "\n".join(str(stage_file(d, i)) for d in [read_dir, *stage_dirs]),
-         "data": str(out_dir / "data" / f"{shard_name(i)}.jsonl"),
+         "data": out_store.join(data_dir, f"{shard_name(i)}.jsonl"),
+         "images_dir": out_store.join(data_dir, "images"),
          "out": str(write_dir / f"{shard_name(i)}.json"), "images": recipe.output.images}
         for i in range(n)
     ]
-    todo = [j for j in jobs if not (Path(j["out"]).exists() and Path(j["data"]).exists())]
+    present = out_store.names(data_dir)  # one listing, not a request per shard
+    todo = [j for j in jobs if not (Path(j["out"]).exists() and
+                                    j["data"].rsplit("/", 1)[-1] in present)]
     if todo:
         execute.run(todo)
-    for stale in (out_dir / "data").glob("shard-*.jsonl"):  # an earlier run had more shards
-        if stale.name >= f"{shard_name(n)}.jsonl":
-            stale.unlink()
+    for stale in sorted(fnmatch.filter(present, "shard-*.jsonl")):  # a run with more shards
+        if stale >= f"{shard_name(n)}.jsonl":
+            out_store.remove(out_store.join(data_dir, stale))
     counts: dict[str, Counter] = {k: Counter() for k in COUNTS}
-    with _Streams(out_dir, ("exclusions.jsonl", "decontamination.jsonl")) as (excl, decon):
+    with out_store.Streams(out, ("exclusions.jsonl", "decontamination.jsonl"),
+                           write_dir) as (excl, decon):
         for j in jobs:
             part = json.loads(Path(j["out"]).read_text())
             for k, v in part["counts"].items():
@@ -67,52 +74,26 @@ def write_outputs(
                 if e["op"].startswith("decontaminate"):
                     decon.write(line)
     summary = summarise(recipe, counts)
-    atomic_write_json(out_dir / "summary.json", summary)
-    atomic_write_text(out_dir / "summary.md", summary_table(summary))
-    atomic_write_text(out_dir / "data_card.md", data_card(recipe, summary))
+    out_store.write_json(out_store.join(out, "summary.json"), summary)
+    out_store.write_text(out_store.join(out, "summary.md"), summary_table(summary))
+    out_store.write_text(out_store.join(out, "data_card.md"), data_card(recipe, summary))
     if recipe.output.plots:
         from lingshu.data.curate.plots import write_plots
 
-        write_plots(summary, out_dir / "plots")
+        write_plots(summary, out_store.join(out, "plots"))
     if recipe.mixtures:
-        write_mixtures(recipe, out_dir / "data", n, counts["kept"], out_dir / "mixtures")
-    return RunResult(out_dir=out_dir, kept=summary["kept"], excluded=summary["excluded"],
-                     by_op=summary["excluded_by_op"])
+        write_mixtures(recipe, data_dir, n, counts["kept"], out_store.join(out, "mixtures"))
+    return RunResult(out_dir=out if is_url(out) else Path(out), kept=summary["kept"],
+                     excluded=summary["excluded"], by_op=summary["excluded_by_op"])
 
 
-class _Streams:
-    """Text files written line by line to temporary names, renamed into place on success
-    (as ``atomic_write_text``, without holding the text)."""
-
-    def __init__(self, folder: Path, names: tuple[str, ...]) -> None:
-        self.paths = [folder / n for n in names]
-
-    def __enter__(self) -> list[Any]:
-        self.fhs = []
-        for p in self.paths:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            self.fhs.append(open(p.with_name(f".{p.name}.tmp"), "w", encoding="utf-8"))  # noqa: SIM115
-        return self.fhs
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        for fh, p in zip(self.fhs, self.paths, strict=True):
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
-            tmp = p.with_name(f".{p.name}.tmp")
-            if exc_type is None:
-                tmp.replace(p)
-            else:
-                tmp.unlink(missing_ok=True)
-
-
-def _picked_rows(data_dir: Path, n: int, wanted: dict[tuple[str, int], int]) -> list[dict]:
+def _picked_rows(data_dir: str, n: int, wanted: dict[tuple[str, int], int]) -> list[dict]:
     """The kept rows at ``(source, position among the source's kept rows)`` -> slot,
     streamed from the shards (only the picked rows are held)."""
     out: list[dict] = [{}] * len(wanted)
     seen: Counter = Counter()
     for i in range(n):
-        with (data_dir / f"{shard_name(i)}.jsonl").open(encoding="utf-8") as fh:
+        with out_store.open_text(out_store.join(data_dir, f"{shard_name(i)}.jsonl")) as fh:
             for line in fh:
                 src = json.loads(line)["source"] if wanted else ""
                 slot = wanted.get((src, seen[src]))
@@ -183,7 +164,7 @@ def data_card(recipe: Recipe, s: dict[str, Any]) -> str:
     )
 
 
-def write_mixtures(recipe: Recipe, data_dir: Path, n: int, kept: Counter, out: Path) -> None:
+def write_mixtures(recipe: Recipe, data_dir: str, n: int, kept: Counter, out: str) -> None:
     """Each training stage's mixture: ``size`` records drawn from the sources in the given
     ratios (seeded, without replacement); without ``size`` the largest mixture the
     scarcest source allows. Statistics per stage in ``mixtures/<stage>.json``.
@@ -215,9 +196,9 @@ def write_mixtures(recipe: Recipe, data_dir: Path, n: int, kept: Counter, out: P
                 for p in m["content"] if isinstance(m["content"], list) else []:
                     if p.get("type") == "image" and not Path(p["image"]).is_absolute():
                         p["image"] = "../data/" + p["image"]
-        atomic_write_text(out / f"{stage}.jsonl", "".join(
+        out_store.write_text(out_store.join(out, f"{stage}.jsonl"), "".join(
             json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in picked))
-        atomic_write_json(out / f"{stage}.json", {
+        out_store.write_json(out_store.join(out, f"{stage}.json"), {
             "records": len(picked), "sources": stats,
             "modality": dict(Counter(r["modality"] or "unlabelled" for r in picked)),
             "task": dict(Counter(r["task"] for r in picked))})

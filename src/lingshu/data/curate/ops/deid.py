@@ -55,8 +55,8 @@ class Deidentify(MapOp):
         load_lexicon()  # once per worker, and a missing philter-lite fails here in one line
         self.llm = None
         if self.params.llm_rewrite is not None:
-            out = Path(self.context.resolve(self.context.output.dir)) if self.context else Path(".")
-            self.llm = LlmClient(self.params.llm_rewrite, out / ".work" / "llm_cache.sqlite")
+            work = self.context.work_folder() if self.context else Path(".work")
+            self.llm = LlmClient(self.params.llm_rewrite, work / "llm_cache.sqlite")
 
     def _scrub_record(self, rec: Record) -> dict[str, Any]:
         """Scrub every text part in place; return what was replaced, by category, and where

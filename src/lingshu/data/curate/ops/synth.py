@@ -51,10 +51,10 @@ class _LlmOp(MapOp):
 
     def setup(self) -> None:
         if self.context is not None:
-            out = Path(self.context.resolve(self.context.output.dir))
+            self.work = self.context.work_folder()
         else:  # an op used on its own (tests, notebooks): beside its cache, else cwd
             out = Path(self.params.llm.cache).parent if self.params.llm.cache else Path.cwd()
-        self.work = out / ".work"
+            self.work = out / ".work"
         self.llm = LlmClient(self.params.llm, self.work / "llm_cache.sqlite")
 
     def _ready(self) -> None:
