@@ -180,3 +180,27 @@ def test_index_processes_follow_data_workers(monkeypatch):
     for cpus, want in ((1, 1), (2, 2), (4, 4), (16, 9)):  # default workers: CPUs - 1, at most 8
         monkeypatch.setattr(loader.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert _index_processes(SFTStageConfig(**stage)) == want, cpus
+
+
+def test_a_script_without_main_guard_still_gets_its_index(counter, data, tiny_vl_dir, tmp_path):
+    """A spawned worker imports the main module again: a script that indexes at import time
+    would start workers from the worker. The worker stops with a message instead, and the
+    training process indexes what it left, with a warning (no hang, the same index)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_unguarded.py"
+    script.write_text(
+        "import json\nfrom transformers import AutoProcessor\n"
+        "from lingshu.train.data.index_pool import build_indexes\n"
+        "from lingshu.train.data.lengths import LengthCounter\n"
+        f"c = LengthCounter(AutoProcessor.from_pretrained({str(tiny_vl_dir)!r}), *{PIX!r})\n"
+        f"got = build_indexes([({str(data[0][0])!r}, 'auto')], c, 2, piece_bytes=64, min_bytes=0, local=False)\n"
+        "print(json.dumps([got[0].lines.tolist(), got[0].lengths.tolist()]))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    serial = build_index(RowFile(data[0][0]), "auto", counter)
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [serial.lines.tolist(), serial.lengths.tolist()]
+    assert "if __name__ == " in r.stderr and "a worker process died" in r.stderr

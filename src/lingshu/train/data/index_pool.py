@@ -32,6 +32,7 @@ import os
 import pickle
 import resource
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -82,14 +83,13 @@ def build_indexes(files: list[tuple[Path, str]], counter: Any, processes: int, *
     processes = min(processes, len(pieces))
     if processes <= 1:
         return [_serial(path, style, counter) for path, style in files]
-    from concurrent.futures.process import BrokenProcessPool
+    import multiprocessing
 
-    try:
-        done = _run_pool(files, pieces, counter, processes, failed, local)
-    except BrokenProcessPool as e:  # a worker died: out of memory, or a main module without a __main__ guard
-        log.warning("length index: a worker process died (%s); indexing in this process instead. A script "
-                    "that starts training needs `if __name__ == \"__main__\":` (workers are spawned)", e)
-        return [_serial(path, style, counter) for path, style in files]
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # this is a worker importing a main module that starts training at import time: stop it
+        raise RuntimeError("the SFT length pass spawns workers, which import the main module again: "
+                           "start training under `if __name__ == \"__main__\":` in your script")
+    done = _run_pool(files, pieces, counter, processes, failed, local)
     out: list[Any] = []
     for k in range(len(files)):
         parts = [done[p] for p in pieces if p[0] == k]
@@ -108,6 +108,7 @@ def _run_pool(files: list[tuple[Path, str]], pieces: list[tuple[int, int, int]],
     import threading
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     t0 = time.perf_counter()
     todo, done, errors = deque(pieces), {}, []
@@ -120,8 +121,11 @@ def _run_pool(files: list[tuple[Path, str]], pieces: list[tuple[int, int, int]],
             failed.setdefault(piece[0], e)
             done[piece] = (None, 0, 0)
 
-    with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                             initargs=(pickle.dumps(worker_counter(counter)),)) as pool:
+    # the counter goes through a file: through the start-up pipe, 8 MB would hold this process
+    # until the worker has imported its modules (or for ever, if the worker hangs starting)
+    with tempfile.TemporaryDirectory(prefix="lingshu-index-") as tmp, \
+            ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                                initargs=(_dump(worker_counter(counter), Path(tmp)),)) as pool:
         def feed(last: Any) -> None:  # in the pool's thread, whenever a worker is free
             try:
                 if hasattr(last, "piece"):
@@ -151,9 +155,14 @@ def _run_pool(files: list[tuple[Path, str]], pieces: list[tuple[int, int, int]],
             run(piece, lambda: _index(counter, str(files[k][0]), files[k][1], a, b))
         with changed:
             changed.wait_for(lambda: errors or len(done) == len(pieces))
-        if errors:
+        if errors and not isinstance(errors[0], BrokenProcessPool):
             raise errors[0]
         _stop_starting(pool)
+    if errors:  # a worker died (out of memory, or a main module without a __main__ guard)
+        log.warning("length index: a worker process died (%s); this process indexes what it left. A script "
+                    "that starts training needs `if __name__ == \"__main__\":` (workers are spawned)", errors[0])
+        for k, a, b in [p for p in pieces if p not in done]:
+            run((k, a, b), lambda: _index(counter, str(files[k][0]), files[k][1], a, b))
     peak = max(rss for _, _, rss in done.values())
     stats = {"rows": sum(len(i.lengths) for i, _, _ in done.values() if i is not None), "processes": processes,
              "pieces": len(pieces), "by_workers": sum(1 for _, _, rss in done.values() if rss),
@@ -214,12 +223,19 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _start(counter: bytes) -> None:
-    """A worker's set-up: the length counter, and one tokenizer thread (the processes are
-    the parallelism; tokenizers' own pool would put several threads on each core)."""
+def _dump(counter: Any, folder: Path) -> str:
+    path = folder / "counter.pkl"
+    path.write_bytes(pickle.dumps(counter))
+    return str(path)
+
+
+def _start(counter: str) -> None:
+    """A worker's set-up: the length counter (pickled in that file), and one tokenizer thread
+    (the processes are the parallelism; tokenizers' own pool would put several threads on
+    each core)."""
     global _COUNTER
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    _COUNTER = pickle.loads(counter)
+    _COUNTER = pickle.loads(Path(counter).read_bytes())
 
 
 def _stop_starting(pool: Any) -> None:
