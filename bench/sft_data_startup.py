@@ -15,8 +15,14 @@ finds it cached (a restarted or resumed stage). Peak RSS is the child's ``ru_max
 ``data s`` is the data set-up alone (the length pass, or the eager encoding), ``CPU s`` the
 child's CPU time (the machine's load stretches wall times, not CPU times).
 
+The cold arms run once per ``--index-processes`` setting: ``default`` is what a stage with
+``data_workers`` set does (here ``--workers``, so ``--workers`` + 1 processes for the length
+pass, ``train/data/index_pool.py``), a number forces that many (``1``: the serial pass in the
+training process, as before). The worker processes' peak RSS is reported by the pass itself.
+
     python bench/sft_data_startup.py                       # 10K eager, 100K and 1M lazy
     python bench/sft_data_startup.py --lazy 10000 --eager 0
+    python bench/sft_data_startup.py --eager 0 --index-processes default,1
 """
 
 from __future__ import annotations
@@ -88,6 +94,24 @@ def child(args: argparse.Namespace) -> None:
 
         sft._load_samples = load
     else:
+        import logging
+
+        import lingshu.train.data.index_pool as pool
+
+        if args.index_processes != "default":
+            real_build = pool.build_indexes
+
+            def forced(files, counter, processes, **kw):
+                return real_build(files, counter, int(args.index_processes), **kw)
+
+            pool.build_indexes = forced
+
+        class Stats(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                marks.update(getattr(record, "index_stats", {}))
+
+        pool.log.addHandler(Stats())
+        pool.log.setLevel(logging.INFO)
         real = sft._load_samples
 
         def load(*a, **k):
@@ -111,13 +135,16 @@ def child(args: argparse.Namespace) -> None:
     run_sft_stage(cfg, model_path=Path(args.model), output_dir=Path(args.out), seed=0, precision="fp32",
                   metrics=FirstStep(), stop_after=1)
     use = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"first_step_s": round(marks["step"] - t0, 1), "data_s": round(marks["data"], 1),
-                      "cpu_s": round(use.ru_utime + use.ru_stime, 1), "peak_rss_mb": round(use.ru_maxrss / 1024)}))
+                      "cpu_s": round(use.ru_utime + use.ru_stime, 1), "peak_rss_mb": round(use.ru_maxrss / 1024),
+                      "children_cpu_s": round(kids.ru_utime + kids.ru_stime, 1),
+                      "processes": marks.get("processes", 1), "worker_rss_mb": marks.get("worker_peak_rss_mb", 0)}))
 
 
-def run_arm(mode: str, data: Path, out: Path, model: Path, workers: int) -> dict:
+def run_arm(mode: str, data: Path, out: Path, model: Path, workers: int, procs: str = "default") -> dict:
     cmd = [sys.executable, __file__, "--child", "--mode", mode, "--data", str(data), "--out", str(out),
-           "--model", str(model), "--workers", str(workers)]
+           "--model", str(model), "--workers", str(workers), "--index-processes", procs]
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
@@ -131,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eager", type=int, default=10000, help="sample count for the eager loader (0: skip)")
     parser.add_argument("--dir", default="/tmp/lingshu-sft-startup", help="data, model and runs go here")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers of the lazy arms")
+    parser.add_argument("--index-processes", default="default",
+                        help="comma-separated settings for the cold arms' length pass: 'default' (data_workers + 1) "
+                             "or a process count (1: serial)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for k in ("mode", "data", "out", "model"):
         parser.add_argument(f"--{k}", help=argparse.SUPPRESS)
@@ -146,27 +176,35 @@ def main(argv: list[str] | None = None) -> int:
     model = root / "tiny-qwen2_5_vl"
     if not (model / "model.safetensors").is_file():
         build_tiny_qwen2_5_vl(model, seed=0)
-    arms = ([("eager", args.eager, "-")] if args.eager else [])
+    settings = [x.strip() for x in args.index_processes.split(",") if x.strip()]
+    arms = ([("eager", args.eager, "-", "-")] if args.eager else [])
     for n in (int(s) for s in args.lazy.split(",") if s):
-        arms += [("lazy", n, "cold"), ("lazy", n, "warm")]
-    print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; one rank; tiny Qwen2.5-VL; "
-          f"lazy arms with {args.workers} DataLoader worker(s)", flush=True)
-    print(f"{'loader':>7} {'samples':>9} {'index':>6} {'first step s':>13} {'data s':>8} {'CPU s':>7} "
-          f"{'peak RSS MB':>12}", flush=True)
+        arms += [("lazy", n, "cold", procs) for procs in settings] + [("lazy", n, "warm", settings[0])]
+    print(f"{os.cpu_count()} CPUs; one rank; tiny Qwen2.5-VL; lazy arms with {args.workers} DataLoader "
+          f"worker(s); index processes {args.index_processes}", flush=True)
+    print(f"{'loader':>7} {'samples':>9} {'index':>6} {'procs':>5} {'load':>5} {'first step s':>13} {'data s':>8} "
+          f"{'CPU s':>7} {'kids CPU s':>10} {'peak RSS MB':>12} {'worker RSS MB':>14}", flush=True)
     rows = []
-    for mode, n, cache in arms:
+    for mode, n, cache, procs in arms:
         data = write_data(root, n)
         out = root / "runs" / f"{mode}-{n}"
         if cache != "warm" and out.exists():
             shutil.rmtree(out)  # cold: no length index yet
-        got = run_arm(mode, data, out, model, args.workers)
+        load = os.getloadavg()[0]
+        got = run_arm(mode, data, out, model, args.workers, procs if mode == "lazy" else "default")
         rows.append((mode, n, cache, got))
         if "error" in got:
-            print(f"{mode:>7} {n:>9} {cache:>6} failed: {got['error']}", flush=True)
+            print(f"{mode:>7} {n:>9} {cache:>6} {procs:>5} failed: {got['error']}", flush=True)
         else:
-            print(f"{mode:>7} {n:>9} {cache:>6} {got['first_step_s']:>13} {got['data_s']:>8} {got['cpu_s']:>7} "
-                  f"{got['peak_rss_mb']:>12}", flush=True)
-    lazy = {(n, c): g for m, n, c, g in rows if m == "lazy" and "error" not in g}
+            used = got["processes"] if cache == "cold" else "-"
+            print(f"{mode:>7} {n:>9} {cache:>6} {used:>5} {load:>5.1f} {got['first_step_s']:>13} {got['data_s']:>8} "
+                  f"{got['cpu_s']:>7} {got['children_cpu_s']:>10} {got['peak_rss_mb']:>12} "
+                  f"{got['worker_rss_mb'] or '-':>14}", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}", flush=True)
+    lazy: dict = {}
+    for m, n, c, g in rows:  # the first arm of each (samples, index): the default setting
+        if m == "lazy" and "error" not in g:
+            lazy.setdefault((n, c), g)
     ns = sorted({n for n, _ in lazy})
     if len(ns) >= 2:
         lo, hi = ns[0], ns[-1]

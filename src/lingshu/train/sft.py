@@ -213,13 +213,15 @@ def _load_samples(config: SFTStageConfig, processor: Any, seed: int, stage_dir: 
                   acc: Any) -> tuple[Any, Any]:
     """The stage's samples as a length index (``data/lazy.py``: rows are encoded when a batch
     needs them); skipped rows go to ``exclusions.jsonl`` with why. The first process of each
-    machine builds the index (cached under ``length-index/``), the others read it."""
+    machine builds the index (cached under ``length-index/``), the others read it, in
+    :func:`_index_processes` processes."""
     from lingshu.train.data.lazy import open_sft_data
 
     with acc.local_main_process_first():
         samples, excl = open_sft_data(config.data, processor, max_length=config.max_length,
                                       min_pixels=config.min_pixels, max_pixels=config.max_pixels,
-                                      seed=seed, cache_dir=stage_dir / "length-index")
+                                      seed=seed, cache_dir=stage_dir / "length-index",
+                                      processes=_index_processes(config))
     main = acc.is_main_process
     if main:
         atomic_write_text(stage_dir / "exclusions.jsonl",
@@ -260,7 +262,7 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     encoded in DataLoader workers ahead of the loop (``data/loader.py``)."""
     from lingshu.train.data.augment import augment_sample, view_rng
     from lingshu.train.data.lazy import encoded_or_placeholder
-    from lingshu.train.data.loader import Prefetcher, default_workers, rank_keys
+    from lingshu.train.data.loader import Prefetcher, rank_keys
     from lingshu.train.data.packing import collate_packed, collate_padded, rope_fn_for
 
     tok = run.processor.tokenizer
@@ -288,8 +290,22 @@ def _batches(run: _Run, config: SFTStageConfig, seed: int) -> Any:
     keys = rank_keys(lambda step: units_for_step(step - 1, len(units), run.per_step, seed, cache, lengths),
                      range(run.start + 1, run.n_steps + 1), run.acc.process_index, config.per_device_batch,
                      config.grad_accum)
-    workers = config.data_workers if config.data_workers is not None else default_workers()
-    return Prefetcher(fetch, collate, keys, workers)
+    return Prefetcher(fetch, collate, keys, _data_workers(config))
+
+
+def _index_processes(config: SFTStageConfig) -> int:
+    """Processes for a cold length pass: the rank's data workers and the rank itself, all
+    idle until the index exists (``data_workers: 0``: the rank alone). On 2 cores with one
+    core's worth of other work, 2 processes took a 1M-row first step from 85 to 66 s; on 2
+    cores kept busy by other jobs they were slower than one (docs/performance.md): set
+    ``data_workers: 0`` on such a machine."""
+    return _data_workers(config) + 1
+
+
+def _data_workers(config: SFTStageConfig) -> int:
+    from lingshu.train.data.loader import default_workers
+
+    return config.data_workers if config.data_workers is not None else default_workers()
 
 
 def _train(run: _Run, config: SFTStageConfig, seed: int, metrics: Any, offset: int,

@@ -152,7 +152,9 @@ class SFTStageConfig(StageConfig):
     max_pixels: int = Field(28 * 28 * 1280, ge=28 * 28, description="largest image area after resizing")
     data_workers: int | None = Field(
         None, ge=0, description="DataLoader worker processes per rank that read and encode samples "
-        "ahead of the loop (0: in the training process); default: the rank's share of the CPUs less one, at most 8")
+        "ahead of the loop (0: in the training process); default: the rank's share of the CPUs less one, at most 8. "
+        "A cold start's length pass over data of 16 MiB or more runs in this many processes plus the rank itself "
+        "(train/data/index_pool.py; 0: in the training process alone)")
     checkpoint_every: int = Field(500, ge=1, description="optimizer steps between checkpoints")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
     log_every: int = Field(1, ge=1, description="optimizer steps between metric lines")

@@ -20,12 +20,8 @@ batch by a one-token sample without targets, with a warning naming it (``loader`
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import random
-import tarfile
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +31,7 @@ import numpy as np
 
 from lingshu.core.errors import UserError
 from lingshu.train.config.data_paths import expand_entries
+from lingshu.train.data.file_index import FileIndex
 from lingshu.train.data.sft import BadSample, Encoded, Exclusions, encode, mix_split, normalise
 from lingshu.train.data.sources import RowFile, kind_of
 
@@ -42,8 +39,6 @@ log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
 """Part of every cache key: raise it when the way lengths are computed changes."""
-CHUNK = 2048
-"""Rows templated and tokenized per batch call in the length pass."""
 
 
 @dataclass(frozen=True)
@@ -52,70 +47,6 @@ class SampleMeta:
 
     length: int
     n_label_tokens: int
-
-
-@dataclass
-class FileIndex:
-    """One data file's rows: locator, reported line, length and assistant tokens (``-1``
-    for a row that cannot be used; ``bad`` maps its row number to reason, detail and id)."""
-
-    locators: np.ndarray
-    lines: np.ndarray
-    lengths: np.ndarray
-    labels: np.ndarray
-    bad: dict[int, tuple[str, str, Any]]
-
-    def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        bad = json.dumps([[r, *v] for r, v in sorted(self.bad.items())], default=str).encode()
-        np.savez(buf, locators=self.locators, lines=self.lines, lengths=self.lengths, labels=self.labels,
-                 bad=np.frombuffer(bad, dtype=np.uint8))
-        return buf.getvalue()
-
-    @classmethod
-    def from_file(cls, path: Path) -> FileIndex:
-        with np.load(path) as z:
-            bad = {int(r): (reason, detail, rid) for r, reason, detail, rid in json.loads(z["bad"].tobytes())}
-            return cls(z["locators"], z["lines"], z["lengths"], z["labels"], bad)
-
-
-def build_index(rows: RowFile, style: str, counter: Any) -> FileIndex:
-    """The length pass over one file (``counter``: a ``lengths.LengthCounter``)."""
-    loc, lines, lengths, labels = array("q"), array("i"), array("i"), array("i")
-    bad: dict[int, tuple[str, str, Any]] = {}
-    base = rows.path.parent
-
-    def flush(chunk: list) -> None:
-        measured = counter.measure([c for _, c, _ in chunk])
-        for (r, _, rid), m in zip(chunk, measured):
-            if isinstance(m, BadSample):
-                bad[r] = (m.reason, m.detail, rid)
-                lengths[r], labels[r] = -1, -1
-            else:
-                lengths[r], labels[r] = m
-        chunk.clear()
-
-    chunk: list = []
-    for r, (locator, line, row) in enumerate(rows.scan()):
-        loc.append(locator)
-        lines.append(line)
-        lengths.append(-1)
-        labels.append(-1)
-        rid = row.get("id") if isinstance(row, dict) else None
-        try:
-            if isinstance(row, BadSample):
-                raise row
-            chunk.append((r, normalise(row, base, style, rows.resolver(locator)), rid))
-        except BadSample as e:
-            bad[r] = (e.reason, e.detail, rid)
-        if len(chunk) >= CHUNK:
-            flush(chunk)
-    if chunk:
-        flush(chunk)
-    rows.forget_members()
-    arr = [np.frombuffer(a, dtype=a.typecode).copy() if len(a) else np.zeros(0, a.typecode)
-           for a in (loc, lines, lengths, labels)]
-    return FileIndex(*arr, bad=bad)
 
 
 def fingerprint(processor: Any, min_pixels: int, max_pixels: int) -> str:
@@ -134,26 +65,40 @@ def fingerprint(processor: Any, min_pixels: int, max_pixels: int) -> str:
     })
 
 
-def cached_index(path: Path, style: str, counter: Any, prints: str, cache_dir: Path | None) -> FileIndex:
-    """The file's index from ``cache_dir`` (keyed by its content hash and ``prints``), built
-    and written atomically when missing or unreadable."""
+def cached_indexes(files: list[tuple[Path, str]], counter: Any, prints: str, cache_dir: Path | None,
+                   processes: int = 1) -> list[FileIndex | Exception]:
+    """Each ``(path, style)`` file's index: from ``cache_dir`` (keyed by its content hash and
+    ``prints``) when there, else built (by ``processes`` processes together, ``index_pool``)
+    and written atomically. A file that cannot be read gives its error in its place."""
     from lingshu.core.hashing import sha256_file, sha256_text
     from lingshu.core.io import atomic_write_bytes
+    from lingshu.train.data.index_pool import READ_ERRORS, build_indexes
 
-    rows = RowFile(path)
-    if cache_dir is None:
-        return build_index(rows, style, counter)
-    key = sha256_text(f"{sha256_file(path)}:{style}:{prints}")[:32]
-    target = Path(cache_dir) / f"{Path(path).stem}-{key}.npz"
-    if target.is_file():
+    out: list[Any] = [None] * len(files)
+    targets: dict[int, Path | None] = {}
+    for k, (path, style) in enumerate(files):
+        if cache_dir is None:
+            targets[k] = None
+            continue
         try:
-            return FileIndex.from_file(target)
-        except (OSError, ValueError, KeyError) as e:  # a damaged cache is rebuilt
-            log.warning("length index %s unreadable (%s); rebuilding it", target, e)
-    index = build_index(rows, style, counter)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, index.to_bytes())
-    return index
+            key = sha256_text(f"{sha256_file(path)}:{style}:{prints}")[:32]
+        except READ_ERRORS as e:
+            out[k] = e
+            continue
+        target = targets[k] = Path(cache_dir) / f"{Path(path).stem}-{key}.npz"
+        if target.is_file():
+            try:
+                out[k] = FileIndex.from_file(target)
+                del targets[k]
+            except (OSError, ValueError, KeyError) as e:  # a damaged cache is rebuilt
+                log.warning("length index %s unreadable (%s); rebuilding it", target, e)
+    todo = sorted(targets)
+    for k, got in zip(todo, build_indexes([files[k] for k in todo], counter, processes)):
+        out[k] = got
+        if isinstance(got, FileIndex) and targets[k] is not None:
+            targets[k].parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(targets[k], got.to_bytes())
+    return out
 
 
 class LazySFTData:
@@ -264,24 +209,27 @@ def mixed_rows(n: int, ratio: float, rng: random.Random) -> np.ndarray:
 
 
 def open_sft_data(sources: list[Any], processor: Any, *, max_length: int, min_pixels: int, max_pixels: int,
-                  seed: int, cache_dir: Path | None = None) -> tuple[LazySFTData, Exclusions]:
+                  seed: int, cache_dir: Path | None = None, processes: int = 1) -> tuple[LazySFTData, Exclusions]:
     """The stage's mixture as a :class:`LazySFTData` and its exclusions, equal to what
     ``load_sft_data`` returns for the same arguments (without decoding an image). A folder
-    or pattern entry reads as its files listed by hand (``config/data_paths``)."""
+    or pattern entry reads as its files listed by hand (``config/data_paths``). The length
+    pass of the files not cached yet runs in ``processes`` processes (1: in this one)."""
     from lingshu.train.data.lengths import LengthCounter
 
     counter = LengthCounter(processor, min_pixels, max_pixels)
     prints = fingerprint(processor, min_pixels, max_pixels) if cache_dir is not None else ""
     rng = random.Random(seed)
+    entries = expand_entries(sources)
+    unique = list(dict.fromkeys((Path(src.path), src.format) for src in entries))
+    indexes = dict(zip(unique, cached_indexes(unique, counter, prints, cache_dir, processes)))
     files, srcs, rows = [], [], []
     excl = Exclusions()
-    for k, src in enumerate(expand_entries(sources)):
-        try:
-            index = cached_index(Path(src.path), src.format, counter, prints, cache_dir)
-        except (OSError, ValueError, tarfile.TarError) as e:  # pyarrow's ArrowInvalid is a ValueError
-            why = str(e).splitlines()[-1].strip(" -") if str(e).strip() else type(e).__name__
+    for k, src in enumerate(entries):
+        index = indexes[(Path(src.path), src.format)]
+        if isinstance(index, Exception):  # pyarrow's ArrowInvalid is a ValueError
+            why = str(index).splitlines()[-1].strip(" -") if str(index).strip() else type(index).__name__
             raise UserError(f"{src.path}: cannot read it as {kind_of(Path(src.path))} data ({why}); "
-                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)") from None
+                            "check the file, or give it the suffix of its format (.jsonl, .parquet, .tar)")
         rf = RowFile(Path(src.path))
         files.append((rf, index, src.format))
         sel = mixed_rows(len(index.lengths), src.ratio, rng)

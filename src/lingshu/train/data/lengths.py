@@ -78,8 +78,22 @@ class LengthCounter:
             raise ValueError(f"{type(getattr(processor, 'image_processor', None)).__name__} cannot count "
                              "image tokens from the image size; the lazy SFT data needs a Qwen2-VL-family processor")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for the length pass's worker processes (``index_pool``) without the size
+        cache: it can be large, and it holds exceptions, which do not pickle."""
+        return {**self.__dict__, "_sizes": {}}
+
     def image_counts(self, conv: Conversation) -> list[int]:
         """Tokens of each image of ``conv``, in order; the first unusable image raises."""
+        return [self.tokens(w, h) for w, h in self.image_sizes(conv)]
+
+    def tokens(self, width: int, height: int) -> int:
+        """Tokens of one image already resized by ``fit_pixels``."""
+        return image_tokens(self.processor, width, height, self.min_pixels, self.max_pixels)
+
+    def image_sizes(self, conv: Conversation) -> list[tuple[int, int]]:
+        """Each image of ``conv`` resized by ``fit_pixels`` (from its header), in order; the
+        first unusable image raises."""
         out = []
         for p in conv.images:
             got = self._sizes.get(p)
@@ -93,28 +107,31 @@ class LengthCounter:
                 self._sizes[p] = got
             if isinstance(got, BadSample):
                 raise got
-            w, h = fit_pixels(got[0], got[1], self.min_pixels, self.max_pixels)
-            out.append(image_tokens(self.processor, w, h, self.min_pixels, self.max_pixels))
+            out.append(fit_pixels(got[0], got[1], self.min_pixels, self.max_pixels))
         return out
 
-    def measure(self, items: Sequence[Conversation | BadSample]) -> list[tuple[int, int] | BadSample]:
-        texts, slots, counts = [], [], []
+    def measure(self, items: Sequence[Conversation | BadSample]) -> list[Any]:
+        chats, slots, sizes = [], [], []
         out: list[Any] = list(items)
         for k, conv in enumerate(items):
             if isinstance(conv, BadSample):
                 continue
             try:
-                counts.append(self.image_counts(conv))
+                sizes.append(self.image_sizes(conv))
             except BadSample as e:
                 out[k] = e
                 continue
-            texts.append(self.processor.apply_chat_template(_template_messages(conv), tokenize=False))
+            chats.append(_template_messages(conv))
             slots.append(k)
-        if texts:
-            ids = self._tokenize(texts)
-            for k, row, per_image in zip(slots, ids, counts):
-                out[k] = self._count(row, per_image)
+        if chats:  # one call for the chunk: the processor's per-call overhead was a fifth of the template's cost
+            ids = self._tokenize(self.render(chats))
+            for k, row, per_image in zip(slots, ids, sizes):
+                out[k] = self._finish(row, per_image)
         return out
+
+    def render(self, chats: list[list[dict]]) -> list[str]:
+        """The chat template's text of each conversation."""
+        return self.processor.apply_chat_template(chats, tokenize=False)
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, without added special tokens. A fast tokenizer's Rust
@@ -123,16 +140,28 @@ class LengthCounter:
         backend = getattr(self.tok, "backend_tokenizer", None)
         if backend is None:
             return self.tok(texts, add_special_tokens=False)["input_ids"]
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+        return encode_ids(backend, texts)
 
-    def _count(self, ids: list[int], per_image: list[int]) -> tuple[int, int]:
+    def _finish(self, ids: list[int], sizes: list[tuple[int, int]]) -> Any:
         """(length after each ``<|image_pad|>`` expands to its image's tokens, label tokens)."""
+        base, labels, in_span = self.text_counts(ids, len(sizes))
+        per_image = [self.tokens(w, h) for w, h in sizes]
+        # a pad inside an assistant span is labelled, and so is every token it expands to
+        return base + sum(per_image), labels + sum(n - 1 for n, inside in zip(per_image, in_span) if inside)
+
+    def text_counts(self, ids: list[int], n_images: int) -> tuple[int, int, list[bool]]:
+        """(tokens other than the ``<|image_pad|>`` of each image, assistant tokens among
+        them, whether each image's pad lies in an assistant span)."""
         spans = assistant_spans(ids, self.header, self.end_id)
         n_label = sum(b - a for a, b in spans)
-        pads = [i for i, t in enumerate(ids) if t == self.pad_id] if per_image else []
-        if len(pads) != len(per_image):
-            raise BadSample("schema", f"{len(pads)} image tokens in the templated text for "
-                                      f"{len(per_image)} images")
-        # a pad inside an assistant span is labelled, and so is every token it expands to
-        n_label += sum(n - 1 for i, n in zip(pads, per_image) if any(a <= i < b for a, b in spans))
-        return len(ids) - len(pads) + sum(per_image), n_label
+        pads = [i for i, t in enumerate(ids) if t == self.pad_id] if n_images else []
+        if len(pads) != n_images:
+            raise BadSample("schema", f"{len(pads)} image tokens in the templated text for {n_images} images")
+        return len(ids) - len(pads), n_label, [any(a <= i < b for a, b in spans) for i in pads]
+
+
+def encode_ids(backend: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids from a ``tokenizers.Tokenizer``, without character offsets where the library
+    can (``encode_batch_fast``, tokenizers >= 0.21): the same ids, about 15% less time."""
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+    return [e.ids for e in encode(texts, add_special_tokens=False)]

@@ -145,29 +145,86 @@ class RowFile:
 
     # ---------------------------------------------------------------- scan
 
-    def scan(self) -> Iterator[tuple[int, int, Any]]:
+    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, Any]]:
+        """The rows of one range of the file (``split``; default: all of it), with ``line``
+        counted from the range's first line or row. A tar shard is always scanned whole."""
         if self.kind == "jsonl":
-            return self._scan_jsonl()
+            return self._scan_jsonl(start, stop)
         if self.kind == "parquet":
-            return self._scan_parquet()
+            return self._scan_parquet(start, stop)
         return self._scan_tar()
 
-    def _scan_jsonl(self) -> Iterator[tuple[int, int, Any]]:
+    def split(self, piece_bytes: int) -> list[tuple[int, int]]:
+        """``scan`` ranges of about ``piece_bytes`` each that cover the file in order (the
+        length pass in several processes, ``index_pool``): JSONL byte ranges cut at line
+        starts, parquet runs of whole row groups, a tar shard whole (its members are only
+        found by reading their headers one after the other)."""
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(self.path).metadata
+            cuts, size = [0], 0
+            for g in range(meta.num_row_groups):
+                if g and size >= piece_bytes:
+                    cuts.append(g)
+                    size = 0
+                size += meta.row_group(g).total_byte_size
+            return list(zip(cuts, [*cuts[1:], meta.num_row_groups]))
+        if self.kind != "jsonl":
+            return [(0, 0)]
+        total = self.path.stat().st_size
+        cuts = [0]
         with self.path.open("rb") as fh:
-            offset = 0
+            for pos in range(max(1, piece_bytes), total, max(1, piece_bytes)):
+                if pos <= cuts[-1]:
+                    continue
+                fh.seek(pos - 1)
+                fh.readline()  # to the end of the line holding byte pos - 1: the next starts there
+                if cuts[-1] < fh.tell() < total:
+                    cuts.append(fh.tell())
+        return list(zip(cuts, [*cuts[1:], total]))
+
+    def span(self, start: int, stop: int) -> int:
+        """Lines (JSONL, blank ones too) or rows (parquet) in a ``split`` range: where the
+        next range's line numbers start."""
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(self.path).metadata
+            return sum(meta.row_group(g).num_rows for g in range(start, stop))
+        n = 0
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            left = stop - start
+            while left > 0:
+                block = fh.read(min(left, 1 << 20))
+                if not block:
+                    break
+                n += block.count(b"\n")
+                left -= len(block)
+        return n
+
+    def _scan_jsonl(self, start: int, stop: int | None) -> Iterator[tuple[int, int, Any]]:
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            offset = start
             for line, raw in enumerate(fh, 1):
+                if stop is not None and offset >= stop:
+                    break
                 if raw.strip():
                     yield offset, line, parse_row(raw)
                 offset += len(raw)
 
-    def _scan_parquet(self) -> Iterator[tuple[int, int, Any]]:
+    def _scan_parquet(self, first: int, stop: int | None) -> Iterator[tuple[int, int, Any]]:
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(self.path)
-        n = 0
-        for g in range(pf.num_row_groups):
+        n = sum(pf.metadata.row_group(g).num_rows for g in range(first))
+        line = 0
+        for g in range(first, pf.num_row_groups if stop is None else stop):
             for row in pf.read_row_group(g).to_pylist():
-                yield n, n + 1, _drop_nulls(row)
+                line += 1
+                yield n, line, _drop_nulls(row)
                 n += 1
 
     def _scan_tar(self) -> Iterator[tuple[int, int, Any]]:
