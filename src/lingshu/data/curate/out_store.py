@@ -11,14 +11,13 @@ the marker the job writes in the (local, shared) work folder after its outputs.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import IO, Any
 
 from lingshu.core.errors import UserError
-from lingshu.core.io import atomic_write_bytes
+from lingshu.core.io import atomic_write_bytes, json_text
 from lingshu.data.curate.paths import is_url
 
 
@@ -48,7 +47,7 @@ def write_text(loc: str, text: str) -> None:
 
 def write_json(loc: str, obj: Any) -> None:
     """As ``atomic_write_json`` writes it (same bytes)."""
-    write_text(loc, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    write_text(loc, json_text(obj))
 
 
 def put_file(src: Path, loc: str) -> None:

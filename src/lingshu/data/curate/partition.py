@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 
 from lingshu.core.io import atomic_write_bytes, atomic_write_json
+from lingshu.data.curate.stage_files import shard_name
 
 MAX_PARTS = 16
 """Resolve partitions at most: enough to keep every worker of a node busy."""
 
 
 def sig_file(stage: Path, i: int) -> Path:
-    return stage / "sig" / f"shard-{i:05d}.npz"
+    return stage / "sig" / f"{shard_name(i)}.npz"
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -227,7 +228,7 @@ def resolve(job: dict[str, Any]) -> str:
         i, j = where[rid]
         per_shard.setdefault(i, []).append([j, rid, d])
     for i, rows in per_shard.items():
-        atomic_write_json(stage / "decisions" / "parts" / f"shard-{i:05d}" /
+        atomic_write_json(stage / "decisions" / "parts" / shard_name(i) /
                           f"part-{q:03d}.json", sorted(rows, key=lambda r: r[0]))
     atomic_write_json(done, {"dropped": len(drop)})
     return done.name
@@ -242,7 +243,7 @@ def gather(job: dict[str, Any]) -> str:
     if out.exists():
         return out.name
     rows = [r for p in sorted((stage / "decisions" / "parts" /
-                               f"shard-{job['shard']:05d}").glob("part-*.json"))
+                               shard_name(job["shard"])).glob("part-*.json"))
             for r in json.loads(p.read_text())]
     rows.sort(key=lambda r: r[0])
     atomic_write_json(out, {"op": op.label, "drop": {rid: d for _, rid, d in rows}})
@@ -264,7 +265,7 @@ def decide_partitioned(op: Any, stage: Path, n: int, common: dict[str, Any],
         [{**base, "kind": "resolve", "part": q} for q in range(parts)
          if not (stage / "resolve" / f"part-{q:03d}.json").exists()],
         [{**base, "kind": "gather", "shard": i} for i in range(n)
-         if not (stage / "decisions" / f"shard-{i:05d}.json").exists()],
+         if not (stage / "decisions" / f"{shard_name(i)}.json").exists()],
     ]
     for jobs in steps:
         if jobs:

@@ -40,7 +40,7 @@ from lingshu.data.curate.paths import stage_input
 from lingshu.data.curate.readers import read_input
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
-from lingshu.data.curate.stage_files import FORMAT, read_stage, stage_file, write_stage
+from lingshu.data.curate.stage_files import FORMAT, read_stage, shard_name, stage_file, write_stage
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ def key_hash(rid: str) -> int:
 
 
 def _keys_file(read_dir: Path, i: int) -> Path:
-    return read_dir / "keys" / f"shard-{i:05d}.npz"
+    return read_dir / "keys" / f"{shard_name(i)}.npz"
 
 
 def _renames_dir(read_dir: Path, i: int) -> Path:
-    return read_dir / "ids" / f"shard-{i:05d}"
+    return read_dir / "ids" / shard_name(i)
 
 
 def read_key(recipe: Recipe, local: list[Path], digests: FileDigests | None) -> str:

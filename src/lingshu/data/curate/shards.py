@@ -37,15 +37,12 @@ from lingshu.data.curate.shard_writer import decision_exclusion, write_shard
 from lingshu.data.curate.stage_files import (
     read_stage,
     shard_index,
+    shard_name,
     stage_file,
     write_stage,
 )
 
 log = logging.getLogger(__name__)
-
-
-def shard_name(i: int) -> str:
-    return f"shard-{i:05d}"
 
 
 def segments(ops: list[Op]) -> list[tuple[list[MapOp], GlobalOp | None]]:

@@ -33,9 +33,15 @@ LEVEL = 1
 """gzip level (measured: docs/performance.md, compact stage files)."""
 
 
+def shard_name(i: int) -> str:
+    """Shard ``i``'s name, the stem of every file a step keeps per shard (records,
+    signatures, decisions, keys)."""
+    return f"shard-{i:05d}"
+
+
 def stage_file(folder: Path, i: int) -> Path:
     """Shard ``i``'s record file in a step's ``folder``."""
-    return Path(folder) / f"shard-{i:05d}{SUFFIX}"
+    return Path(folder) / f"{shard_name(i)}{SUFFIX}"
 
 
 def shard_index(path: Path | str) -> int:

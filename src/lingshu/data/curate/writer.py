@@ -22,8 +22,8 @@ from lingshu.data.curate import out_store
 from lingshu.data.curate.paths import is_url
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.shard_writer import COUNTS
-from lingshu.data.curate.shards import decision_file, shard_name
-from lingshu.data.curate.stage_files import stage_file
+from lingshu.data.curate.shards import decision_file
+from lingshu.data.curate.stage_files import shard_name, stage_file
 
 
 @dataclass
