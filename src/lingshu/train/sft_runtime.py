@@ -28,9 +28,9 @@ def make_accelerator(precision: str) -> Any:
         # Under DeepSpeed cpu=True would switch DeepSpeed off (accelerate/state.py checks
         # ``ACCELERATE_USE_DEEPSPEED and not cpu``); DeepSpeed's CPU accelerator
         # (DS_ACCELERATOR=cpu) brings its own gloo process group instead.
-        "cpu": not torch.cuda.is_available() and not _env_true("ACCELERATE_USE_DEEPSPEED"),
+        "cpu": not torch.cuda.is_available() and not deepspeed_launched(),
     }
-    if not torch.cuda.is_available() and _env_true("ACCELERATE_USE_DEEPSPEED"):
+    if not torch.cuda.is_available() and deepspeed_launched():
         from accelerate.utils import InitProcessGroupKwargs
 
         # Without a named backend accelerate 1.15 finds no device backend on a CPU machine,
@@ -42,7 +42,7 @@ def make_accelerator(precision: str) -> Any:
     # exports "no" to every process, from which it fills the JSON's bf16 "auto": the shipped
     # ZeRO-3 configs then trained bf16 recipes in fp32. Under DeepSpeed the recipe decides
     # unless the command line named a precision (an explicit --mixed_precision bf16/fp16).
-    if launched is None or (_env_true("ACCELERATE_USE_DEEPSPEED") and launched == "no"):
+    if launched is None or (deepspeed_launched() and launched == "no"):
         from lingshu.models.precision import resolve_precision, training_device
 
         precision = resolve_precision(precision, training_device())
@@ -50,10 +50,12 @@ def make_accelerator(precision: str) -> Any:
     return Accelerator(**kwargs)
 
 
-def _env_true(name: str) -> bool:
+def deepspeed_launched() -> bool:
+    """Whether ``accelerate launch`` started this process with a DeepSpeed config (it
+    exports ``ACCELERATE_USE_DEEPSPEED=true`` to every process)."""
     import os
 
-    return os.environ.get(name, "false").lower() == "true"
+    return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
 
 
 def load_model(model_path: Path, config: SFTStageConfig) -> tuple[Any, Any]:

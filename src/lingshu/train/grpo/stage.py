@@ -226,10 +226,9 @@ def policy_dtype(dtype: str, use_cpu: bool) -> str:
     and its accuracy and compliance where they were (docs/pipeline.md, "Issue 23"). TRL loads
     the reference model in the policy's dtype, so the two agree at step 0 (KL 0).
     """
-    import os
+    from lingshu.train.sft_runtime import deepspeed_launched
 
-    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-    return dtype if deepspeed and not use_cpu else "float32"
+    return dtype if deepspeed_launched() and not use_cpu else "float32"
 
 
 def _load_policy(config: GRPOStageConfig, model_dir: Path, dtype: str) -> tuple[Any, Any]:
