@@ -105,10 +105,31 @@ def decode_phash_rate(work: Path, n: int = 1000) -> tuple[float, float]:
             round(len(rows) / (time.process_time() - c0), 1))
 
 
+def _time_read_step(runner) -> dict:  # noqa: ANN001
+    """Wrap the runner's read step: its wall time, the driver's CPU time in it (the pool's
+    workers are reaped only at the end of the run, so theirs is not seen here) and the
+    driver's peak RSS when it ends (filled in by the run)."""
+    got: dict = {}
+    read_shards = runner.read_shards
+
+    def timed(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        out = read_shards(*a, **kw)
+        got["read_step_s"] = round(time.perf_counter() - t0, 1)
+        got["read_step_driver_cpu_s"] = round(time.process_time() - c0, 1)
+        got["driver_peak_rss_after_read_mb"] = \
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        return out
+
+    runner.read_shards = timed
+    return got
+
+
 def one(kind: str, n: int, workers: int, shard: int, work: Path,
         text_ops: str = "full") -> dict:
     """One run in this process; prints its measurements as JSON."""
-    from lingshu.data.curate import parse_recipe, run_recipe
+    from lingshu.data.curate import parse_recipe, run_recipe, runner
 
     shutil.rmtree(work / "out", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -117,6 +138,7 @@ def one(kind: str, n: int, workers: int, shard: int, work: Path,
     data = json.loads((work / "recipe.json").read_text())
     recipe = parse_recipe(data, work, where=f"{kind} bench")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    read = _time_read_step(runner)
     t0, c0 = time.perf_counter(), time.process_time()
     res = run_recipe(recipe, workers=workers)
     wall = time.perf_counter() - t0
@@ -131,7 +153,7 @@ def one(kind: str, n: int, workers: int, shard: int, work: Path,
             "records_per_cpu_s": round(n / cpu, 1),
             "kept": res.kept, "excluded": res.excluded,
             "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-            "driver_rss_before_run_mb": base // 1024,
+            "driver_rss_before_run_mb": base // 1024, **read,
             "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
             "work_dir_mb": round(_du(work / "out" / ".work") / 2**20, 1),
             "output_mb": round((_du(work / "out") - _du(work / "out" / ".work")) / 2**20, 1),

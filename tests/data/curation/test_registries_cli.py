@@ -89,11 +89,12 @@ def test_a_registered_executor_runs_the_same_shard_jobs(tmp_path):
         res = run_recipe(load_recipe(r), executor="recording-test")
     finally:
         EXECUTORS._items.pop("recording-test")
-    # the read step's id numbering (a job per hash partition, one per shard), 3 shards
+    # the read step (one read_piece job: the input is one piece; then its id numbering,
+    # a job per hash partition, one per shard), 3 shards
     # through 2 segments (cut after text_dedup), text_dedup's decision between
     # them (its exact-hash column and 9 LSH bands for 128 permutations at 0.8, one
     # components job, a resolve per partition, a gather per shard), then each shard's write
-    assert seen == [*["ids"] * 3, *["ids_apply"] * 3, 0, 0, 0, *["bands"] * 10,
+    assert seen == ["read_piece", *["ids"] * 3, *["ids_apply"] * 3, 0, 0, 0, *["bands"] * 10,
                     "components", *["resolve"] * 3,
                     *["gather"] * 3, 1, 1, 1, "write", "write", "write"]
     assert (res.kept, res.excluded) == (7, 0)

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from lingshu.core.io import atomic_write_bytes, atomic_write_json
-from lingshu.data.curate.stage_files import shard_name
+from lingshu.core.io import atomic_write_bytes
+from lingshu.data.curate.stage_files import shard_name, write_json
 
 MAX_PARTS = 16
 """Resolve partitions at most: enough to keep every worker of a node busy."""
@@ -192,7 +192,7 @@ def components(job: dict[str, Any]) -> str:
     write_npy(stage / "parts" / "offsets.npy", offsets)
     for q in range(parts):
         write_npy(stage / "parts" / f"part-{q:03d}.npy", nodes[label % parts == q])
-    atomic_write_json(done, {"parts": parts, "records": len(nodes), "edges": len(edges)})
+    write_json(done, {"parts": parts, "records": len(nodes), "edges": len(edges)})
     return done.name
 
 
@@ -228,9 +228,9 @@ def resolve(job: dict[str, Any]) -> str:
         i, j = where[rid]
         per_shard.setdefault(i, []).append([j, rid, d])
     for i, rows in per_shard.items():
-        atomic_write_json(stage / "decisions" / "parts" / shard_name(i) /
+        write_json(stage / "decisions" / "parts" / shard_name(i) /
                           f"part-{q:03d}.json", sorted(rows, key=lambda r: r[0]))
-    atomic_write_json(done, {"dropped": len(drop)})
+    write_json(done, {"dropped": len(drop)})
     return done.name
 
 
@@ -246,7 +246,7 @@ def gather(job: dict[str, Any]) -> str:
                                shard_name(job["shard"])).glob("part-*.json"))
             for r in json.loads(p.read_text())]
     rows.sort(key=lambda r: r[0])
-    atomic_write_json(out, {"op": op.label, "drop": {rid: d for _, rid, d in rows}})
+    write_json(out, {"op": op.label, "drop": {rid: d for _, rid, d in rows}})
     return out.name
 
 

@@ -1,31 +1,37 @@
-"""The read step: inputs streamed into shard files, then the ids made unique in the workers.
+"""The read step: inputs read into shard files by jobs, then the ids made unique by jobs.
 
 Why the ids are numbered after the read, not during it: an input may repeat a row key
 (two rows with ``id: q7``), and the run names records by id everywhere (dedup
 decisions, ``exclusions.jsonl``), so the second becomes ``q7#1``, the third ``q7#2``, per
 input, in read order. Numbering while reading needs a table of every key of the input
-on the driver (about 90 bytes a record, issue 20). Here the driver keeps one shard:
+in one place (about 90 bytes a record, issue 20). Here nothing per record is on the
+driver, and every step is a job the executor runs in the workers:
 
-1. the driver streams every input into ``raw/shard-i.jsonl.gz`` (ids as ``name:key``,
-   unnumbered) with a key column per shard, ``keys/shard-i.npz``: the input's index, a
-   32-bit hash and the id of each record;
+1. the driver plans pieces of the inputs (a JSONL byte range, parquet row groups, a tar,
+   a chunk of a folder: ``read_pieces.py``); per job of pieces (``read_piece``), the
+   worker reads them and writes shard files (ids as ``name:key``, unnumbered) with a key
+   column per shard: the input's index, a 32-bit hash and the id of each record; the
+   driver then numbers the shards in job order (renames: ``raw/shard-i.jsonl.gz``,
+   ``keys/shard-i.npz``);
 2. per partition of the hashes (``number_ids``): every shard's key column, the rows of
    this partition only; rows whose (input, hash) occurs once cannot repeat, the others
    are counted in read order and the n-th repeat of an id gets ``#n``; the renames are
    written per shard;
 3. per shard (``apply_ids``): the raw file with its renames becomes ``shard-i.jsonl.gz``
    (renamed in place when it has none, the usual case);
-4. the driver writes ``done.json`` (shard count, the shards that reference an image).
+4. the driver writes ``done.json`` (shard count, the shards that reference an image) and
+   removes the files of steps 1-3 (``pieces/``, ``keys/``, ``ids/``, ``raw/``).
 
 Each job writes its files atomically and skips what exists, so a killed read resumes.
-The ids equal the ones a single table gave (``tests/data/curation/test_read_ids.py``).
+The ids, records and exclusions equal one stream's over every input with the reader's
+single table (``tests/data/curation/test_read_ids.py``, ``test_read_pieces.py``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
+import shutil
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -34,24 +40,24 @@ from typing import Any
 import numpy as np
 
 from lingshu.core.hashing import FileDigests, path_fingerprint, sha256_text, stable_json
-from lingshu.core.io import atomic_write_json
-from lingshu.data.curate.partition import MAX_PARTS, strings, unstrings, write_npz
+from lingshu.data.curate import read_pieces
+from lingshu.data.curate.partition import MAX_PARTS, unstrings
 from lingshu.data.curate.paths import stage_input
-from lingshu.data.curate.readers import read_input
+from lingshu.data.curate.read_pieces import keys_file
 from lingshu.data.curate.recipe import Recipe
-from lingshu.data.curate.record import Record
-from lingshu.data.curate.stage_files import FORMAT, read_stage, shard_name, stage_file, write_stage
-
-log = logging.getLogger(__name__)
+from lingshu.data.curate.stage_files import (
+    FORMAT,
+    read_stage,
+    shard_name,
+    stage_file,
+    write_json,
+    write_stage,
+)
 
 
 def key_hash(rid: str) -> int:
     """32 bits of an id: picks its partition; equal hashes are told apart by the id."""
     return zlib.crc32(rid.encode("utf-8"))
-
-
-def _keys_file(read_dir: Path, i: int) -> Path:
-    return read_dir / "keys" / f"{shard_name(i)}.npz"
 
 
 def _renames_dir(read_dir: Path, i: int) -> Path:
@@ -61,23 +67,35 @@ def _renames_dir(read_dir: Path, i: int) -> Path:
 def read_key(recipe: Recipe, local: list[Path], digests: FileDigests | None) -> str:
     """The read step's key: the inputs' specs and content, the shard size, the format."""
     return sha256_text(stable_json([s.model_dump(mode="json") for s in recipe.inputs]) +
-                       str(recipe.output.shard_size) + FORMAT +
+                       str(recipe.output.shard_size) + FORMAT + read_pieces.LAYOUT +
+                       str(read_pieces.PIECE_BYTES) +
                        stable_json([path_fingerprint(p, digests) for p in local]))[:12]
 
 
 def read_shards(recipe: Recipe, work: Path, run: Callable[[list[dict]], Any],
                 digests: FileDigests | None = None) -> tuple[Path, int]:
     """Every input into shards of ``shard_size`` records (plus the rows the readers
-    excluded), ids made unique by jobs ``run`` (an executor's ``run``) hands the workers.
-    Re-reads on resume but rewrites only missing shard files."""
+    excluded), read and given unique ids by jobs ``run`` (an executor's ``run``) hands
+    the workers. On resume a job rereads its pieces but rewrites only missing files."""
     local = [stage_input(s.name, s.path, recipe.base_dir, work) for s in recipe.inputs]
     read_dir = work / f"read-{read_key(recipe, local, digests)}"
     done = read_dir / "done.json"
     if done.exists():
+        _drop_scratch(read_dir)  # a kill between done.json and the removal left them
         return read_dir, json.loads(done.read_text())["shards"]
     raw = read_dir / "raw" / "done.json"
     if not raw.exists():
-        atomic_write_json(raw, _stream(recipe, local, work, read_dir))
+        pieces = read_pieces.plan(recipe.inputs, local, read_pieces.PIECE_BYTES)
+        common = {"kind": "read_piece", "read_dir": str(read_dir), "work": str(work),
+                  "base_dir": str(recipe.base_dir), "shard_size": recipe.output.shard_size,
+                  "inputs": json.dumps([s.model_dump(mode="json") for s in recipe.inputs]),
+                  "paths": json.dumps([str(p) for p in local])}
+        jobs = [{**common, "job": g, "pieces": p} for g, p in enumerate(pieces)
+                if not (read_pieces.job_dir(read_dir, g) / "done.json").exists()]
+        if jobs:
+            run(jobs)
+        write_json(raw, read_pieces.number_shards(read_dir, len(pieces)))
+        read_pieces.remove_pieces(read_dir)
     info = json.loads(raw.read_text())
     n = info["shards"]
     parts = max(1, min(n, MAX_PARTS))
@@ -88,49 +106,16 @@ def read_shards(recipe: Recipe, work: Path, run: Callable[[list[dict]], Any],
                   if not stage_file(read_dir, i).exists()]):
         if jobs:
             run(jobs)
-    atomic_write_json(done, info)
+    write_json(done, info)
+    _drop_scratch(read_dir)
     return read_dir, n
 
 
-def _stream(recipe: Recipe, local: list[Path], work: Path, read_dir: Path) -> dict[str, Any]:
-    """Step 1, on the driver: one shard in memory at a time."""
-    size = recipe.output.shard_size
-    buf: list[dict] = []
-    excl: list[dict] = []
-    keys: list[tuple[int, str]] = []
-    n = 0
-    with_images: list[int] = []  # shards whose records reference an image
-    has_image = False
-
-    def flush() -> None:
-        nonlocal buf, excl, keys, n, has_image
-        path = stage_file(read_dir / "raw", n)
-        if not (path.exists() or stage_file(read_dir, n).exists()):
-            ids = [k for _, k in keys]
-            write_npz(_keys_file(read_dir, n), {
-                "input": np.array([x for x, _ in keys], dtype=np.int32),
-                "hash": np.array([key_hash(k) for k in ids], dtype=np.uint32),
-                "ids": strings(ids)})
-            write_stage(path, buf, excl)
-        if has_image:
-            with_images.append(n)
-        n += 1
-        buf, excl, keys, has_image = [], [], [], False
-
-    for x, (spec, path) in enumerate(zip(recipe.inputs, local, strict=True)):
-        for item in read_input(spec, work, recipe.base_dir, path, number_ids=False):
-            if isinstance(item, Record):
-                has_image = has_image or bool(item.images())
-                buf.append(item.to_dict())
-                keys.append((x, item.id))
-                if len(buf) >= size:
-                    flush()
-            else:
-                log.warning("%s: excluded at read: %s", item["id"], item["reason"])
-                excl.append(item)
-    if buf or excl or n == 0:
-        flush()
-    return {"shards": n, "with_images": with_images}
+def _drop_scratch(read_dir: Path) -> None:
+    """Steps 1-3's own files (pieces, key columns, renames, raw/): once ``done.json`` is
+    written nothing reads them again."""
+    for name in ("pieces", "keys", "ids", "raw"):
+        shutil.rmtree(read_dir / name, ignore_errors=True)
 
 
 def number_ids(job: dict[str, Any]) -> str:
@@ -141,7 +126,7 @@ def number_ids(job: dict[str, Any]) -> str:
         return out.name
     cols: dict[str, list[np.ndarray]] = {"input": [], "hash": [], "shard": [], "pos": []}
     for i in range(job["shards"]):
-        with np.load(_keys_file(read_dir, i)) as z:
+        with np.load(keys_file(read_dir, i)) as z:
             mine = np.flatnonzero(z["hash"] % parts == q)
             cols["input"].append(z["input"][mine])
             cols["hash"].append(z["hash"][mine])
@@ -165,13 +150,13 @@ def number_ids(job: dict[str, Any]) -> str:
         if k:
             renames.setdefault(i, []).append([pos, f"{rid}#{k}"])
     for i, rows in renames.items():
-        atomic_write_json(_renames_dir(read_dir, i) / f"part-{q:03d}.json", rows)
-    atomic_write_json(out, {"renamed": sum(map(len, renames.values()))})
+        write_json(_renames_dir(read_dir, i) / f"part-{q:03d}.json", rows)
+    write_json(out, {"renamed": sum(map(len, renames.values()))})
     return out.name
 
 
 def _ids(read_dir: Path, i: int) -> list[str]:
-    with np.load(_keys_file(read_dir, i)) as z:
+    with np.load(keys_file(read_dir, i)) as z:
         return unstrings(z["ids"])
 
 

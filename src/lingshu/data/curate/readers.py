@@ -32,11 +32,6 @@ from lingshu.data.curate.record import Record, conversation
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-DICOM_TAGS = (
-    "Modality", "BodyPartExamined", "StudyDescription", "SeriesDescription", "ViewPosition",
-    "PhotometricInterpretation", "Rows", "Columns", "ContrastBolusAgent", "ImageType",
-)
-"""DICOM metadata kept in ``meta.dicom``: acquisition facts only, never patient tags."""
 
 Item = Record | dict[str, Any]
 Reader = Callable[["_Ctx"], Iterator[Item]]
@@ -44,9 +39,25 @@ Reader = Callable[["_Ctx"], Iterator[Item]]
 READERS: Registry[Reader] = Registry("input format")
 """``inputs[].format`` -> reader; ``lingshu data readers`` lists them with their summary."""
 
+Split = Callable[[Path, int], list[tuple[dict[str, Any], int]]]
+SPLITS: dict[str, Split] = {}
+"""Reader name -> how its input splits into pieces a worker reads alone: ``(piece, weight
+in bytes)`` pairs in read order, each piece a ``read_input(piece=...)`` argument the reader
+honours (``read_pieces.py`` registers them). A format without one is read as one piece."""
+
 
 def register_reader(name: str) -> Callable[[Reader], Reader]:
     return READERS.register(name)
+
+
+def register_split(name: str) -> Callable[[Split], Split]:
+    def deco(fn: Split) -> Split:
+        if name not in READERS:
+            raise KeyError(f"split for unknown reader {name!r}")
+        SPLITS[name] = fn
+        return fn
+
+    return deco
 
 
 def reader_summary(name: str) -> str:
@@ -61,22 +72,19 @@ def _read_row_excl(source: str, key: str, reason: str, **stat: Any) -> dict[str,
 
 
 def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
-               path: Path | None = None, number_ids: bool = True) -> Iterator[Item]:
+               path: Path | None = None, number_ids: bool = True,
+               piece: dict[str, Any] | None = None) -> Iterator[Item]:
     """The input's records (and read exclusions); ``path``: where it was staged
     (``paths.stage_input``), else ``spec.path`` as a local path. ``number_ids``: a
     repeated row key gets ``#1``, ``#2`` ... here (a table of every key); False leaves
-    ids as ``name:key`` for the read step's jobs to number (``read_step.py``)."""
+    ids as ``name:key`` for the read step's jobs to number (``read_step.py``). ``piece``:
+    only that part of the input (one of its ``SPLITS`` pieces; None: all of it)."""
     if path is None:
         path = Path(spec.path).expanduser()
         path = path if path.is_absolute() else base_dir / path
-    if not path.exists():
-        raise UserError(f"input {spec.name!r}: {path} not found; fix inputs[].path")
-    fmt = spec.format if spec.format != "auto" else _guess_format(path)
-    if fmt not in READERS:
-        raise UserError(f"input {spec.name!r}: cannot tell the format of {path}; set format: "
-                        f"(one of {', '.join(READERS.names())})")
-    reader = READERS.get(fmt)
+    reader = READERS.get(input_format(spec, path))
     ctx = _Ctx(spec, path, work_dir / "images", base_dir, number_ids)
+    ctx.piece = piece
     count = 0
     for item in reader(ctx):
         if isinstance(item, Record):
@@ -88,7 +96,20 @@ def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
         yield item
 
 
+def input_format(spec, path: Path) -> str:  # noqa: ANN001
+    """The reader name of input ``spec`` staged at ``path`` (``auto``: guessed)."""
+    if not path.exists():
+        raise UserError(f"input {spec.name!r}: {path} not found; fix inputs[].path")
+    fmt = spec.format if spec.format != "auto" else _guess_format(path)
+    if fmt not in READERS:
+        raise UserError(f"input {spec.name!r}: cannot tell the format of {path}; set format: "
+                        f"(one of {', '.join(READERS.names())})")
+    return fmt
+
+
 class _Ctx:
+    piece: dict[str, Any] | None = None
+
     def __init__(self, spec, path: Path, image_dir: Path, base_dir: Path,  # noqa: ANN001
                  number_ids: bool = True) -> None:
         self.spec, self.path, self.image_dir = spec, path, image_dir
@@ -251,9 +272,17 @@ def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: _Ctx, rel_to: Path) -
 @register_reader("jsonl")
 def _read_jsonl(ctx: _Ctx) -> Iterator[Item]:
     """JSON Lines: one conversation or flat question/answer row per line."""
+    piece = ctx.piece or {"start": 0, "end": None, "line": 0}
+
     def rows():
         with ctx.path.open("rb") as fh:
-            for i, raw in enumerate(fh):
+            fh.seek(piece["start"])  # a piece starts at a line start: keys stay line numbers
+            left = piece["end"] - piece["start"] if piece["end"] is not None else None
+            for i, raw in enumerate(fh, piece["line"]):
+                if left is not None:
+                    if left <= 0:
+                        return
+                    left -= len(raw)
                 if not raw.strip():
                     continue
                 try:
@@ -302,15 +331,24 @@ def _read_parquet(ctx: _Ctx) -> Iterator[Item]:
     """Parquet file or folder of them (HF exports; embedded image bytes)."""
     import pyarrow.parquet as pq
 
-    files = sorted(ctx.path.rglob("*.parquet")) if ctx.path.is_dir() else [ctx.path]
+    files = parquet_files(ctx.path)
+    piece = ctx.piece
 
     def rows():
-        for f in files:
-            table = pq.read_table(f)
-            for i, row in enumerate(table.to_pylist()):
+        for f in files if piece is None else [files[piece["file"]]]:
+            if piece is None:
+                table, first = pq.read_table(f), 0
+            else:  # row groups [a, b) of one file, its rows from ``row`` on
+                table, first = pq.ParquetFile(f).read_row_groups(range(*piece["groups"])), \
+                    piece["row"]
+            for i, row in enumerate(table.to_pylist(), first):
                 yield f"{f.stem}-{i}" if len(files) > 1 else str(i), row
 
     yield from _rows_to_records(rows(), ctx, ctx.path if ctx.path.is_dir() else ctx.path.parent)
+
+
+def parquet_files(path: Path) -> list[Path]:
+    return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
 
 
 @register_reader("hf_disk")
@@ -336,7 +374,7 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
     absolute paths or ``..`` are refused (never extracted); images are copied by content
     hash into the work dir, never to the member's own path."""
     tars = sorted(ctx.path.rglob("*.tar")) if ctx.path.is_dir() else [ctx.path]
-    for tar_path in tars:
+    for tar_path in tars if ctx.piece is None else [tars[ctx.piece["tar"]]]:
         try:
             tf = tarfile.open(tar_path)
         except (tarfile.TarError, OSError) as e:
@@ -381,56 +419,6 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
             yield from _rows_to_records(iter([(rid, row)]), ctx, ctx.path)
 
 
-@register_reader("image_folder")
-def _read_image_folder(ctx: _Ctx) -> Iterator[Item]:
-    """Every image under the folder; a ``.txt`` beside an image is its caption (task
-    caption); the parent folder name is kept as ``meta.label``."""
-    for p in sorted(x for x in ctx.path.rglob("*") if x.suffix.lower() in IMAGE_EXTS):
-        rel = p.relative_to(ctx.path).as_posix()
-        side = p.with_suffix(".txt")
-        caption, task = "", "image"
-        if side.exists():
-            try:
-                caption, task = side.read_text(encoding="utf-8").strip(), "caption"
-            except UnicodeDecodeError:
-                yield _read_row_excl(ctx.spec.name, rel, "caption file is not UTF-8")
-                continue
-        meta = {"label": p.parent.name} if p.parent != ctx.path else {}
-        yield ctx.record(rel, conversation("Describe this image.", caption, [str(p)]),
-                         task=task, meta=meta)
-
-
-@register_reader("dicom_folder")
-def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
-    """DICOM files -> PNG (the viewer pipeline of ``lingshu.models.read_dicom``) plus the
-    acquisition metadata in ``meta.dicom`` (modality labelling reads it)."""
-    import pydicom
-
-    from lingshu.models import read_dicom
-
-    files = sorted(p for p in ctx.path.rglob("*") if p.is_file() and p.suffix.lower() in
-                   (".dcm", ".dicom", ""))
-    for p in files:
-        rel = p.relative_to(ctx.path).as_posix()
-        try:
-            ds = pydicom.dcmread(p, stop_before_pixels=True)
-            img = read_dicom(p)
-        except Exception as e:  # noqa: BLE001 - any decoder failure excludes this file only
-            yield _read_row_excl(ctx.spec.name, rel, f"unreadable DICOM: {type(e).__name__}: {e}")
-            continue
-        meta = {}
-        for tag in DICOM_TAGS:
-            v = ds.get(tag)
-            if v is not None and v != "":
-                meta[tag] = [str(x) for x in v] if isinstance(v, pydicom.multival.MultiValue) \
-                    else (int(v) if isinstance(v, int) else str(v))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        png = ctx.save_bytes(buf.getvalue(), ".png")
-        yield ctx.record(rel, conversation("Describe this image.", "", [png]), task="image",
-                         meta={"dicom": meta, "original": str(p)})
-
-
 @register_reader("benchmark")
 def _read_benchmark(ctx: _Ctx) -> Iterator[Item]:
     """A benchmark layout the evaluation kit loads (``lingshu.eval.benchmarks``)."""
@@ -450,3 +438,7 @@ def sample_prompt(sample: Any) -> str:
     parts = [sample.context or "", sample.question]
     parts += [f"{k}. {v}" for k, v in sample.options.items()]
     return "\n".join(p for p in parts if p)
+
+
+# the folder readers register themselves in READERS (kept apart: module size)
+from lingshu.data.curate import folder_readers  # noqa: E402, F401

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import FileDigests, sha256_text, stable_json
-from lingshu.core.io import atomic_write_json, remove_stale_temps
+from lingshu.core.io import remove_stale_temps
 from lingshu.core.secrets import without_secrets
 from lingshu.data.curate import out_store
 from lingshu.data.curate.executors import make_executor
@@ -56,7 +56,7 @@ from lingshu.data.curate.shards import (
     recipe_json,
     segments,
 )
-from lingshu.data.curate.stage_files import stage_file
+from lingshu.data.curate.stage_files import stage_file, write_json
 from lingshu.data.curate.writer import RunResult, write_outputs
 
 log = logging.getLogger(__name__)
@@ -123,4 +123,4 @@ def _decide(op: GlobalOp, stage: Path, n: int, common: dict[str, Any], execute: 
     """The global op's decision, partitioned by hash band and run by the executor
     (``partition.py``); the driver writes only the completion marker."""
     dropped = decide_partitioned(op, stage, n, common, execute.run)
-    atomic_write_json(path, {"op": op.label, "dropped": dropped, "shards": n})
+    write_json(path, {"op": op.label, "dropped": dropped, "shards": n})

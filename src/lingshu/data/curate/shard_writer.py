@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import sha256_file
-from lingshu.core.io import atomic_write_json
 from lingshu.data.curate import out_store
 from lingshu.data.curate.paths import is_url
 from lingshu.data.curate.record import Record, exclusion
-from lingshu.data.curate.stage_files import read_stage
+from lingshu.data.curate.stage_files import read_stage, write_json
 
 COUNTS = ("kept", "excluded", "synthesised", "excluded_by_op", "reasons", "modality", "task",
           "token_lengths", "image_sides")
@@ -124,6 +123,6 @@ def write_shard(job: dict[str, Any]) -> str:
         rows.append(training_row(rec))
     out_store.write_text(job["data"], "".join(
         json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
-    atomic_write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
+    write_json(out, {"exclusions": exclusions, "counts": shard_counts(rows, exclusions),
                             "node": node_id()})
     return out.name

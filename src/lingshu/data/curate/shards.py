@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.core.hashing import FileDigests, path_fingerprint, sha256_text, stable_json
-from lingshu.core.io import atomic_write_json
 from lingshu.data.curate.ops.base import GlobalOp, MapOp, Op
 from lingshu.data.curate.partition import (
     band_edges,
@@ -30,6 +29,7 @@ from lingshu.data.curate.partition import (
     sig_file,
     write_npz,
 )
+from lingshu.data.curate.read_pieces import read_piece
 from lingshu.data.curate.read_step import apply_ids, number_ids
 from lingshu.data.curate.recipe import Recipe
 from lingshu.data.curate.record import Record
@@ -39,6 +39,7 @@ from lingshu.data.curate.stage_files import (
     shard_index,
     shard_name,
     stage_file,
+    write_json,
     write_stage,
 )
 
@@ -74,7 +75,7 @@ def image_digest(job: dict[str, Any]) -> str:
     paths = sorted({p for r in read_stage(Path(job["src"]))[0]
                     for p in Record.from_dict(r).images()})
     digest = sha256_text(stable_json([[p, digests.file(p)] for p in paths]))
-    atomic_write_json(Path(job["out"]), {"run": job["run"], "digest": digest})
+    write_json(Path(job["out"]), {"run": job["run"], "digest": digest})
     return Path(job["out"]).name
 
 
@@ -186,11 +187,11 @@ def process_shard(job: dict[str, Any]) -> str:
     return out.name
 
 
-JOBS = {"ids": number_ids, "ids_apply": apply_ids, "images": image_digest,
+JOBS = {"read_piece": read_piece, "ids": number_ids, "ids_apply": apply_ids, "images": image_digest,
         "write": write_shard, "bands": band_edges, "components": components,
         "resolve": resolve, "gather": gather}
-"""Job kinds besides a segment's shard pass: the read step's id numbering
-(``read_step.py``), the read shards' image digests, the final write, the phases of a
+"""Job kinds besides a segment's shard pass: the read step's pieces and id numbering
+(``read_pieces.py``, ``read_step.py``), the read shards' image digests, the final write, the phases of a
 global decision (``partition.py``)."""
 
 

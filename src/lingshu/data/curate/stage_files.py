@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lingshu.core.io import atomic_write_bytes
+from lingshu.core.io import atomic_write_bytes, atomic_write_text
 
 FORMAT = "jsonl.gz-1"
 """Part of the read step's cache key: a new encoding gets new step folders, so files in
@@ -51,6 +51,14 @@ def shard_index(path: Path | str) -> int:
 
 def _line(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """A step's JSON file under ``.work`` (decisions, renames, a shard's exclusions and
+    counts, completion markers): one compact line, written atomically. Only the run reads
+    these, so the indentation of the published files (``core.io.json_text``) would only
+    make them larger; ``json.loads`` reads either."""
+    atomic_write_text(path, _line(obj))
 
 
 def encode_stage(records: list[dict], exclusions: list[dict], level: int = LEVEL) -> bytes:

@@ -1,0 +1,245 @@
+"""The read step's pieces (``read_pieces.py``): inputs read by jobs in the workers give
+the records, exclusions and ids of one stream over every input (the reader with its
+single id table, ``read_input(..., number_ids=True)``), survive kill -9 at any point, and
+the driver process never runs a reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from curation_helpers import read_out, write_jsonl, write_recipe
+
+from lingshu.data.curate import load_recipe, read_pieces, run_recipe
+from lingshu.data.curate.read_step import read_shards
+from lingshu.data.curate.readers import SPLITS, read_input
+from lingshu.data.curate.record import Record
+from lingshu.data.curate.shards import run_job
+from lingshu.data.curate.stage_files import read_stage, stage_file
+
+PIECE = 400
+"""Bytes per job in these tests: the main input (about 3 KB) becomes about 8 jobs."""
+
+
+def _run_all(jobs):
+    for j in jobs:
+        run_job(j)
+
+
+def _main_lines() -> list[bytes]:
+    """Rows with and without ids, a run of one repeated id long enough to cross a piece
+    boundary, repeats far apart, blank, malformed, non-UTF-8 and non-object lines."""
+    rows: list[bytes] = []
+    for i in range(60):
+        if i % 7 == 3:
+            rows.append(b"{not json\n")
+        elif i % 11 == 5:
+            rows.append(b"\n")
+        elif i % 13 == 9:
+            rows.append(b'{"question": "caf\xe9", "answer": "x"}\n')  # latin-1 byte
+        elif i % 17 == 16:
+            rows.append(b"[1, 2]\n")
+        elif 20 <= i < 32:
+            rows.append(json.dumps({"id": "run", "question": f"Q{i}", "answer": "A"})
+                        .encode() + b"\n")
+        elif i % 3 == 0:
+            rows.append(json.dumps({"question": f"no id {i}", "answer": "A"}).encode() + b"\n")
+        else:
+            rows.append(json.dumps({"id": f"k{i % 4}", "question": f"Q {i} \u00e9",
+                                    "answer": "A"}, ensure_ascii=False).encode() + b"\n")
+    return rows
+
+
+def _recipe(tmp_path: Path, shard_size: int = 4):
+    (tmp_path / "main.jsonl").write_bytes(b"".join(_main_lines())[:-1])  # no final newline
+    write_jsonl(tmp_path / "small.jsonl", [{"id": "k1", "question": "S?", "answer": "s"}] * 3)
+    write_jsonl(tmp_path / "rows.json.jsonl", [{"question": f"L{i}", "answer": "l"}
+                                               for i in range(9)])
+    (tmp_path / "rows.json").write_text(json.dumps(
+        [{"id": "j", "question": "J?", "answer": "j"}] * 2))
+    inputs = [{"name": "main", "path": "main.jsonl"},
+              {"name": "tiny", "path": "small.jsonl"},
+              {"name": "limited", "path": "rows.json.jsonl", "limit": 5, "format": "jsonl"},
+              {"name": "js", "path": "rows.json"},
+              {"name": "main2", "path": "main.jsonl"}]
+    return load_recipe(write_recipe(tmp_path / "r.yaml", inputs, [], shard_size=shard_size))
+
+
+def _reference(recipe, work: Path) -> tuple[list[dict], list[dict]]:
+    """One stream over every input, the reader numbering ids with one table each."""
+    recs, excl = [], []
+    for spec in recipe.inputs:
+        for item in read_input(spec, work, recipe.base_dir, number_ids=True):
+            (recs.append(item.to_dict()) if isinstance(item, Record) else excl.append(item))
+    return recs, excl
+
+
+def _read(read_dir: Path, n: int) -> tuple[list[dict], list[dict]]:
+    files = [read_stage(stage_file(read_dir, i)) for i in range(n)]
+    return [r for f in files for r in f[0]], [e for f in files for e in f[1]]
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(read_pieces, "PIECE_BYTES", PIECE)
+
+
+def test_pieces_equal_one_stream(tmp_path, small_pieces):
+    recipe = _recipe(tmp_path)
+    local = [tmp_path / s.path for s in recipe.inputs]
+    jobs = [json.loads(j) for j in read_pieces.plan(recipe.inputs, local, PIECE)]
+    main_pieces = [p for j in jobs for x, p in j if x == 0]
+    assert len(jobs) >= 6 and len(main_pieces) >= 6
+    # a piece boundary inside the run of ``id: run`` (lines 20-31)
+    assert any(20 < p["line"] < 32 for p in main_pieces)
+    assert all(p is None for j in jobs for x, p in j if x in (2, 3))  # limit:, json
+    read_dir, n = read_shards(recipe, tmp_path / "work", _run_all)
+    recs, excl = _read(read_dir, n)
+    want_recs, want_excl = _reference(recipe, tmp_path / "ref")
+    assert [r["id"] for r in recs] == [r["id"] for r in want_recs]
+    assert recs == want_recs and excl == want_excl
+    ids = [r["id"] for r in recs]
+    # hand count: ``run`` on lines 20-31 less 22 (latin-1), 24, 31 (not JSON), 27 (blank);
+    # ``k1`` on lines 1, 13, 37, 41, 53 (5, 49 blank, 17, 45 not JSON, 25, 29 ``run``)
+    assert "main:run#7" in ids and "main:run#8" not in ids and "main2:run#7" in ids
+    assert "main:k1#4" in ids and "main:k1#5" not in ids
+    assert "main:0" in ids and "main:3" not in ids  # line 3 is malformed: an exclusion
+    assert {e["reason"].split(":")[0] for e in excl} >= {
+        "unreadable row", "row is not an object"}
+    assert sum(r["source"] == "limited" for r in recs) == 5
+    # the scratch files of steps 1-3 are gone once the step is done
+    assert sorted(p.name for p in read_dir.iterdir() if p.is_dir()) == []
+
+
+def test_control_pieces_in_the_wrong_order_change_the_ids(tmp_path, small_pieces,
+                                                           monkeypatch):
+    """Seen to fail: jobs numbered in reverse order, or pieces that forget their first
+    line number, no longer give one stream's ids."""
+    recipe = _recipe(tmp_path)
+    want = _named(_reference(recipe, tmp_path / "ref")[0])
+    plan = read_pieces.plan
+    monkeypatch.setattr(read_pieces, "plan", lambda *a: plan(*a)[::-1])
+    read_dir, n = read_shards(recipe, tmp_path / "w1", _run_all)
+    got = _named(_read(read_dir, n)[0])
+    assert got != want  # the same ids, but the n-th repeat names another row
+    assert sorted(i for _, i in got) == sorted(i for _, i in want)
+    monkeypatch.setattr(read_pieces, "plan", plan)
+    split = SPLITS["jsonl"]
+    monkeypatch.setitem(SPLITS, "jsonl", lambda path, size: [
+        ({**p, "line": 0}, w) for p, w in split(path, size)])
+    read_dir, n = read_shards(recipe, tmp_path / "w2", _run_all)
+    assert _named(_read(read_dir, n)[0]) != want
+    monkeypatch.setitem(SPLITS, "jsonl", split)  # the check itself: back to equal
+    read_dir, n = read_shards(recipe, tmp_path / "w3", _run_all)
+    assert _named(_read(read_dir, n)[0]) == want
+
+
+def _named(recs: list[dict]) -> list[tuple[str, str]]:
+    """(row content, id) pairs in content order: which row got which id."""
+    return sorted((json.dumps([r["source"], r["messages"]], sort_keys=True), r["id"])
+                  for r in recs)
+
+
+def test_parquet_row_groups_and_folder_chunks_equal_one_stream(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    pq.write_table(pa.table({"id": [f"p{i % 5}" if i % 4 else None for i in range(40)],
+                             "question": [f"Q{i}" for i in range(40)],
+                             "answer": ["A"] * 40}), tmp_path / "t.parquet", row_group_size=6)
+    folder = tmp_path / "imgs" / "cls"
+    folder.mkdir(parents=True)
+    for i in range(7):
+        Image.new("L", (4, 4), i * 30).save(folder / f"im{i}.png")
+    (folder / "im3.txt").write_bytes(b"\xff\xfe bad caption")  # an exclusion mid-chunk
+    monkeypatch.setattr(read_pieces, "PIECE_BYTES", 300)
+    monkeypatch.setattr(read_pieces, "FOLDER_FILES", 2)
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", [
+        {"name": "pq", "path": "t.parquet"}, {"name": "im", "path": "imgs"}], [],
+        shard_size=3))
+    local = [tmp_path / "t.parquet", tmp_path / "imgs"]
+    pieces = [p for j in read_pieces.plan(recipe.inputs, local, 300) for _, p in json.loads(j)]
+    assert sum("groups" in p for p in pieces) >= 3 and sum("first" in p for p in pieces) == 4
+    read_dir, n = read_shards(recipe, tmp_path / "work", _run_all)
+    assert _read(read_dir, n) == _reference(recipe, tmp_path / "ref")
+
+
+def test_the_driver_never_runs_a_reader(tmp_path, small_pieces, monkeypatch):
+    """Local executor with two worker processes: the driver hands out read_piece jobs
+    and a reader called in the driver process would fail the run."""
+    from lingshu.data.curate import executors, readers
+
+    recipe = _recipe(tmp_path)
+    want_recs, want_excl = _reference(recipe, tmp_path / "ref")
+    driver = os.getpid()
+    kinds: list[str] = []
+    run = executors.LocalExecutor.run
+
+    def spy(self, jobs):
+        kinds.extend(j.get("kind", "segment") for j in jobs)
+        return run(self, jobs)
+
+    def guard(original):
+        def reader(*a, **kw):
+            if os.getpid() == driver:
+                raise AssertionError("a reader ran on the driver")
+            return original(*a, **kw)
+        return reader
+
+    monkeypatch.setattr(executors.LocalExecutor, "run", spy)
+    for mod in (readers, read_pieces):
+        monkeypatch.setattr(mod, "read_input", guard(mod.read_input))
+    for name in list(readers.READERS):
+        monkeypatch.setitem(readers.READERS._items, name, guard(readers.READERS.get(name)))
+    res = run_recipe(recipe, workers=2)
+    assert kinds.count("read_piece") >= 6
+    rows, excl = read_out(Path(res.out_dir))
+    assert res.kept == len(want_recs) == len(rows)
+    assert [e["id"] for e in excl] == [e["id"] for e in want_excl]
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from lingshu.data.curate import load_recipe, read_pieces, read_step, stage_files
+from lingshu.data.curate.read_step import read_shards
+from lingshu.data.curate.shards import run_job
+read_pieces.PIECE_BYTES = int(sys.argv[3])
+where, at = sys.argv[4].split(":")
+count = [0]
+def hook(fn, counts=lambda a: True):
+    def wrapped(*a, **kw):
+        count[0] += counts(a)
+        if count[0] == int(at):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*a, **kw)
+    return wrapped
+if where == "write":  # a shard file of a piece job (mid-job)
+    read_pieces.write_stage = hook(read_pieces.write_stage)
+elif where == "rename":  # the driver numbering the shards
+    def moved(a):  # a job's shard into raw/ or keys/ (not a temporary file's rename)
+        return "/pieces/" in str(a[0]) and "/pieces/" not in str(a[1])
+    os.replace = hook(os.replace, moved)
+elif where == "job":  # between jobs of every kind
+    run_job = hook(run_job)
+elif where == "scratch":  # after done.json, while removing the scratch folders
+    read_step.shutil.rmtree = hook(read_step.shutil.rmtree)
+read_shards(load_recipe(Path(sys.argv[1])), Path(sys.argv[2]), lambda js: [run_job(j) for j in js])
+"""
+
+
+def test_kill_9_anywhere_in_the_read_step_resumes_to_one_stream(tmp_path, small_pieces):
+    recipe = _recipe(tmp_path, shard_size=3)
+    want = _reference(recipe, tmp_path / "ref")
+    for point in ("write:2", "write:9", "job:4", "rename:3", "job:13", "scratch:2"):
+        work = tmp_path / point.replace(":", "-")
+        proc = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "r.yaml"),
+                               str(work), str(PIECE), point], capture_output=True, timeout=120)
+        assert proc.returncode == -9, (point, proc.stderr.decode()[-2000:])
+        read_dir, n = read_shards(recipe, work, _run_all)
+        assert _read(read_dir, n) == want, point
