@@ -3,10 +3,13 @@
 Layout of a run (``OUT`` = ``output.dir``, a local folder or a URL; ``OUT/.work`` is the
 work folder, ``output.work_dir`` when given: local, on a filesystem every node mounts)::
 
+    OUT/.work/read-<h>/pieces/job-00000/     a read job's shards (read_pieces.py), then
     OUT/.work/read-<h>/raw/shard-00000.jsonl.gz  the shard as read, ids not yet numbered;
                                             becomes shard-00000.jsonl.gz (read_step.py)
     OUT/.work/read-<h>/keys/shard-00000.npz  the shard's ids (input, hash, id), and
     OUT/.work/read-<h>/ids/                  the renames (q7 -> q7#1) of repeated ids
+                                            (pieces/, raw/, keys/, ids/: removed once
+                                            done.json is written)
     OUT/.work/read-<h>/shard-00000.jsonl.gz records + read exclusions, one file per shard
                                             (gzip JSON lines: stage_files.py)
     OUT/.work/read-<h>/done.json             written last: shard count, shards with images
