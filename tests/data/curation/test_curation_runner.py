@@ -159,7 +159,10 @@ def test_resume_after_kill_9(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_executor_equals_local(tmp_path, crafted):
+def test_ray_executor_equals_local(tmp_path, crafted, monkeypatch):
+    from lingshu.data.curate import read_pieces
+
+    monkeypatch.setattr(read_pieces, "PIECE_BYTES", 300)  # several read jobs in Ray
     inputs = _inputs(tmp_path, crafted, n_rad=8)
     local = write_recipe(tmp_path / "local.yaml", inputs, OPS, out="local")
     ray_r = write_recipe(tmp_path / "ray.yaml", inputs, OPS, out="ray")

@@ -5,6 +5,7 @@ the driver process never runs a reader."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -243,3 +244,46 @@ def test_kill_9_anywhere_in_the_read_step_resumes_to_one_stream(tmp_path, small_
         assert proc.returncode == -9, (point, proc.stderr.decode()[-2000:])
         read_dir, n = read_shards(recipe, work, _run_all)
         assert _read(read_dir, n) == want, point
+
+
+def test_workers_saving_the_same_embedded_image_at_once(tmp_path):
+    """Read jobs in several workers save embedded images by content: the same image
+    written by 8 threads at once leaves one whole file and no temporary file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lingshu.data.curate.readers import ReaderContext
+    from lingshu.data.curate.recipe import InputSpec
+
+    data = os.urandom(2_000_000)
+    ctxs = [ReaderContext(InputSpec(name="w", path="x"), tmp_path, tmp_path / "images",
+                          tmp_path) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        paths = set(pool.map(lambda c: c.save_bytes(data, "png"), ctxs))
+    assert len(paths) == 1 and Path(paths.pop()).read_bytes() == data
+    assert [p.name for p in (tmp_path / "images").iterdir()] == [
+        f"{hashlib.sha256(data).hexdigest()[:32]}.png"]
+
+
+def test_outputs_of_a_multi_job_read_equal_the_one_job_read(tmp_path, monkeypatch):
+    """Shard boundaries move where a job ends; the published outputs do not change: the
+    rows (data shards concatenated), summary.json, the lines of exclusions.jsonl."""
+    recipe = _recipe(tmp_path, shard_size=4)
+    ops = [{"op": "text_dedup"}, {"op": "language_id", "min_chars": 1000}]
+    outs = {}
+    for name, size in (("one", 10**9), ("many", PIECE)):
+        monkeypatch.setattr(read_pieces, "PIECE_BYTES", size)
+        r = load_recipe(write_recipe(tmp_path / f"{name}.yaml",
+                                     [s.model_dump(mode="json") for s in recipe.inputs], ops,
+                                     out=name, shard_size=4))
+        run_recipe(r)
+        outs[name] = tmp_path / name
+    assert len(list((outs["many"] / "data").glob("shard-*"))) > \
+        len(list((outs["one"] / "data").glob("shard-*")))  # the boundaries did move
+    (rows, excl), (want_rows, want_excl) = read_out(outs["many"]), read_out(outs["one"])
+    assert rows == want_rows and len(rows) > 20
+    # exclusions.jsonl lists each shard's exclusions in turn (read, then each op's), so
+    # its lines follow the shards: the same lines, the order within changes
+    assert sorted(map(json.dumps, excl)) == sorted(map(json.dumps, want_excl))
+    assert {e["op"] for e in excl} == {"read", "text_dedup"} and excl != want_excl
+    assert json.loads((outs["many"] / "summary.json").read_text()) == \
+        json.loads((outs["one"] / "summary.json").read_text())

@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingshu.data.curate.readers import IMAGE_EXTS, Item, _Ctx, _read_row_excl, register_reader
+from lingshu.data.curate.readers import (
+    IMAGE_EXTS,
+    Item,
+    ReaderContext,
+    read_row_exclusion,
+    register_reader,
+)
 from lingshu.data.curate.record import conversation
 
 DICOM_TAGS = (
@@ -24,7 +30,7 @@ DICOM_TAGS = (
 
 
 @register_reader("image_folder")
-def _read_image_folder(ctx: _Ctx) -> Iterator[Item]:
+def _read_image_folder(ctx: ReaderContext) -> Iterator[Item]:
     """Every image under the folder; a ``.txt`` beside an image is its caption (task
     caption); the parent folder name is kept as ``meta.label``."""
     for p in _chunk(folder_files("image_folder", ctx.path), ctx.piece):
@@ -35,7 +41,7 @@ def _read_image_folder(ctx: _Ctx) -> Iterator[Item]:
             try:
                 caption, task = side.read_text(encoding="utf-8").strip(), "caption"
             except UnicodeDecodeError:
-                yield _read_row_excl(ctx.spec.name, rel, "caption file is not UTF-8")
+                yield read_row_exclusion(ctx.spec.name, rel, "caption file is not UTF-8")
                 continue
         meta = {"label": p.parent.name} if p.parent != ctx.path else {}
         yield ctx.record(rel, conversation("Describe this image.", caption, [str(p)]),
@@ -55,7 +61,7 @@ def _chunk(files: list[Path], piece: dict[str, Any] | None) -> list[Path]:
 
 
 @register_reader("dicom_folder")
-def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
+def _read_dicom_folder(ctx: ReaderContext) -> Iterator[Item]:
     """DICOM files -> PNG (the viewer pipeline of ``lingshu.models.read_dicom``) plus the
     acquisition metadata in ``meta.dicom`` (modality labelling reads it)."""
     import pydicom
@@ -68,7 +74,7 @@ def _read_dicom_folder(ctx: _Ctx) -> Iterator[Item]:
             ds = pydicom.dcmread(p, stop_before_pixels=True)
             img = read_dicom(p)
         except Exception as e:  # noqa: BLE001 - any decoder failure excludes this file only
-            yield _read_row_excl(ctx.spec.name, rel, f"unreadable DICOM: {type(e).__name__}: {e}")
+            yield read_row_exclusion(ctx.spec.name, rel, f"unreadable DICOM: {type(e).__name__}: {e}")
             continue
         meta = {}
         for tag in DICOM_TAGS:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 Item = Record | dict[str, Any]
-Reader = Callable[["_Ctx"], Iterator[Item]]
+Reader = Callable[["ReaderContext"], Iterator[Item]]
 
 READERS: Registry[Reader] = Registry("input format")
 """``inputs[].format`` -> reader; ``lingshu data readers`` lists them with their summary."""
@@ -66,7 +66,7 @@ def reader_summary(name: str) -> str:
     return text.split(". ")[0].rstrip(".") + "."
 
 
-def _read_row_excl(source: str, key: str, reason: str, **stat: Any) -> dict[str, Any]:
+def read_row_exclusion(source: str, key: str, reason: str, **stat: Any) -> dict[str, Any]:
     return {"id": f"{source}:{key}", "source": source, "dataset": source, "op": "read",
             "reason": reason, "statistic": stat}
 
@@ -83,7 +83,7 @@ def read_input(spec, work_dir: Path, base_dir: Path,  # noqa: ANN001
         path = Path(spec.path).expanduser()
         path = path if path.is_absolute() else base_dir / path
     reader = READERS.get(input_format(spec, path))
-    ctx = _Ctx(spec, path, work_dir / "images", base_dir, number_ids)
+    ctx = ReaderContext(spec, path, work_dir / "images", base_dir, number_ids)
     ctx.piece = piece
     count = 0
     for item in reader(ctx):
@@ -107,7 +107,10 @@ def input_format(spec, path: Path) -> str:  # noqa: ANN001
     return fmt
 
 
-class _Ctx:
+class ReaderContext:
+    """What a reader gets: the input's spec, its staged path, where embedded images go,
+    and ``piece``, the part of the input to read (None: all of it; ``SPLITS``)."""
+
     piece: dict[str, Any] | None = None
 
     def __init__(self, spec, path: Path, image_dir: Path, base_dir: Path,  # noqa: ANN001
@@ -133,7 +136,10 @@ class _Ctx:
         return (self.image_root or rel_to) / p
 
     def save_bytes(self, data: bytes, ext: str) -> str:
-        """Embedded image bytes (parquet, HF, tar) -> a file under the run's work dir."""
+        """Embedded image bytes (parquet, HF, tar) -> a file under the run's work dir,
+        named by content. Read jobs in several workers may save the same image at once:
+        each writes its own temporary file and renames it over the name (atomic), so the
+        file is always whole, and the same whoever renamed last."""
         digest = hashlib.sha256(data).hexdigest()[:32]
         ext = ext if ext.startswith(".") else f".{ext}"
         out = self.image_dir / f"{digest}{ext.lower()}"
@@ -169,7 +175,7 @@ _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assi
          "system": "system", "bot": "assistant", "model": "assistant"}
 
 
-def row_to_messages(row: dict[str, Any], ctx: _Ctx, rel_to: Path) -> tuple[list[dict], list[str]]:
+def row_to_messages(row: dict[str, Any], ctx: ReaderContext, rel_to: Path) -> tuple[list[dict], list[str]]:
     """Any supported row style -> (Qwen messages with absolute image paths, missing images)."""
     images = row.get("images")
     if images is None and row.get(ctx.spec.image_field) is not None:
@@ -192,7 +198,7 @@ def row_to_messages(row: dict[str, Any], ctx: _Ctx, rel_to: Path) -> tuple[list[
     return msgs, missing
 
 
-def _image_ref(im: Any, ctx: _Ctx, rel_to: Path) -> str:
+def _image_ref(im: Any, ctx: ReaderContext, rel_to: Path) -> str:
     if isinstance(im, dict):  # HF Image feature: {"bytes": ..., "path": ...}
         if im.get("bytes"):
             ext = Path(im.get("path") or "x.png").suffix or ".png"
@@ -244,22 +250,22 @@ def _all_images(msgs: list[dict]) -> list[str]:
     return [p["image"] for m in msgs for p in m["content"] if p.get("type") == "image"]
 
 
-def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: _Ctx, rel_to: Path) -> Iterator[Item]:
+def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: ReaderContext, rel_to: Path) -> Iterator[Item]:
     for key, row in rows:
         if isinstance(row, Exception):
-            yield _read_row_excl(ctx.spec.name, key, f"unreadable row: {row}")
+            yield read_row_exclusion(ctx.spec.name, key, f"unreadable row: {row}")
             continue
         if not isinstance(row, dict):
-            yield _read_row_excl(ctx.spec.name, key, "row is not an object")
+            yield read_row_exclusion(ctx.spec.name, key, "row is not an object")
             continue
         rid = str(row.get("id", row.get("qid", key)))
         try:
             msgs, missing = row_to_messages(row, ctx, rel_to)
         except (ValueError, TypeError, AttributeError) as e:
-            yield _read_row_excl(ctx.spec.name, rid, f"unrecognised row: {e}")
+            yield read_row_exclusion(ctx.spec.name, rid, f"unrecognised row: {e}")
             continue
         if missing:
-            yield _read_row_excl(ctx.spec.name, rid, "missing image", path=missing[0])
+            yield read_row_exclusion(ctx.spec.name, rid, "missing image", path=missing[0])
             continue
         # a row's own ``meta`` object (e.g. a multiple-choice row's question_type, options
         # and answer) travels with the record; the top-level keys below win over it
@@ -270,7 +276,7 @@ def _rows_to_records(rows: Iterator[tuple[str, Any]], ctx: _Ctx, rel_to: Path) -
 
 
 @register_reader("jsonl")
-def _read_jsonl(ctx: _Ctx) -> Iterator[Item]:
+def _read_jsonl(ctx: ReaderContext) -> Iterator[Item]:
     """JSON Lines: one conversation or flat question/answer row per line."""
     piece = ctx.piece or {"start": 0, "end": None, "line": 0}
 
@@ -296,7 +302,7 @@ def _read_jsonl(ctx: _Ctx) -> Iterator[Item]:
 
 
 @register_reader("json")
-def _read_json(ctx: _Ctx) -> Iterator[Item]:
+def _read_json(ctx: ReaderContext) -> Iterator[Item]:
     """One JSON file: a list of rows (or {"data": [...]}/{"rows": [...]})."""
     try:
         data = json.loads(ctx.path.read_bytes().decode("utf-8"))
@@ -308,7 +314,7 @@ def _read_json(ctx: _Ctx) -> Iterator[Item]:
 
 
 @register_reader("csv")
-def _read_csv(ctx: _Ctx) -> Iterator[Item]:
+def _read_csv(ctx: ReaderContext) -> Iterator[Item]:
     """CSV with a header row; question/answer/image columns as configured."""
     def rows():
         raw = ctx.path.read_bytes()
@@ -327,7 +333,7 @@ def _read_csv(ctx: _Ctx) -> Iterator[Item]:
 
 
 @register_reader("parquet")
-def _read_parquet(ctx: _Ctx) -> Iterator[Item]:
+def _read_parquet(ctx: ReaderContext) -> Iterator[Item]:
     """Parquet file or folder of them (HF exports; embedded image bytes)."""
     import pyarrow.parquet as pq
 
@@ -352,7 +358,7 @@ def parquet_files(path: Path) -> list[Path]:
 
 
 @register_reader("hf_disk")
-def _read_hf_disk(ctx: _Ctx) -> Iterator[Item]:
+def _read_hf_disk(ctx: ReaderContext) -> Iterator[Item]:
     """A `datasets` save_to_disk folder (split: picks one of a DatasetDict)."""
     import datasets
 
@@ -369,7 +375,7 @@ def _safe_member(name: str) -> bool:
 
 
 @register_reader("webdataset")
-def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
+def _read_webdataset(ctx: ReaderContext) -> Iterator[Item]:
     """WebDataset tars: members grouped by key (name up to the first dot). Members with
     absolute paths or ``..`` are refused (never extracted); images are copied by content
     hash into the work dir, never to the member's own path."""
@@ -378,7 +384,7 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
         try:
             tf = tarfile.open(tar_path)
         except (tarfile.TarError, OSError) as e:
-            yield _read_row_excl(ctx.spec.name, tar_path.name, f"unreadable tar: {e}")
+            yield read_row_exclusion(ctx.spec.name, tar_path.name, f"unreadable tar: {e}")
             continue
         groups: dict[str, dict[str, bytes]] = {}
         order: list[str] = []
@@ -388,7 +394,7 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
                     continue
                 if not _safe_member(m.name):
                     log.warning("%s: refused unsafe member %r", tar_path, m.name)
-                    yield _read_row_excl(ctx.spec.name, m.name, "unsafe archive member path",
+                    yield read_row_exclusion(ctx.spec.name, m.name, "unsafe archive member path",
                                          tar=tar_path.name)
                     continue
                 base = PurePosixPath(m.name)
@@ -414,13 +420,13 @@ def _read_webdataset(ctx: _Ctx) -> Iterator[Item]:
                     row["images"] = [ctx.save_bytes(parts[e], "." + e.split(".")[-1])
                                      for e in imgs]
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                yield _read_row_excl(ctx.spec.name, rid, f"unreadable sample: {e}")
+                yield read_row_exclusion(ctx.spec.name, rid, f"unreadable sample: {e}")
                 continue
             yield from _rows_to_records(iter([(rid, row)]), ctx, ctx.path)
 
 
 @register_reader("benchmark")
-def _read_benchmark(ctx: _Ctx) -> Iterator[Item]:
+def _read_benchmark(ctx: ReaderContext) -> Iterator[Item]:
     """A benchmark layout the evaluation kit loads (``lingshu.eval.benchmarks``)."""
     from lingshu.eval import get_benchmark
 
