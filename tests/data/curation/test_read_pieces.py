@@ -87,6 +87,7 @@ def _read(read_dir: Path, n: int) -> tuple[list[dict], list[dict]]:
 @pytest.fixture
 def small_pieces(monkeypatch):
     monkeypatch.setattr(read_pieces, "PIECE_BYTES", PIECE)
+    monkeypatch.setattr(read_pieces, "BLOCK", 61)  # the scan's blocks cut lines anywhere
 
 
 def test_pieces_equal_one_stream(tmp_path, small_pieces):
@@ -287,3 +288,25 @@ def test_outputs_of_a_multi_job_read_equal_the_one_job_read(tmp_path, monkeypatc
     assert {e["op"] for e in excl} == {"read", "text_dedup"} and excl != want_excl
     assert json.loads((outs["many"] / "summary.json").read_text()) == \
         json.loads((outs["one"] / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 2**20])
+def test_jsonl_ranges_start_at_lines_and_know_their_line_numbers(tmp_path, monkeypatch, block):
+    """Against the file itself: the ranges tile it, each starts after a newline, its line
+    number is the newlines before it, and each but the last holds the target and at most
+    the rest of the line it ends in (lines here are at most 301 bytes)."""
+    import random
+
+    rng = random.Random(block)
+    data = b"".join(b"x" * rng.choice([0, 1, 5, 40, 300]) + b"\n" for _ in range(400)) + b"tail"
+    (tmp_path / "f.jsonl").write_bytes(data)
+    monkeypatch.setattr(read_pieces, "BLOCK", block)
+    for target in (1, 50, 333, 5000, len(data) + 1):
+        pieces = [p for p, _ in SPLITS["jsonl"](tmp_path / "f.jsonl", target)]
+        assert [p["start"] for p in pieces[1:]] == [p["end"] for p in pieces[:-1]]
+        assert pieces[0]["start"] == 0 and pieces[-1]["end"] == len(data)
+        for p in pieces:
+            assert p["start"] == 0 or data[p["start"] - 1:p["start"]] == b"\n"
+            assert p["line"] == data[:p["start"]].count(b"\n")
+        assert all(target <= p["end"] - p["start"] <= target + 301 for p in pieces[:-1])
+        assert len(pieces) > 1 or target > 333
