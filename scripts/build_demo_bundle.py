@@ -84,9 +84,12 @@ def _hash_percent(key: str) -> int:
 def vqa_rad_modality(rows: list[dict]) -> str | None:
     """A modality read from the image's own questions: MODALITY questions (open answers, or
     a polar "Is this a/an X...?" answered yes), and any question naming the image's modality
-    ("... on this CT?", "the chest x-ray"); ``None`` when absent or when they disagree."""
+    ("... on this CT?", "the chest x-ray"); ``None`` when absent or when they disagree.
+    Negated questions are skipped: their answers name what the image is *not*."""
     found: Counter = Counter()
     for r in rows:
+        if _NEGATED.search(r["question"]):
+            continue  # "What type of imaging does this not represent?" -> "ultrasound" (synpic28602, a chest X-ray)
         for m in _NAMED.finditer(r["question"]):
             label = _modality_word(m.group(1))
             if label and not (str(r["answer_type"]).upper() == "CLOSED"
@@ -107,6 +110,7 @@ def vqa_rad_modality(rows: list[dict]) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+_NEGATED = re.compile(r"\b(?:not|never)\b|n't\b", re.I)
 _NAMED = re.compile(
     r"\b(?:this|the|on|in)\s+(?:\w+\s+)?(ct|mri|mr|x-?ray|radiograph|cxr|film|ultrasound)\b", re.I)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def _isolated_response_cache(tmp_path, monkeypatch):
     """No test reads or writes the user's ~/.cache/lingshu response cache."""
     monkeypatch.setenv("LINGSHU_CACHE", str(tmp_path / "lingshu-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _nothing_said_yet():
+    """Each test starts as a fresh process: a once-per-process warning is logged again."""
+    logs = sys.modules.get("lingshu.core.logs")
+    if logs is not None:
+        logs.forget_warnings()
 
 
 @pytest.fixture(scope="session")

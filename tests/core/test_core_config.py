@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import Field
 
@@ -30,6 +32,26 @@ def test_overrides_by_index_name_and_yaml_values():
     assert out["stages"] == [{"name": "s1", "max_steps": 7}, {"name": "s2", "max_steps": 5}]
     assert out["lr"] == 2e-4 and out["extra"] == {"deep": {"key": [1, 2]}}
     assert data["stages"][0] == {"name": "s1"}  # the input is not modified
+
+
+def test_override_paths_are_made_absolute_against_the_current_folder(tmp_path, monkeypatch):
+    """Hand-worked: only the named path keys change, relative values only, URLs kept."""
+    monkeypatch.chdir(tmp_path)
+    data = {"out": "o", "stages": [{"name": "s1", "data": [{"path": "d.jsonl"}]}]}
+    keys = ("out", "stages.*.data.*.path", "extra.*")
+    out = apply_overrides(data, ["out=runs/x", "stages.s1.data.0.path=a.jsonl", "mode=rel/x",
+                                 "stages.0.data=[{path: b.jsonl, ratio: 2}, {path: /abs/c}]",
+                                 "extra=[s3://b/k, '', 3, ~/f]"], paths=keys)
+    assert out["out"] == f"{tmp_path}/runs/x"
+    assert out["stages"][0]["data"] == [{"path": f"{tmp_path}/b.jsonl", "ratio": 2},
+                                        {"path": "/abs/c"}]
+    assert out["mode"] == "rel/x"  # not a path key
+    home = str(Path("~/f").expanduser())
+    assert out["extra"] == ["s3://b/k", "", 3, home]
+    assert data["out"] == "o"  # the recipe's own value: its loader resolves it
+    based = apply_overrides(data, ["stages.0.data.0.path=a.jsonl"], paths=keys,
+                            path_base=tmp_path / "recipes")
+    assert based["stages"][0]["data"][0]["path"] == f"{tmp_path}/recipes/a.jsonl"
 
 
 @pytest.mark.parametrize("item, fragment", [

@@ -104,7 +104,8 @@ def test_accelerate_and_deepspeed_files_parse():
 def test_accelerate_mixed_precision_against_precision_auto():
     """auto resolves on the machine that trains (bf16 on GPUs with it, else fp32), so the
     dry run accepts an accelerate config with bf16 or none for it, and fp16 for neither."""
-    fsdp = ["parallelism.strategy=fsdp", "parallelism.accelerate_config=accelerate/fsdp-8gpu.yaml"]
+    fsdp = ["parallelism.strategy=fsdp",  # given on the command line: against the current folder
+            f"parallelism.accelerate_config={RECIPES_DIR / 'accelerate' / 'fsdp-8gpu.yaml'}"]
     for precision, ok in (("auto", True), ("bf16", True), ("fp32", False), ("fp16", False)):
         r = load_recipe("lingshu-7b", [*fsdp, f"precision={precision}"], check_files=False)
         probs = [p for p in check_accelerate_config(r) if "mixed_precision" in p]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from lingshu.cli.groups import as_json, default_group, echo_rows, overrides_from
+from lingshu.cli.output import configure_progress
 
 app = default_group("pipeline", "Run the whole system end to end: raw data -> curation -> 4 stages "
                                 "-> evaluation -> final model.")
@@ -32,7 +33,9 @@ def run(
     cfg = load_pipeline_recipe(recipe, items)
     console = Console()
     console.print(f"[bold]lingshu pipeline[/] {cfg.name}: run directory {cfg.output_dir}")
-    result = run_pipeline(cfg, progress=not quiet, console=console)
+    # -q and a log (stderr not a terminal) switch every bar off, the libraries' too (the
+    # GGUF conversion that builds Lingshu-Nano, model loading), as `lingshu eval run` does
+    result = run_pipeline(cfg, progress=configure_progress(quiet), console=console)
     print_table(result["points"], result["benchmarks"], console)
     for b, d in result["paired"].items():
         if d:

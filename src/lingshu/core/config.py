@@ -9,11 +9,19 @@ not UTF-8 or not YAML reads the same everywhere: ``FILE: key.path: what is wrong
 dotted path. A list element is addressed by its index (``stages.0``) or, where the list
 holds mappings with a ``name``, by that name (``stages.stage1``). Negative or
 out-of-range indices are errors, never a silent append or a write to the last element.
+
+A recipe resolves the relative paths written in it against its own folder; a relative path
+given as an override was typed at a shell, so it means the current folder. ``paths`` names
+the keys a loader resolves against its folder (``*`` stands for any one part: an index, a
+name or a key); an override of such a key, or of a mapping or list holding one, gets its
+relative paths made absolute against the current folder before validation, so the loader's
+"relative: against my folder" rule never sees it.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,14 +106,45 @@ def parse_override(item: str, *, example: str = "stages.0.max_steps=10") -> tupl
 
 
 def apply_overrides(
-    data: Mapping[str, Any], overrides: Iterable[str], *, example: str = "stages.0.max_steps=10"
+    data: Mapping[str, Any],
+    overrides: Iterable[str],
+    *,
+    example: str = "stages.0.max_steps=10",
+    paths: Iterable[str] = (),
+    path_base: Path | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``data`` with each ``key.path=value`` applied in order."""
+    """A copy of ``data`` with each ``key.path=value`` applied in order; relative paths in
+    overrides of the ``paths`` keys made absolute against ``path_base`` (default: the
+    current folder; a recipe's own list of overrides passes its folder)."""
     out = copy.deepcopy(dict(data))
+    patterns = [p.split(".") for p in paths]
     for item in overrides:
         key, value = parse_override(item, example=example)
+        parts = key.split(".")
+        for pattern in patterns:
+            if len(parts) <= len(pattern) and all(
+                    p in ("*", k) for p, k in zip(pattern, parts, strict=False)):
+                value = _absolute(value, pattern[len(parts):], path_base or Path.cwd())
         set_path(out, key, value)
     return out
+
+
+def _absolute(value: Any, rest: list[str], base: Path) -> Any:
+    """``value`` with the relative path at ``rest`` below it made absolute against ``base``;
+    URLs (``s3://``), absolute paths and values of other types are kept as given."""
+    if rest:
+        head, tail = rest[0], rest[1:]
+        if isinstance(value, list):
+            return [_absolute(v, tail, base) if head in ("*", str(i)) or
+                    (isinstance(v, dict) and v.get("name") == head) else v
+                    for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: _absolute(v, tail, base) if head in ("*", k) else v
+                    for k, v in value.items()}
+        return value
+    if not isinstance(value, str) or not value or "://" in value:
+        return value
+    return os.path.join(base, os.path.expanduser(value))  # an absolute one stays itself
 
 
 def set_path(data: dict[str, Any], key: str, value: Any) -> None:

@@ -16,10 +16,12 @@ original bf16 release.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from lingshu.core.errors import UserError
@@ -100,9 +102,10 @@ def _convert(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
+    with _gguf_bar_follows_transformers():
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -113,3 +116,25 @@ def _convert(gguf: Path, out: Path) -> None:
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out)
     tokenizer.save_pretrained(out)
+
+
+@contextlib.contextmanager
+def _gguf_bar_follows_transformers() -> Iterator[None]:
+    """transformers' GGUF reader draws its "Converting and de-quantizing GGUF tensors" bar
+    with plain ``tqdm.auto``, not with its own ``logging.tqdm``, so switching transformers'
+    bars off (what ``-q`` and a stderr that is not a terminal do:
+    ``lingshu.cli.output.configure_progress``) left that one bar in every log. During the
+    conversion its module-level ``tqdm`` is transformers' switchable one. (``TQDM_DISABLE``
+    cannot do this: tqdm reads it once, when tqdm is imported.)"""
+    from transformers import modeling_gguf_pytorch_utils as reader
+    from transformers.utils import logging as hf_logging
+
+    original = getattr(reader, "tqdm", None)
+    if original is None:  # a transformers without the module-level bar: nothing to route
+        yield
+        return
+    reader.tqdm = hf_logging.tqdm
+    try:
+        yield
+    finally:
+        reader.tqdm = original

@@ -12,8 +12,10 @@ stage data the pipeline built for it, and the stages train with the pipeline's `
 
 Every model forbids unknown keys. Relative paths resolve against the recipe's folder, except
 the data paths (``raw.manifest``, ``raw.text``, ``evaluation.data_dir``) when ``data_root``
-is set: those resolve against it. Shipped recipes (``src/lingshu/pipeline/recipes/``) are
-found by name: ``lingshu pipeline --recipe nano``.
+is set: those resolve against it. Relative paths given as ``key=value`` overrides (and
+``output_dir``, ``data_root``, ``final_model`` always) resolve against the current folder.
+Shipped recipes (``src/lingshu/pipeline/recipes/``) are found by name: ``lingshu pipeline
+--recipe nano``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from lingshu.train import Recipe as TrainingRecipe
 
 Part = Literal["caption", "mcq", "text"]
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+#: The paths resolved against the recipe's folder (or data_root); given as overrides, they
+#: are relative to the current folder (``lingshu.core.config.apply_overrides``).
+PATH_KEYS = ("raw.manifest", "raw.text.*", "evaluation.data_dir", "curation", "training")
 
 
 class RawSources(StrictModel):
@@ -185,8 +190,9 @@ def load_pipeline_recipe(path: str | Path, overrides: list[str] | None = None) -
     load its curation and training recipes and validate everything; every problem is one
     ``UserError`` line naming the file and the key."""
     path = resolve_recipe_path(path)
-    data = apply_overrides(read_yaml(path, what="pipeline recipe"), overrides or [],
-                           example="raw.limit_per_source=8")
+    written = read_yaml(path, what="pipeline recipe")
+    data = apply_overrides(written, overrides or [], example="raw.limit_per_source=8",
+                           paths=PATH_KEYS)
     base = path.parent.resolve()
     if isinstance(data.get("curation"), str):
         data["curation"] = _load_curation(_resolve(Path(data["curation"]), base), path)
@@ -195,19 +201,26 @@ def load_pipeline_recipe(path: str | Path, overrides: list[str] | None = None) -
         if not isinstance(extra, list):
             raise UserError(f"{path}: training_overrides: expected a list of key=value items")
         file = _resolve(Path(data["training"]), base)
-        if not file.is_file() and data["training"] in shipped_training_recipes():
-            file = shipped_training_recipes()[data["training"]]  # a shipped name: lingshu-7b
-        data["training"] = _load_training(file, extra, path)
+        name = file.name  # a shipped name (lingshu-7b), made absolute if given as an override
+        if (not file.is_file() and name in shipped_training_recipes()
+                and file.parent in (base, Path.cwd().resolve())):
+            file = shipped_training_recipes()[name]
+        # the overrides written in this file: their paths against its folder, like its own
+        in_file = extra == written.get("training_overrides")
+        data["training"] = _load_training(file, extra, path, base if in_file else None)
     recipe = validate(PipelineRecipe, data, where=str(path))
     _resolve_data_paths(recipe, path, base)
     return _join(recipe, path)
+
+
+_RELATIVE = "(relative: against the recipe's folder; on the command line, the current folder)"
 
 
 def _load_curation(file: Path, where: Path) -> CurationRecipe:
     """The curation recipe, typed; ``inputs`` and ``output.dir`` are the pipeline's."""
     if not file.is_file():
         raise UserError(f"{where}: curation: file {file} does not exist; fix the path "
-                        "(relative paths resolve against the recipe's folder)")
+                        + _RELATIVE)
     data = read_yaml(file, what="curation recipe")
     if data.get("inputs"):
         raise UserError(f"{file}: inputs are set by the pipeline (its raw step); remove "
@@ -216,12 +229,13 @@ def _load_curation(file: Path, where: Path) -> CurationRecipe:
     return parse_recipe({**data, "inputs": [], "output": output}, file.parent.resolve(), where=str(file))
 
 
-def _load_training(file: Path, overrides: list[str], where: Path) -> TrainingRecipe:
+def _load_training(file: Path, overrides: list[str], where: Path,
+                   override_base: Path | None) -> TrainingRecipe:
     """The training recipe, typed; its data files are not required (the pipeline writes them)."""
     if not file.is_file():
         raise UserError(f"{where}: training: file {file} does not exist; fix the path "
-                        "(relative paths resolve against the recipe's folder)")
-    return load_recipe(file, overrides, check_files=False)
+                        + _RELATIVE)
+    return load_recipe(file, overrides, check_files=False, override_base=override_base)
 
 
 def _resolve_data_paths(recipe: PipelineRecipe, path: Path, base: Path) -> None:
@@ -239,7 +253,7 @@ def _resolve_data_paths(recipe: PipelineRecipe, path: Path, base: Path) -> None:
                      *((f"raw.text.{i}", t) for i, t in enumerate(recipe.raw.text))):
         if not p.is_file():
             raise UserError(f"{path}: {label}: file {p} does not exist; fix the path "
-                            "(relative paths resolve against the recipe's folder, or data_root)")
+                            + _RELATIVE.replace("folder;", "folder or data_root;"))
     if not recipe.evaluation.data_dir.is_dir():
         raise UserError(f"{path}: evaluation.data_dir: folder {recipe.evaluation.data_dir} "
                         "does not exist")

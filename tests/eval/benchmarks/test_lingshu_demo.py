@@ -94,6 +94,25 @@ def test_builder_is_deterministic(tmp_path, monkeypatch):
     assert items == [json.loads(x) for x in (BUNDLED / "lingshu-demo" / "test.jsonl").read_text().splitlines()]
 
 
+def test_a_negated_modality_question_names_what_the_image_is_not():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bdb2", REPO / "scripts" / "build_demo_bundle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def row(q, a, kind="OPEN"):
+        return {"question": q, "answer": a, "answer_type": kind, "question_type": "MODALITY"}
+
+    # synpic28602, a chest X-ray: VQA-RAD's only modality question about it is negated
+    assert mod.vqa_rad_modality([row("What type of imaging does this not represent?", "ultrasound")]) is None
+    assert mod.vqa_rad_modality([row("Which modality isn't used here?", "MRI"),
+                                 row("What imaging modality is this?", "Plain film x-ray")]) == "X-ray"
+    assert mod.vqa_rad_modality([row("What type of imaging is this?", "ultrasound")]) == "ultrasound"
+    manifest = {r["id"]: r for r in _manifest()}
+    assert manifest["vqa-rad/synpic28602"]["modality"] is None
+
+
 def test_bad_row_names_file_and_line(tmp_path):
     root = tmp_path / "lingshu-demo"
     root.mkdir()

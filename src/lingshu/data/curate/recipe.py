@@ -3,9 +3,10 @@
 Everything is validated when the file is loaded (``lingshu.core.config``): unknown
 top-level keys, unknown op names and unknown or mistyped op parameters raise a one-line
 ``UserError`` naming the op's position, so a broken recipe fails before any record is
-read. Relative paths resolve against the recipe file's folder. ``key=value`` overrides
-(``lingshu data run --recipe demo output.dir=/tmp/x ops.2.threshold=4``) apply to the
-YAML before validation; an op is addressed by its position in ``ops``.
+read. Relative paths resolve against the recipe file's folder, those given in ``key=value``
+overrides against the current folder. Overrides (``lingshu data run --recipe demo
+output.dir=runs/x ops.2.threshold=4``) apply to the YAML before validation; an op is
+addressed by its position in ``ops``.
 
 Shipped recipes live in ``lingshu/data/curate/recipes/`` and are named without their
 folder (``lingshu data recipes`` lists them). Example::
@@ -38,6 +39,11 @@ from lingshu.data.curate.readers import READERS
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 """The shipped curation recipes (``lingshu data recipes``)."""
+
+PATH_KEYS = ("inputs.*.path", "inputs.*.image_root", "output.dir", "output.work_dir",
+             "ops.*.data_dir", "ops.*.params.data_dir")
+"""The paths resolved against the recipe's folder: given as overrides, they are relative to
+the current folder instead (``lingshu.core.config.apply_overrides``)."""
 
 
 
@@ -224,5 +230,5 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     """Read, override (``key.path=value`` items) and validate a recipe file or shipped name."""
     path = resolve_recipe(path)
     data = apply_overrides(read_yaml(path, what="curation recipe"), overrides,
-                           example="output.dir=/tmp/curated")
+                           example="output.dir=runs/curated", paths=PATH_KEYS)
     return parse_recipe(data, path.parent.resolve(), where=str(path))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from lingshu.core.errors import DataError
+from lingshu.core.logs import warn_once
 from lingshu.core.registry import Registry
 from lingshu.eval.types import Sample
 
@@ -105,8 +106,9 @@ class Benchmark(ABC):
         if roots:
             samples = [self._guard(s, roots) for s in samples]
             refused = [s for s in samples if s.refused]
-            if refused:
-                log.warning(
+            if refused:  # said once a process: every evaluation of a run loads the same data
+                warn_once(
+                    log, (self.name, "refused", len(refused), refused[0].id),
                     "%s: %d sample(s) refused, e.g. %s: %s",
                     self.name, len(refused), refused[0].id, refused[0].refused,
                 )  # fmt: skip
@@ -120,7 +122,8 @@ class Benchmark(ABC):
             and (split is None or split == self.splits[0])
             and len(samples) != self.expected_count
         ):
-            log.warning(
+            warn_once(
+                log, (self.name, "count", len(samples)),
                 "%s: loaded %d samples, the paper's %s has %d; results are not comparable "
                 "with published numbers",
                 self.name,

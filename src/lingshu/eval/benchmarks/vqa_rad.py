@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 
 from lingshu.core.errors import DataError
+from lingshu.core.logs import warn_once
 from lingshu.eval.benchmarks._common import read_json, require
 from lingshu.eval.benchmarks._multimodal import (
     check_unique_ids,
@@ -130,7 +131,8 @@ or the Hugging Face export flaviagiammarino/vqa-rad:
         return samples
 
     def _load_hf(self, root: Path, rows: list[dict], split: str) -> list[Sample]:
-        log.warning(
+        warn_once(
+            log, ("vqa-rad", "hf-export", split),
             "vqa-rad: loading the Hugging Face export, whose evaluation differs from the OSF "
             "release's: ids are hf-%s-N (use `lingshu eval compare`, which then matches "
             "samples by question + image), no question_type / organ breakdowns, and no "

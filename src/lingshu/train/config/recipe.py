@@ -27,6 +27,10 @@ from lingshu.train.config.stage import StageConfig, validate_stage
 #: The hint an unknown key's error gives (the CLI lists every key).
 UNKNOWN_KEY_HINT = "check spelling; `lingshu train recipes --fields` lists the keys"
 
+#: The paths resolved against the recipe's folder (``_resolve_paths``); given as overrides,
+#: they are relative to the current folder (``lingshu.core.config.apply_overrides``).
+PATH_KEYS = ("stages.*.data.*.path", "stages.*.eval.data_dir", "parallelism.accelerate_config")
+
 
 class Parallelism(StrictModel):
     """How the run is spread; used by the dry run's memory estimate and the launch command."""
@@ -86,11 +90,15 @@ class Recipe(StrictModel):
 # --------------------------------------------------------------------------- loading
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True) -> Recipe:
+def load_recipe(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True,
+                override_base: Path | None = None) -> Recipe:
     """Read, override and validate a recipe (a file or a shipped name); every problem is a
-    one-line ``UserError`` naming the file and the key."""
+    one-line ``UserError`` naming the file and the key. Relative paths in ``overrides``
+    resolve against ``override_base`` (default: the current folder; the pipeline passes its
+    recipe's folder for the overrides written there)."""
     path = resolve_recipe_path(path)
-    data = apply_overrides(read_yaml(path, what="recipe"), overrides or [])
+    data = apply_overrides(read_yaml(path, what="recipe"), overrides or [], paths=PATH_KEYS,
+                           path_base=override_base)
     try:
         recipe = validate(Recipe, data, where=str(path), unknown_hint=UNKNOWN_KEY_HINT)
     except UserError as e:

@@ -198,7 +198,7 @@ def run_grpo_stage(
         "prompt": get_prompt(config.prompt_variant, config.prompt_version).key,
         "dtype": dtype,
         # read from the model the trainer ran, not from the config: what really happened
-        "gradient_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+        "gradient_checkpointing": bool(getattr(trainer.model, "is_activation_checkpointing", False)),
         "generation": f"vllm-{config.vllm_mode}" if config.use_vllm else "transformers",
         "resumed_from": resume_from,
         "plots": [str(p.relative_to(out)) for p in plots],
