@@ -19,7 +19,8 @@ executor's worker processes, with ``--workers`` > 1).
 
 Besides wall time it prints records per CPU-second (user + system time of the driver and
 its workers), which a shared machine's load does not inflate, the 1-minute load average,
-and (image recipe) decode + pHash images per second in one process.
+(image recipe) decode + pHash images per second in one process, and the read step's own
+wall time, the driver's CPU time in it and the driver's peak RSS when it ends.
 """
 
 from __future__ import annotations
