@@ -146,7 +146,10 @@ def _named(recs: list[dict]) -> list[tuple[str, str]]:
                   for r in recs)
 
 
-def test_parquet_row_groups_and_folder_chunks_equal_one_stream(tmp_path, monkeypatch):
+def test_parquet_row_groups_folder_chunks_and_tars_equal_one_stream(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
     import pyarrow as pa
     import pyarrow.parquet as pq
     from PIL import Image
@@ -159,16 +162,28 @@ def test_parquet_row_groups_and_folder_chunks_equal_one_stream(tmp_path, monkeyp
     for i in range(7):
         Image.new("L", (4, 4), i * 30).save(folder / f"im{i}.png")
     (folder / "im3.txt").write_bytes(b"\xff\xfe bad caption")  # an exclusion mid-chunk
+    png = io.BytesIO()
+    Image.new("L", (4, 4), 7).save(png, format="PNG")
+    (tmp_path / "tars").mkdir()
+    for t in range(3):  # the same embedded image in every tar: saved by each job
+        with tarfile.open(tmp_path / "tars" / f"part{t}.tar", "w") as tf:
+            for k in range(2):
+                for ext, data in (("png", png.getvalue()), ("txt", f"cap {t}-{k}".encode())):
+                    info = tarfile.TarInfo(f"s{k}.{ext}")
+                    info.size = len(data)
+                    tf.addfile(info, io.BytesIO(data))
     monkeypatch.setattr(read_pieces, "PIECE_BYTES", 300)
     monkeypatch.setattr(read_pieces, "FOLDER_FILES", 2)
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", [
-        {"name": "pq", "path": "t.parquet"}, {"name": "im", "path": "imgs"}], [],
-        shard_size=3))
-    local = [tmp_path / "t.parquet", tmp_path / "imgs"]
+        {"name": "pq", "path": "t.parquet"}, {"name": "im", "path": "imgs"},
+        {"name": "wds", "path": "tars", "format": "webdataset"}], [], shard_size=3))
+    local = [tmp_path / "t.parquet", tmp_path / "imgs", tmp_path / "tars"]
     pieces = [p for j in read_pieces.plan(recipe.inputs, local, 300) for _, p in json.loads(j)]
     assert sum("groups" in p for p in pieces) >= 3 and sum("first" in p for p in pieces) == 4
+    assert sum("tar" in p for p in pieces) == 3
     read_dir, n = read_shards(recipe, tmp_path / "work", _run_all)
-    assert _read(read_dir, n) == _reference(recipe, tmp_path / "ref")
+    # the same work folder: embedded images are saved under it, by content
+    assert _read(read_dir, n) == _reference(recipe, tmp_path / "work")
 
 
 def test_the_driver_never_runs_a_reader(tmp_path, small_pieces, monkeypatch):
