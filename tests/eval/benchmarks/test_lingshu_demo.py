@@ -113,6 +113,36 @@ def test_a_negated_modality_question_names_what_the_image_is_not():
     assert manifest["vqa-rad/synpic28602"]["modality"] is None
 
 
+def test_silver_modality_labels_only_train_images_and_agree_with_the_strict_rule():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bdb3", REPO / "scripts" / "build_demo_bundle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def row(q, a, kind="OPEN"):
+        return {"question": q, "answer": a, "answer_type": kind, "question_type": "PRES"}
+
+    # hand-read VQA-RAD questions: density is CT's word, intensity MRI's, a PA view a plain film's
+    assert mod.silver_modality([row("What are these hypodensities in the liver?", "Fat accumulations")]) == "CT"
+    assert mod.silver_modality([row("Describe the intensity?", "hyperintense rim")]) == "MRI"
+    assert mod.silver_modality([row("In what plane is the above taken?", "PA")]) == "X-ray"
+    assert mod.silver_modality([row("Is this a CT?", "no", "CLOSED")]) is None  # a guess, not a fact
+    assert mod.silver_modality([row("Is this not an MRI?", "yes", "CLOSED")]) is None
+    assert mod.silver_modality([row("What kind of scan is this?", "CT"),
+                                row("What causes hyper intensity in aorta?", "calcification")]) is None
+    rows = json.loads(next((REPO / "data/benchmarks/vqa-rad").glob("VQA_RAD*.json")).read_text())
+    by_image: dict[str, list] = {}
+    for r in rows:
+        by_image.setdefault(r["image_name"], []).append(r)
+    pairs = [(mod.vqa_rad_modality(rs), mod.silver_modality(rs)) for rs in by_image.values()]
+    both = [(a, b) for a, b in pairs if a and b]
+    assert len(both) == 73 and all(a == b for a, b in both)
+    silver = [r for r in _manifest() if r.get("modality_label") == "silver"]
+    assert len(silver) == 16 and {r["split"] for r in silver} == {"train"}
+    assert Counter(r["modality"] for r in silver) == {"CT": 10, "MRI": 4, "X-ray": 2}
+
+
 def test_bad_row_names_file_and_line(tmp_path):
     root = tmp_path / "lingshu-demo"
     root.mkdir()
