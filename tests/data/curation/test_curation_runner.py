@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from curation_helpers import BENCH, SLAKE, rad_images, read_out, write_jsonl, write_recipe
 
+from lingshu.core.errors import UserError
 from lingshu.data.curate import load_recipe, run_recipe
 
 
@@ -167,8 +168,15 @@ def test_ray_executor_equals_local(tmp_path, crafted, monkeypatch):
     local = write_recipe(tmp_path / "local.yaml", inputs, OPS, out="local")
     ray_r = write_recipe(tmp_path / "ray.yaml", inputs, OPS, out="ray")
     run_recipe(load_recipe(local))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    broken = write_recipe(tmp_path / "broken.yaml", [*inputs, {"name": "b", "path": str(bad),
+                                                             "format": "json"}], OPS, out="broken")
     try:
         run_recipe(load_recipe(ray_r), executor="ray", workers=2)
+        # a worker's UserError reaches the user as its one line, not Ray's wrapped traceback
+        with pytest.raises(UserError, match=r"^\S*bad.json: not a UTF-8 JSON file .*; fix or convert it$"):
+            run_recipe(load_recipe(broken), executor="ray", workers=2)
     finally:
         import ray
 

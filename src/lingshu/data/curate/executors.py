@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from lingshu.core.config import StrictModel, validate
+from lingshu.core.errors import UserError
 from lingshu.core.registry import Registry
 from lingshu.data.curate.ops.base import Op
 from lingshu.data.curate.shards import run_job, segments
@@ -113,7 +114,7 @@ class _ShardActor:
         keys = list(batch)
         n = len(batch[keys[0]])
         jobs = [{k: _plain(batch[k][i]) for k in keys} for i in range(n)]
-        return {"shard": [run_job(j) for j in jobs]}
+        return {k: [r[k] for r in map(_guarded, jobs)] for k in ("shard", "error")}
 
 
 def _plain(v: Any) -> Any:
@@ -122,8 +123,15 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _guarded(job: Job) -> dict[str, str]:
+    try:
+        return {"shard": run_job(job), "error": ""}
+    except UserError as e:
+        return {"shard": "", "error": str(e)}
+
+
 def _task(row: dict[str, Any]) -> dict[str, Any]:
-    return {"shard": run_job({k: _plain(v) for k, v in row.items()})}
+    return _guarded({k: _plain(v) for k, v in row.items()})
 
 
 @register_executor("ray")
@@ -154,7 +162,11 @@ class RayExecutor(Executor):
                                 num_gpus=opts.gpus_per_actor or None)
         else:
             ds = ds.map(_task)
-        ds.materialize()
+        # A job's UserError comes back as a row, not an exception: raised in a task, Ray Data
+        # logs its traceback and wraps it so that the message cannot be recovered.
+        errors = [r["error"] for r in ds.materialize().take_all() if r["error"]]
+        if errors:
+            raise UserError(errors[0])
 
 
 def describe_executors() -> list[dict[str, Any]]:
