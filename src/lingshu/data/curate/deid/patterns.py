@@ -71,6 +71,8 @@ AGE_RULES = [
     re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
                rf"({_AGE_NUM})(?!\d|[.,/]\d)", _I),
     re.compile(rf"[(]({_AGE_NUM})[)]"),
+    # an age in apposition after a name: "Pedro Sánchez, 97, was visited at home"
+    re.compile(rf"\b[A-ZÀ-ÖØ-Þ][^\W\d_]+,\s*({_AGE_NUM})\s*,"),
 ]
 
 # Bounded parts (RFC 5321: local part <= 64, label <= 63) and a token start, so a long run
@@ -78,10 +80,11 @@ AGE_RULES = [
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 
 # An international or national number: optional +country, optional (area), then groups of
-# digits separated by a space, dot or hyphen; kept only when it has 8-15 digits (ITU E.164
+# digits separated by a space, dot or hyphen (a subscriber group may have 7-8 digits:
+# "+49 30 1234567"); kept only when it has 8-15 digits (ITU E.164
 # allows up to 15) so doses, vitals and lab values never qualify.
 PHONE = re.compile(r"(?<![A-Za-z0-9_+/.,-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,6}"
-                   r"(?:[\s.-]\d{2,6}){1,4}(?![A-Za-z0-9_/]|[.,-]\d)")
+                   r"(?:[\s.-]\d{2,8}){1,4}(?![A-Za-z0-9_/]|[.,-]\d)")
 PHONE_CUE = re.compile(r"(?:\b(?:tel|phone|mobile|cell|call|fax)\b\.?:?|"
                        r"电话|手机|联系电话|연락처)\s*"
                        r"(\+?\d{8,15})(?!\d)", _I)
