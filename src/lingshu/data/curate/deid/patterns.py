@@ -66,7 +66,7 @@ AGE_RULES = [
     # not the top of a range ("aged 22-94 years", "from 15 to 93 years": a cohort, not a person)
     re.compile(rf"(?<![\d.,/])(?<!\d[-–])(?<!\bto ){_AGE_NUM}"
                rf"(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
-               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre)(?!\w)|"
+               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre|J\.)(?!\w)|"
                rf"\s*(?:岁|歳|세)|(?:st|nd|rd|th)\s+birthday)", _I),
     re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
                rf"({_AGE_NUM})(?!\d|[.,/]\d)", _I),
@@ -84,7 +84,8 @@ EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}
 # "+49 30 1234567"); kept only when it has 8-15 digits (ITU E.164
 # allows up to 15) so doses, vitals and lab values never qualify.
 PHONE = re.compile(r"(?<![A-Za-z0-9_+/.,-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,6}"
-                   r"(?:[\s.-]\d{2,8}){1,4}(?![A-Za-z0-9_/]|[.,-]\d)")
+                   r"(?:[\s.-]\d{2,8}){1,4}(?:,?\s*(?:ext\.?|x)\s*\d{1,5})?(?![A-Za-z0-9_/]|[.,-]\d)",
+                   re.I)
 PHONE_CUE = re.compile(r"(?:\b(?:tel|phone|mobile|cell|call|fax)\b\.?:?|"
                        r"电话|手机|联系电话|연락처)\s*"
                        r"(\+?\d{8,15})(?!\d)", _I)
@@ -97,17 +98,22 @@ _ID_CUE = (r"MRN|medical record(?: number| no\.?)?|hospital (?:number|no\.?)|pat
            r"claim(?: number| no\.?)?|accession|requisition|barcode|NHS number|Medicare number|"
            r"SSN|social security(?: number)?|personnummer|CPR|fødselsnummer|rodné číslo|NAM|"
            r"passport(?: number)?|licen[cs]e(?: number)?|ID(?: number)?|"
+           # national health and identity numbers by their names (Ireland, Portugal, Poland,
+           # Australia, Canada, Spain, France, Italy, the Netherlands, Turkey, India, Brazil)
+           r"PPSN?|SNS(?: number| no\.?)?|PESEL|Medicare(?: no\.?)?|health card(?: number| no\.?)?|"
+           r"DNI|NIE|NIR|codice fiscale|BSN|TC kimlik(?: no\.?)?|Aadhaar|CPF|CURP|OHIP|"
            r"身份证号?|住院号|病历号|门诊号")
 ID_RULES = [
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSN
     re.compile(rf"(?:\b|(?<=[\u4e00-\u9fff]))(?:{_ID_CUE})\s*(?:[:#：]|no\.?|number)?\s*"
-               r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/-]*\d[A-Z0-9/-]*(?:\s\d{3,4}){0,2})", _I),
+               r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/-]*\d[A-Z0-9/-]*(?:\s\d{1,5}){0,3})", _I),
     # a code mixing letters and at least 5 digits (H7731904, CLM-20931847, S24-001873); not
     # obstetric history (G5P4105)
     re.compile(r"(?<![\w-])#?(?!G\d{1,2}P\d)(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})"
                r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])"),
     # a bare run of 7 or more digits (#88220417, 00482913)
-    re.compile(r"(?<![\w.,/-])#?\d{7,}(?![\w.,/-]|-\d)"),
+    # (a sentence's full stop or a comma may follow: "PESEL 44051401359.", not a decimal)
+    re.compile(r"(?<![\w.,/-])#?\d{7,}(?![\w/-]|[.,]\d|-\d)"),
 ]
 
 _UP = r"[^\W\d_a-zß-ÿµ]"  # an upper-case letter, or a letter of a script without case
