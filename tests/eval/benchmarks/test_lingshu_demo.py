@@ -82,12 +82,23 @@ def test_split_is_by_case_and_never_leaks():
     assert heldout == {"vqa-rad": 61, "slake": 40}
 
 
-def test_builder_is_deterministic(tmp_path, monkeypatch):
+def _builder():
+    """scripts/build_demo_bundle.py as a module (a script, not part of the package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bdb", REPO / "scripts" / "build_demo_bundle.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def _qa(question, answer, kind="OPEN", qtype="MODALITY"):
+    """One VQA-RAD row as the builder reads it."""
+    return {"question": question, "answer": answer, "answer_type": kind, "question_type": qtype}
+
+
+def test_builder_is_deterministic(tmp_path, monkeypatch):
+    mod = _builder()
     manifest = mod.build_manifest()
     assert manifest == _manifest()
     items = mod.build_eval(manifest)
@@ -95,14 +106,7 @@ def test_builder_is_deterministic(tmp_path, monkeypatch):
 
 
 def test_a_negated_modality_question_names_what_the_image_is_not():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bdb2", REPO / "scripts" / "build_demo_bundle.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def row(q, a, kind="OPEN"):
-        return {"question": q, "answer": a, "answer_type": kind, "question_type": "MODALITY"}
+    mod, row = _builder(), _qa
 
     # synpic28602, a chest X-ray: VQA-RAD's only modality question about it is negated
     assert mod.vqa_rad_modality([row("What type of imaging does this not represent?", "ultrasound")]) is None
@@ -114,14 +118,10 @@ def test_a_negated_modality_question_names_what_the_image_is_not():
 
 
 def test_silver_modality_labels_only_train_images_and_agree_with_the_strict_rule():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bdb3", REPO / "scripts" / "build_demo_bundle.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _builder()
 
     def row(q, a, kind="OPEN"):
-        return {"question": q, "answer": a, "answer_type": kind, "question_type": "PRES"}
+        return _qa(q, a, kind, qtype="PRES")
 
     # hand-read VQA-RAD questions: density is CT's word, intensity MRI's, a PA view a plain film's
     assert mod.silver_modality([row("What are these hypodensities in the liver?", "Fat accumulations")]) == "CT"
