@@ -66,7 +66,35 @@ def test_fresh_corpus_recall_per_category():
     assert s.cut == 0
 
 
+FRESH_B = CORPUS.parent / "fresh_2026-12-07b.jsonl"
+# 80 notes by a third writer, blind to the rules and both corpora. Blind: NAME 0.86, DATE 0.95,
+# AGE 0.67, PHONE 0.95, ID 0.80, 3/30 PHI-free notes changed. Its misses then added ages in
+# 12 more languages and handover forms ("93F", "M/92", "He is 91 and"), ID names of 15 more
+# countries and value shapes, drug and billing codes that are not phones. Floors: now, less
+# one span; names and PHI-free notes stay where they were measured (not met: docs/curation.md).
+FRESH_B_MIN = {"NAME": 0.85, "DATE": 0.94, "AGE": 0.98, "PHONE": 0.95, "ID": 0.96}
+
+
+def test_third_corpus_recall_per_category():
+    rows = load_corpus(FRESH_B)
+    assert (len(rows), sum(len(r["spans"]) for r in rows)) == (80, 314)
+    s = score(find_phi, rows)
+    for cat, floor in FRESH_B_MIN.items():
+        assert s.recall(cat) >= floor, (cat, s.recall(cat), s.missed)
+    changed = [r["id"] for r in rows if r["kind"] == "free" and scrub(r["text"])[0] != r["text"]]
+    assert changed == ["freshb-018", "freshb-065"]  # "Hoehn y Yahr", "Nil By Mouth" read as names
+    assert s.cut == 0
+
+
 @pytest.mark.parametrize("text, kind, found", [
+    ("Ασθενής: Γεώργιος Παπαδόπουλος, 93 ετών, ΑΜΚΑ", "AGE", "93"),
+    ("пациентка Иванова, 96 лет, СНИЛС 112-233-445 95", "AGE", "96"),
+    ("fall at home; 93F, lives alone.", "AGE", "93F"),  # widened to the whole word
+    ("MRN#00482913, M/92, fall", "AGE", "92"),
+    ("last admitted March 2023. He is 91 and lives alone", "AGE", "91"),
+    ("Patient CHAN Tai Man, HKID K482913(5), 92歲, admitted", "ID", "K482913(5)"),
+    ("DNI 4.567.890, de 98 años", "ID", "4.567.890"),
+    ("Wiremu Te Rangi, NHI ZAC5361, 91M, for review", "ID", "ZAC5361"),
     ("Tel. +49 30 1234567.", "PHONE", "+49 30 1234567"),  # a 7-digit subscriber group
     ("Call (617) 555-0142 ext. 2204 today.", "PHONE", "(617) 555-0142 ext. 2204"),
     ("Pedro Sánchez-Villalobos, 97, was visited at home.", "AGE", "97"),
@@ -85,6 +113,9 @@ def test_rules_found_by_the_fresh_notes(text, kind, found):
     "Glucose 7.2 mmol/L, HbA1c 12345678.5",   # a decimal is not an ID
     "Dose 5 x 2 tablets; 2 weeks, 3 x daily.",
     "Hb 13.2 g/dL, platelets 245 x10^9/L, INR 2.3.",
+    "Temp: 99 F, pulse 88.",                  # Fahrenheit, not a 99-year-old woman
+    "Febrile, 101F overnight; SpO2 is 93 on air",
+    "Ozempic 0.5 mg; NDC 0169-4132-12.",      # a drug code, not a phone
 ])
 def test_rules_found_by_the_fresh_notes_leave_clinical_numbers(text):
     assert find_phi(text) == []

@@ -66,14 +66,22 @@ AGE_RULES = [
     # not the top of a range ("aged 22-94 years", "from 15 to 93 years": a cohort, not a person)
     re.compile(rf"(?<![\d.,/])(?<!\d[-–])(?<!\bto ){_AGE_NUM}"
                rf"(?=\s*-?\s*(?:years?|yrs?|y)\s*-?\s*old\b|"
-               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre|J\.)(?!\w)|"
-               rf"\s*(?:岁|歳|세)|(?:st|nd|rd|th)\s+birthday)", _I),
-    re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter)\s+)"
-               rf"({_AGE_NUM})(?!\d|[.,/]\d)", _I),
+               rf"\s*(?:years?|yrs?|yo|y/o|y\.o\.?|anni|anos|años|ans|år|Jahre|J\.|jaar|let|lat|"
+               rf"лет|года?|ετών|yaşında|tuổi|-vuotias)(?!\w)|"
+               rf"\s*(?:岁|歳|歲|세)|(?:st|nd|rd|th)\s+birthday)", _I),
+    re.compile(rf"(?:\b(?:aged?|age:|who\s+is|turned|âgée?\s+de|edad|Alter|věk|lat|nonagenarian,?|"
+               rf"centenarian,?)\s+)({_AGE_NUM})(?!\d|[.,/]\d)", _I),
     re.compile(rf"[(]({_AGE_NUM})[)]"),
     # an age in apposition after a name: "Pedro Sánchez, 97, was visited at home"
     re.compile(rf"\b[A-ZÀ-ÖØ-Þ][^\W\d_]+,\s*({_AGE_NUM})\s*,"),
+    # a person said to be that old: "He is 91 and", "I'm 95 but", "Hij is 95 en"
+    re.compile(rf"\b(?:he|she|I|hij|zij)(?:'s|'m| is| was| am)\s+({_AGE_NUM})(?=\s+(?:and|but|en|now|today)\b|[.,;])",
+               _I),
+    # age and sex, as handovers write them: "93F,", "; 91M", "M/92" (not a temperature: below)
+    re.compile(rf"(?:^|(?<=[,;:(]\s)|(?<=[,;:(]))({_AGE_NUM})\s?[MF](?=[\s,;.)]|$)"),
+    re.compile(rf"\b[MF]/({_AGE_NUM})\b"),
 ]
+_TEMPERATURE = re.compile(r"temp|pyrex|fever|febr|°|\bT\s*[:=]?\s*$", re.I)
 
 # Bounded parts (RFC 5321: local part <= 64, label <= 63) and a token start, so a long run
 # of word characters costs linear time.
@@ -101,12 +109,19 @@ _ID_CUE = (r"MRN|medical record(?: number| no\.?)?|hospital (?:number|no\.?)|pat
            # national health and identity numbers by their names (Ireland, Portugal, Poland,
            # Australia, Canada, Spain, France, Italy, the Netherlands, Turkey, India, Brazil)
            r"PPSN?|SNS(?: number| no\.?)?|PESEL|Medicare(?: no\.?)?|health card(?: number| no\.?)?|"
-           r"DNI|NIE|NIR|codice fiscale|BSN|TC kimlik(?: no\.?)?|Aadhaar|CPF|CURP|OHIP|"
+           r"DNI|NIE|NIR|codice fiscale|BSN|(?:T\.?C\.? )?kimlik(?: no\.?)?|Aadhaar|CPF|CURP|OHIP|"
+           r"IHI|NHI|RAMQ|MBI|HKID|NRIC|hetu|henkilötunnus|r\.\s?č\.|AMKA|ΑΜΚΑ|CCCD|CNS|"
+           r"СНИЛС|(?:полис )?ОМС|teudat zehut|polis(?:se)?(?:nummer)?|policennummer|"
+           r"Versichertennummer|tarjeta sanitaria|(?:n° de )?sécurité sociale|national id|"
+           r"file no\.?|hosp(?:ital)?\.? no\.?|folio|MMC|MDCN(?: folio)?|"
            r"身份证号?|住院号|病历号|门诊号")
 ID_RULES = [
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSN
     re.compile(rf"(?:\b|(?<=[\u4e00-\u9fff]))(?:{_ID_CUE})\s*(?:[:#：]|no\.?|number)?\s*"
-               r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/-]*\d[A-Z0-9/-]*(?:\s\d{1,5}){0,3})", _I),
+               # a value may hold dots between digits (DNI 4.567.890), end in a check digit in
+               # brackets (HKID K482913(5)) or run in spaced groups (NIR 2 32 07 75 114 086 41)
+               r"(#?(?:[A-Z]{2,5}\s)?[A-Z0-9](?:[A-Z0-9/-]|\.(?=\d))*\d(?:[A-Z0-9/-]|\.(?=\d))*"
+               r"(?:\(\d\))?(?:\s\d{1,5}){0,6})", _I),
     # a code mixing letters and at least 5 digits (H7731904, CLM-20931847, S24-001873); not
     # obstetric history (G5P4105)
     re.compile(r"(?<![\w-])#?(?!G\d{1,2}P\d)(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){5})"
@@ -191,16 +206,23 @@ def _group_or_all(m: re.Match[str]) -> tuple[int, int]:
 
 
 def find_ages(text: str) -> list[Span]:
-    return [(*_group_or_all(m), "AGE") for rx in AGE_RULES for m in rx.finditer(text)]
+    """Ages over 89; "99 F" after a temperature cue is degrees Fahrenheit, not an age."""
+    return [(*_group_or_all(m), "AGE") for rx in AGE_RULES for m in rx.finditer(text)
+            if not _TEMPERATURE.search(text[max(0, m.start() - 16):m.start()])]
 
 
 def find_emails(text: str) -> list[Span]:
     return [(m.start(), m.end(), "EMAIL") for m in EMAIL.finditer(text)]
 
 
+# drug, lab and billing codes that look like numbers with groups ("NDC 0169-4132-12")
+_CODE_CUE = re.compile(r"\b(?:NDC|LOINC|CPT|ICD(?:-?1[01])?|SNOMED(?: CT)?|ATC|lot|batch)\b\W{0,3}$", re.I)
+
+
 def find_phones(text: str) -> list[Span]:
     out = [(m.start(), m.end(), "PHONE") for m in PHONE.finditer(text)
-           if 8 <= _digits(m.group()) <= 15 and not _RANGE.fullmatch(m.group())]
+           if 8 <= _digits(m.group()) <= 15 and not _RANGE.fullmatch(m.group())
+           and not _CODE_CUE.search(text[max(0, m.start() - 12):m.start()])]
     out += [(m.start(1), m.end(1), "PHONE") for m in PHONE_CUE.finditer(text)]
     out += [(m.start(), m.end(), "PHONE") for m in CN_MOBILE.finditer(text)]
     return out
