@@ -177,8 +177,10 @@ def build_manifest() -> list[dict]:
             "split": "heldout" if _hash_percent(case) < HELDOUT_PERCENT else "train",
             "license": "CC0-1.0",
         })
-        if out[-1]["modality"] is None and out[-1]["split"] == "train" and silver_modality(rs):
-            out[-1].update(modality=silver_modality(rs), modality_label="silver")
+        if out[-1]["modality"] is None and out[-1]["split"] == "train":
+            silver = silver_modality(rs)
+            if silver:
+                out[-1].update(modality=silver, modality_label="silver")
     slake = json.loads((BENCH / "slake" / "test.sample40images.json").read_text())
     seen = set()
     for r in slake:
